@@ -1,0 +1,33 @@
+# The two commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: test demo venv system-deps-test system-deps-demo bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+system-deps-test:
+	bash deploy/install-system-deps.sh test
+
+system-deps-demo:
+	bash deploy/install-system-deps.sh demo
+
+test: venv system-deps-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: venv system-deps-demo
+	$(BIN)/python -m demo.run
+
+bench: venv system-deps-test
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache build *.egg-info

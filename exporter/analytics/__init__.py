@@ -1,0 +1,1 @@
+"""Inventory analytics: demand forecast, safety stock, reorder points, purchase recommendations."""

@@ -1,0 +1,77 @@
+"""inventory-exporter: parse flags, validate the config, wire runner and server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from exporter import __version__
+from exporter.collectors import build_collectors
+from exporter.config import Config, ConfigError, load_config, parse_listen
+from exporter.logs import setup_logging
+from exporter.runner import Runner
+from exporter.server import build_app
+
+log = logging.getLogger("exporter")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="inventory-exporter",
+        description="Prometheus exporter for inventory operations: host, business and integration metrics.",
+    )
+    parser.add_argument("--config", required=True, metavar="FILE", help="YAML config file (see docs/configuration.md)")
+    parser.add_argument("--listen", metavar="ADDR", help="host:port to serve on (overrides the config's listen)")
+    parser.add_argument("--check-config", action="store_true", help="validate the config and exit")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    parser.add_argument("--version", action="version", version=f"inventory-exporter {__version__}")
+    return parser.parse_args(argv)
+
+
+async def serve(config: Config, host: str, port: int) -> None:
+    runner = Runner(build_collectors(config), config.constant_labels)
+    app = build_app(runner)
+    web_runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await web_runner.setup()
+    site = web.TCPSite(web_runner, host, port, reuse_address=True)
+    await site.start()
+    await runner.start()
+    log.info("listening on %s:%d with collectors %s", host, port, ", ".join(runner.states) or "(none)")
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await runner.stop()
+    await web_runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging(args.log_format, args.log_level)
+    try:
+        config = load_config(args.config)
+        host, port = parse_listen(args.listen or config.listen)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"config error: --listen: {exc}", file=sys.stderr)
+        return 2
+    if args.check_config:
+        print(f"{args.config}: OK")
+        return 0
+    try:
+        asyncio.run(serve(config, host, port))
+    except OSError as exc:
+        log.error("cannot serve on %s:%d: %s", host, port, exc.strerror or exc)
+        return 1
+    return 0

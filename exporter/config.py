@@ -1,0 +1,259 @@
+"""The exporter's configuration: YAML turned into typed, validated models.
+
+Every problem is reported as one line naming the file, the key path and what is
+wrong, so a bad config exits 2 before anything starts (see cli.py).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from exporter.analytics.config import AnalyticsConfig
+from exporter.config_types import Duration, Model, parse_duration  # noqa: F401 - re-exported
+
+
+class ConfigError(Exception):
+    """A configuration problem; str() is the one line printed before exit 2."""
+
+
+_METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+class DatabaseConfig(Model):
+    url: str = "sqlite:///inventory.db"
+    interval: Duration = 15.0
+    timeout: Duration = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, url: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise ValueError("not a database URL (expected sqlite:///path or postgresql://...)") from None
+        backend = parsed.get_backend_name()
+        if backend not in ("sqlite", "postgresql", "mysql"):
+            raise ValueError(f"unsupported database {backend!r}: use sqlite, postgresql or mysql")
+        if backend == "sqlite" and not parsed.database:
+            raise ValueError("sqlite URL needs a file path: sqlite:///path/to/inventory.db")
+        return url
+
+
+class CustomMetric(Model):
+    """A metric defined by the user's SQL, query-exporter style."""
+
+    name: str
+    help: str = ""
+    type: Literal["gauge", "counter"] = "gauge"
+    labels: list[str] = []
+    sql: str
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str) -> str:
+        if not _METRIC_NAME_RE.match(name):
+            raise ValueError(f"invalid metric name {name!r}")
+        return name
+
+    @field_validator("labels")
+    @classmethod
+    def _check_labels(cls, labels: list[str]) -> list[str]:
+        for label in labels:
+            if not _LABEL_NAME_RE.match(label) or label.startswith("__"):
+                raise ValueError(f"invalid label name {label!r}")
+        return labels
+
+
+class BusinessConfig(Model):
+    enabled: bool = True
+    fulfillment_window: Duration = 86400.0
+    # Metric name -> SQL returning its label columns and a `value` column; replaces
+    # the built-in definition for users whose schema differs.
+    overrides: dict[str, str] = {}
+    # Extra metrics from the user's SQL.
+    metrics: list[CustomMetric] = []
+
+    @model_validator(mode="after")
+    def _check_names(self) -> "BusinessConfig":
+        from exporter.collectors.business import OVERRIDABLE_METRICS
+
+        for name in self.overrides:
+            if name not in OVERRIDABLE_METRICS:
+                raise ValueError(f"overrides: unknown metric {name!r}; known: {', '.join(sorted(OVERRIDABLE_METRICS))}")
+        seen = set(OVERRIDABLE_METRICS)
+        for metric in self.metrics:
+            if metric.name in seen:
+                raise ValueError(f"metrics: duplicate metric name {metric.name!r}")
+            seen.add(metric.name)
+        return self
+
+
+class HostConfig(Model):
+    enabled: bool = True
+    interval: Duration = 15.0
+    timeout: Duration = 5.0
+    # Mount points to report; empty means every physical filesystem psutil lists.
+    mountpoints: list[str] = []
+    # Interfaces whose name matches this regex are left out (loopback by default).
+    ignored_interfaces: str = "^lo$"
+
+    @field_validator("ignored_interfaces")
+    @classmethod
+    def _check_regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+
+class ApiProbe(Model):
+    target: str
+    url: str
+    method: Literal["GET", "HEAD", "POST"] = "GET"
+    expected_status: list[int] = [200]
+    # The probe fails unless the body contains this text.
+    expect_body: str | None = None
+    timeout: Duration | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, url: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+
+class ApiProbesConfig(Model):
+    interval: Duration = 15.0
+    timeout: Duration = 5.0
+
+
+class IntegrationConfig(Model):
+    """One remote system; the connector named by `kind` interprets the rest."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    kind: str
+    url: str
+    interval: Duration = 60.0
+    timeout: Duration = 10.0
+    token_env: str | None = None
+    token_file: str | None = None
+    locations: dict[str, str] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str) -> str:
+        if not _LABEL_NAME_RE.match(name):
+            raise ValueError("must be letters, digits and underscores (it becomes a collector name)")
+        return name
+
+
+class Config(Model):
+    listen: str = "0.0.0.0:9877"
+    database: DatabaseConfig = DatabaseConfig()
+    business: BusinessConfig = BusinessConfig()
+    analytics: AnalyticsConfig = AnalyticsConfig()
+    host: HostConfig = HostConfig()
+    api_probes: list[ApiProbe] = []
+    api_probe_settings: ApiProbesConfig = ApiProbesConfig()
+    integrations: list[IntegrationConfig] = []
+    # Bounded labels added to every metric of this instance (for example tenant),
+    # so several exporters can share one Prometheus without clashing.
+    constant_labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, listen: str) -> str:
+        parse_listen(listen)
+        return listen
+
+    @field_validator("constant_labels")
+    @classmethod
+    def _check_constant_labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        for name in labels:
+            if not _LABEL_NAME_RE.match(name) or name.startswith("__"):
+                raise ValueError(f"invalid label name {name!r}")
+        return labels
+
+    @model_validator(mode="after")
+    def _check_unique(self) -> "Config":
+        names = [i.name for i in self.integrations]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"integrations: duplicate name {dupes[0]!r}")
+        targets = [p.target for p in self.api_probes]
+        dupes = sorted({t for t in targets if targets.count(t) > 1})
+        if dupes:
+            raise ValueError(f"api_probes: duplicate target {dupes[0]!r}")
+        return self
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """'host:port' (host may be empty or [ipv6]) -> (host, port)."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"invalid listen address {listen!r}: expected host:port")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _location(err: dict) -> str:
+    return ".".join(str(part) for part in err["loc"]) or "(top level)"
+
+
+def format_validation_error(path: str, exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        message = "unknown key"
+    extra = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+    return f"{path}: {_location(err)}: {message}{extra}"
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file; raise ConfigError with one line on any problem."""
+    path = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{path}: (file): cannot read: {reason}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: {where}: invalid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: (top level): expected a mapping of keys, got {type(data).__name__}")
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc)) from None
+    _check_integrations(path, config)
+    return config
+
+
+def _check_integrations(path: str, config: Config) -> None:
+    # Connectors validate their own settings; imported here to keep config.py free of them.
+    from exporter.integrations import validate_integration
+
+    for index, integration in enumerate(config.integrations):
+        problem = validate_integration(integration)
+        if problem:
+            key, message = problem
+            raise ConfigError(f"{path}: integrations.{index}.{key}: {message}")

@@ -1,0 +1,96 @@
+"""The business metrics' SQL over the reference schema (DESIGN.md section 4).
+
+Every aggregation happens in the database; Python only turns the few grouped rows
+into metric families. Statements are data: the same text runs on SQLite and
+PostgreSQL, with the one fragment that differs (recognising an ISO-8601 timestamp
+held as text) supplied by the dialect.
+
+The stock statement reads stock_levels once for every per-location metric, since
+that table is the large one (1M rows is a normal wholesaler).
+"""
+
+from __future__ import annotations
+
+from exporter.db import Dialect
+
+ORDER_STATUSES = ("open", "fulfilled", "cancelled", "backordered")
+MOVEMENT_KINDS = ("receipt", "sale", "return", "adjustment", "transfer_in", "transfer_out")
+SYNC_STATUSES = ("running", "success", "failed")
+
+
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def business_statements(dialect: Dialect) -> dict[str, str]:
+    ts = dialect.valid_timestamp
+    available = "(s.on_hand - COALESCE(s.reserved, 0))"
+    return {
+        # Per (location, currency): everything the stock metrics need, in one scan.
+        # Rows with negative on_hand are skipped from the unit and value sums (and
+        # counted as a data-quality issue); they still count as out of stock.
+        "stock": f"""
+            SELECT s.location_id, p.currency,
+                   COUNT(*),
+                   SUM(CASE WHEN s.on_hand >= 0 THEN s.on_hand ELSE 0 END),
+                   SUM(CASE WHEN s.on_hand >= 0 THEN {available} ELSE 0 END),
+                   SUM(CASE WHEN s.on_hand > 0 AND p.unit_cost IS NOT NULL THEN s.on_hand * p.unit_cost ELSE 0 END),
+                   SUM(CASE WHEN s.reorder_point IS NOT NULL AND {available} > 0
+                             AND {available} <= s.reorder_point THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN {available} <= 0 THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN s.safety_stock IS NOT NULL AND {available} < s.safety_stock THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN s.on_hand < 0 THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN s.on_hand > 0 AND p.unit_cost IS NULL THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN s.reorder_point IS NULL THEN 1 ELSE 0 END)
+            FROM stock_levels s JOIN products p ON p.sku = s.sku
+            WHERE p.active = 1
+            GROUP BY s.location_id, p.currency
+        """,
+        "stock_unknown_sku": """
+            SELECT COUNT(*) FROM stock_levels s
+            WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = s.sku)
+        """,
+        "orders": "SELECT channel, status, COUNT(*) FROM orders GROUP BY channel, status",
+        # Cancelled orders are excluded; an order counts as fulfilled by its status.
+        "fulfillment": f"""
+            SELECT channel,
+                   SUM(CASE WHEN status = 'fulfilled' THEN 1 ELSE 0 END),
+                   COUNT(*)
+            FROM orders
+            WHERE status IN ('open', 'fulfilled', 'backordered')
+              AND {ts('created_at')} AND created_at >= :since
+            GROUP BY channel
+        """,
+        "orders_bad_timestamp": f"SELECT COUNT(*) FROM orders WHERE NOT {ts('created_at')}",
+        "movements": "SELECT kind, source, COUNT(*) FROM stock_movements GROUP BY kind, source",
+        "last_movement": f"SELECT MAX(occurred_at) FROM stock_movements WHERE {ts('occurred_at')}",
+        "movements_bad_timestamp": f"SELECT COUNT(*) FROM stock_movements WHERE NOT {ts('occurred_at')}",
+        "movements_unknown_sku": """
+            SELECT COUNT(*) FROM stock_movements m
+            WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = m.sku)
+        """,
+        "audit_unlogged": """
+            SELECT COUNT(*) FROM stock_movements m
+            WHERE NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.movement_id = m.id)
+        """,
+        "syncs": """
+            SELECT integration, status, COUNT(*), SUM(CASE WHEN conflicts > 0 THEN conflicts ELSE 0 END),
+                   SUM(CASE WHEN conflicts < 0 THEN 1 ELSE 0 END)
+            FROM integration_syncs GROUP BY integration, status
+        """,
+        "sync_last_success": f"""
+            SELECT integration, MAX(finished_at) FROM integration_syncs
+            WHERE status = 'success' AND {ts('finished_at')}
+            GROUP BY integration
+        """,
+        "syncs_bad_timestamp": f"""
+            SELECT COUNT(*) FROM integration_syncs
+            WHERE NOT {ts('started_at')} OR (finished_at IS NOT NULL AND NOT {ts('finished_at')})
+        """,
+        # Out-of-order rows: a sync that finished before it started.
+        "syncs_out_of_order": f"""
+            SELECT COUNT(*) FROM integration_syncs
+            WHERE finished_at IS NOT NULL AND {ts('started_at')} AND {ts('finished_at')}
+              AND finished_at < started_at
+        """,
+    }

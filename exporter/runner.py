@@ -1,0 +1,160 @@
+"""Runs every collector in the background and publishes one snapshot for /metrics.
+
+Each collector has its own loop: run, time it, enforce its timeout, record the
+outcome, re-render the snapshot, sleep until its next tick. A failed or timed-out
+collector's families are dropped from the snapshot (never served stale as if fresh)
+and show as inventory_exporter_collector_success 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from exporter import __version__
+from exporter.collectors.base import Collector
+from exporter.snapshot import EMPTY, Snapshot, with_constant_labels
+
+log = logging.getLogger("exporter.runner")
+
+
+@dataclass
+class CollectorState:
+    """What the last run of one collector produced."""
+
+    families: list[Metric]
+    runs: int = 0
+    success: bool = False
+    duration_seconds: float = 0.0
+    last_run_timestamp: float = 0.0
+    last_success_timestamp: float = 0.0
+    last_error: str = ""
+
+
+class Runner:
+    def __init__(self, collectors: list[Collector], constant_labels: dict[str, str] | None = None):
+        self.collectors = collectors
+        self.constant_labels = constant_labels or {}
+        self.states = {c.name: CollectorState(families=[]) for c in collectors}
+        self.snapshot: Snapshot = EMPTY
+        self.ready = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._publish()
+
+    async def start(self) -> None:
+        for collector in self.collectors:
+            self._tasks.append(asyncio.create_task(self._loop(collector), name=f"collector-{collector.name}"))
+        if not self.collectors:
+            self.ready.set()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for collector in self.collectors:
+            try:
+                await collector.close()
+            except Exception:  # closing must never block shutdown
+                log.exception("closing collector %s failed", collector.name)
+
+    async def _loop(self, collector: Collector) -> None:
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
+        while True:
+            await self.run_once(collector)
+            # Fixed ticks: a slow run delays nothing but itself, and missed ticks are skipped.
+            now = loop.time()
+            next_tick += collector.interval
+            if next_tick < now:
+                next_tick = now + collector.interval - ((now - next_tick) % collector.interval)
+            await asyncio.sleep(next_tick - now)
+
+    async def run_once(self, collector: Collector) -> None:
+        state = self.states[collector.name]
+        started = time.perf_counter()
+        try:
+            families = await asyncio.wait_for(collector.collect(), timeout=collector.timeout)
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError:
+            self._record_failure(collector, state, started, f"timed out after {collector.timeout:g}s")
+        except Exception as exc:
+            self._record_failure(collector, state, started, f"{type(exc).__name__}: {exc}")
+        else:
+            was_failing = state.runs > 0 and not state.success
+            state.families = families
+            state.success = True
+            state.last_error = ""
+            state.duration_seconds = time.perf_counter() - started
+            state.last_run_timestamp = state.last_success_timestamp = time.time()
+            if was_failing:
+                log.info("collector %s recovered", collector.name)
+        state.runs += 1
+        self._publish()
+        if all(s.runs for s in self.states.values()):
+            self.ready.set()
+
+    def _record_failure(self, collector: Collector, state: CollectorState, started: float, error: str) -> None:
+        state.families = []
+        state.success = False
+        state.last_error = (error.strip().splitlines() or ["error"])[0][:500]
+        state.duration_seconds = time.perf_counter() - started
+        state.last_run_timestamp = time.time()
+        log.warning("collector %s failed: %s", collector.name, state.last_error)
+
+    def _self_metrics(self) -> list[Metric]:
+        build = GaugeMetricFamily(
+            "inventory_exporter_build_info", "Build information of the exporter.", labels=["version"]
+        )
+        build.add_metric([__version__], 1)
+        success = GaugeMetricFamily(
+            "inventory_exporter_collector_success",
+            "1 if the collector's last run succeeded.",
+            labels=["collector"],
+        )
+        duration = GaugeMetricFamily(
+            "inventory_exporter_collector_duration_seconds",
+            "Duration of the collector's last run.",
+            labels=["collector"],
+            unit="seconds",
+        )
+        last_success = GaugeMetricFamily(
+            "inventory_exporter_collector_last_success_timestamp_seconds",
+            "Unix time of the collector's last successful run.",
+            labels=["collector"],
+            unit="seconds",
+        )
+        for name, state in self.states.items():
+            if not state.runs:
+                continue  # not run yet: no sample rather than a false 0
+            success.add_metric([name], 1 if state.success else 0)
+            duration.add_metric([name], state.duration_seconds)
+            if state.last_success_timestamp:
+                last_success.add_metric([name], state.last_success_timestamp)
+        return [build, success, duration, last_success]
+
+    def _publish(self) -> None:
+        families = self._self_metrics()
+        for state in self.states.values():
+            families.extend(state.families)
+        self.snapshot = Snapshot.render(with_constant_labels(families, self.constant_labels))
+
+    def api_view(self, name: str) -> list[Any] | None:
+        """Merge the named JSON view of every collector that offers one."""
+        merged: list[Any] = []
+        found = False
+        for collector in self.collectors:
+            if not self.states[collector.name].success:
+                continue
+            view = collector.api_views().get(name)
+            if view is not None:
+                found = True
+                merged.extend(view)
+        return merged if found else None
