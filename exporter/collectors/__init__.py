@@ -5,13 +5,17 @@ Adding a collector means one new module and one line in `build_collectors`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from exporter.collectors.base import Collector, CollectorBase
-from exporter.config import Config
+
+if TYPE_CHECKING:
+    from exporter.config import Config
 
 __all__ = ["Collector", "CollectorBase", "build_collectors"]
 
 
-def build_collectors(config: Config) -> list[Collector]:
+def build_collectors(config: "Config") -> list[Collector]:
     from exporter.collectors.api_probes import ApiProbeCollector
     from exporter.collectors.business import BusinessCollector
     from exporter.collectors.host import HostCollector

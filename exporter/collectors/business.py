@@ -11,15 +11,17 @@ import asyncio
 import logging
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporter.collectors.base import CollectorBase
-from exporter.config import BusinessConfig, DatabaseConfig
 from exporter.db import Database, QueryResult
 from exporter.queries import MOVEMENT_KINDS, ORDER_STATUSES, SYNC_STATUSES, business_statements
+
+if TYPE_CHECKING:  # config imports this module to validate overrides
+    from exporter.config import BusinessConfig, DatabaseConfig
 
 log = logging.getLogger("exporter.business")
 

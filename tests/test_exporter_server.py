@@ -1,0 +1,203 @@
+"""The exporter's HTTP side: formats, gzip, readiness, landing page, JSON views, CLI lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.collectors.base import CollectorBase
+from exporter.config import load_config
+from exporter.collectors import build_collectors
+from exporter.runner import Runner
+from exporter.server import build_app
+from tests.conftest import ROOT, free_port, wait_for
+from tests.inventory_data import load, reference_dataset
+
+
+def write_config(tmp_path, body: str):
+    path = tmp_path / "exporter.yml"
+    path.write_text(body)
+    return path
+
+
+@pytest.fixture
+async def exporter_client(aiohttp_client, sqlite_db, tmp_path):
+    load(f"sqlite:///{sqlite_db}", reference_dataset())
+    config = load_config(write_config(tmp_path, f"database:\n  url: sqlite:///{sqlite_db}\n  interval: 60s\n"))
+    runner = Runner(build_collectors(config))
+    client = await aiohttp_client(build_app(runner))
+    yield client, runner
+    await runner.stop()
+
+
+async def test_ready_only_after_every_collector_ran_once(exporter_client):
+    client, runner = exporter_client
+    resp = await client.get("/-/ready")
+    assert resp.status == 503
+    assert "business" in await resp.text()
+    await runner.start()
+    await asyncio.wait_for(runner.ready.wait(), 10)
+    assert (await client.get("/-/ready")).status == 200
+    assert (await client.get("/-/healthy")).status == 200
+
+
+async def test_metrics_text_openmetrics_and_gzip(exporter_client):
+    client, runner = exporter_client
+    await runner.start()
+    await asyncio.wait_for(runner.ready.wait(), 10)
+
+    plain = await client.get("/metrics")
+    assert plain.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = await plain.text()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["inventory_skus"].samples[0].value in (3.0,)
+    assert 'inventory_exporter_collector_success{collector="business"} 1.0' in text
+
+    om = await client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert om.headers["Content-Type"].startswith("application/openmetrics-text")
+    om_text = await om.text()
+    assert om_text.endswith("# EOF\n")
+    assert "inventory_stock_movements_total" in om_text
+
+    # auto_decompress off: check the bytes on the wire really are gzip.
+    zipped = await client.get("/metrics", headers={"Accept-Encoding": "gzip"}, auto_decompress=False)
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(await zipped.read()).decode() == text
+
+
+async def test_failing_collector_drops_its_values_and_others_keep_going(aiohttp_client, tmp_path):
+    missing = tmp_path / "missing.db"
+    config = load_config(write_config(tmp_path, f"database:\n  url: sqlite:///{missing}\n  interval: 60s\n"))
+    runner = Runner(build_collectors(config))
+    client = await aiohttp_client(build_app(runner))
+    await runner.start()
+    await asyncio.wait_for(runner.ready.wait(), 10)
+    text = await (await client.get("/metrics")).text()
+    assert 'inventory_exporter_collector_success{collector="business"} 0.0' in text
+    assert 'inventory_exporter_collector_success{collector="host"} 1.0' in text
+    assert "inventory_skus" not in text
+    # Read-only access: a missing database is an error, never a new empty file.
+    assert not missing.exists()
+    await runner.stop()
+
+
+async def test_landing_page_lists_collectors_and_escapes_errors(aiohttp_client, sqlite_db, tmp_path):
+    config = load_config(write_config(tmp_path, f"""
+database:
+  url: sqlite:///{sqlite_db}
+business:
+  overrides:
+    inventory_skus: 'SELECT 1 AS value FROM "<script>alert(1)</script>"'
+"""))
+    runner = Runner(build_collectors(config))
+    client = await aiohttp_client(build_app(runner))
+    await runner.start()
+    await asyncio.wait_for(runner.ready.wait(), 10)
+    page = await (await client.get("/")).text()
+    assert "<td>host</td><td>ok</td>" in page
+    assert "<td>business</td><td>failed</td>" in page
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    await runner.stop()
+
+
+class _ViewCollector(CollectorBase):
+    """A collector that offers a JSON view, to exercise the server's filters."""
+
+    name = "views"
+    interval = 60.0
+    timeout = 5.0
+
+    async def collect(self):
+        return []
+
+    def api_views(self):
+        return {"mismatches": [
+            {"integration": "shopify", "location": "wh", "sku": "A", "difference": 3},
+            {"integration": "square", "location": "st", "sku": "B", "difference": -1},
+        ]}
+
+
+async def test_json_views_filter_limit_and_reject_unknown_parameters(aiohttp_client):
+    runner = Runner([_ViewCollector()])
+    client = await aiohttp_client(build_app(runner))
+    assert (await client.get("/api/v1/mismatches")).status == 503  # nothing collected yet
+    await runner.start()
+    await asyncio.wait_for(runner.ready.wait(), 5)
+    body = await (await client.get("/api/v1/mismatches?integration=square")).json()
+    assert [item["sku"] for item in body["data"]] == ["B"]
+    body = await (await client.get("/api/v1/mismatches?limit=1")).json()
+    assert len(body["data"]) == 1
+    assert (await client.get("/api/v1/mismatches?sku=A")).status == 400
+    assert (await client.get("/api/v1/mismatches?limit=0")).status == 400
+    assert (await client.get("/api/v1/unknown")).status == 404
+    assert (await client.post("/api/v1/mismatches")).status == 405  # read-only
+    await runner.stop()
+
+
+class _SlowCollector(CollectorBase):
+    name = "slow"
+    interval = 60.0
+    timeout = 0.2
+
+    async def collect(self):
+        await asyncio.sleep(5)
+        return []
+
+
+async def test_collector_timeout_counts_as_failure_and_scrape_does_not_wait(aiohttp_client):
+    runner = Runner([_SlowCollector()])
+    client = await aiohttp_client(build_app(runner))
+    await runner.start()
+    started = time.perf_counter()
+    resp = await client.get("/metrics")
+    assert resp.status == 200
+    assert time.perf_counter() - started < 0.15  # served from the snapshot, not the collector
+    await asyncio.wait_for(runner.ready.wait(), 2)
+    assert runner.states["slow"].last_error == "timed out after 0.2s"
+    assert 'inventory_exporter_collector_success{collector="slow"} 0.0' in await (await client.get("/metrics")).text()
+    await runner.stop()
+
+
+def test_cli_serves_and_shuts_down_cleanly_on_sigterm(sqlite_db, tmp_path):
+    load(f"sqlite:///{sqlite_db}", reference_dataset())
+    port = free_port()
+    config = write_config(tmp_path, f"listen: 127.0.0.1:{port}\ndatabase:\n  url: sqlite:///{sqlite_db}\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "--config", str(config), "--log-format", "json"],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        def ready():
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1).status == 200
+            except OSError:
+                return False
+        wait_for(ready, 15, message="exporter ready")
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+        assert 'inventory_on_hand_units{location="wh"} 107.0' in body
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert '"msg": "shutting down"' in stderr
+
+
+def test_listen_flag_overrides_config_and_bad_listen_exits_2(tmp_path):
+    config = write_config(tmp_path, "host:\n  enabled: true\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", "--config", str(config), "--listen", "nonsense"],
+        cwd=ROOT, capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "--listen" in result.stderr and "nonsense" in result.stderr
