@@ -97,6 +97,8 @@ class Database:
                 # We issue BEGIN ourselves (fetch_all): the driver's implicit transactions
                 # start only before writes, which would give each SELECT its own snapshot.
                 conn.isolation_level = None
+                # Lets the GROUP BY sorter of the big stock scan use a second core.
+                conn.execute("PRAGMA threads=2")
                 return conn
 
             # A fresh connection per cycle is cheap for SQLite and sees a renamed or

@@ -149,7 +149,6 @@ class BusinessCollector(CollectorBase):
         labels = _Labels(issues)
         out: dict[str, Metric] = {}
         self._stock(results["stock"].rows, labels, out)
-        issues["stock_unknown_sku"] += _num(results["stock_unknown_sku"].rows[0][0])
         self._orders(results, labels, out)
         self._movements(results, labels, out)
         self._syncs(results, labels, out)
@@ -173,8 +172,13 @@ class BusinessCollector(CollectorBase):
     def _stock(self, rows: list[tuple], labels: _Labels, out: dict[str, Metric]) -> None:
         per_location: dict[str, list[float]] = {}
         value = _family("inventory_stock_value", ("location", "currency"))
-        for location, currency, skus, on_hand, available, stock_value, low, out_of_stock, below_safety, \
+        for location, currency, active, skus, on_hand, available, stock_value, low, out_of_stock, below_safety, \
                 negative, null_cost, null_reorder in rows:
+            if active is None:  # LEFT JOIN found no product
+                labels.issues["stock_unknown_sku"] += _num(skus)
+                continue
+            if active != 1:
+                continue
             labels.issues["negative_on_hand"] += _num(negative)
             labels.issues["null_unit_cost"] += _num(null_cost)
             labels.issues["null_reorder_point"] += _num(null_reorder)
@@ -195,7 +199,8 @@ class BusinessCollector(CollectorBase):
 
     def _orders(self, results: dict[str, QueryResult], labels: _Labels, out: dict[str, Metric]) -> None:
         counts: dict[str, dict[str, float]] = {}
-        for channel, status, count in results["orders"].rows:
+        for channel, status, count, bad_timestamps in results["orders"].rows:
+            labels.issues["orders_bad_timestamp"] += _num(bad_timestamps)
             if status not in ORDER_STATUSES:
                 labels.issues["unknown_order_status"] += _num(count)
                 continue
@@ -212,11 +217,12 @@ class BusinessCollector(CollectorBase):
             if _num(total) > 0 and labels.ok((channel,), 0):
                 ratio.add_metric([channel], _num(fulfilled) / _num(total))
         out["inventory_order_fulfillment_ratio"] = ratio
-        labels.issues["orders_bad_timestamp"] += _num(results["orders_bad_timestamp"].rows[0][0])
 
     def _movements(self, results: dict[str, QueryResult], labels: _Labels, out: dict[str, Metric]) -> None:
         movements = _family("inventory_stock_movements_total", ("kind", "source"))
-        for kind, source, count in results["movements"].rows:
+        for kind, source, count, bad_timestamps, unknown_skus in results["movements"].rows:
+            labels.issues["movements_bad_timestamp"] += _num(bad_timestamps)
+            labels.issues["movements_unknown_sku"] += _num(unknown_skus)
             if kind not in MOVEMENT_KINDS:
                 labels.issues["unknown_movement_kind"] += _num(count)
                 continue
@@ -233,8 +239,6 @@ class BusinessCollector(CollectorBase):
             else:
                 last.add_metric([], seconds)
         out["inventory_last_stock_movement_timestamp_seconds"] = last
-        labels.issues["movements_bad_timestamp"] += _num(results["movements_bad_timestamp"].rows[0][0])
-        labels.issues["movements_unknown_sku"] += _num(results["movements_unknown_sku"].rows[0][0])
 
         unlogged = _family("inventory_audit_unlogged_movements", ())
         unlogged.add_metric([], _num(results["audit_unlogged"].rows[0][0]))
