@@ -1,0 +1,5 @@
+import sys
+
+from enhancer.cli import main
+
+sys.exit(main())

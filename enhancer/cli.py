@@ -1,0 +1,134 @@
+"""inventory-enhancer command line: wires config, state, Prometheus, actions and the server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import time
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+
+from enhancer import __version__
+from enhancer.actions import ActionSender
+from enhancer.config import Config, ConfigError, load_config
+from enhancer.engine import Engine
+from enhancer.metrics import build_registry
+from enhancer.prometheus import PrometheusClient
+from enhancer.server import build_app
+from enhancer.state import StateStore
+
+log = logging.getLogger("enhancer")
+
+SHUTDOWN_GRACE_SECONDS = 10.0
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="inventory-enhancer",
+        description="Polls Prometheus and applies known fixes within baselines, cooldowns and budgets.")
+    parser.add_argument("--config", required=True, metavar="FILE", help="enhancer.yml")
+    parser.add_argument("--once", action="store_true", help="run one poll cycle and exit (1 if Prometheus is down)")
+    parser.add_argument("--dry-run", action="store_true", help="decide and record, but send nothing")
+    parser.add_argument("--check-config", action="store_true", help="validate the config and exit")
+    parser.add_argument("--listen", metavar="ADDR", help="host:port for /metrics and the API "
+                                                         "(default: the config's listen, 0.0.0.0:9878)")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    parser.add_argument("--version", action="version", version=f"inventory-enhancer {__version__}")
+    args = parser.parse_args(argv)
+    _setup_logging(args.log_format, args.log_level)
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    if args.check_config:
+        print(f"{args.config}: OK ({len(config.rules)} rules)")
+        return EXIT_OK
+    try:
+        listen = _parse_listen(args.listen or config.listen)
+    except ValueError as exc:
+        print(f"{args.config if not args.listen else '--listen'}: listen: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        store = StateStore(config.state)
+    except SQLAlchemyError as exc:
+        print(f"{args.config}: state: cannot open {config.state!r}: {' '.join(str(exc).split())[:300]}",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        return asyncio.run(_serve(config, store, args, listen))
+    finally:
+        store.close()
+
+
+async def _serve(config: Config, store: StateStore, args: argparse.Namespace, listen: tuple[str, int]) -> int:
+    async with aiohttp.ClientSession() as session:
+        prometheus = PrometheusClient(config.prometheus.url, session, timeout=config.prometheus.timeout,
+                                      retries=config.prometheus.retries, backoff=config.prometheus.backoff)
+        engine = Engine(config, store, prometheus, ActionSender(config, session), force_dry_run=args.dry_run)
+        if args.once:
+            report = await engine.run_cycle()
+            log.info("cycle done: outcomes %s, errors %s, prometheus_up %s", dict(report.outcomes),
+                     report.errors, report.prometheus_up)
+            return EXIT_OK if report.prometheus_up else EXIT_FAILURE
+
+        runner = web.AppRunner(build_app(engine, build_registry(engine)), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, listen[0], listen[1]).start()
+        log.info("inventory-enhancer %s listening on %s:%d with %d rules%s", __version__, listen[0], listen[1],
+                 len(config.rules), " (dry run)" if args.dry_run or config.dry_run else "")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        poller = asyncio.create_task(engine.run(stop))
+        await stop.wait()
+        log.info("shutting down: finishing the current poll cycle (at most %.0fs)", SHUTDOWN_GRACE_SECONDS)
+        try:
+            # a cycle cut short leaves its in-flight actions "started": the next start records them
+            # as failed and never re-sends them
+            await asyncio.wait_for(poller, SHUTDOWN_GRACE_SECONDS)
+        except asyncio.TimeoutError:
+            log.warning("poll cycle did not finish in time; cancelled")
+        await runner.cleanup()
+    return EXIT_OK
+
+
+def _parse_listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected host:port, got {text!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class _JsonFormatter(logging.Formatter):
+    _FIELDS = ("rule", "action_id", "labels")
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) +
+                 f".{int(record.msecs):03d}Z", "level": record.levelname.lower(), "logger": record.name,
+                 "msg": record.getMessage()}
+        entry.update({name: getattr(record, name) for name in self._FIELDS if hasattr(record, name)})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def _setup_logging(fmt: str, level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

@@ -1,0 +1,309 @@
+"""One poll cycle: query every rule, judge triggers, govern, write ahead, act, verify."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+from enhancer import governance
+from enhancer.actions import ActionResult, ActionSender
+from enhancer.baselines import Baseline, fetch_baselines
+from enhancer.config import Config, RuleConfig
+from enhancer.governance import ACT, DRY_RUN, FAILED, SUCCESS, Candidate, Decision
+from enhancer.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailable, target_key
+from enhancer.state import ActionRow, StateStore
+from enhancer.triggers import FIRING, PENDING, WAITING_BASELINE, Holds, check
+from enhancer.verify import backing_off, cooldown_seconds, verify_due
+
+log = logging.getLogger("enhancer.engine")
+
+HOUR = 3600.0
+RULE_CONCURRENCY = 8     # rules queried at once; Prometheus shares two cores with everything else
+ACTION_CONCURRENCY = 8   # actions sent at once; each is bounded by its own timeout and retries
+
+
+@dataclass
+class TargetView:
+    labels: dict[str, str]
+    value: float
+    baseline: Baseline | None
+    state: str
+    reason: str
+    pending_since: float | None
+
+
+@dataclass
+class RuleView:
+    name: str
+    evaluated_at: float | None = None
+    error: str | None = None
+    targets: list[TargetView] = field(default_factory=list)
+    backing_off: bool = False
+
+    @property
+    def baseline(self) -> float | None:
+        """The rule's gauge: the highest trusted baseline among its targets."""
+        centers = [t.baseline.center for t in self.targets if t.baseline is not None and t.baseline.trusted]
+        return max(centers) if centers else None
+
+
+@dataclass
+class CycleReport:
+    at: float
+    decisions: list[Decision]
+    outcomes: Counter
+    errors: dict[str, str]
+    prometheus_up: bool | None
+    wall_seconds: float
+    cpu_seconds: float
+
+
+@dataclass
+class _Evaluation:
+    rule: RuleConfig
+    candidates: list[Candidate]
+
+
+class Engine:
+    def __init__(self, config: Config, store: StateStore, prometheus: PrometheusClient, sender: ActionSender,
+                 *, clock: Callable[[], float] = time.time, force_dry_run: bool = False,
+                 state_retention: float = 30 * 86400.0):
+        self.config = config
+        self.store = store
+        self.prometheus = prometheus
+        self.sender = sender
+        self.clock = clock
+        self.force_dry_run = force_dry_run
+        self.state_retention = state_retention
+        self.holds = Holds()
+        self.outcomes: Counter = Counter()       # (rule, outcome) -> count, for actions_total
+        self.views = {rule.name: RuleView(rule.name) for rule in config.rules}
+        self.prometheus_up: bool | None = None
+        self.last_cycle: CycleReport | None = None
+        self.cooldown_until: dict[bool, dict[tuple[str, str], float]] = {False: {}, True: {}}
+        self._baselines: dict[str, tuple[float, dict[str, Baseline]]] = {}
+        self._logged_suppression: dict[tuple[str, str], str] = {}
+        self._last_pruned = 0.0
+        now = clock()
+        for row in store.resolve_interrupted(now):
+            self.outcomes[(row.rule, FAILED)] += 1
+            log.warning("rule %s: action %s was in flight when the enhancer stopped; recorded as failed, "
+                        "not re-sent", row.rule, row.action_id)
+        self.improvements: dict[str, float] = store.last_improvements()
+        self._refresh_cooldowns()
+
+    def dry_run(self, rule: RuleConfig) -> bool:
+        return self.force_dry_run or self.config.dry_run or rule.dry_run
+
+    # -- the cycle -------------------------------------------------------------------------
+
+    async def run_cycle(self) -> CycleReport:
+        now = self.clock()
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        if now - self._last_pruned > HOUR:
+            self.store.prune(now, self.state_retention)
+            self._last_pruned = now
+        due: dict[str, list[ActionRow]] = {}
+        for row in self.store.due_verifications(now):
+            due.setdefault(row.rule, []).append(row)
+
+        unavailable = asyncio.Event()
+        limit = asyncio.Semaphore(RULE_CONCURRENCY)
+
+        async def evaluate(order: int, rule: RuleConfig) -> _Evaluation:
+            async with limit:
+                return await self._evaluate(order, rule, now, due.get(rule.name, []), unavailable)
+
+        evaluations = await asyncio.gather(*(evaluate(i, rule) for i, rule in enumerate(self.config.rules)))
+        if not self.config.rules:
+            await self._probe(now, unavailable)
+        self.prometheus_up = not unavailable.is_set() and self.prometheus.up is not False
+
+        candidates = [c for evaluation in evaluations for c in evaluation.candidates]
+        decisions = governance.decide(
+            candidates,
+            cooldowns={mode: self.store.cooldowns(mode) for mode in (False, True)},
+            usage={mode: self.store.budget_usage(now - HOUR, mode) for mode in (False, True)},
+            global_budget=self.config.budget.per_hour, now=now)
+        outcomes = await self._apply(decisions, now)
+        self._refresh_cooldowns()
+
+        report = CycleReport(now, decisions, outcomes,
+                             {name: view.error for name, view in self.views.items() if view.error},
+                             self.prometheus_up, time.perf_counter() - wall0, time.process_time() - cpu0)
+        self.last_cycle = report
+        return report
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set; back off while Prometheus is unreachable."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                report = await self.run_cycle()
+                failures = 0 if report.prometheus_up else failures + 1
+            except Exception:  # a bug in one cycle must not end the service; the next cycle retries
+                log.exception("poll cycle failed")
+                failures += 1
+            delay = self.config.poll_interval
+            if failures:
+                delay = min(delay * 2 ** failures, max(self.config.max_poll_backoff, delay))
+                log.warning("Prometheus unavailable for %d polls in a row; next poll in %.0fs", failures, delay)
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+
+    # -- per rule --------------------------------------------------------------------------
+
+    async def _evaluate(self, order: int, rule: RuleConfig, now: float, due: list[ActionRow],
+                        unavailable: asyncio.Event) -> _Evaluation:
+        view = self.views[rule.name]
+        previous = {target_key(t.labels): t.state for t in view.targets}
+        if unavailable.is_set():
+            return self._failed(rule, view, now, "Prometheus unavailable")
+        try:
+            samples, baselines = await asyncio.gather(self.prometheus.query(rule.query, now),
+                                                      self._baselines_for(rule, now))
+        except PrometheusUnavailable as exc:
+            unavailable.set()
+            return self._failed(rule, view, now, str(exc))
+        except PrometheusError as exc:
+            log.error("rule %s: %s", rule.name, exc)
+            return self._failed(rule, view, now, str(exc))
+
+        dry_run = self.dry_run(rule)
+        values: dict[str, float] = {}
+        targets: list[TargetView] = []
+        candidates: list[Candidate] = []
+        for sample in samples:
+            key = target_key(sample.labels)
+            values[key] = sample.value
+            baseline = baselines.get(key)
+            result = check(rule.trigger, sample.value, baseline)
+            since = self.holds.observe((rule.name, key), result.holds, now)
+            state, reason = result.state, result.reason
+            if result.holds:
+                held = now - since
+                if held >= rule.trigger.for_:
+                    state, reason = FIRING, f"{reason} (held {held:.0f}s)"
+                    center = baseline.center if baseline is not None and baseline.samples else None
+                    candidates.append(Candidate(rule, order, sample.labels, key, sample.value, center, reason,
+                                                dry_run))
+                else:
+                    state, reason = PENDING, f"{reason} (held {held:.0f}s of {rule.trigger.for_:.0f}s)"
+            if state == WAITING_BASELINE and previous.get(key) != WAITING_BASELINE:
+                log.info("rule %s target %s: %s; not acting", rule.name, key, reason)
+            targets.append(TargetView(sample.labels, sample.value, baseline, state, reason, since))
+        for key in [k for k in previous if k not in values]:
+            self.holds.observe((rule.name, key), False, now)
+
+        if due:
+            for verdict in verify_due(self.store, rule, due, values, now):
+                if verdict.improvement is not None:
+                    self.improvements[rule.name] = verdict.improvement
+        if rule.verify is not None:
+            backing = backing_off(self.store.recent_verdicts(rule.name, rule.verify.backoff_after), rule.verify)
+            if backing and not view.backing_off:
+                log.warning("rule %s: its last %d verified actions did not help; cooldown raised to %.0fs "
+                            "(x%g) until one does", rule.name, rule.verify.backoff_after,
+                            cooldown_seconds(rule, True), rule.verify.backoff_factor)
+            view.backing_off = backing
+        view.evaluated_at, view.error, view.targets = now, None, targets
+        return _Evaluation(rule, candidates)
+
+    def _failed(self, rule: RuleConfig, view: RuleView, now: float, error: str) -> _Evaluation:
+        # without a reading the condition is unknown: a hold must start over, never skip ahead
+        self.holds.forget_rule(rule.name)
+        view.evaluated_at, view.error, view.targets = now, error, []
+        return _Evaluation(rule, [])
+
+    async def _baselines_for(self, rule: RuleConfig, now: float) -> dict[str, Baseline]:
+        if rule.baseline is None:
+            return {}
+        cached = self._baselines.get(rule.name)
+        if cached is not None and 0 <= now - cached[0] < rule.baseline.refresh:
+            return cached[1]
+        baselines = await fetch_baselines(self.prometheus, rule.baseline, rule.baseline.query or rule.query, now)
+        self._baselines[rule.name] = (now, baselines)
+        return baselines
+
+    async def _probe(self, now: float, unavailable: asyncio.Event) -> None:
+        try:
+            await self.prometheus.query("vector(1)", now)
+        except PrometheusUnavailable:
+            unavailable.set()
+        except PrometheusError:
+            pass
+
+    # -- acting ----------------------------------------------------------------------------
+
+    async def _apply(self, decisions: list[Decision], now: float) -> Counter:
+        outcomes: Counter = Counter()
+        to_send: list[tuple[Candidate, str]] = []
+        for decision in decisions:
+            candidate, rule = decision.candidate, decision.candidate.rule
+            key = (rule.name, candidate.target)
+            common = dict(rule=rule.name, target=candidate.target, reason=decision.reason,
+                          dry_run=candidate.dry_run, value=candidate.value, baseline=candidate.baseline, now=now)
+            until = now + cooldown_seconds(rule, self.views[rule.name].backing_off)
+            if decision.outcome == ACT:
+                action_id = uuid.uuid4().hex
+                self.store.start_action(action_id=action_id, cooldown_until=until, **common)
+                self._logged_suppression.pop(key, None)
+                to_send.append((candidate, action_id))
+                continue
+            outcomes[decision.outcome] += 1
+            self.outcomes[(rule.name, decision.outcome)] += 1
+            if decision.outcome == DRY_RUN:
+                self.store.record_decision(action_id=uuid.uuid4().hex, outcome=DRY_RUN, cooldown_until=until,
+                                           **common)
+                self._logged_suppression.pop(key, None)
+                log.info("rule %s target %s: dry run, would act: %s", rule.name, candidate.target, decision.reason)
+            elif self._logged_suppression.get(key) != decision.outcome:
+                # a suppression repeats every poll while it lasts: log it once per run of the same outcome
+                self._logged_suppression[key] = decision.outcome
+                self.store.record_decision(action_id=uuid.uuid4().hex, outcome=decision.outcome, **common)
+                log.info("rule %s target %s: %s: %s", rule.name, candidate.target, decision.outcome,
+                         decision.reason)
+
+        limit = asyncio.Semaphore(ACTION_CONCURRENCY)
+
+        async def send(candidate: Candidate, action_id: str) -> str:
+            async with limit:
+                return await self._send(candidate, action_id, now)
+
+        for outcome in await asyncio.gather(*(send(c, a) for c, a in to_send)):
+            outcomes[outcome] += 1
+        return outcomes
+
+    async def _send(self, candidate: Candidate, action_id: str, decided_at: float) -> str:
+        rule = candidate.rule
+        try:
+            result = await self.sender.send(rule, action_id=action_id, labels=candidate.labels,
+                                            value=candidate.value, baseline=candidate.baseline)
+        except Exception as exc:  # the row is written; it must be finished whatever went wrong
+            log.exception("rule %s: action %s raised", rule.name, action_id)
+            result = ActionResult(False, 0, f"internal error: {type(exc).__name__}: {exc}")
+        outcome = SUCCESS if result.success else FAILED
+        verify_at = decided_at + rule.verify.after if result.success and rule.verify is not None else None
+        self.store.finish_action(action_id, outcome=outcome, reason=candidate.reason, attempts=result.attempts,
+                                 detail=result.detail, now=self.clock(), verify_due_at=verify_at)
+        self.outcomes[(rule.name, outcome)] += 1
+        level = logging.INFO if result.success else logging.ERROR
+        log.log(level, "rule %s target %s: action %s %s after %d attempt(s): %s", rule.name, candidate.target,
+                action_id, outcome, result.attempts, result.detail)
+        return outcome
+
+    def _refresh_cooldowns(self) -> None:
+        self.cooldown_until = {mode: self.store.cooldowns(mode) for mode in (False, True)}
+
+    def cooldown_remaining(self, rule: RuleConfig, now: float) -> dict[str, float]:
+        """Seconds of cooldown left per target of the rule, in the rule's mode."""
+        mode = self.dry_run(rule)
+        return {target: until - now for (name, target), until in self.cooldown_until[mode].items()
+                if name == rule.name and until > now}

@@ -1,0 +1,93 @@
+"""Who may act this cycle: cooldown, then priority within exclusive groups, then budgets.
+
+A pure function of the candidates and the persisted cooldowns and budget usage, so
+every suppression can be explained by one reason string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from enhancer.config import RuleConfig
+
+SUCCESS, FAILED, DRY_RUN = "success", "failed", "dry_run"
+SUPPRESSED_COOLDOWN, SUPPRESSED_PRIORITY, SUPPRESSED_BUDGET = (
+    "suppressed_cooldown", "suppressed_priority", "suppressed_budget")
+OUTCOMES = (SUCCESS, FAILED, DRY_RUN, SUPPRESSED_COOLDOWN, SUPPRESSED_PRIORITY, SUPPRESSED_BUDGET)
+ACT = "act"  # allowed to send; becomes SUCCESS or FAILED once sent
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A (rule, target) whose trigger has held for its `for` duration."""
+
+    rule: RuleConfig
+    order: int              # position in the config; breaks priority ties
+    labels: dict[str, str]
+    target: str
+    value: float
+    baseline: float | None
+    reason: str
+    dry_run: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    candidate: Candidate
+    outcome: str            # ACT, DRY_RUN or a SUPPRESSED_* outcome
+    reason: str
+
+
+def same_target(a: dict[str, str], b: dict[str, str]) -> bool:
+    """Targets compete when they agree on every label they share.
+
+    {integration=shopify} and {integration=shopify, location=wh-east} compete; two
+    label-less targets (whole-system signals) always do.
+    """
+    return all(a[name] == b[name] for name in a.keys() & b.keys())
+
+
+def decide(candidates: list[Candidate], *, cooldowns: dict[bool, dict[tuple[str, str], float]],
+           usage: dict[bool, dict[str, int]], global_budget: int, now: float) -> list[Decision]:
+    decisions: list[Decision] = []
+    acting: list[Candidate] = []
+    used = {mode: dict(per_rule) for mode, per_rule in usage.items()}
+    for candidate in sorted(candidates, key=lambda c: (-c.rule.priority, c.order)):
+        rule, mode = candidate.rule, candidate.dry_run
+        until = cooldowns.get(mode, {}).get((rule.name, candidate.target))
+        if until is not None and until > now:
+            decisions.append(Decision(candidate, SUPPRESSED_COOLDOWN,
+                                      f"in cooldown for another {until - now:.0f}s"))
+            continue
+        winner = _winner(candidate, acting)
+        if winner is not None:
+            decisions.append(Decision(candidate, SUPPRESSED_PRIORITY,
+                                      f"rule {winner.rule.name!r} (priority {winner.rule.priority}) acts on "
+                                      f"the same target in exclusive group {rule.exclusive_group!r}"))
+            continue
+        per_rule = used.setdefault(mode, {})
+        total = sum(per_rule.values())
+        if total >= global_budget:
+            decisions.append(Decision(candidate, SUPPRESSED_BUDGET,
+                                      f"global budget used: {total}/{global_budget} actions in the last hour"))
+            continue
+        if rule.budget_per_hour is not None and per_rule.get(rule.name, 0) >= rule.budget_per_hour:
+            decisions.append(Decision(candidate, SUPPRESSED_BUDGET,
+                                      f"rule budget used: {per_rule.get(rule.name, 0)}/{rule.budget_per_hour} "
+                                      "actions in the last hour"))
+            continue
+        per_rule[rule.name] = per_rule.get(rule.name, 0) + 1
+        acting.append(candidate)
+        decisions.append(Decision(candidate, DRY_RUN if mode else ACT, candidate.reason))
+    return decisions
+
+
+def _winner(candidate: Candidate, acting: list[Candidate]) -> Candidate | None:
+    group = candidate.rule.exclusive_group
+    if group is None:
+        return None
+    for other in acting:
+        if (other.rule.exclusive_group == group and other.rule.name != candidate.rule.name
+                and same_target(other.labels, candidate.labels)):
+            return other
+    return None

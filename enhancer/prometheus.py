@@ -1,0 +1,134 @@
+"""Client for Prometheus's HTTP query API: timeouts, bounded retries, decoded errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from dataclasses import dataclass
+
+import aiohttp
+
+log = logging.getLogger("enhancer.prometheus")
+
+# Prometheus answers these when the query itself is wrong: retrying cannot help.
+_QUERY_FAULT_STATUSES = {400, 422}
+
+
+class PrometheusError(Exception):
+    """Prometheus answered, and refused or failed the query (the rule's fault, not the server's)."""
+
+    def __init__(self, error_type: str, message: str, status: int):
+        self.error_type, self.message, self.status = error_type, message, status
+        super().__init__(f"Prometheus rejected the query ({error_type}): {message}")
+
+
+class PrometheusUnavailable(Exception):
+    """Prometheus could not be reached or did not answer like Prometheus."""
+
+
+def target_key(labels: dict[str, str]) -> str:
+    """Canonical identity of a target (one returned series): its labels, sorted."""
+    return json.dumps(labels, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Sample:
+    labels: dict[str, str]
+    value: float
+
+
+@dataclass(frozen=True)
+class Series:
+    labels: dict[str, str]
+    points: list[tuple[float, float]]
+
+
+class PrometheusClient:
+    def __init__(self, url: str, session: aiohttp.ClientSession, *, timeout: float = 10.0,
+                 retries: int = 2, backoff: float = 0.5):
+        self.url = url.rstrip("/")
+        self.session = session
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        # None until the first request; then whether the last request got a Prometheus answer
+        self.up: bool | None = None
+
+    async def query(self, promql: str, at: float) -> list[Sample]:
+        data = await self._get("/api/v1/query", {"query": promql, "time": _fmt_time(at)})
+        kind, result = data.get("resultType"), data.get("result")
+        try:
+            if kind == "vector":
+                return [Sample(_labels(item["metric"]), _value(item["value"][1])) for item in result]
+            if kind == "scalar":
+                return [Sample({}, _value(result[1]))]
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise PrometheusError("bad_response", f"malformed {kind} result: {exc!r}", 200) from None
+        raise PrometheusError("bad_result", f"query returned a {kind}, expected an instant vector or scalar", 200)
+
+    async def query_range(self, promql: str, start: float, end: float, step: float) -> list[Series]:
+        data = await self._get("/api/v1/query_range", {
+            "query": promql, "start": _fmt_time(start), "end": _fmt_time(end), "step": f"{step:g}"})
+        if data.get("resultType") != "matrix":
+            raise PrometheusError("bad_result", f"range query returned a {data.get('resultType')}", 200)
+        try:
+            # plain float(): NaN and Inf pass through here and are dropped by the statistics
+            return [Series(_labels(item["metric"]), [(float(t), float(v)) for t, v in item["values"]])
+                    for item in data["result"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PrometheusError("bad_response", f"malformed matrix result: {exc!r}", 200) from None
+
+    async def _get(self, path: str, params: dict[str, str]) -> dict:
+        last_problem, attempts = "no attempt made", 0
+        for attempt in range(self.retries + 1):
+            attempts = attempt + 1
+            if attempt:
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                async with self.session.get(self.url + path, params=params,
+                                            timeout=aiohttp.ClientTimeout(total=self.timeout)) as response:
+                    body = await _json_or_none(response)
+                    if body is None or "status" not in body:
+                        last_problem = f"HTTP {response.status} without a Prometheus JSON body from {self.url}"
+                        if response.status < 500:
+                            break
+                        continue
+                    self.up = True
+                    if body["status"] == "success":
+                        return body["data"]
+                    error = PrometheusError(body.get("errorType", "unknown"), body.get("error", ""), response.status)
+                    if response.status in _QUERY_FAULT_STATUSES:
+                        raise error
+                    # 503 (query timeout, overload) may pass; the server did answer, so it stays up
+                    if attempt == self.retries:
+                        raise error
+                    continue
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                last_problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                log.debug("prometheus request failed (attempt %d): %s", attempt + 1, last_problem)
+        self.up = False
+        raise PrometheusUnavailable(f"Prometheus at {self.url} unavailable after {attempts} attempt(s): "
+                                    f"{last_problem}")
+
+
+async def _json_or_none(response: aiohttp.ClientResponse) -> dict | None:
+    try:
+        body = await response.json(content_type=None)
+    except (ValueError, aiohttp.ContentTypeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _fmt_time(at: float) -> str:
+    return f"{at:.3f}"
+
+
+def _labels(metric: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in metric.items() if name != "__name__"}
+
+
+def _value(text: str) -> float:
+    value = float(text)
+    return value if math.isfinite(value) else math.nan

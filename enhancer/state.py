@@ -1,0 +1,243 @@
+"""Persistent state: the action log (which also holds budget usage and pending
+verifications) and cooldowns, in SQLite by default or PostgreSQL.
+
+Budget usage and pending verifications are queries over the action log rather than
+tables of their own, so the row written before an action is sent is the one record
+of it: nothing can disagree with it after a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, String, Table, Text, and_,
+                        create_engine, delete, event, func, insert, or_, select, update)
+from sqlalchemy.engine import Engine
+
+ACTED_OUTCOMES = ("success", "failed", "dry_run")
+STARTED, FINISHED = "started", "finished"
+
+metadata = MetaData()
+
+actions = Table(
+    "enhancer_actions", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("action_id", String(32), nullable=False, unique=True),
+    Column("rule", String(100), nullable=False, index=True),
+    Column("target", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("outcome", String(32)),
+    Column("reason", Text, nullable=False, default=""),
+    Column("dry_run", Boolean, nullable=False, default=False),
+    Column("value", Float),
+    Column("baseline", Float),
+    Column("decided_at", Float, nullable=False, index=True),
+    Column("finished_at", Float),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("detail", Text),
+    Column("verify_due_at", Float, index=True),
+    Column("verified_at", Float),
+    Column("value_after", Float),
+    Column("improvement", Float),
+    Column("improved", Boolean),
+)
+
+cooldowns = Table(
+    "enhancer_cooldowns", metadata,
+    Column("rule", String(100), primary_key=True),
+    Column("target", Text, primary_key=True),
+    Column("dry_run", Boolean, primary_key=True),
+    Column("until", Float, nullable=False),
+)
+
+
+def database_url(state: str) -> str:
+    """A plain path means SQLite; postgresql:// URLs use the psycopg 3 driver."""
+    if "://" not in state:
+        return f"sqlite:///{Path(state).expanduser().resolve()}"
+    for prefix in ("postgresql://", "postgres://"):
+        if state.startswith(prefix):
+            return "postgresql+psycopg://" + state[len(prefix):]
+    return state
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    seq: int
+    action_id: str
+    rule: str
+    labels: dict[str, str]
+    status: str
+    outcome: str | None
+    reason: str
+    dry_run: bool
+    value: float | None
+    baseline: float | None
+    decided_at: float
+    finished_at: float | None
+    attempts: int
+    detail: str | None
+    verify_due_at: float | None
+    verified_at: float | None
+    value_after: float | None
+    improvement: float | None
+    improved: bool | None
+
+    @property
+    def target(self) -> str:
+        return json.dumps(self.labels, sort_keys=True, separators=(",", ":"))
+
+    def as_json(self) -> dict:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+class StateStore:
+    def __init__(self, state: str):
+        self.url = database_url(state)
+        self.engine: Engine = create_engine(self.url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def start_action(self, *, action_id: str, rule: str, target: str, reason: str, dry_run: bool,
+                     value: float | None, baseline: float | None, now: float, cooldown_until: float) -> None:
+        """Commit the action and its cooldown before anything is sent (write-ahead)."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(actions).values(
+                action_id=action_id, rule=rule, target=target, status=STARTED, outcome=None,
+                reason=reason, dry_run=dry_run, value=value, baseline=baseline, decided_at=now))
+            _set_cooldown(conn, rule, target, dry_run, cooldown_until)
+
+    def finish_action(self, action_id: str, *, outcome: str, reason: str, attempts: int, detail: str | None,
+                      now: float, verify_due_at: float | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(actions).where(actions.c.action_id == action_id).values(
+                status=FINISHED, outcome=outcome, reason=reason, attempts=attempts, detail=detail,
+                finished_at=now, verify_due_at=verify_due_at))
+
+    def record_decision(self, *, action_id: str, rule: str, target: str, outcome: str, reason: str,
+                        dry_run: bool, value: float | None, baseline: float | None, now: float,
+                        cooldown_until: float | None = None) -> None:
+        """A decision that sends nothing (suppressed or dry run), logged finished at once."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(actions).values(
+                action_id=action_id, rule=rule, target=target, status=FINISHED, outcome=outcome,
+                reason=reason, dry_run=dry_run, value=value, baseline=baseline, decided_at=now,
+                finished_at=now))
+            if cooldown_until is not None:
+                _set_cooldown(conn, rule, target, dry_run, cooldown_until)
+
+    def resolve_interrupted(self, now: float) -> list[ActionRow]:
+        """Actions the last process started but never finished.
+
+        Whether the receiver got them is unknown; sending again could do the work twice,
+        so they are recorded as failed (the receiver can dedupe by Idempotency-Key) and
+        their cooldown, committed with them, still stands.
+        """
+        resolved = []
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(actions).where(actions.c.status == STARTED)).mappings().all()
+            for row in rows:
+                change = dict(status=FINISHED, outcome="failed", finished_at=now,
+                              reason=(row["reason"] + "; " if row["reason"] else "") +
+                              "outcome unknown: the enhancer stopped while sending; not re-sent "
+                              f"(Idempotency-Key {row['action_id']})")
+                conn.execute(update(actions).where(actions.c.seq == row["seq"]).values(**change))
+                resolved.append(self._row({**row, **change}))
+        return resolved
+
+    def record_verification(self, action_id: str, *, now: float, value_after: float | None,
+                            improvement: float | None, improved: bool | None, note: str) -> None:
+        with self.engine.begin() as conn:
+            row = conn.execute(select(actions.c.reason).where(actions.c.action_id == action_id)).scalar_one()
+            conn.execute(update(actions).where(actions.c.action_id == action_id).values(
+                verified_at=now, value_after=value_after, improvement=improvement, improved=improved,
+                reason=f"{row}; verified: {note}"))
+
+    def prune(self, now: float, keep_seconds: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(cooldowns).where(cooldowns.c.until < now))
+            conn.execute(delete(actions).where(and_(actions.c.decided_at < now - keep_seconds,
+                                                    actions.c.status == FINISHED)))
+
+    # -- reading -------------------------------------------------------------------------
+
+    def cooldowns(self, dry_run: bool) -> dict[tuple[str, str], float]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(cooldowns).where(cooldowns.c.dry_run == dry_run)).all()
+        return {(row.rule, row.target): row.until for row in rows}
+
+    def budget_usage(self, since: float, dry_run: bool) -> dict[str, int]:
+        """Actions per rule decided since `since` (sent, failed, in flight or dry run)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(actions.c.rule, func.count()).where(
+                    actions.c.decided_at >= since, actions.c.dry_run == dry_run,
+                    or_(actions.c.status == STARTED, actions.c.outcome.in_(ACTED_OUTCOMES)))
+                .group_by(actions.c.rule)).all()
+        return {rule: count for rule, count in rows}
+
+    def due_verifications(self, now: float) -> list[ActionRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(actions).where(
+                actions.c.outcome == "success", actions.c.verify_due_at <= now,
+                actions.c.verified_at.is_(None)).order_by(actions.c.seq)).mappings().all()
+        return [self._row(row) for row in rows]
+
+    def recent_verdicts(self, rule: str, count: int) -> list[bool]:
+        """The last `count` verification verdicts of a rule, newest first (absent signals skipped)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(actions.c.improved).where(
+                actions.c.rule == rule, actions.c.improved.is_not(None))
+                .order_by(actions.c.verified_at.desc(), actions.c.seq.desc()).limit(count)).all()
+        return [bool(row.improved) for row in rows]
+
+    def last_improvements(self) -> dict[str, float]:
+        with self.engine.connect() as conn:
+            newest = (select(actions.c.rule, func.max(actions.c.seq).label("seq"))
+                      .where(actions.c.improvement.is_not(None)).group_by(actions.c.rule).subquery())
+            rows = conn.execute(select(actions.c.rule, actions.c.improvement)
+                                .join(newest, actions.c.seq == newest.c.seq)).all()
+        return {rule: improvement for rule, improvement in rows}
+
+    def list_actions(self, *, limit: int = 50, before: int | None = None, rule: str | None = None,
+                     outcome: str | None = None) -> list[ActionRow]:
+        query = select(actions).order_by(actions.c.seq.desc()).limit(limit)
+        if before is not None:
+            query = query.where(actions.c.seq < before)
+        if rule is not None:
+            query = query.where(actions.c.rule == rule)
+        if outcome is not None:
+            query = query.where(actions.c.outcome == outcome)
+        with self.engine.connect() as conn:
+            return [self._row(row) for row in conn.execute(query).mappings().all()]
+
+    @staticmethod
+    def _row(row) -> ActionRow:
+        data = dict(row)
+        labels = json.loads(data.pop("target"))
+        return ActionRow(labels=labels, **data)
+
+
+def _set_cooldown(conn, rule: str, target: str, dry_run: bool, until: float) -> None:
+    # delete + insert is portable across SQLite and PostgreSQL inside one transaction
+    conn.execute(delete(cooldowns).where(cooldowns.c.rule == rule, cooldowns.c.target == target,
+                                         cooldowns.c.dry_run == dry_run))
+    conn.execute(insert(cooldowns).values(rule=rule, target=target, dry_run=dry_run, until=until))
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the HTTP API read while a poll cycle writes; FULL sync keeps the write-ahead
+    # promise across power loss, not only across a crash of the process
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

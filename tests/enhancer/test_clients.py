@@ -1,0 +1,124 @@
+"""The Prometheus client and the Alertmanager silence action against the real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from enhancer.actions import ActionSender
+from enhancer.config import parse_config
+from enhancer.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailable
+
+from .conftest import END, SPIKE_START, free_port, noise
+
+
+async def test_query_and_query_range_return_the_known_series(prometheus, session):
+    client = PrometheusClient(prometheus.url, session)
+    samples = await client.query("enh_noise", SPIKE_START + 60)
+    assert {s.labels["target"]: s.value for s in samples} == {"a": 200.0, "b": noise("b", SPIKE_START + 60)}
+    assert (await client.query("scalar(sum(enh_level))", END))[0].value == 5.0
+    [series] = await client.query_range('enh_noise{target="b"}', END - 600, END, 60)
+    assert series.points == [(float(t), noise("b", t)) for t in range(END - 600, END + 1, 60)]
+    assert client.up is True
+
+
+async def test_prometheus_errors_are_decoded(prometheus, session):
+    client = PrometheusClient(prometheus.url, session, retries=2, backoff=0.01)
+    with pytest.raises(PrometheusError) as caught:
+        await client.query("sum(enh_noise", END)
+    assert caught.value.error_type == "bad_data" and caught.value.status == 400
+    assert str(caught.value).startswith("Prometheus rejected the query (bad_data): ")
+    assert "parse error" in str(caught.value)
+    with pytest.raises(PrometheusError, match="expected an instant vector"):
+        await client.query("enh_noise[5m]", END)
+    assert client.up is True        # a bad query is the rule's fault; the server is fine
+
+
+async def test_unreachable_prometheus_is_retried_then_reported(session):
+    client = PrometheusClient(f"http://127.0.0.1:{free_port()}", session, retries=2, backoff=0.05)
+    started = time.monotonic()
+    with pytest.raises(PrometheusUnavailable, match=r"after 3 attempt\(s\)"):
+        await client.query("up", END)
+    assert time.monotonic() - started >= 0.15     # backoff 0.05 then 0.1
+    assert client.up is False
+
+
+@pytest.fixture
+def alertmanager():
+    directory = Path(tempfile.mkdtemp(prefix="enhancer-am-"))
+    (directory / "alertmanager.yml").write_text("route:\n  receiver: none\nreceivers:\n  - name: none\n")
+    port = free_port()
+    process = subprocess.Popen(
+        ["/usr/bin/prometheus-alertmanager", f"--config.file={directory / 'alertmanager.yml'}",
+         f"--storage.path={directory}", f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(10)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+async def test_silence_action_creates_a_silence_in_alertmanager(alertmanager, session):
+    config = parse_config({
+        "alertmanager": {"url": alertmanager},
+        "allowed_hosts": ["127.0.0.1"],
+        "rules": [{"name": "quiet", "query": "up", "trigger": {"kind": "threshold", "value": 0},
+                   "action": {"kind": "alertmanager_silence", "duration": "30m", "retries": 5, "backoff": "200ms",
+                              "matchers": [{"name": "alertname", "value": "InventoryLowStock"},
+                                           {"name": "location", "value": "{labels.location}"}]}}],
+    })
+    sender = ActionSender(config, session)
+    result = await sender.send(config.rules[0], action_id="abc123", labels={"location": "wh-east"}, value=3.0,
+                               baseline=None)
+    assert result.success, result.detail
+    async with aiohttp.ClientSession() as check:
+        async with check.get(f"{alertmanager}/api/v2/silences") as response:
+            [silence] = await response.json()
+    assert silence["status"]["state"] == "active"
+    assert {(m["name"], m["value"]) for m in silence["matchers"]} == {("alertname", "InventoryLowStock"),
+                                                                        ("location", "wh-east")}
+    assert silence["comment"] == "inventory-enhancer: rule quiet" and silence["createdBy"] == "inventory-enhancer"
+
+
+async def test_a_host_outside_the_allowlist_is_never_contacted(receiver, session):
+    config = parse_config({"allowed_hosts": ["127.0.0.1"], "rules": [
+        {"name": "x", "query": "up", "trigger": {"kind": "threshold", "value": 0},
+         "action": {"kind": "webhook", "url": receiver.url + "/x"}}]})
+    # the same config with the allowlist emptied after validation, as a later edit could do
+    locked = config.model_copy(update={"allowed_hosts": []})
+    result = await ActionSender(locked, session).send(config.rules[0], action_id="a1", labels={}, value=1.0,
+                                                      baseline=None)
+    assert not result.success and result.attempts == 0 and "not in allowed_hosts" in result.detail
+    await asyncio.sleep(0.05)
+    assert receiver.requests == []
+
+
+async def test_webhook_headers_read_secrets_from_env_and_file(receiver, session, tmp_path, monkeypatch):
+    secret_file = tmp_path / "token"
+    secret_file.write_text("from-file\n")
+    monkeypatch.setenv("ENHANCER_TEST_TOKEN", "from-env")
+    config = parse_config({"allowed_hosts": ["127.0.0.1"], "rules": [
+        {"name": "x", "query": "up", "trigger": {"kind": "threshold", "value": 0},
+         "action": {"kind": "webhook", "url": receiver.url + "/x", "method": "PUT",
+                    "headers": {"Authorization": {"env": "ENHANCER_TEST_TOKEN", "prefix": "Bearer "},
+                                "X-Api-Key": {"file": str(secret_file)}, "X-Plain": "p"}}},
+        {"name": "y", "query": "up", "trigger": {"kind": "threshold", "value": 0},
+         "action": {"kind": "webhook", "url": receiver.url + "/y",
+                    "headers": {"Authorization": {"env": "ENHANCER_TEST_UNSET"}}}}]})
+    sender = ActionSender(config, session)
+    assert (await sender.send(config.rules[0], action_id="k1", labels={}, value=1.0, baseline=None)).success
+    [request] = receiver.requests
+    assert request.method == "PUT" and request.body is None
+    assert (request.headers["Authorization"], request.headers["X-Api-Key"], request.headers["X-Plain"]) == (
+        "Bearer from-env", "from-file", "p")
+    assert request.headers["Idempotency-Key"] == "k1"
+    missing = await sender.send(config.rules[1], action_id="k2", labels={}, value=1.0, baseline=None)
+    assert not missing.success and "ENHANCER_TEST_UNSET is not set" in missing.detail
+    assert len(receiver.requests) == 1

@@ -1,0 +1,93 @@
+"""Config: durations, the shipped defaults, and one-line errors with exit 2 from the real CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from enhancer.config import ConfigError, WebhookAction, load_config, parse_duration
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "enhancer" / "enhancer.yml"
+
+
+@pytest.mark.parametrize("text, seconds", [("30s", 30), ("5m", 300), ("1h", 3600), ("1w", 604800),
+                                           ("1h30m", 5400), ("250ms", 0.25), (45, 45)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["5x", "", "m5", "-1s", "1h 30m", True])
+def test_bad_durations(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_shipped_config_has_the_six_demo_rules():
+    config = load_config(SHIPPED)
+    targets = {r.name: (r.action.url, r.action.body) for r in config.rules if isinstance(r.action, WebhookAction)}
+    assert targets == {
+        "integration-sync-stale": ("http://127.0.0.1:8080/actions/resync", {"integration": "{labels.integration}"}),
+        "stock-mismatch-above-baseline": ("http://127.0.0.1:8080/actions/reconcile",
+                                          {"integration": "{labels.integration}", "location": "{labels.location}"}),
+        "low-stock-purchase-orders": ("http://127.0.0.1:8080/actions/purchase-orders",
+                                      {"location": "{labels.location}"}),
+        "api-latency-above-baseline": ("http://127.0.0.1:8080/actions/cache-warmup", {}),
+        "api-error-ratio-above-baseline": ("http://127.0.0.1:9099/notify", targets["api-error-ratio-above-baseline"][1]),
+        "api-memory-growth-above-baseline": ("http://127.0.0.1:8080/actions/restart-workers", {}),
+    }
+    assert config.listen == "0.0.0.0:9878"
+
+
+def test_shipped_queries_parse_in_promtool(tmp_path):
+    # promtool checks PromQL syntax through a rules file; a typo in a default fails here, not in the demo
+    rules = "groups:\n- name: enhancer\n  rules:\n" + "".join(
+        f"  - record: enhancer:check_{i}\n    expr: {r.query!r}\n" for i, r in enumerate(load_config(SHIPPED).rules))
+    path = tmp_path / "rules.yml"
+    path.write_text(rules)
+    result = subprocess.run(["/usr/bin/promtool", "check", "rules", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+BAD = [
+    ("rules:\n  - name: x\n    query: up\n    trigger: {kind: threshold, value: 1, for: 5x}\n    action: {kind: log}\n",
+     "rules.0.trigger.for", "invalid duration '5x'"),
+    ("rules:\n  - name: x\n    query: up\n    trigger: {kind: deviation, k: 3}\n    action: {kind: log}\n",
+     "rules.0.baseline", "needs a baseline"),
+    ("rules:\n  - name: x\n    query: up\n    trigger: {kind: threshold, value: 1}\n"
+     "    action: {kind: webhook, url: 'http://example.com/hook'}\n",
+     "rules.0.action.url", "not in allowed_hosts"),
+    ("poll_interval: 30s\nstate_file: x.db\n", "state_file", "unknown key"),
+    ("rules:\n  - name: x\n    query: up\n    trigger: {kind: threshold, value: 1}\n"
+     "    action: {kind: log, message: 'stock {labels.location} {sku}'}\n",
+     "rules.0.action.message", "unknown template field {sku}"),
+    ("rules:\n  - name: x\n    query: up\n    trigger: {kind: threshold}\n    action: {kind: log}\n",
+     "rules.0.trigger.value", "required key is missing"),
+    ("rules:\n  - name: x\n   query: up\n", "line 3 column 4", "invalid YAML"),
+]
+
+
+@pytest.mark.parametrize("text, key, problem", BAD)
+def test_bad_config_exits_2_with_one_line(tmp_path, text, key, problem):
+    path = tmp_path / "bad.yml"
+    path.write_text(text)
+    result = subprocess.run([sys.executable, "-m", "enhancer", "--config", str(path), "--check-config"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"{path}: {key}: ")
+    assert problem in lines[0]
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == lines[0]
+
+
+def test_check_config_accepts_the_shipped_file():
+    result = subprocess.run([sys.executable, "-m", "enhancer", "--config", str(SHIPPED), "--check-config"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "OK (6 rules)" in result.stdout
