@@ -16,6 +16,7 @@ from exporter.config import Config, ConfigError, load_config, parse_listen
 from exporter.logs import setup_logging
 from exporter.runner import Runner
 from exporter.server import build_app
+from exporter.webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("exporter")
 
@@ -27,6 +28,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--config", required=True, metavar="FILE", help="YAML config file (see docs/configuration.md)")
     parser.add_argument("--listen", metavar="ADDR", help="host:port to serve on (overrides the config's listen)")
+    parser.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
+                        help="exporter-toolkit web config: TLS, basic auth, headers (docs/security.md)")
     parser.add_argument("--check-config", action="store_true", help="validate the config and exit")
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
@@ -34,12 +37,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def serve(config: Config, host: str, port: int) -> None:
-    runner = Runner(build_collectors(config), config.constant_labels)
-    app = build_app(runner)
+async def serve(config: Config, host: str, port: int, web_config: WebConfig | None = None) -> None:
+    runner = Runner(build_collectors(config), config.constant_labels,
+                    extra_sources=[web_config.families] if web_config else [])
+    app = build_app(runner, web_config)
     web_runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await web_runner.setup()
-    site = web.TCPSite(web_runner, host, port, reuse_address=True)
+    ssl_context = web_config.ssl_context if web_config else None
+    site = web.TCPSite(web_runner, host, port, reuse_address=True, ssl_context=ssl_context)
     await site.start()
     await runner.start()
     log.info("listening on %s:%d with collectors %s", host, port, ", ".join(runner.states) or "(none)")
@@ -60,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         host, port = parse_listen(args.listen or config.listen)
+        web_config = load_web_config(args.web_config_file)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.config}: OK")
         return 0
     try:
-        asyncio.run(serve(config, host, port))
+        asyncio.run(serve(config, host, port, web_config))
     except OSError as exc:
         log.error("cannot serve on %s:%d: %s", host, port, exc.strerror or exc)
         return 1

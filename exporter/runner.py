@@ -38,9 +38,13 @@ class CollectorState:
 
 
 class Runner:
-    def __init__(self, collectors: list[Collector], constant_labels: dict[str, str] | None = None):
+    def __init__(self, collectors: list[Collector], constant_labels: dict[str, str] | None = None,
+                 extra_sources: list | None = None):
         self.collectors = collectors
         self.constant_labels = constant_labels or {}
+        # Callables returning families of the process itself (e.g. refused requests),
+        # read whenever the snapshot is rendered.
+        self.extra_sources = extra_sources or []
         self.states = {c.name: CollectorState(families=[]) for c in collectors}
         self.snapshot: Snapshot = EMPTY
         self.ready = asyncio.Event()
@@ -142,6 +146,8 @@ class Runner:
 
     def _publish(self) -> None:
         families = self._self_metrics()
+        for source in self.extra_sources:
+            families.extend(source())
         for state in self.states.values():
             families.extend(state.families)
         self.snapshot = Snapshot.render(with_constant_labels(families, self.constant_labels))

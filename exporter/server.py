@@ -9,6 +9,7 @@ from aiohttp import web
 
 from exporter import __version__
 from exporter.runner import Runner
+from exporter.webconfig import WebConfig
 
 RUNNER_KEY = web.AppKey("runner", Runner)
 
@@ -98,8 +99,8 @@ async def landing(request: web.Request) -> web.Response:
     return web.Response(text=page, content_type="text/html")
 
 
-def build_app(runner: Runner) -> web.Application:
-    app = web.Application()
+def build_app(runner: Runner, web_config: WebConfig | None = None) -> web.Application:
+    app = web.Application(middlewares=[web_config.middleware()] if web_config else [])
     app[RUNNER_KEY] = runner
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/-/healthy", healthy)
