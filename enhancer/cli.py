@@ -22,6 +22,9 @@ from enhancer.metrics import build_registry
 from enhancer.prometheus import PrometheusClient
 from enhancer.server import build_app
 from enhancer.state import StateStore
+from exporter.config_types import parse_listen
+from exporter.config import ConfigError as WebConfigError
+from exporter.webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("enhancer")
 
@@ -39,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check-config", action="store_true", help="validate the config and exit")
     parser.add_argument("--listen", metavar="ADDR", help="host:port for /metrics and the API "
                                                          "(default: the config's listen, 0.0.0.0:9878)")
+    parser.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
+                        help="exporter-toolkit web config: TLS, basic auth, headers (docs/security.md)")
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     parser.add_argument("--version", action="version", version=f"inventory-enhancer {__version__}")
@@ -50,11 +55,16 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
+    try:
+        web_config = load_web_config(args.web_config_file)
+    except WebConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
     if args.check_config:
         print(f"{args.config}: OK ({len(config.rules)} rules)")
         return EXIT_OK
     try:
-        listen = _parse_listen(args.listen or config.listen)
+        listen = parse_listen(args.listen or config.listen)
     except ValueError as exc:
         print(f"{args.config if not args.listen else '--listen'}: listen: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -65,12 +75,13 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_CONFIG
     try:
-        return asyncio.run(_serve(config, store, args, listen))
+        return asyncio.run(_serve(config, store, args, listen, web_config))
     finally:
         store.close()
 
 
-async def _serve(config: Config, store: StateStore, args: argparse.Namespace, listen: tuple[str, int]) -> int:
+async def _serve(config: Config, store: StateStore, args: argparse.Namespace, listen: tuple[str, int],
+                 web_config: WebConfig | None) -> int:
     async with aiohttp.ClientSession() as session:
         prometheus = PrometheusClient(config.prometheus.url, session, timeout=config.prometheus.timeout,
                                       retries=config.prometheus.retries, backoff=config.prometheus.backoff)
@@ -81,9 +92,13 @@ async def _serve(config: Config, store: StateStore, args: argparse.Namespace, li
                      report.errors, report.prometheus_up)
             return EXIT_OK if report.prometheus_up else EXIT_FAILURE
 
-        runner = web.AppRunner(build_app(engine, build_registry(engine)), access_log=None)
+        app = build_app(engine, build_registry(engine))
+        if web_config is not None:
+            app.middlewares.append(web_config.middleware())
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, listen[0], listen[1]).start()
+        await web.TCPSite(runner, listen[0], listen[1],
+                          ssl_context=web_config.ssl_context if web_config else None).start()
         log.info("inventory-enhancer %s listening on %s:%d with %d rules%s", __version__, listen[0], listen[1],
                  len(config.rules), " (dry run)" if args.dry_run or config.dry_run else "")
         stop = asyncio.Event()
@@ -101,13 +116,6 @@ async def _serve(config: Config, store: StateStore, args: argparse.Namespace, li
             log.warning("poll cycle did not finish in time; cancelled")
         await runner.cleanup()
     return EXIT_OK
-
-
-def _parse_listen(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"expected host:port, got {text!r}")
-    return host.strip("[]") or "0.0.0.0", int(port)
 
 
 class _JsonFormatter(logging.Formatter):

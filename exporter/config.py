@@ -14,7 +14,7 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from exporter.analytics.config import AnalyticsConfig
-from exporter.config_types import Duration, Model, parse_duration  # noqa: F401 - re-exported
+from exporter.config_types import Duration, Model, parse_duration, parse_listen  # noqa: F401 - re-exported
 
 
 class ConfigError(Exception):
@@ -198,14 +198,6 @@ class Config(Model):
         if dupes:
             raise ValueError(f"api_probes: duplicate target {dupes[0]!r}")
         return self
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """'host:port' (host may be empty or [ipv6]) -> (host, port)."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"invalid listen address {listen!r}: expected host:port")
-    return host.strip("[]") or "0.0.0.0", int(port)
 
 
 def _location(err: dict) -> str:

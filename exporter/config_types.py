@@ -38,3 +38,11 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """'host:port' (host may be empty or [ipv6]) -> (host, port)."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"invalid listen address {listen!r}: expected host:port")
+    return host.strip("[]") or "0.0.0.0", int(port)

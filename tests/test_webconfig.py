@@ -240,3 +240,27 @@ scrape_configs:
         prom.terminate()
         prom.wait(10)
         stop(proc)
+
+
+def test_enhancer_serves_behind_the_same_web_config(pki, tmp_path):
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    (pki["dir"] / "web.yml").write_text(
+        f"tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  ops: {hashed}\n")
+    port = free_port()
+    (tmp_path / "enhancer.yml").write_text(
+        f"prometheus:\n  url: http://127.0.0.1:9\nstate: {tmp_path / 'state.db'}\nlisten: 127.0.0.1:{port}\n"
+        "allowed_hosts: []\nrules: []\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "enhancer", "--config", str(tmp_path / "enhancer.yml"),
+         "--web.config.file", str(pki["dir"] / "web.yml")],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        context = client_context(pki)
+        url = f"https://127.0.0.1:{port}/-/healthy"
+        assert wait_for(lambda: _try(lambda: get(url, context, basic("ops", PASSWORD))), 15, message="up").status == 200
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            get(url, context, basic("ops", "wrong"))
+        assert refused.value.code == 401
+    finally:
+        stop(proc)
