@@ -1,6 +1,12 @@
-"""Settings of the analytics collector (the `analytics:` section of exporter.yml)."""
+"""Settings of the analytics collector (the `analytics:` section of exporter.yml).
+
+Lengths of history and of lead and review times are numbers of days (the unit of the
+demand series); the collector's own interval and timeout are durations ("5m", "60s").
+"""
 
 from __future__ import annotations
+
+from pydantic import Field, model_validator
 
 from exporter.config_types import Duration, Model
 
@@ -10,3 +16,37 @@ class AnalyticsConfig(Model):
     # Forecasts change slowly and cost more than the other queries: a slower interval.
     interval: Duration = 300.0
     timeout: Duration = 60.0
+
+    # Daily demand history, ending yesterday (UTC).
+    history_days: int = Field(90, ge=2, le=3650)
+    # Cycle service level: probability of no stock-out during a replenishment lead time.
+    service_level: float = Field(0.95, ge=0.5, lt=1.0)
+    # Lead time when neither stock_levels.lead_time_days nor purchase-order history gives one.
+    lead_time_days: float = Field(7.0, ge=0.0)
+    # Lead-time standard deviation when purchase-order history gives none.
+    lead_time_std_days: float = Field(0.0, ge=0.0)
+    # Received purchase orders created this far back are lead-time observations.
+    lead_time_history_days: int = Field(365, ge=1, le=3650)
+    # A SKU-location needs this many observed lead times before they replace the defaults.
+    min_lead_time_samples: int = Field(3, ge=2)
+    # Time between two ordering decisions: orders cover demand up to the next review.
+    review_period_days: float = Field(7.0, ge=0.0)
+    # Recommended quantities are rounded up to a multiple of this.
+    pack_size: int = Field(1, ge=1)
+    # The last N days of the history are forecast from the days before them to measure accuracy.
+    accuracy_window_days: int = Field(14, ge=1)
+    # A series with a larger share of zero-demand days is intermittent: Croston (SBA), else SES.
+    intermittent_zero_share: float = Field(0.5, ge=0.0, le=1.0)
+    ses_alpha: float = Field(0.2, gt=0.0, le=1.0)
+    croston_alpha: float = Field(0.1, gt=0.0, le=1.0)
+    # Stored safety_stock / reorder_point count as a gap only when off by more than this ratio.
+    gap_tolerance_ratio: float = Field(0.2, ge=0.0)
+
+    @model_validator(mode="after")
+    def _check_windows(self) -> "AnalyticsConfig":
+        if self.accuracy_window_days >= self.history_days:
+            raise ValueError(
+                f"accuracy_window_days ({self.accuracy_window_days}) must be less than "
+                f"history_days ({self.history_days}): the forecast is fitted on the days before the window"
+            )
+        return self

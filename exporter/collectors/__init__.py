@@ -16,6 +16,7 @@ __all__ = ["Collector", "CollectorBase", "build_collectors"]
 
 
 def build_collectors(config: "Config") -> list[Collector]:
+    from exporter.collectors.analytics import AnalyticsCollector
     from exporter.collectors.api_probes import ApiProbeCollector
     from exporter.collectors.business import BusinessCollector
     from exporter.collectors.host import HostCollector
@@ -28,6 +29,8 @@ def build_collectors(config: "Config") -> list[Collector]:
     database = Database(config.database.url, timeout=config.database.timeout)
     if config.business.enabled:
         collectors.append(BusinessCollector(database, config.database, config.business))
+    if config.analytics.enabled:
+        collectors.append(AnalyticsCollector.from_config(config))
     if config.api_probes:
         collectors.append(ApiProbeCollector(config.api_probes, config.api_probe_settings))
     collectors.extend(build_integration_collectors(config, database))

@@ -1,0 +1,171 @@
+"""Daily demand per SKU-location: aggregated in SQL, then one dense numpy matrix.
+
+Demand of a day is units sold minus units returned, floored at zero: sales are
+movements of kind 'sale' with a negative quantity, returns of kind 'return' with a
+positive one, so the day's net demand is minus the sum of their quantities. The floor
+keeps a day whose returns exceed its sales from cancelling demand on other days
+(returns of earlier sales are not negative demand). Movements with the wrong sign for
+their kind are ignored. Days without movements are zero-demand days.
+
+The database groups by (sku, location_id) within each UTC day, so Python receives at
+most one row per SKU-location and day with movements; days are bounded by text
+comparison of the ISO-8601 timestamps (DESIGN.md section 4), the same on SQLite and
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+
+# The statements one analytics cycle runs besides the daily demand, in one read-only
+# transaction. Bounds are 'YYYY-MM-DD' text; comparing them with ISO-8601 text
+# timestamps orders by time.
+STATEMENTS: dict[str, str] = {
+    # Every SKU-location of an active product is a series, whether or not it sold.
+    "stock": """
+        SELECT s.sku, s.location_id, s.on_hand, COALESCE(s.reserved, 0),
+               s.reorder_point, s.safety_stock, s.lead_time_days
+        FROM stock_levels s JOIN products p ON p.sku = s.sku
+        WHERE p.active = 1
+    """,
+    "open_purchase_orders": """
+        SELECT sku, location_id, SUM(quantity)
+        FROM purchase_orders
+        WHERE status IN ('draft', 'sent')
+        GROUP BY sku, location_id
+    """,
+    # A received order's lead time: from its creation to the first receipt movement of
+    # the same SKU-location at or after it (the schema keeps no received_at).
+    "received_purchase_orders": """
+        SELECT po.sku, po.location_id, po.created_at,
+               (SELECT MIN(m.occurred_at) FROM stock_movements m
+                WHERE m.sku = po.sku AND m.location_id = po.location_id
+                  AND m.kind = 'receipt' AND m.occurred_at >= po.created_at) AS received_at
+        FROM purchase_orders po
+        WHERE po.status = 'received' AND po.created_at >= :lead_time_since
+    """,
+}
+
+
+# One statement per day of the history, `:day_<i>` <= occurred_at < `:day_<i+1>` (the
+# index range) and starting with that day (so text that is no timestamp is left out;
+# the business collector counts it as movements_bad_timestamp). The SKU-location comes
+# back as one text, sku + U+001F (the ASCII unit separator) + location_id: one string
+# per row to build and one plain dict look-up, a second off a 100k-series cycle.
+# Grouping one day at a time sorts small batches (SQLite has no hash aggregation, and
+# one sort of the whole history was twice as slow), and each row needs no day column.
+DEMAND_SQL = """
+    SELECT sku || '\x1f' || location_id, -SUM(quantity)
+    FROM stock_movements
+    WHERE occurred_at >= :day_{i} AND occurred_at < :day_{next} AND substr(occurred_at, 1, 10) = :day_{i}
+      AND ((kind = 'sale' AND quantity < 0) OR (kind = 'return' AND quantity > 0))
+    GROUP BY sku, location_id
+"""
+
+
+def demand_statements(days: int) -> dict[str, str]:
+    return {f"demand:{i}": DEMAND_SQL.format(i=i, next=i + 1) for i in range(days)}
+
+
+SEPARATOR = "\x1f"
+
+
+@dataclass(frozen=True)
+class Window:
+    """The history: `days` consecutive UTC days ending the day before `today`."""
+
+    today: date
+    days: int
+
+    @property
+    def start(self) -> date:
+        return self.today - timedelta(days=self.days)
+
+    def day_bounds(self) -> dict[str, str]:
+        """Parameters of demand_statements: the first instant of each day and of today."""
+        start = self.start
+        return {f"day_{i}": (start + timedelta(days=i)).isoformat() for i in range(self.days + 1)}
+
+
+@dataclass(frozen=True)
+class Series:
+    """One row per SKU-location of an active product, in the order of the matrix rows."""
+
+    skus: list[str]
+    locations: list[str]
+    location_codes: np.ndarray  # int index into location_names
+    location_names: list[str]
+    on_hand: np.ndarray
+    reserved: np.ndarray
+    stored_reorder_point: np.ndarray  # NaN where NULL
+    stored_safety_stock: np.ndarray  # NaN where NULL
+    stored_lead_time_days: np.ndarray  # NaN where NULL
+
+    def __len__(self) -> int:
+        return len(self.skus)
+
+    @property
+    def available(self) -> np.ndarray:
+        return self.on_hand - self.reserved
+
+    def index(self) -> dict[tuple[str, str], int]:
+        return {key: i for i, key in enumerate(zip(self.skus, self.locations))}
+
+    def joined_index(self) -> dict[str, int]:
+        """Keys as the demand statements return them: sku + U+001F + location_id."""
+        return {f"{sku}{SEPARATOR}{location}": i for i, (sku, location) in enumerate(zip(self.skus, self.locations))}
+
+
+def _floats(values: tuple) -> np.ndarray:
+    """Nullable numeric column -> float array with NaN for NULL."""
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+
+def load_series(rows: list[tuple]) -> Series:
+    # Rows with a NULL key cannot be named in the API; the business collector counts them.
+    rows = [r for r in rows if r[0] is not None and r[1] is not None]
+    if not rows:
+        empty = np.zeros(0)
+        return Series([], [], np.zeros(0, dtype=np.int64), [], empty, empty, empty, empty, empty)
+    skus, locations, on_hand, reserved, reorder_point, safety_stock, lead_time = zip(*rows)
+    location_names = sorted(set(locations))
+    codes = {name: i for i, name in enumerate(location_names)}
+    return Series(
+        skus=[str(s) for s in skus],
+        locations=[str(loc) for loc in locations],
+        location_codes=np.array([codes[loc] for loc in locations], dtype=np.int64),
+        location_names=[str(loc) for loc in location_names],
+        on_hand=np.array(on_hand, dtype=np.float64),
+        reserved=np.array(reserved, dtype=np.float64),
+        stored_reorder_point=_floats(reorder_point),
+        stored_safety_stock=_floats(safety_stock),
+        stored_lead_time_days=_floats(lead_time),
+    )
+
+
+@dataclass(frozen=True)
+class DemandMatrix:
+    values: np.ndarray  # float64, series x days, >= 0
+    unknown_series_rows: int  # grouped rows (SKU-location-day) whose SKU-location is not a series
+
+
+def demand_matrix(days: list[list[tuple]], series_index: dict[str, int]) -> DemandMatrix:
+    """Per day, grouped (sku + U+001F + location_id, demand) rows -> dense series x days matrix."""
+    values = np.zeros((len(days), len(series_index)))  # filled one day (row) at a time, transposed at the end
+    unknown = 0
+    get = series_index.get
+    for day, rows in enumerate(days):
+        if not rows:
+            continue
+        keys, demand = zip(*rows)
+        # One dict look-up per grouped row is the only per-row Python work; the rest is numpy.
+        series = np.array([get(key, -1) for key in keys], dtype=np.int64)
+        quantity = np.array(demand, dtype=np.float64)
+        known = series >= 0
+        unknown += int(len(rows) - known.sum())
+        values[day, series[known]] = quantity[known]  # GROUP BY made each series unique per day
+    np.maximum(values, 0.0, out=values)
+    return DemandMatrix(np.ascontiguousarray(values.T), unknown)

@@ -1,0 +1,170 @@
+"""The `analytics` collector: demand forecast, safety stock, reorder points and purchase recommendations.
+
+It runs on its own slower interval (analytics.interval) in a worker thread, since one
+cycle reads the whole sales history and does the numpy work (exporter/analytics/).
+Metrics are per location at most; which SKUs to order goes to /api/v1/recommendations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timezone
+from typing import Any, Callable
+
+import numpy as np
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from exporter.analytics.config import AnalyticsConfig
+from exporter.analytics.cycle import AnalyticsResult, run_cycle
+from exporter.analytics.forecast import METHODS
+from exporter.collectors.base import CollectorBase
+from exporter.config import Config
+from exporter.db import Database
+
+GAP_DIRECTIONS = ("below", "above")
+
+
+def utc_today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def gap_counts(stored: np.ndarray, computed: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of rows whose stored value is below / above the computed one beyond the tolerance.
+
+    A gap must also be at least one unit, so rounding a computed 3.4 to a stored 3 is no gap.
+    Rows with nothing stored (NaN) are in neither.
+    """
+    with np.errstate(invalid="ignore"):
+        below = (stored < computed * (1 - tolerance)) & (computed - stored >= 1)
+        above = (stored > computed * (1 + tolerance)) & (stored - computed >= 1)
+    return below, above
+
+
+class AnalyticsCollector(CollectorBase):
+    name = "analytics"
+
+    def __init__(self, database: Database, config: AnalyticsConfig, clock: Callable[[], date] = utc_today):
+        self.database = database
+        self.config = config
+        self.interval = config.interval
+        self.timeout = config.timeout
+        self.clock = clock
+        self.last: AnalyticsResult | None = None
+        self._running: asyncio.Future | None = None
+
+    @classmethod
+    def from_config(cls, config: Config) -> "AnalyticsCollector":
+        # Its own Database: the statement timeout is the analytics timeout, not the
+        # business queries' one, and interrupting one collector never hits the other.
+        return cls(Database(config.database.url, timeout=config.analytics.timeout), config.analytics)
+
+    async def collect(self) -> list[Metric]:
+        if self._running is not None and not self._running.done():
+            raise RuntimeError("previous analytics cycle still running")
+        self._running = asyncio.ensure_future(
+            asyncio.to_thread(run_cycle, self.database, self.config, self.clock())
+        )
+        self._running.add_done_callback(lambda f: f.cancelled() or f.exception())
+        try:
+            result = await asyncio.shield(self._running)
+        except asyncio.CancelledError:
+            self.database.interrupt()
+            raise
+        families = self.families(result)
+        self.last = result
+        return families
+
+    def api_views(self) -> dict[str, Any]:
+        if self.last is None:
+            return {}
+        return {"recommendations": self.last.recommendations}
+
+    async def close(self) -> None:
+        self.database.interrupt()
+        self.database.dispose()
+
+    def families(self, result: AnalyticsResult) -> list[Metric]:
+        locations = result.series.location_names
+        recommended = result.quantity > 0
+        d = result.forecast.daily_demand
+
+        skus = GaugeMetricFamily(
+            "inventory_reorder_recommended_skus",
+            "SKU-locations at or below their computed reorder point with a purchase recommendation.",
+            labels=["location"],
+        )
+        units = GaugeMetricFamily(
+            "inventory_reorder_recommended_units", "Units recommended to order.", labels=["location"]
+        )
+        demand = GaugeMetricFamily(
+            "inventory_forecast_daily_demand_units", "Sum of forecast daily demand.", labels=["location"]
+        )
+        # The contract's inventory_days_of_cover, in Prometheus's base unit (seconds) so that
+        # `promtool check metrics` passes; dashboards display it in days.
+        cover = GaugeMetricFamily(
+            "inventory_stock_cover_seconds",
+            "Available units (negative counted as 0) over forecast demand per second, summed over the "
+            "SKU-locations with a forecast demand; absent where none has one.",
+            labels=["location"],
+            unit="seconds",
+        )
+        for location, count, total, daily in zip(locations, result.per_location(recommended.astype(float)),
+                                                 result.per_location(result.quantity), result.per_location(d)):
+            skus.add_metric([location], count)
+            units.add_metric([location], total)
+            demand.add_metric([location], daily)
+        selling = d > 0
+        covered = result.per_location(np.where(selling, np.maximum(result.series.available, 0.0), 0.0))
+        for location, stock, daily in zip(locations, covered, result.per_location(d)):
+            if daily > 0:
+                cover.add_metric([location], stock / daily * 86400.0)
+
+        series = GaugeMetricFamily(
+            "inventory_forecast_series", "SKU-locations by forecast method.", labels=["location", "method"]
+        )
+        for code, method in enumerate(METHODS):
+            for location, count in zip(locations, result.per_location((result.forecast.method == code).astype(float))):
+                series.add_metric([location, method], count)
+
+        families: list[Metric] = [skus, units, cover, demand, series]
+        tolerance = self.config.gap_tolerance_ratio
+        for name, stored, computed, what in (
+            ("inventory_safety_stock_gap_skus", result.series.stored_safety_stock, result.safety_stock,
+             "safety_stock"),
+            ("inventory_reorder_point_gap_skus", result.series.stored_reorder_point, result.reorder_point,
+             "reorder_point"),
+        ):
+            gap = GaugeMetricFamily(
+                name,
+                f"SKU-locations whose stored {what} is below or above the computed one by more than "
+                f"{tolerance:g} of it (and at least one unit).",
+                labels=["location", "direction"],
+            )
+            for direction, mask in zip(GAP_DIRECTIONS, gap_counts(stored, computed, tolerance)):
+                for location, count in zip(locations, result.per_location(mask.astype(float))):
+                    gap.add_metric([location, direction], count)
+            families.append(gap)
+
+        if result.accuracy is not None:
+            window = self.config.accuracy_window_days
+            for name, value, meaning in (
+                ("inventory_forecast_abs_error_units", result.accuracy.abs_error, "sum of |forecast - actual|"),
+                ("inventory_forecast_actual_units", result.accuracy.actual, "sum of actual daily demand"),
+                ("inventory_forecast_error_units", result.accuracy.error, "sum of forecast - actual (> 0: over)"),
+            ):
+                family = GaugeMetricFamily(
+                    name, f"Over the last {window} days, forecast made before them: {meaning}."
+                )
+                family.add_metric([], value)
+                families.append(family)
+
+        skipped = GaugeMetricFamily(
+            "inventory_analytics_skipped_rows",
+            "Grouped demand rows (SKU-location-day) left out of the forecast, by check: sales or returns "
+            "of a SKU-location that is not an active product's stock level.",
+            labels=["check"],
+        )
+        skipped.add_metric(["movement_unknown_sku_location"], result.demand.unknown_series_rows)
+        families.append(skipped)
+        return families
