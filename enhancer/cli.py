@@ -23,6 +23,7 @@ from enhancer.prometheus import PrometheusClient
 from enhancer.server import build_app
 from enhancer.state import StateStore
 from exporter.config_types import parse_listen
+from exporter.server import SERVER_LIMITS
 from exporter.config import ConfigError as WebConfigError
 from exporter.webconfig import WebConfig, load_web_config
 
@@ -95,7 +96,7 @@ async def _serve(config: Config, store: StateStore, args: argparse.Namespace, li
         app = build_app(engine, build_registry(engine))
         if web_config is not None:
             app.middlewares.append(web_config.middleware())
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, **SERVER_LIMITS)
         await runner.setup()
         await web.TCPSite(runner, listen[0], listen[1],
                           ssl_context=web_config.ssl_context if web_config else None).start()

@@ -15,7 +15,7 @@ from exporter.collectors import build_collectors
 from exporter.config import Config, ConfigError, load_config, parse_listen
 from exporter.logs import setup_logging
 from exporter.runner import Runner
-from exporter.server import build_app
+from exporter.server import SERVER_LIMITS, build_app
 from exporter.webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("exporter")
@@ -41,7 +41,7 @@ async def serve(config: Config, host: str, port: int, web_config: WebConfig | No
     runner = Runner(build_collectors(config), config.constant_labels,
                     extra_sources=[web_config.families] if web_config else [])
     app = build_app(runner, web_config)
-    web_runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    web_runner = web.AppRunner(app, access_log=None, handle_signals=False, **SERVER_LIMITS)
     await web_runner.setup()
     ssl_context = web_config.ssl_context if web_config else None
     site = web.TCPSite(web_runner, host, port, reuse_address=True, ssl_context=ssl_context)
