@@ -391,6 +391,22 @@ async def test_critical_inhibits_warning_for_the_same_target(stack):
     ], json.dumps(alerts, indent=1)
 
 
+async def test_burning_error_budget_mutes_its_own_symptoms(stack):
+    sink, am, session = stack
+    await am.post(session, [
+        alert("InventoryAPIErrorBudgetBurn", "critical", service="inventory-api", job="inventory-api",
+              long_window="6h", short_window="30m"),
+        alert("InventoryAPIHighErrorRatio", "warning", service="inventory-api", job="inventory-api"),
+        alert("InventoryPerformanceDegraded", "warning", service="inventory-api", job="inventory-api"),
+        # A different problem of the same service still goes out.
+        alert("InventoryAPISlowResponses", "warning", service="inventory-api", job="inventory-api"),
+    ])
+    await sink.wait_for(lambda: sink.alerts("/alerts/pager") and sink.alerts("/alerts/team-warnings"))
+    await asyncio.sleep(3)
+    assert [a["labels"]["alertname"] for a in sink.alerts("/alerts/pager")] == ["InventoryAPIErrorBudgetBurn"]
+    assert [a["labels"]["alertname"] for a in sink.alerts("/alerts/team-warnings")] == ["InventoryAPISlowResponses"]
+
+
 def test_email_html_template_renders(tmp_path):
     data = tmp_path / "data.json"
     data.write_text(json.dumps(TEMPLATE_DATA))
