@@ -1,0 +1,29 @@
+# One image for the Python services of the stack: the exporter, the enhancer and the demo
+# (inventory API, fake integrations, simulator, webhook sink). docker-compose.yml picks
+# the program with `command:`.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+# Dependencies first, so a code change does not reinstall them.
+COPY pyproject.toml README.md ./
+RUN mkdir -p exporter enhancer reporter demo \
+    && touch exporter/__init__.py enhancer/__init__.py reporter/__init__.py demo/__init__.py \
+    && pip install . \
+    && pip uninstall -y inventory-monitor \
+    && rm -rf exporter enhancer reporter demo build *.egg-info
+COPY . .
+# Editable, so the demo finds its schema, configs and rule files next to the code.
+RUN pip install --no-deps -e . \
+    && useradd --create-home --uid 10001 --shell /usr/sbin/nologin inventory \
+    && mkdir -p /data \
+    && chown inventory:inventory /data
+
+USER inventory
+VOLUME ["/data"]
+EXPOSE 9877 9878 8080 8181 8182 8183 9099
+CMD ["inventory-exporter", "--config", "/app/demo/exporter.docker.yml"]

@@ -1,0 +1,1 @@
+"""The demo inventory system: seeded database, inventory API, fake integrations, simulator, sink, orchestrator."""

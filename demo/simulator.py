@@ -1,0 +1,405 @@
+"""Drive realistic traffic through the demo inventory API, with a fault now and then.
+
+    python -m demo.simulator --api http://127.0.0.1:8080 [--config .demo/exporter.yml]
+                             [--seed 7] [--rate 1.0] [--duration N]
+                             [--fault-at 20s:api_errors] [--no-faults] [--no-random-faults]
+
+Traffic: POS sales at the stores, online orders (placed on hold, shipped a little
+later), wholesale orders from the warehouse, catalogue and stock reads, receipts that
+top up SKUs before they run dry, and a sync run per integration every 20 s written to
+integration_syncs through POST /syncs.
+
+Faults (`--fault-at WHEN:KIND[:ARG[:ARG]]`, WHEN like 20s, 2m, 1m30s after start):
+  api_errors[:SECONDS]               5xx on a quarter of requests and a failing /health (default 120 s)
+  latency[:SECONDS]                  1.5 s added to every request (default 180 s)
+  stockout[:LOCATION]                one SKU sold out at LOCATION (default store-north), restocked after 4 min
+  stalled_sync[:INTEGRATION]         the integration's sync hangs for 25 min (default odoo)
+  drift[:INTEGRATION[:LOCATION]]     the integration's remote stock drifts for 80 SKUs (needs --config
+                                     with integrations and a fake that has /_control); stays until reconciled
+
+Without --fault-at the default schedule front-loads faults so that the demo shows an
+alert within two minutes: api_errors at 5 s, stockout at 15 s, stalled_sync at 3 min,
+drift at 5 min, then (unless --no-random-faults) a random fault every 4 to 8 minutes.
+The same --seed gives the same traffic mix and the same fault schedule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+log = logging.getLogger("demo.simulator")
+
+STORES = ("store-north", "store-south")
+INTEGRATIONS = ("shopify", "square", "odoo")
+FAULT_KINDS = ("api_errors", "latency", "stockout", "stalled_sync", "drift")
+SYNC_PERIOD_SECONDS = 20.0
+RESTOCK_AFTER_SECONDS = 240.0
+STALL_SECONDS = 1500.0
+DRIFT_SKUS = 80
+
+_DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
+
+
+def parse_duration(text: str) -> float:
+    match = _DURATION_RE.match(text.strip())
+    if not text.strip() or not match or not any(match.groups()):
+        raise ValueError(f"invalid duration {text!r}: use 20s, 2m, 1m30s or seconds")
+    hours, minutes, seconds = match.groups()
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+
+
+@dataclass(frozen=True)
+class Fault:
+    at: float
+    kind: str
+    args: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return ":".join((self.kind, *self.args))
+
+
+def parse_fault(spec: str) -> Fault:
+    """'20s:api_errors', '1m:stockout:store-south', '300:drift:square:store-north'."""
+    when, _, rest = spec.partition(":")
+    parts = rest.split(":") if rest else []
+    if not parts or parts[0] not in FAULT_KINDS:
+        raise ValueError(f"invalid fault {spec!r}: expected WHEN:KIND[:ARG], KIND one of {', '.join(FAULT_KINDS)}")
+    at = parse_duration(when)
+    if parts[0] in ("api_errors", "latency") and len(parts) > 1:
+        parse_duration(parts[1])
+    return Fault(at, parts[0], tuple(parts[1:]))
+
+
+DEFAULT_SCHEDULE = (
+    Fault(5, "api_errors", ("120",)),
+    Fault(15, "stockout", ("store-north",)),
+    Fault(180, "stalled_sync", ("odoo",)),
+    Fault(300, "drift", ("square", "store-south")),
+)
+
+
+@dataclass
+class Integration:
+    name: str
+    url: str
+    # database location -> remote location id
+    remote_location: dict[str, str] = field(default_factory=dict)
+
+
+def load_integrations(config_path: str | None) -> dict[str, Integration]:
+    """Integrations (and their fakes' URLs) from the exporter config the orchestrator wrote."""
+    if not config_path:
+        return {}
+    data = yaml.safe_load(Path(config_path).read_text()) or {}
+    out = {}
+    for item in data.get("integrations") or []:
+        mapping = {db: remote for remote, db in (item.get("locations") or {}).items()}
+        out[item["name"]] = Integration(item["name"], item["url"], mapping)
+    return out
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    errors: int = 0
+    orders: int = 0
+    receipts: int = 0
+    syncs: int = 0
+
+    def line(self) -> str:
+        return (f"{self.requests} requests ({self.errors} failed), {self.orders} orders, "
+                f"{self.receipts} receipts, {self.syncs} sync runs")
+
+
+class Simulator:
+    def __init__(self, api: str, *, seed: int, rate: float, faults: list[Fault], random_faults: bool,
+                 integrations: dict[str, Integration]):
+        self.api = api.rstrip("/")
+        self.rng = random.Random(seed)
+        self.rate = rate
+        self.faults = sorted(faults, key=lambda f: f.at)
+        self.random_faults = random_faults
+        self.integrations = integrations
+        self.stats = Stats()
+        self.session: aiohttp.ClientSession | None = None
+        # location -> SKUs with enough stock to sell without running dry before the next refresh
+        self.sellable: dict[str, list[str]] = {}
+        # (sku, location) kept out of normal traffic while a stock-out fault holds it at zero
+        self.held: set[tuple[str, str]] = set()
+        self.tasks: set[asyncio.Task] = set()
+        self.limit = asyncio.Semaphore(32)
+        self.started = 0.0
+
+    # --- HTTP -----------------------------------------------------------------------
+    async def call(self, method: str, path: str, json: Any = None, base: str | None = None) -> tuple[int, Any]:
+        url = (base or self.api) + path
+        async with self.limit:
+            self.stats.requests += 1
+            try:
+                async with self.session.request(method, url, json=json, timeout=aiohttp.ClientTimeout(total=15)) as r:
+                    body = await r.json(content_type=None) if r.content_type == "application/json" else await r.text()
+                    if r.status >= 500:
+                        self.stats.errors += 1
+                    return r.status, body
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+                self.stats.errors += 1
+                log.debug("%s %s failed: %s", method, path, exc)
+                return 0, None
+
+    def spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    # --- traffic --------------------------------------------------------------------
+    async def refresh_sellable(self) -> None:
+        for location, minimum in (("store-north", 5), ("store-south", 5), ("online", 5), ("wh-main", 40)):
+            status, body = await self.call("GET", f"/stock?location={location}&min_available={minimum}&limit=2000")
+            if status == 200:
+                skus = [s["sku"] for s in body["stock"] if (s["sku"], location) not in self.held]
+                if skus:
+                    self.sellable[location] = skus
+
+    async def replenish(self) -> None:
+        """Receive goods for SKUs about to run dry, as a store's daily delivery would."""
+        for location in ("store-north", "store-south", "online", "wh-main"):
+            status, body = await self.call("GET", f"/stock?location={location}&max_available=2&limit=100")
+            if status != 200:
+                continue
+            for row in body["stock"]:
+                if (row["sku"], location) in self.held:
+                    continue
+                quantity = max(10, 2 * int(row["reorder_point"] or 5)) - min(row["available"], 0)
+                status, _ = await self.call("POST", "/receipts", {"sku": row["sku"], "location": location,
+                                                                   "quantity": quantity})
+                if status == 201:
+                    self.stats.receipts += 1
+
+    def pick(self, location: str) -> str | None:
+        skus = self.sellable.get(location)
+        return self.rng.choice(skus) if skus else None
+
+    async def pos_sale(self) -> None:
+        location = self.rng.choice(STORES)
+        sku = self.pick(location)
+        if sku:
+            status, _ = await self.call("POST", "/orders", {"channel": "pos", "location": location,
+                                                            "lines": [{"sku": sku, "quantity": self.rng.choice((1, 1, 1, 2))}]})
+            self.stats.orders += status == 201
+
+    async def online_order(self) -> None:
+        lines = []
+        for _ in range(self.rng.choice((1, 1, 2, 3))):
+            sku = self.pick("online")
+            if sku and sku not in {l["sku"] for l in lines}:
+                lines.append({"sku": sku, "quantity": 1})
+        if not lines:
+            return
+        status, body = await self.call("POST", "/orders", {"channel": "online", "lines": lines, "hold": True})
+        if status != 201:
+            return
+        self.stats.orders += 1
+        if body["status"] == "open":
+            # Picking and packing take a little while before the parcel ships.
+            await asyncio.sleep(self.rng.uniform(5, 40))
+            await self.call("POST", f"/orders/{body['id']}/fulfill")
+
+    async def wholesale_order(self) -> None:
+        sku = self.pick("wh-main")
+        if sku:
+            status, _ = await self.call("POST", "/orders", {"channel": "wholesale",
+                                                            "lines": [{"sku": sku, "quantity": 6 * self.rng.randint(1, 4)}]})
+            self.stats.orders += status == 201
+
+    async def browse(self) -> None:
+        choice = self.rng.random()
+        location = self.rng.choice(("store-north", "store-south", "online", "wh-main"))
+        if choice < 0.6:
+            sku = self.pick(location) or "SKU-00001"
+            await self.call("GET", f"/products/{sku}")
+        elif choice < 0.85:
+            await self.call("GET", f"/stock?location={location}&limit=50")
+        elif choice < 0.95:
+            await self.call("GET", f"/products?limit=50&offset={self.rng.randint(0, 2900)}")
+        else:
+            await self.call("GET", "/health")
+
+    async def sync(self, integration: str) -> None:
+        failed = self.rng.random() < 0.02
+        status, _ = await self.call("POST", "/syncs", {"integration": integration, "records": self.rng.randint(20, 400),
+                                                       "conflicts": int(self.rng.random() < 0.05), "failed": failed})
+        self.stats.syncs += status == 201
+
+    # --- faults ---------------------------------------------------------------------
+    async def inject(self, fault: Fault) -> None:
+        log.info("fault %s starts (t=%.0fs, unix %.3f)", fault, time.monotonic() - self.started, time.time())
+        handler = getattr(self, f"fault_{fault.kind}")
+        try:
+            await handler(*fault.args)
+        except Exception as exc:  # a fault that cannot be injected must not stop the traffic
+            log.warning("fault %s could not be injected: %s", fault, exc)
+
+    async def fault_api_errors(self, seconds: str = "120") -> None:
+        await self.call("POST", "/_control", {"error_ratio": 0.25, "unhealthy": True, "for": parse_duration(seconds)})
+
+    async def fault_latency(self, seconds: str = "180") -> None:
+        await self.call("POST", "/_control", {"latency": 1.5, "for": parse_duration(seconds)})
+
+    async def fault_stockout(self, location: str = "store-north") -> None:
+        status, body = await self.call("GET", f"/stock?location={location}&min_available=1&limit=500")
+        if status != 200 or not body["stock"]:
+            raise RuntimeError(f"no stock at {location} to sell out (HTTP {status})")
+        row = self.rng.choice(body["stock"])
+        key = (row["sku"], location)
+        self.held.add(key)
+        if row["sku"] in self.sellable.get(location, []):
+            self.sellable[location].remove(row["sku"])
+        channel = "pos" if location in STORES else ("online" if location == "online" else "wholesale")
+        status, _ = await self.call("POST", "/orders", {"channel": channel, "location": location,
+                                                        "lines": [{"sku": row["sku"], "quantity": row["available"]}]})
+        log.info("stockout: sold all %d of %s at %s (HTTP %d); restock in %.0fs",
+                 row["available"], row["sku"], location, status, RESTOCK_AFTER_SECONDS)
+        self.spawn(self._restock_later(key, max(10, 2 * int(row["reorder_point"] or 5))))
+
+    async def _restock_later(self, key: tuple[str, str], quantity: int) -> None:
+        await asyncio.sleep(RESTOCK_AFTER_SECONDS)
+        status, _ = await self.call("POST", "/receipts", {"sku": key[0], "location": key[1], "quantity": quantity})
+        self.held.discard(key)
+        log.info("stockout over: received %d of %s at %s (HTTP %d)", quantity, key[0], key[1], status)
+
+    async def fault_stalled_sync(self, integration: str = "odoo") -> None:
+        await self.call("POST", "/_control", {"stall": integration})
+        self.spawn(self._unstall_later(integration))
+
+    async def _unstall_later(self, integration: str) -> None:
+        await asyncio.sleep(STALL_SECONDS)
+        status, body = await self.call("GET", "/_control")
+        if status == 200 and integration in body.get("stalled", []):
+            # Nobody fixed it: the on-call engineer restarts the sync by hand.
+            await self.call("POST", "/actions/resync", {"integration": integration})
+            log.info("stalled_sync over: %s resynced by hand after %.0fs", integration, STALL_SECONDS)
+
+    async def fault_drift(self, integration: str = "square", location: str = "store-south") -> None:
+        target = self.integrations.get(integration)
+        if target is None:
+            raise RuntimeError(f"integration {integration!r} is not configured (no fakes yet?)")
+        remote = target.remote_location.get(location)
+        if remote is None:
+            raise RuntimeError(f"{integration} has no remote location mapped to {location!r}")
+        skus = self.sellable.get(location) or []
+        # Enough SKUs (a shelf's worth) to pull the integration's accuracy under 98 %.
+        chosen = self.rng.sample(skus, min(DRIFT_SKUS, len(skus)))
+        drift = {f"{sku}@{remote}": -self.rng.randint(1, 4) for sku in chosen}
+        status, _ = await self.call("POST", "/_control", {"drift": drift}, base=target.url.rstrip("/"))
+        log.info("drift: %s reports %d SKUs at %s short by 1-4 units (HTTP %d)", integration, len(drift), location, status)
+
+    def random_fault(self, at: float) -> Fault:
+        kind = self.rng.choice(("api_errors", "latency", "stockout", "stockout", "drift"))
+        args = {"api_errors": (str(self.rng.randint(60, 150)),), "latency": (str(self.rng.randint(120, 300)),),
+                "stockout": (self.rng.choice(("store-north", "store-south", "online")),),
+                "drift": (self.rng.choice([n for n in self.integrations] or ["square"]),
+                          self.rng.choice(STORES + ("online",)))}[kind]
+        return Fault(at, kind, args)
+
+    # --- main loop ------------------------------------------------------------------
+    async def run(self, duration: float | None) -> None:
+        self.started = time.monotonic()
+        async with aiohttp.ClientSession(headers={"User-Agent": "inventory-demo-simulator"}) as session:
+            self.session = session
+            await self.refresh_sellable()
+            pending = list(self.faults)
+            next_random = (max((f.at for f in pending), default=0) + self.rng.uniform(240, 480)) if self.random_faults else None
+            next_refresh = next_replenish = 30.0
+            next_sync = {name: self.rng.uniform(0, SYNC_PERIOD_SECONDS) for name in INTEGRATIONS}
+            next_report = 30.0
+            tick = 0.5
+            while duration is None or time.monotonic() - self.started < duration:
+                now = time.monotonic() - self.started
+                while pending and pending[0].at <= now:
+                    self.spawn(self.inject(pending.pop(0)))
+                if next_random is not None and now >= next_random:
+                    self.spawn(self.inject(self.random_fault(now)))
+                    next_random = now + self.rng.uniform(240, 480)
+                for action, per_second in ((self.pos_sale, 0.6), (self.online_order, 0.25),
+                                           (self.wholesale_order, 0.03), (self.browse, 2.0)):
+                    for _ in range(self._poisson(per_second * self.rate * tick)):
+                        self.spawn(action())
+                for name, due in next_sync.items():
+                    if now >= due:
+                        self.spawn(self.sync(name))
+                        next_sync[name] = due + SYNC_PERIOD_SECONDS
+                if now >= next_refresh:
+                    self.spawn(self.refresh_sellable())
+                    next_refresh = now + 30
+                if now >= next_replenish:
+                    self.spawn(self.replenish())
+                    next_replenish = now + 30
+                if now >= next_report:
+                    log.info("so far: %s", self.stats.line())
+                    next_report = now + 60
+                await asyncio.sleep(tick)
+            for task in list(self.tasks):
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        log.info("done: %s", self.stats.line())
+
+    def _poisson(self, mean: float) -> int:
+        # Knuth's method; means here are below 2.
+        limit, k, p = pow(2.718281828459045, -mean), 0, 1.0
+        while True:
+            p *= self.rng.random()
+            if p <= limit:
+                return k
+            k += 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo.simulator", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 2)[2])
+    parser.add_argument("--api", default="http://127.0.0.1:8080", help="base URL of the demo inventory API")
+    parser.add_argument("--config", help="exporter config with the integrations (fakes) for drift faults")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rate", type=float, default=1.0, help="traffic multiplier")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--fault-at", action="append", default=[], metavar="WHEN:KIND[:ARG]",
+                        help="schedule a fault (repeatable); replaces the default schedule")
+    parser.add_argument("--no-faults", action="store_true", help="no scheduled or random faults")
+    parser.add_argument("--no-random-faults", action="store_true", help="only the scheduled faults")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    try:
+        faults = [parse_fault(spec) for spec in args.fault_at]
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.no_faults:
+        faults = []
+    elif not faults:
+        faults = list(DEFAULT_SCHEDULE)
+    simulator = Simulator(args.api, seed=args.seed, rate=args.rate, faults=faults,
+                          random_faults=not (args.no_faults or args.no_random_faults or args.fault_at),
+                          integrations=load_integrations(args.config))
+    log.info("simulating traffic against %s; faults: %s%s", args.api,
+             ", ".join(f"{f.at:g}s {f}" for f in faults) or "none",
+             " then random" if simulator.random_faults else "")
+    try:
+        asyncio.run(simulator.run(args.duration))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

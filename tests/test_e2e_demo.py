@@ -1,0 +1,168 @@
+"""End to end: the demo stack of `make demo` with the real Prometheus and Alertmanager.
+
+demo/run.py starts everything (seeded database, inventory API, fakes, exporter,
+Prometheus with the shipped rules, Alertmanager with the shipped routing, enhancer,
+simulator, webhook sink) on free ports (--port-offset) with 1 s scrape, evaluation and
+probe intervals (--fast). The test then breaks the inventory API's health endpoint, the
+way the simulator's api_errors fault does, and follows the shipped alert
+InventoryAPIHealthCheckFailing (`for: 1m`, critical, routed to the `pager` receiver with
+group_wait 5s) until Alertmanager delivers it to the sink with the right labels; then it
+clears the fault and waits for the resolved notification. Condition-to-delivery times
+are printed (and are what docs/demo.md reports).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from demo.run import ALERTMANAGER_BIN, BASE_PORTS, PROMETHEUS_BIN, port_in_use
+from tests.conftest import ROOT
+
+ALERT = "InventoryAPIHealthCheckFailing"
+pytestmark = [pytest.mark.prometheus, pytest.mark.timeout(290)]
+
+
+def _free_offset() -> int:
+    for _ in range(50):
+        offset = random.randrange(10000, 50000, 10)
+        if not any(port_in_use(port + offset) for port in BASE_PORTS.values()):
+            return offset
+    raise AssertionError("no free block of ports for the demo")
+
+
+def _get(url: str, timeout: float = 3) -> object:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return json.load(resp)
+
+
+def _post(url: str, body: dict) -> object:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        return json.load(resp)
+
+
+def _wait(predicate, timeout: float, what: str, process: subprocess.Popen, log_path, interval: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"demo.run exited ({process.returncode}) while waiting for {what}:\n"
+                                 + log_path.read_text()[-4000:])
+        try:
+            value = predicate()
+        except OSError:
+            value = None
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; log tail:\n"
+                         + log_path.read_text()[-4000:])
+
+
+def _alerts(sink: str, status: str) -> list[tuple[float, str, dict]]:
+    """(received_at, receiver, alert) of every delivered alert named ALERT with that status."""
+    out = []
+    for record in _get(f"{sink}/received?kind=alert"):
+        for alert in (record["body"] or {}).get("alerts", []):
+            if alert["labels"].get("alertname") == ALERT and alert["status"] == status:
+                out.append((record["received_at"], record["receiver"], alert))
+    return out
+
+
+@pytest.fixture
+def demo(tmp_path):
+    for binary in (PROMETHEUS_BIN, ALERTMANAGER_BIN):
+        if not os.access(binary, os.X_OK):
+            pytest.fail(f"{binary} not found: install Debian's prometheus and prometheus-alertmanager (make test does)")
+    offset = _free_offset()
+    log_path = tmp_path / "demo.log"
+    log_file = open(log_path, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "demo.run", "--state-dir", str(tmp_path / "state"), "--port-offset", str(offset),
+         "--fast", "--no-faults", "--skus", "1000", "--duration", "280"],
+        cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    ports = {name: port + offset for name, port in BASE_PORTS.items()}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    try:
+        _wait(lambda: "demo is up" in log_path.read_text(), 90, "the demo to start", process, log_path)
+        yield urls, process, log_path
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+        log_file.close()
+
+
+def test_fault_fires_alert_that_reaches_the_sink_and_resolves(demo, capsys):
+    urls, process, log_path = demo
+    prometheus, sink, api = urls["prometheus"], urls["sink"], urls["api"]
+
+    # A healthy baseline first, so the alert is a real transition seen by Prometheus.
+    def probe_value():
+        query = urllib.parse.quote('inventory_api_up{target="inventory-api"}')
+        result = _get(f"{prometheus}/api/v1/query?query={query}")["data"]["result"]
+        return result and result[0]["value"][1]
+
+    assert _wait(probe_value, 60, "Prometheus to scrape the API probe", process, log_path) == "1"
+    assert _alerts(sink, "firing") == []
+
+    # The condition: the API's workers crash and /health answers 503.
+    condition_at = time.time()
+    _post(f"{api}/_control", {"unhealthy": True})
+    firing = _wait(lambda: _alerts(sink, "firing"), 150, f"{ALERT} at the sink", process, log_path)
+    delivered_at, receiver, alert = firing[0]
+
+    assert receiver == "pager", "critical alerts page"
+    labels = alert["labels"]
+    assert labels["severity"] == "critical"
+    assert labels["target"] == "inventory-api"
+    assert labels["service"] == "inventory-api"
+    assert labels["job"] == "inventory-exporter"
+    assert alert["annotations"]["runbook_url"].endswith("runbooks.md#inventoryapihealthcheckfailing")
+    assert "inventory-api" in alert["annotations"]["summary"]
+    starts = alert["startsAt"]
+    # Prometheus's own view agrees: the alert is firing.
+    rules = _get(f"{prometheus}/api/v1/alerts")["data"]["alerts"]
+    assert any(a["labels"]["alertname"] == ALERT and a["state"] == "firing" for a in rules)
+    fired_delay = delivered_at - condition_at
+    # `for: 1m` cannot be beaten, and 1 s intervals plus group_wait 5s must not add minutes.
+    assert 60 <= fired_delay < 100, fired_delay
+
+    # Clear the fault; the resolved notification follows within Alertmanager's group_interval (1m).
+    cleared_at = time.time()
+    _post(f"{api}/_control", {"reset": True})
+    resolved = _wait(lambda: _alerts(sink, "resolved"), 100, f"{ALERT} resolved at the sink", process, log_path)
+    resolved_at, receiver, alert = resolved[0]
+    assert receiver == "pager" and alert["labels"]["target"] == "inventory-api"
+    assert alert["startsAt"] == starts, "the resolved notification is for the same alert"
+    resolved_delay = resolved_at - cleared_at
+    assert 0 < resolved_delay < 90, resolved_delay
+
+    with capsys.disabled():
+        print(f"\n[e2e] {ALERT}: condition-to-delivery {fired_delay:.1f}s (for: 1m + 1 s probe/scrape/eval "
+              f"+ group_wait 5s); clear-to-resolved-delivery {resolved_delay:.1f}s (group_interval 1m)")
+
+    # Ctrl-C stops the whole stack and leaves nothing listening.
+    process.send_signal(signal.SIGINT)
+    assert process.wait(60) == 0, log_path.read_text()[-3000:]
+    log = log_path.read_text()
+    assert "no process left" in log
+    for component in ("sink", "api", "exporter", "alertmanager", "prometheus", "enhancer", "simulator"):
+        assert f"[run] starting {component}:" in log, f"{component} was not part of the stack"
+    assert ALERT in log, "the sink printed the alert it received"
+    busy = [name for name, url in urls.items() if port_in_use(int(url.rsplit(":", 1)[1]))]
+    assert busy == [], f"still listening after shutdown: {busy}"
