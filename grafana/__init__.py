@@ -1,0 +1,1 @@
+"""Grafana dashboards of inventory-monitor, generated from Python (grafana/generate.py)."""
