@@ -40,6 +40,7 @@ EXPECTED_SEVERITY = {
     "InventoryFulfillmentBelowTarget": "warning",
     "InventoryPerformanceDegraded": "warning",
     "InventoryIntegrationDown": "warning",
+    "InventoryIntegrationFetchFailing": "warning",
     "InventoryIntegrationSyncStale": "warning",
     "InventoryIntegrationOutOfSync": "warning",
     "InventoryIntegrationStockMismatch": "warning",
