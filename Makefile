@@ -4,13 +4,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: test demo venv system-deps-test system-deps-demo bench clean
+.PHONY: test demo venv venv-test system-deps-test system-deps-demo bench clean
 
 venv: $(VENV)/.installed
+
+venv-test: $(VENV)/.installed-test
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
@@ -20,14 +26,15 @@ system-deps-test:
 system-deps-demo:
 	bash deploy/install-system-deps.sh demo
 
-test: venv system-deps-test
+test: venv-test system-deps-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: venv system-deps-demo
 	$(BIN)/python -m demo.run
 
-bench: venv system-deps-test
-	$(BIN)/python -m benchmarks.run
+bench: venv-test system-deps-test
+	$(BIN)/python -m benchmarks.bench_metrics_endpoint
+	$(BIN)/python -m benchmarks.bench_business
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache build *.egg-info
