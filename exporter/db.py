@@ -8,8 +8,10 @@ timeouts, and a way to interrupt a query that overran its collector's timeout.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import quote
@@ -39,6 +41,49 @@ class Dialect:
 def _decode_text(raw: bytes) -> str:
     # Dirty data: invalid UTF-8 in SQLite text must not abort the whole query.
     return raw.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class Partitioned:
+    """A grouped statement over one large table that may run in rowid ranges on several cores.
+
+    The SQL holds `{rows}` where the range predicate of `alias` goes; its first
+    `group_columns` columns are the GROUP BY key and every other column is a SUM or
+    COUNT, so the partial results add up. SQLite runs a query on one core; splitting
+    the scan of a million-row table across cores is what brings the cycle under a
+    second. PostgreSQL parallelises by itself and gets the whole statement.
+    """
+
+    sql: str
+    table: str
+    alias: str
+    group_columns: int
+
+
+# Below this many rows one core is fast enough and one snapshot is simpler.
+PARALLEL_MIN_ROWS = 200_000
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _merge(partials: list[list[tuple]], group_columns: int) -> list[tuple]:
+    merged: dict[tuple, list] = {}
+    for rows in partials:
+        for row in rows:
+            key, values = row[:group_columns], row[group_columns:]
+            total = merged.get(key)
+            if total is None:
+                merged[key] = list(values)
+            else:
+                for i, value in enumerate(values):
+                    if value is not None:
+                        total[i] = value if total[i] is None else total[i] + value
+    return [key + tuple(values) for key, values in merged.items()]
 
 
 @dataclass(frozen=True)
@@ -73,7 +118,7 @@ class Database:
         self.dialect = Dialect(parsed.get_backend_name())
         self._engine: Engine | None = None
         self._lock = threading.Lock()
-        self._active_dbapi_connection: Any = None
+        self._active: set[Any] = set()  # DB-API connections running a statement now
 
     @property
     def engine(self) -> Engine:
@@ -97,8 +142,6 @@ class Database:
                 # We issue BEGIN ourselves (fetch_all): the driver's implicit transactions
                 # start only before writes, which would give each SELECT its own snapshot.
                 conn.isolation_level = None
-                # Lets the GROUP BY sorter of the big stock scan use a second core.
-                conn.execute("PRAGMA threads=2")
                 return conn
 
             # A fresh connection per cycle is cheap for SQLite and sees a renamed or
@@ -126,15 +169,54 @@ class Database:
             parsed, pool_pre_ping=True, pool_recycle=300, connect_args={"connect_timeout": max(1, int(self.timeout))}
         )
 
-    def fetch_all(self, statements: Mapping[str, str], params: Mapping[str, Any] | None = None) -> dict[str, QueryResult]:
+    def fetch_all(self, statements: Mapping[str, str | Partitioned],
+                  params: Mapping[str, Any] | None = None) -> dict[str, QueryResult]:
         """Run named statements in one read-only transaction; return their results by name.
 
-        One transaction gives every metric of a cycle the same view of the data.
+        One transaction gives every metric of a cycle the same view of the data. The one
+        exception: on SQLite, Partitioned statements over a large table run on the other
+        cores in transactions of their own, started at the same moment.
         """
+        params = dict(params or {})
+        plain = {n: (s.sql.replace("{rows}", "1 = 1") if isinstance(s, Partitioned) else s)
+                 for n, s in statements.items()}
+        parallel: dict[str, Partitioned] = {}
+        if self.dialect.name == "sqlite" and _cores() > 1:
+            parallel = {n: s for n, s in statements.items() if isinstance(s, Partitioned)}
+        if not parallel:
+            return self._run(plain, params)
+        with self._connect() as conn:  # the row counts decide whether splitting pays
+            sizes = {n: conn.exec_driver_sql(f"SELECT MAX(rowid) FROM {s.table}").scalar() or 0
+                     for n, s in parallel.items()}
+        parallel = {n: s for n, s in parallel.items() if sizes[n] >= PARALLEL_MIN_ROWS}
+        if not parallel:
+            return self._run(plain, params)
+        workers = _cores()
+        jobs = []
+        for name, statement in parallel.items():
+            del plain[name]
+            sql = statement.sql.replace("{rows}", f"{statement.alias}.rowid BETWEEN :part_lo AND :part_hi")
+            bounds = [(i * sizes[name] // workers + 1, (i + 1) * sizes[name] // workers) for i in range(workers)]
+            jobs += [(name, {f"{name}#{i}": sql}, {**params, "part_lo": lo, "part_hi": hi})
+                     for i, (lo, hi) in enumerate(bounds)]
+        with ThreadPoolExecutor(max_workers=len(jobs) + 1, thread_name_prefix="sql") as pool:
+            rest = pool.submit(self._run, plain, params)
+            parts = [(name, pool.submit(self._run, stmts, p)) for name, stmts, p in jobs]
+            results = rest.result()
+            partials: dict[str, list[QueryResult]] = {}
+            for name, future in parts:
+                partials.setdefault(name, []).extend(future.result().values())
+        for name, pieces in partials.items():
+            rows = _merge([piece.rows for piece in pieces], parallel[name].group_columns)
+            results[name] = QueryResult(pieces[0].columns, rows)
+        return {name: results[name] for name in statements}
+
+    def _run(self, statements: Mapping[str, str], params: Mapping[str, Any]) -> dict[str, QueryResult]:
         results: dict[str, QueryResult] = {}
         with self._connect() as conn:
+            raw = conn.connection.dbapi_connection
             with self._lock:
-                self._active_dbapi_connection = conn.connection.dbapi_connection
+                self._active.add(raw)
             try:
                 with conn.begin():
                     if self.dialect.name == "postgresql":
@@ -143,13 +225,13 @@ class Database:
                         conn.exec_driver_sql("BEGIN")
                     for name, sql in statements.items():
                         try:
-                            result = conn.execute(text(sql), dict(params or {}))
+                            result = conn.execute(text(sql), dict(params))
                         except Exception as exc:
-                            raise QueryError(name, exc) from exc
+                            raise QueryError(name.split("#")[0], exc) from exc
                         results[name] = QueryResult(list(result.keys()), [tuple(row) for row in result])
             finally:
                 with self._lock:
-                    self._active_dbapi_connection = None
+                    self._active.discard(raw)
         return results
 
     def _connect(self):
@@ -159,18 +241,17 @@ class Database:
             raise DatabaseUnavailable(f"cannot connect to the database: {short_reason(exc)}") from exc
 
     def interrupt(self) -> None:
-        """Abort the statement running in another thread (called on collector timeout)."""
+        """Abort the statements running in other threads (called on collector timeout)."""
         with self._lock:
-            conn = self._active_dbapi_connection
-        if conn is None:
-            return
-        if hasattr(conn, "interrupt"):  # sqlite3
-            conn.interrupt()
-        elif hasattr(conn, "cancel"):  # psycopg
-            try:
-                conn.cancel()
-            except Exception:
-                pass
+            active = list(self._active)
+        for conn in active:
+            if hasattr(conn, "interrupt"):  # sqlite3
+                conn.interrupt()
+            elif hasattr(conn, "cancel"):  # psycopg
+                try:
+                    conn.cancel()
+                except Exception:
+                    pass
 
     def dispose(self) -> None:
         if self._engine is not None:

@@ -12,7 +12,7 @@ counts ride along in the same scans rather than costing scans of their own.
 
 from __future__ import annotations
 
-from exporter.db import Dialect
+from exporter.db import Dialect, Partitioned
 
 ORDER_STATUSES = ("open", "fulfilled", "cancelled", "backordered")
 MOVEMENT_KINDS = ("receipt", "sale", "return", "adjustment", "transfer_in", "transfer_out")
@@ -23,14 +23,14 @@ def _quoted(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-def business_statements(dialect: Dialect) -> dict[str, str]:
+def business_statements(dialect: Dialect) -> dict[str, str | Partitioned]:
     ts = dialect.valid_timestamp
     available = "(s.on_hand - COALESCE(s.reserved, 0))"
     return {
         # Per (location, currency): everything the stock metrics need, in one scan.
         # Rows with negative on_hand are skipped from the unit and value sums (and
         # counted as a data-quality issue); they still count as out of stock.
-        "stock": f"""
+        "stock": Partitioned(table="stock_levels", alias="s", group_columns=3, sql=f"""
             SELECT s.location_id, p.currency, p.active,
                    COUNT(*),
                    SUM(CASE WHEN s.on_hand >= 0 THEN s.on_hand ELSE 0 END),
@@ -44,8 +44,9 @@ def business_statements(dialect: Dialect) -> dict[str, str]:
                    SUM(CASE WHEN s.on_hand > 0 AND p.unit_cost IS NULL THEN 1 ELSE 0 END),
                    SUM(CASE WHEN s.reorder_point IS NULL THEN 1 ELSE 0 END)
             FROM stock_levels s LEFT JOIN products p ON p.sku = s.sku
+            WHERE {{rows}}
             GROUP BY s.location_id, p.currency, p.active
-        """,
+        """),
         "orders": f"""
             SELECT channel, status, COUNT(*), SUM(CASE WHEN {ts('created_at')} THEN 0 ELSE 1 END)
             FROM orders GROUP BY channel, status
@@ -60,13 +61,14 @@ def business_statements(dialect: Dialect) -> dict[str, str]:
               AND {ts('created_at')} AND created_at >= :since
             GROUP BY channel
         """,
-        "movements": f"""
+        "movements": Partitioned(table="stock_movements", alias="m", group_columns=2, sql=f"""
             SELECT m.kind, m.source, COUNT(*),
                    SUM(CASE WHEN {ts('m.occurred_at')} THEN 0 ELSE 1 END),
                    SUM(CASE WHEN p.sku IS NULL THEN 1 ELSE 0 END)
             FROM stock_movements m LEFT JOIN products p ON p.sku = m.sku
+            WHERE {{rows}}
             GROUP BY m.kind, m.source
-        """,
+        """),
         "last_movement": f"SELECT MAX(occurred_at) FROM stock_movements WHERE {ts('occurred_at')}",
         "audit_unlogged": """
             SELECT COUNT(*) FROM stock_movements m
