@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, text
@@ -170,12 +170,17 @@ class Database:
         )
 
     def fetch_all(self, statements: Mapping[str, str | Partitioned],
-                  params: Mapping[str, Any] | None = None) -> dict[str, QueryResult]:
+                  params: Mapping[str, Any] | None = None,
+                  consume: Callable[[str, QueryResult], bool] | None = None) -> dict[str, QueryResult]:
         """Run named statements in one read-only transaction; return their results by name.
 
         One transaction gives every metric of a cycle the same view of the data. The one
         exception: on SQLite, Partitioned statements over a large table run on the other
         cores in transactions of their own, started at the same moment.
+
+        `consume(name, result)`, when given, sees each plain statement's result as soon
+        as it is read; a result it returns True for is not kept (big results can be
+        reduced one statement at a time).
         """
         params = dict(params or {})
         plain = {n: (s.sql.replace("{rows}", "1 = 1") if isinstance(s, Partitioned) else s)
@@ -184,13 +189,13 @@ class Database:
         if self.dialect.name == "sqlite" and _cores() > 1:
             parallel = {n: s for n, s in statements.items() if isinstance(s, Partitioned)}
         if not parallel:
-            return self._run(plain, params)
+            return self._run(plain, params, consume)
         with self._connect() as conn:  # the row counts decide whether splitting pays
             sizes = {n: conn.exec_driver_sql(f"SELECT MAX(rowid) FROM {s.table}").scalar() or 0
                      for n, s in parallel.items()}
         parallel = {n: s for n, s in parallel.items() if sizes[n] >= PARALLEL_MIN_ROWS}
         if not parallel:
-            return self._run(plain, params)
+            return self._run(plain, params, consume)
         workers = _cores()
         jobs = []
         for name, statement in parallel.items():
@@ -200,7 +205,7 @@ class Database:
             jobs += [(name, {f"{name}#{i}": sql}, {**params, "part_lo": lo, "part_hi": hi})
                      for i, (lo, hi) in enumerate(bounds)]
         with ThreadPoolExecutor(max_workers=len(jobs) + 1, thread_name_prefix="sql") as pool:
-            rest = pool.submit(self._run, plain, params)
+            rest = pool.submit(self._run, plain, params, consume)
             parts = [(name, pool.submit(self._run, stmts, p)) for name, stmts, p in jobs]
             results = rest.result()
             partials: dict[str, list[QueryResult]] = {}
@@ -209,9 +214,10 @@ class Database:
         for name, pieces in partials.items():
             rows = _merge([piece.rows for piece in pieces], parallel[name].group_columns)
             results[name] = QueryResult(pieces[0].columns, rows)
-        return {name: results[name] for name in statements}
+        return {name: results[name] for name in statements if name in results}
 
-    def _run(self, statements: Mapping[str, str], params: Mapping[str, Any]) -> dict[str, QueryResult]:
+    def _run(self, statements: Mapping[str, str], params: Mapping[str, Any],
+             consume: Callable[[str, QueryResult], bool] | None = None) -> dict[str, QueryResult]:
         results: dict[str, QueryResult] = {}
         with self._connect() as conn:
             raw = conn.connection.dbapi_connection
@@ -228,7 +234,9 @@ class Database:
                             result = conn.execute(text(sql), dict(params))
                         except Exception as exc:
                             raise QueryError(name.split("#")[0], exc) from exc
-                        results[name] = QueryResult(list(result.keys()), [tuple(row) for row in result])
+                        fetched = QueryResult(list(result.keys()), [tuple(row) for row in result])
+                        if consume is None or not consume(name, fetched):
+                            results[name] = fetched
             finally:
                 with self._lock:
                     self._active.discard(raw)

@@ -18,7 +18,8 @@ import numpy as np
 from exporter.analytics.accuracy import AccuracySums, accuracy_sums
 from exporter.analytics.config import AnalyticsConfig
 from exporter.analytics.demand import (
-    STATEMENTS, DemandMatrix, Series, Window, demand_matrix, demand_statements, load_series,
+    STATEMENTS, DemandMatrix, Series, Window, day_entries, demand_matrix, demand_statements, load_series,
+    matrix_from_days,
 )
 from exporter.analytics.forecast import METHODS, Forecast, forecast
 from exporter.analytics.recommendations import open_orders, recommendation_views, recommended_quantities
@@ -70,9 +71,10 @@ def run_cycle(database: Database, config: AnalyticsConfig, today: date,
     gc.disable()
     try:
         started = time.perf_counter()
-        results = database.fetch_all(statements(config), parameters(config, today))
+        stream = _DemandStream(config.history_days)
+        results = database.fetch_all(statements(config), parameters(config, today), consume=stream)
         fetched = time.perf_counter()
-        result = compute(results, config, today)
+        result = compute(results, config, today, demand=stream.matrix())
         if timings is not None:
             timings["sql_seconds"] = fetched - started
             timings["compute_seconds"] = time.perf_counter() - fetched
@@ -82,12 +84,40 @@ def run_cycle(database: Database, config: AnalyticsConfig, today: date,
             gc.enable()
 
 
-def compute(results: dict[str, QueryResult], config: AnalyticsConfig, today: date) -> AnalyticsResult:
+class _DemandStream:
+    """Turns each day's demand rows into compact arrays as they arrive and drops the rows.
+
+    Holding 90 days of grouped rows as Python tuples would cost ~150 bytes a row (about
+    800 MiB at 100k SKU-locations); the arrays cost 12. The stock statement comes first
+    (statements() keeps that order), so the series index is known before any demand.
+    """
+
+    def __init__(self, days: int):
+        self.days: list = [None] * days
+        self.index: dict[str, int] = {}
+
+    def __call__(self, name: str, result: QueryResult) -> bool:
+        if name == "stock":
+            self.index = load_series(result.rows).joined_index()
+            return False  # compute() needs the stock rows too
+        if name.startswith("demand:"):
+            self.days[int(name.split(":")[1])] = day_entries(result.rows, self.index)
+            return True
+        return False
+
+    def matrix(self) -> DemandMatrix:
+        return matrix_from_days(self.days, len(self.index))
+
+
+def compute(results: dict[str, QueryResult], config: AnalyticsConfig, today: date,
+            demand: DemandMatrix | None = None) -> AnalyticsResult:
+    """From query results to the analytics; `demand` when the daily rows were streamed."""
     window = Window(today, config.history_days)
     series = load_series(results["stock"].rows)
     index = series.index()
     n = len(series)
-    demand = demand_matrix([results[f"demand:{i}"].rows for i in range(window.days)], series.joined_index())
+    if demand is None:
+        demand = demand_matrix([results[f"demand:{i}"].rows for i in range(window.days)], series.joined_index())
 
     predicted = forecast(demand.values, config.ses_alpha, config.croston_alpha, config.intermittent_zero_share)
     sigma_d = demand_std(demand.values)

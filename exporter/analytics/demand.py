@@ -152,20 +152,34 @@ class DemandMatrix:
     unknown_series_rows: int  # grouped rows (SKU-location-day) whose SKU-location is not a series
 
 
-def demand_matrix(days: list[list[tuple]], series_index: dict[str, int]) -> DemandMatrix:
-    """Per day, grouped (sku + U+001F + location_id, demand) rows -> dense series x days matrix."""
-    values = np.zeros((len(days), len(series_index)))  # filled one day (row) at a time, transposed at the end
-    unknown = 0
+def day_entries(rows: list[tuple], series_index: dict[str, int]) -> tuple[np.ndarray, np.ndarray, int]:
+    """One day's grouped (sku + U+001F + location_id, demand) rows -> (series, demand, unknown rows).
+
+    Compact arrays (12 bytes a row) instead of row tuples, so a cycle can drop each
+    day's rows as soon as they arrive.
+    """
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0), 0
+    keys, demand = zip(*rows)
     get = series_index.get
-    for day, rows in enumerate(days):
-        if not rows:
-            continue
-        keys, demand = zip(*rows)
-        # One dict look-up per grouped row is the only per-row Python work; the rest is numpy.
-        series = np.array([get(key, -1) for key in keys], dtype=np.int64)
-        quantity = np.array(demand, dtype=np.float64)
-        known = series >= 0
-        unknown += int(len(rows) - known.sum())
-        values[day, series[known]] = quantity[known]  # GROUP BY made each series unique per day
+    # One dict look-up per grouped row is the only per-row Python work; the rest is numpy.
+    series = np.array([get(key, -1) for key in keys], dtype=np.int64)
+    quantity = np.array(demand, dtype=np.float64)
+    known = series >= 0
+    return series[known], quantity[known], int(len(rows) - known.sum())
+
+
+def matrix_from_days(days: list[tuple[np.ndarray, np.ndarray, int]], series_count: int) -> DemandMatrix:
+    """Per-day entries (from day_entries) -> the dense series x days matrix."""
+    values = np.zeros((len(days), series_count))  # filled one day (row) at a time, transposed at the end
+    unknown = 0
+    for day, (series, quantity, skipped) in enumerate(days):
+        values[day, series] = quantity  # GROUP BY made each series unique per day
+        unknown += skipped
     np.maximum(values, 0.0, out=values)
     return DemandMatrix(np.ascontiguousarray(values.T), unknown)
+
+
+def demand_matrix(days: list[list[tuple]], series_index: dict[str, int]) -> DemandMatrix:
+    """Per day, grouped (sku + U+001F + location_id, demand) rows -> dense series x days matrix."""
+    return matrix_from_days([day_entries(rows, series_index) for rows in days], len(series_index))
