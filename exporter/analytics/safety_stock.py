@@ -13,11 +13,12 @@ and lead-time demand close to normal (see docs/analytics.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+
+from exporter.timestamps import parse_timestamp
 
 
 def z_value(service_level: float) -> float:
@@ -40,21 +41,6 @@ def demand_std(demand: np.ndarray) -> np.ndarray:
     return demand.std(axis=1, ddof=1)
 
 
-def _seconds(text: Any) -> float | None:
-    if text is None:
-        return None
-    if isinstance(text, datetime):
-        moment = text
-    else:
-        try:
-            moment = datetime.fromisoformat(str(text).strip())
-        except ValueError:
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
-
-
 @dataclass(frozen=True)
 class LeadTimes:
     """Lead time (mean L and standard deviation sigma_L, in days) used for each series."""
@@ -71,7 +57,7 @@ def observed_lead_times(rows: list[tuple], series_index: dict[tuple[str, str], i
     series, days = [], []
     for sku, location, created, received in rows:
         i = series_index.get((sku, location))
-        start, end = _seconds(created), _seconds(received)
+        start, end = parse_timestamp(created), parse_timestamp(received)
         if i is None or start is None or end is None or end < start:
             continue
         series.append(i)

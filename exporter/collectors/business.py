@@ -19,6 +19,7 @@ from prometheus_client.metrics_core import Metric
 from exporter.collectors.base import CollectorBase
 from exporter.db import Database, QueryResult
 from exporter.queries import MOVEMENT_KINDS, ORDER_STATUSES, SYNC_STATUSES, business_statements
+from exporter.timestamps import parse_timestamp
 
 if TYPE_CHECKING:  # config imports this module to validate overrides
     from exporter.config import BusinessConfig, DatabaseConfig
@@ -69,22 +70,6 @@ def _num(value: Any) -> float:
     if isinstance(value, Decimal):
         return float(value)
     return float(value)
-
-
-def parse_timestamp(text: Any) -> float | None:
-    """ISO-8601 text (UTC, 'Z', '+00:00' or no offset) -> Unix seconds; None if unparsable."""
-    if text is None:
-        return None
-    if isinstance(text, datetime):
-        moment = text
-    else:
-        try:
-            moment = datetime.fromisoformat(str(text).strip())
-        except ValueError:
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
 
 
 def _family(name: str, labels: tuple[str, ...] | list[str]) -> Metric:
