@@ -16,6 +16,9 @@ class AnalyticsConfig(Model):
     # Forecasts change slowly and cost more than the other queries: a slower interval.
     interval: Duration = 300.0
     timeout: Duration = 60.0
+    # Within a UTC day the demand history is re-read at most this often (it only changes
+    # through back-dated movements); a new day or new SKU-locations re-read it at once.
+    demand_refresh: Duration = 3600.0
 
     # Daily demand history, ending yesterday (UTC).
     history_days: int = Field(90, ge=2, le=3650)

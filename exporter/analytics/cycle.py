@@ -61,9 +61,34 @@ def parameters(config: AnalyticsConfig, today: date) -> dict[str, str]:
     }
 
 
+@dataclass
+class DemandCache:
+    """The demand matrix of the last cycle, reused while its closed days cannot have changed.
+
+    The history ends yesterday, so within one UTC day the demand of the window only
+    changes through late, back-dated movements; re-reading it every `refresh` seconds
+    catches those, and a new day or a changed set of SKU-locations forces a re-read.
+    """
+
+    refresh: float
+    today: date | None = None
+    keys: list[str] | None = None
+    matrix: DemandMatrix | None = None
+    read_at: float = 0.0
+
+    def fresh(self, today: date) -> bool:
+        return self.today == today and self.matrix is not None and time.monotonic() - self.read_at < self.refresh
+
+    def store(self, today: date, keys: list[str], matrix: DemandMatrix) -> None:
+        self.today, self.keys, self.matrix, self.read_at = today, keys, matrix, time.monotonic()
+
+
 def run_cycle(database: Database, config: AnalyticsConfig, today: date,
-              timings: dict[str, float] | None = None) -> AnalyticsResult:
-    """Query and compute; `timings`, when given, receives the seconds spent in SQL and in compute."""
+              timings: dict[str, float] | None = None, cache: DemandCache | None = None) -> AnalyticsResult:
+    """Query and compute; `timings`, when given, receives the seconds spent in SQL and in compute.
+
+    With a `cache` that is still fresh, only the stock and purchase-order statements run.
+    """
     # A cycle creates millions of short-lived row tuples and no reference cycles: without
     # this, the cyclic garbage collector re-scans them again and again (over a third of
     # the cycle at 100k SKU-locations). Nothing is leaked: collection resumes afterwards.
@@ -71,10 +96,20 @@ def run_cycle(database: Database, config: AnalyticsConfig, today: date,
     gc.disable()
     try:
         started = time.perf_counter()
-        stream = _DemandStream(config.history_days)
-        results = database.fetch_all(statements(config), parameters(config, today), consume=stream)
+        params = parameters(config, today)
+        demand = None
+        if cache is not None and cache.fresh(today):
+            results = database.fetch_all(STATEMENTS, params)
+            if list(load_series(results["stock"].rows).joined_index()) == cache.keys:
+                demand = cache.matrix
+        if demand is None:
+            stream = _DemandStream(config.history_days)
+            results = database.fetch_all(statements(config), params, consume=stream)
+            demand = stream.matrix()
+            if cache is not None:
+                cache.store(today, list(stream.index), demand)
         fetched = time.perf_counter()
-        result = compute(results, config, today, demand=stream.matrix())
+        result = compute(results, config, today, demand=demand)
         if timings is not None:
             timings["sql_seconds"] = fetched - started
             timings["compute_seconds"] = time.perf_counter() - fetched

@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporter.analytics.config import AnalyticsConfig
-from exporter.analytics.cycle import AnalyticsResult, run_cycle
+from exporter.analytics.cycle import AnalyticsResult, DemandCache, run_cycle
 from exporter.analytics.forecast import METHODS
 from exporter.collectors.base import CollectorBase
 from exporter.config import Config
@@ -51,6 +51,7 @@ class AnalyticsCollector(CollectorBase):
         self.timeout = config.timeout
         self.clock = clock
         self.last: AnalyticsResult | None = None
+        self.demand_cache = DemandCache(refresh=config.demand_refresh)
         self._running: asyncio.Future | None = None
 
     @classmethod
@@ -63,7 +64,7 @@ class AnalyticsCollector(CollectorBase):
         if self._running is not None and not self._running.done():
             raise RuntimeError("previous analytics cycle still running")
         self._running = asyncio.ensure_future(
-            asyncio.to_thread(run_cycle, self.database, self.config, self.clock())
+            asyncio.to_thread(run_cycle, self.database, self.config, self.clock(), None, self.demand_cache)
         )
         self._running.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
