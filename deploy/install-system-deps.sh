@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, with Debian's apt, the system programs the tests and the demo run for real:
-# Prometheus (with promtool), Alertmanager (with amtool), PostgreSQL, docker-compose v1
-# (only for `docker-compose config`), wrk and Chromium (benchmarks, report PDFs).
+# Prometheus (with promtool), Alertmanager (with amtool), PostgreSQL, VictoriaMetrics
+# (the HA profile's long-term store), docker-compose v1 (only for `docker-compose config`),
+# wrk (benchmarks) and Chromium (report PDFs).
 # Usage: install-system-deps.sh [test|demo]. Installs only what is missing.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ declare -A need=(
 if [ "$profile" = test ]; then
   need[docker-compose]=docker-compose
   need[wrk]=wrk
+  need[victoria-metrics]=victoria-metrics
 fi
 
 missing=()

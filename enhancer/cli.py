@@ -18,6 +18,7 @@ from enhancer import __version__
 from enhancer.actions import ActionSender
 from enhancer.config import Config, ConfigError, load_config
 from enhancer.engine import Engine
+from enhancer.lease import LeaderLease
 from enhancer.metrics import build_registry
 from enhancer.prometheus import PrometheusClient
 from enhancer.server import build_app
@@ -86,11 +87,17 @@ async def _serve(config: Config, store: StateStore, args: argparse.Namespace, li
     async with aiohttp.ClientSession() as session:
         prometheus = PrometheusClient(config.prometheus.url, session, timeout=config.prometheus.timeout,
                                       retries=config.prometheus.retries, backoff=config.prometheus.backoff)
-        engine = Engine(config, store, prometheus, ActionSender(config, session), force_dry_run=args.dry_run)
+        # several enhancers may share a PostgreSQL state: only the lease holder acts (docs/scaling.md)
+        lease = (LeaderLease(store, ttl=config.lease.ttl, holder=config.lease.holder)
+                 if config.lease.enabled and store.engine.dialect.name == "postgresql" else None)
+        engine = Engine(config, store, prometheus, ActionSender(config, session), force_dry_run=args.dry_run,
+                        lease=lease)
         if args.once:
             report = await engine.run_cycle()
             log.info("cycle done: outcomes %s, errors %s, prometheus_up %s", dict(report.outcomes),
                      report.errors, report.prometheus_up)
+            if lease is not None:
+                lease.release()
             return EXIT_OK if report.prometheus_up else EXIT_FAILURE
 
         app = build_app(engine, build_registry(engine))
@@ -115,6 +122,11 @@ async def _serve(config: Config, store: StateStore, args: argparse.Namespace, li
             await asyncio.wait_for(poller, SHUTDOWN_GRACE_SECONDS)
         except asyncio.TimeoutError:
             log.warning("poll cycle did not finish in time; cancelled")
+        if lease is not None:
+            try:
+                lease.release()   # a standby takes over now rather than after the TTL
+            except SQLAlchemyError as exc:
+                log.warning("lease: could not release: %s", exc)
         await runner.cleanup()
     return EXIT_OK
 

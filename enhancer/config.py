@@ -76,6 +76,18 @@ class AlertmanagerConfig(Model):
     url: str = "http://127.0.0.1:9093"
 
 
+class LeaseConfig(Model):
+    """Leader lease for active/standby enhancers on one PostgreSQL state (enhancer/lease.py).
+
+    Ignored with SQLite state, which is single-instance.
+    """
+
+    enabled: bool = True
+    ttl: Duration = Field(15.0, ge=1.0)
+    renew_interval: Duration | None = None   # default ttl / 3
+    holder: str | None = Field(None, min_length=1, max_length=200)   # default host:pid:random
+
+
 class BudgetConfig(Model):
     per_hour: int = Field(30, ge=0)
 
@@ -214,6 +226,7 @@ class Config(Model):
     dry_run: bool = False
     allowed_hosts: list[str] = []
     budget: BudgetConfig = BudgetConfig()
+    lease: LeaseConfig = LeaseConfig()
     rules: list[RuleConfig] = []
 
     def action_url(self, rule: RuleConfig) -> str | None:
@@ -293,6 +306,11 @@ def _check(config: Config, source: str | Path) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(source, key, f"not an http(s) URL: {url!r}")
+    renew = config.lease.renew_interval
+    if renew is not None and not 0 < renew < config.lease.ttl:
+        raise ConfigError(source, "lease.renew_interval",
+                          f"must be above 0 and below lease.ttl ({config.lease.ttl:g}s), or the lease lapses "
+                          "between renewals")
     seen: set[str] = set()
     for index, rule in enumerate(config.rules):
         here = f"rules.{index}"

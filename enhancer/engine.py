@@ -8,7 +8,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from enhancer import governance
 from enhancer.actions import ActionResult, ActionSender
@@ -16,9 +16,12 @@ from enhancer.baselines import Baseline, fetch_baselines
 from enhancer.config import Config, RuleConfig
 from enhancer.governance import ACT, DRY_RUN, FAILED, SUCCESS, Candidate, Decision
 from enhancer.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailable, target_key
-from enhancer.state import ActionRow, StateStore
+from enhancer.state import ActionRow, FencedOut, StateStore
 from enhancer.triggers import FIRING, PENDING, WAITING_BASELINE, Holds, check
 from enhancer.verify import backing_off, cooldown_seconds, verify_due
+
+if TYPE_CHECKING:
+    from enhancer.lease import LeaderLease
 
 log = logging.getLogger("enhancer.engine")
 
@@ -72,7 +75,7 @@ class _Evaluation:
 class Engine:
     def __init__(self, config: Config, store: StateStore, prometheus: PrometheusClient, sender: ActionSender,
                  *, clock: Callable[[], float] = time.time, force_dry_run: bool = False,
-                 state_retention: float = 30 * 86400.0):
+                 state_retention: float = 30 * 86400.0, lease: LeaderLease | None = None):
         self.config = config
         self.store = store
         self.prometheus = prometheus
@@ -89,13 +92,68 @@ class Engine:
         self._baselines: dict[str, tuple[float, dict[str, Baseline]]] = {}
         self._logged_suppression: dict[tuple[str, str], str] = {}
         self._last_pruned = 0.0
-        now = clock()
-        for row in store.resolve_interrupted(now):
+        # Without a lease this is the only enhancer on its state: what it finds started, a
+        # previous run of it left. With a lease, started rows may be the live leader's, so
+        # they are resolved only when this instance takes the lease over (renew_lease).
+        self.lease = lease
+        self._wake = asyncio.Event()
+        self.improvements: dict[str, float] = {}
+        if lease is None:
+            self._resolve_interrupted()
+        else:
+            store.fence = lease.fence
+            self.improvements = store.last_improvements()
+            self._refresh_cooldowns()
+
+    @property
+    def is_leader(self) -> bool:
+        return self.lease is None or self.lease.is_leader
+
+    def _resolve_interrupted(self) -> None:
+        for row in self.store.resolve_interrupted(self.clock()):
             self.outcomes[(row.rule, FAILED)] += 1
-            log.warning("rule %s: action %s was in flight when the enhancer stopped; recorded as failed, "
-                        "not re-sent", row.rule, row.action_id)
-        self.improvements: dict[str, float] = store.last_improvements()
+            log.warning("rule %s: action %s was in flight when the enhancer (or the previous leader) stopped; "
+                        "recorded as failed, not re-sent", row.rule, row.action_id)
+        self.improvements = self.store.last_improvements()
         self._refresh_cooldowns()
+
+    def renew_lease(self) -> float | None:
+        """Acquire or renew the lease; on a new term, settle what the last leader left in flight.
+
+        Returns None while leading (or without a lease), else seconds until the current
+        holder's lease expires by the database's clock.
+        """
+        if self.lease is None:
+            return None
+        try:
+            status = self.lease.acquire()
+        except Exception:  # the database is unreachable: we cannot prove we lead, so we do not act
+            log.exception("lease: cannot reach the state database")
+            return None if self.lease.is_leader else self.lease.ttl / 3
+        if status.acquired:
+            self._logged_suppression.clear()
+            try:
+                self._resolve_interrupted()
+            except FencedOut as exc:
+                log.warning("lease: lost again before resolving: %s", exc)
+                return 0.0
+            self._wake.set()   # act now, not a poll interval later
+        return None if status.leader else status.expires_in
+
+    async def hold_lease(self, stop: asyncio.Event) -> None:
+        """Renew every renew_interval while leading; standing by, try again as the lease expires."""
+        if self.lease is None:
+            return
+        interval = self.config.lease.renew_interval or self.lease.ttl / 3
+        while not stop.is_set():
+            expires_in = self.renew_lease()
+            # a standby tries just after the holder's lease expires, so a dead leader is
+            # replaced within the TTL of its last renewal, not a retry interval later
+            delay = interval if expires_in is None else min(interval, expires_in + 0.05)
+            try:
+                await asyncio.wait_for(stop.wait(), max(delay, 0.05))
+            except asyncio.TimeoutError:
+                pass
 
     def dry_run(self, rule: RuleConfig) -> bool:
         return self.force_dry_run or self.config.dry_run or rule.dry_run
@@ -103,13 +161,18 @@ class Engine:
     # -- the cycle -------------------------------------------------------------------------
 
     async def run_cycle(self) -> CycleReport:
+        if self.lease is not None:
+            self.renew_lease()
+        # A standby evaluates (its views and `for` timers stay warm for a takeover) but
+        # neither verifies, governs, acts nor prunes: the leader alone writes the state.
+        leading = self.is_leader
         now = self.clock()
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        if now - self._last_pruned > HOUR:
+        if leading and now - self._last_pruned > HOUR:
             self.store.prune(now, self.state_retention)
             self._last_pruned = now
         due: dict[str, list[ActionRow]] = {}
-        for row in self.store.due_verifications(now):
+        for row in (self.store.due_verifications(now) if leading else []):
             due.setdefault(row.rule, []).append(row)
 
         unavailable = asyncio.Event()
@@ -124,7 +187,7 @@ class Engine:
             await self._probe(now, unavailable)
         self.prometheus_up = not unavailable.is_set() and self.prometheus.up is not False
 
-        candidates = [c for evaluation in evaluations for c in evaluation.candidates]
+        candidates = [c for evaluation in evaluations for c in evaluation.candidates] if leading else []
         decisions = governance.decide(
             candidates,
             cooldowns={mode: self.store.cooldowns(mode) for mode in (False, True)},
@@ -141,6 +204,15 @@ class Engine:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set; back off while Prometheus is unreachable."""
+        # the lease is renewed on its own schedule: an action may take longer than the TTL
+        holder = asyncio.create_task(self.hold_lease(stop)) if self.lease is not None else None
+        try:
+            await self._poll(stop)
+        finally:
+            if holder is not None:
+                holder.cancel()
+
+    async def _poll(self, stop: asyncio.Event) -> None:
         failures = 0
         while not stop.is_set():
             try:
@@ -153,10 +225,11 @@ class Engine:
             if failures:
                 delay = min(delay * 2 ** failures, max(self.config.max_poll_backoff, delay))
                 log.warning("Prometheus unavailable for %d polls in a row; next poll in %.0fs", failures, delay)
-            try:
-                await asyncio.wait_for(stop.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
 
     # -- per rule --------------------------------------------------------------------------
 
@@ -253,7 +326,12 @@ class Engine:
             until = now + cooldown_seconds(rule, self.views[rule.name].backing_off)
             if decision.outcome == ACT:
                 action_id = uuid.uuid4().hex
-                self.store.start_action(action_id=action_id, cooldown_until=until, **common)
+                try:
+                    self.store.start_action(action_id=action_id, cooldown_until=until, **common)
+                except FencedOut as exc:
+                    # deposed between the lease check and this write: the new leader decides
+                    log.warning("rule %s target %s: not acting: %s", rule.name, candidate.target, exc)
+                    break
                 self._logged_suppression.pop(key, None)
                 to_send.append((candidate, action_id))
                 continue
@@ -291,8 +369,19 @@ class Engine:
             result = ActionResult(False, 0, f"internal error: {type(exc).__name__}: {exc}")
         outcome = SUCCESS if result.success else FAILED
         verify_at = decided_at + rule.verify.after if result.success and rule.verify is not None else None
-        self.store.finish_action(action_id, outcome=outcome, reason=candidate.reason, attempts=result.attempts,
-                                 detail=result.detail, now=self.clock(), verify_due_at=verify_at)
+        try:
+            recorded = self.store.finish_action(action_id, outcome=outcome, reason=candidate.reason,
+                                                attempts=result.attempts, detail=result.detail, now=self.clock(),
+                                                verify_due_at=verify_at)
+        except FencedOut as exc:
+            recorded = False
+            log.warning("rule %s: action %s %s, but this instance was deposed meanwhile: %s", rule.name,
+                        action_id, outcome, exc)
+        if not recorded:
+            # the new leader has recorded it as failed with an unknown outcome; that row stands
+            log.warning("rule %s: action %s was resolved by the new leader; its %s is not recorded",
+                        rule.name, action_id, outcome)
+            return FAILED
         self.outcomes[(rule.name, outcome)] += 1
         level = logging.INFO if result.success else logging.ERROR
         log.log(level, "rule %s target %s: action %s %s after %d attempt(s): %s", rule.name, candidate.target,

@@ -30,6 +30,22 @@ class EnhancerCollector(Collector):
         build.add_metric([__version__], 1)
         yield build
 
+        leader = GaugeMetricFamily("inventory_enhancer_is_leader",
+                                   "1 if this instance holds the leader lease and acts (always 1 without a "
+                                   "lease: SQLite state is single-instance); 0 on a standby.")
+        leader.add_metric([], 1.0 if engine.is_leader else 0.0)
+        yield leader
+        if engine.lease is not None:
+            token = GaugeMetricFamily("inventory_enhancer_lease_fencing_token",
+                                      "Fencing token of the current lease term as this instance last saw it "
+                                      "(its own while it leads); it rises at every takeover.")
+            token.add_metric([], float(engine.lease.known_token))
+            yield token
+            terms = CounterMetricFamily("inventory_enhancer_lease_acquisitions",
+                                        "Times this instance became the leader.")
+            terms.add_metric([], float(engine.lease.acquisitions))
+            yield terms
+
         up = GaugeMetricFamily("inventory_enhancer_prometheus_up",
                                "1 if the last poll of Prometheus succeeded.")
         up.add_metric([], 1.0 if engine.prometheus_up else 0.0)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, String, Table, Text, and_,
-                        create_engine, delete, event, func, insert, or_, select, update)
-from sqlalchemy.engine import Engine
+                        create_engine, delete, event, func, insert, inspect, or_, select, text, update)
+from sqlalchemy.engine import Connection, Engine
 
 ACTED_OUTCOMES = ("success", "failed", "dry_run")
 STARTED, FINISHED = "started", "finished"
@@ -42,6 +43,8 @@ actions = Table(
     Column("value_after", Float),
     Column("improvement", Float),
     Column("improved", Boolean),
+    # the leader's fencing token when the row was written (enhancer/lease.py); NULL single-instance
+    Column("fencing_token", Integer),
 )
 
 cooldowns = Table(
@@ -61,6 +64,15 @@ def database_url(state: str) -> str:
         if state.startswith(prefix):
             return "postgresql+psycopg://" + state[len(prefix):]
     return state
+
+
+class FencedOut(Exception):
+    """A state write refused because this instance no longer holds the leader lease."""
+
+
+# Called inside every write transaction with (connection, starting); returns the token to
+# record or raises FencedOut. None: single instance, nothing to check.
+Fence = Callable[[Connection, bool], "int | None"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,7 @@ class ActionRow:
     value_after: float | None
     improvement: float | None
     improved: bool | None
+    fencing_token: int | None = None
 
     @property
     def target(self) -> str:
@@ -100,6 +113,11 @@ class StateStore:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
+        self.fence: Fence | None = None
+
+    def _fenced(self, conn: Connection, starting: bool) -> int | None:
+        return self.fence(conn, starting) if self.fence is not None else None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -110,27 +128,34 @@ class StateStore:
                      value: float | None, baseline: float | None, now: float, cooldown_until: float) -> None:
         """Commit the action and its cooldown before anything is sent (write-ahead)."""
         with self.engine.begin() as conn:
+            token = self._fenced(conn, True)
             conn.execute(insert(actions).values(
                 action_id=action_id, rule=rule, target=target, status=STARTED, outcome=None,
-                reason=reason, dry_run=dry_run, value=value, baseline=baseline, decided_at=now))
+                reason=reason, dry_run=dry_run, value=value, baseline=baseline, decided_at=now,
+                fencing_token=token))
             _set_cooldown(conn, rule, target, dry_run, cooldown_until)
 
     def finish_action(self, action_id: str, *, outcome: str, reason: str, attempts: int, detail: str | None,
-                      now: float, verify_due_at: float | None) -> None:
+                      now: float, verify_due_at: float | None) -> bool:
+        """False if the row is no longer `started`: a new leader has already resolved it."""
         with self.engine.begin() as conn:
-            conn.execute(update(actions).where(actions.c.action_id == action_id).values(
+            self._fenced(conn, False)
+            changed = conn.execute(update(actions).where(actions.c.action_id == action_id,
+                                                         actions.c.status == STARTED).values(
                 status=FINISHED, outcome=outcome, reason=reason, attempts=attempts, detail=detail,
-                finished_at=now, verify_due_at=verify_due_at))
+                finished_at=now, verify_due_at=verify_due_at)).rowcount
+        return changed == 1
 
     def record_decision(self, *, action_id: str, rule: str, target: str, outcome: str, reason: str,
                         dry_run: bool, value: float | None, baseline: float | None, now: float,
                         cooldown_until: float | None = None) -> None:
         """A decision that sends nothing (suppressed or dry run), logged finished at once."""
         with self.engine.begin() as conn:
+            token = self._fenced(conn, True)
             conn.execute(insert(actions).values(
                 action_id=action_id, rule=rule, target=target, status=FINISHED, outcome=outcome,
                 reason=reason, dry_run=dry_run, value=value, baseline=baseline, decided_at=now,
-                finished_at=now))
+                finished_at=now, fencing_token=token))
             if cooldown_until is not None:
                 _set_cooldown(conn, rule, target, dry_run, cooldown_until)
 
@@ -143,12 +168,14 @@ class StateStore:
         """
         resolved = []
         with self.engine.begin() as conn:
+            token = self._fenced(conn, False)
+            by = f"; resolved by the leader with fencing token {token}" if token is not None else ""
             rows = conn.execute(select(actions).where(actions.c.status == STARTED)).mappings().all()
             for row in rows:
                 change = dict(status=FINISHED, outcome="failed", finished_at=now,
                               reason=(row["reason"] + "; " if row["reason"] else "") +
                               "outcome unknown: the enhancer stopped while sending; not re-sent "
-                              f"(Idempotency-Key {row['action_id']})")
+                              f"(Idempotency-Key {row['action_id']}){by}")
                 conn.execute(update(actions).where(actions.c.seq == row["seq"]).values(**change))
                 resolved.append(self._row({**row, **change}))
         return resolved
@@ -156,6 +183,7 @@ class StateStore:
     def record_verification(self, action_id: str, *, now: float, value_after: float | None,
                             improvement: float | None, improved: bool | None, note: str) -> None:
         with self.engine.begin() as conn:
+            self._fenced(conn, False)
             row = conn.execute(select(actions.c.reason).where(actions.c.action_id == action_id)).scalar_one()
             conn.execute(update(actions).where(actions.c.action_id == action_id).values(
                 verified_at=now, value_after=value_after, improvement=improvement, improved=improved,
@@ -163,6 +191,7 @@ class StateStore:
 
     def prune(self, now: float, keep_seconds: float) -> None:
         with self.engine.begin() as conn:
+            self._fenced(conn, False)
             conn.execute(delete(cooldowns).where(cooldowns.c.until < now))
             conn.execute(delete(actions).where(and_(actions.c.decided_at < now - keep_seconds,
                                                     actions.c.status == FINISHED)))
@@ -231,6 +260,15 @@ def _set_cooldown(conn, rule: str, target: str, dry_run: bool, until: float) -> 
     conn.execute(delete(cooldowns).where(cooldowns.c.rule == rule, cooldowns.c.target == target,
                                          cooldowns.c.dry_run == dry_run))
     conn.execute(insert(cooldowns).values(rule=rule, target=target, dry_run=dry_run, until=until))
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    # create_all makes missing tables, not missing columns: a state database from before
+    # the leader lease gets its fencing_token column here (NULL for the old rows)
+    present = {column["name"] for column in inspect(engine).get_columns(actions.name)}
+    if "fencing_token" not in present:
+        with engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {actions.name} ADD COLUMN fencing_token INTEGER"))
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
