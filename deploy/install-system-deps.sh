@@ -15,6 +15,7 @@ if [ "$profile" = test ]; then
   need[docker-compose]=docker-compose
   need[wrk]=wrk
   need[victoria-metrics]=victoria-metrics
+  need[chromium]=chromium
 fi
 
 missing=()

@@ -10,15 +10,12 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from exporter.analytics.config import AnalyticsConfig
-from exporter.config_types import Duration, Model, parse_duration, parse_listen  # noqa: F401 - re-exported
-
-
-class ConfigError(Exception):
-    """A configuration problem; str() is the one line printed before exit 2."""
+from exporter.config_types import (  # noqa: F401 - ConfigError and parsers re-exported
+    ConfigError, Duration, Model, format_validation_error, load_model, parse_duration, parse_listen,
+)
 
 
 _METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -200,43 +197,10 @@ class Config(Model):
         return self
 
 
-def _location(err: dict) -> str:
-    return ".".join(str(part) for part in err["loc"]) or "(top level)"
-
-
-def format_validation_error(path: str, exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    message = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        message = "unknown key"
-    extra = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-    return f"{path}: {_location(err)}: {message}{extra}"
-
-
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file; raise ConfigError with one line on any problem."""
-    path = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(f"{path}: (file): cannot read: {reason}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}: {where}: invalid YAML: {problem}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: (top level): expected a mapping of keys, got {type(data).__name__}")
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc)) from None
-    _check_integrations(path, config)
+    config = load_model(Config, path)
+    _check_integrations(str(path), config)
     return config
 
 

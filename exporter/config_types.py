@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -46,3 +48,50 @@ def parse_listen(listen: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"invalid listen address {listen!r}: expected host:port")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class ConfigError(Exception):
+    """A configuration problem; str() is the one line printed before exit 2."""
+
+
+def format_validation_error(path: str, exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        message = "unknown key"
+    where = ".".join(str(part) for part in err["loc"]) or "(top level)"
+    extra = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+    return f"{path}: {where}: {message}{extra}"
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_model(model: type[M], data: object, path: str) -> M:
+    """A parsed YAML document -> the model; ConfigError with one line on any problem."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: (top level): expected a mapping of keys, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc)) from None
+
+
+def load_model(model: type[M], path: str | Path) -> M:
+    """Read a YAML file into the model; ConfigError naming file, key path and problem."""
+    path = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{path}: (file): cannot read: {reason}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: {where}: invalid YAML: {problem}") from None
+    return validate_model(model, data, path)
