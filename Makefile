@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: test demo venv venv-test system-deps-test system-deps-demo bench clean
+.PHONY: test demo venv venv-test system-deps-test system-deps-demo bench chaos clean
 
 venv: $(VENV)/.installed
 
@@ -38,3 +38,7 @@ bench: venv-test system-deps-test
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache build *.egg-info
+
+# The fault suite against the live demo stack (a short form runs in `make test`).
+chaos: venv-test system-deps-test
+	$(BIN)/python -m benchmarks.chaos --rounds 3

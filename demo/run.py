@@ -11,6 +11,11 @@ traffic simulator. Components whose code or config is not in the tree yet are sk
 with a log line. Ctrl-C or SIGTERM (or the end of --duration) stops everything, newest
 first, and checks that no process of any group is left.
 
+A component that dies after the stack is up is restarted, like systemd's
+Restart=on-failure: a non-zero exit or a signal restarts it after a backoff of 1 s that
+doubles up to 30 s while it keeps dying within a minute of its start; exit 0 and exit 2
+(a bad config, which a restart cannot fix) are only reported. --no-restart turns it off.
+
 --port-offset N moves every port by N (generated copies of prometheus.yml,
 alertmanager.yml and enhancer.yml carry the moved ports), so a test can run the stack
 next to a running `make demo`. --fast scrapes, evaluates and collects every second,
@@ -51,6 +56,12 @@ BASE_PORTS = {
 FAKE_KINDS = ("shopify", "square", "odoo")
 ALL_COMPONENTS = ("seed", "sink", "fakes", "api", "exporter", "alertmanager", "prometheus", "enhancer", "simulator")
 STOP_GRACE_SECONDS = 10.0
+# Restart policy (Restart=on-failure): backoff doubles from INITIAL to MAX while the
+# component keeps dying within STABLE seconds of its start; a longer run resets it.
+RESTART_BACKOFF_INITIAL = 1.0
+RESTART_BACKOFF_MAX = 30.0
+RESTART_STABLE_SECONDS = 60.0
+EXIT_BAD_CONFIG = 2
 READY_TIMEOUT_SECONDS = 60.0
 
 _print_lock = threading.Lock()
@@ -201,9 +212,15 @@ class Component:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
     color: str = "37"
+    restarts: int = 0
+    started_at: float = 0.0            # monotonic time of the current process's start
+    quick_failures: int = 0            # deaths within RESTART_STABLE_SECONDS in a row
+    restart_at: float | None = None    # monotonic time of the pending restart
+    given_up: bool = False             # exited in a way a restart cannot fix
 
     def start(self) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        self.started_at = time.monotonic()
         self.process = subprocess.Popen(
             self.argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, start_new_session=True, text=True, errors="replace", bufsize=1)
@@ -252,15 +269,27 @@ def port_in_use(port: int) -> bool:
 
 
 class Stack:
-    def __init__(self, components: list[Component]):
+    def __init__(self, components: list[Component], pids_file: Path | None = None):
         self.components = components
         self.started: list[Component] = []
         self.stop_requested = threading.Event()
+        # {component: pid} of the current processes, rewritten on every (re)start, so the
+        # fault suite (benchmarks/chaos.py) can kill exactly one component's process.
+        self.pids_file = pids_file
 
     def start(self, component: Component) -> None:
         log(f"starting {component.name}: {' '.join(component.argv)}")
         component.start()
         self.started.append(component)
+        self._write_pids()
+
+    def _write_pids(self) -> None:
+        if self.pids_file is None:
+            return
+        pids = {c.name: c.process.pid for c in self.started if c.process is not None}
+        tmp = self.pids_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(pids))
+        tmp.replace(self.pids_file)
 
     def wait_ready(self, components: list[Component], timeout: float = READY_TIMEOUT_SECONDS) -> bool:
         pending = [c for c in components if c.ready_url]
@@ -277,6 +306,36 @@ class Stack:
                 return False
             time.sleep(0.2)
         return not pending
+
+    def supervise(self, now: float) -> None:
+        """Restart components that died (non-zero exit or signal) after their backoff."""
+        for component in self.started:
+            if component.running or component.given_up or self.stop_requested.is_set():
+                continue
+            if component.restart_at is None:
+                code = component.process.returncode
+                ran = now - component.started_at
+                how = _describe_exit(code)
+                if code in (0, EXIT_BAD_CONFIG):
+                    component.given_up = True
+                    log(f"{component.name} {how} after {ran:.0f}s; not restarting"
+                        + (" (bad config)" if code == EXIT_BAD_CONFIG else ""))
+                    continue
+                if ran >= RESTART_STABLE_SECONDS:
+                    component.quick_failures = 0
+                delay = min(RESTART_BACKOFF_MAX, RESTART_BACKOFF_INITIAL * 2 ** component.quick_failures)
+                component.quick_failures += 1
+                # Like systemd's KillMode=control-group: nothing of the dead run may hold its port.
+                component.signal_group(signal.SIGKILL)
+                component.restart_at = now + delay
+                log(f"{component.name} {how} after {ran:.0f}s; restarting in {delay:g}s "
+                    f"(restart {component.restarts + 1})")
+            elif now >= component.restart_at:
+                component.restart_at = None
+                component.restarts += 1
+                log(f"restarting {component.name} (restart {component.restarts}): {' '.join(component.argv)}")
+                component.start()
+                self._write_pids()
 
     def stop(self) -> bool:
         """Stop newest first; returns True when no process of any group is left."""
@@ -303,6 +362,15 @@ class Stack:
             return False
         log(f"all {len(self.started)} components stopped; no process left")
         return True
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
 
 
 def _group_alive(component: Component) -> bool:
@@ -364,7 +432,7 @@ def build_components(settings: Settings, args: argparse.Namespace, only: set[str
                 f"--web.listen-address={host}:{settings.ports['prometheus']}",
                 "--log.level=warn"], settings.url("prometheus", "/-/ready")))
     if "enhancer" in only:
-        source = ROOT / "enhancer" / "enhancer.yml"
+        source = Path(args.enhancer_config).resolve() if args.enhancer_config else ROOT / "enhancer" / "enhancer.yml"
         if not source.exists() or importlib.util.find_spec("enhancer.cli") is None:
             log("skipping enhancer: enhancer/enhancer.yml or the enhancer package is not in the tree yet")
         else:
@@ -424,7 +492,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="simulator fault (repeatable; replaces its default schedule)")
     parser.add_argument("--no-faults", action="store_true", help="simulator traffic without faults")
     parser.add_argument("--no-random-faults", action="store_true", help="only the scheduled faults")
+    parser.add_argument("--no-restart", action="store_true",
+                        help="report a component that dies instead of restarting it")
+    parser.add_argument("--enhancer-config", metavar="FILE",
+                        help="enhancer config to run instead of enhancer/enhancer.yml (ports and state "
+                             "are moved the same way; the fault suite adds its own rule)")
     return parser.parse_args(argv)
+
+
+def _report(settings: Settings) -> None:
+    """A report of the demo's last hour from its Prometheus, before the stack stops."""
+    config = settings.state_dir / "reporter.yml"
+    config.write_text(
+        f"prometheus:\n  url: {settings.url('prometheus')}\n  timeout: 20s\n"
+        f"timezone: UTC\noutput:\n  directory: {settings.state_dir / 'reports'}\n  formats: [html, json]\n"
+    )
+    command = [sys.executable, "-m", "reporter", "--config", str(config), "--from", "now-1h", "--to", "now",
+               "--format", "html,json"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        log("report of the last hour: not finished within 90s")
+        return
+    if done.returncode == 0:
+        log(f"report of the last hour: {done.stdout.strip()}")
+    else:
+        log(f"report of the last hour failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -469,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{settings.db}: no demo database; run without --keep-data or include seed in --only", file=sys.stderr)
         return 1
 
-    stack = Stack(components)
+    stack = Stack(components, pids_file=state_dir / "pids.json")
     previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         previous[sig] = signal.signal(sig, lambda signum, frame: stack.stop_requested.set())
@@ -478,6 +571,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if "sink" in only:
             _sink_summary(settings, started_at)
+        if "prometheus" in only and stack.started:
+            _report(settings)
         log("stopping")
         clean = stack.stop()
         for sig, handler in previous.items():
@@ -502,11 +597,14 @@ def _run(stack: Stack, settings: Settings, components: list[Component], args: ar
         if deadline is not None and time.time() >= deadline:
             log(f"--duration {args.duration:g}s reached")
             break
-        for component in stack.started:
-            if not component.running and component.name not in reported_dead:
-                reported_dead.add(component.name)
-                log(f"{component.name} exited with code {component.process.returncode}")
-        stack.stop_requested.wait(0.5)
+        if args.no_restart:
+            for component in stack.started:
+                if not component.running and component.name not in reported_dead:
+                    reported_dead.add(component.name)
+                    log(f"{component.name} {_describe_exit(component.process.returncode)}")
+        else:
+            stack.supervise(time.monotonic())
+        stack.stop_requested.wait(0.2)
     return 0
 
 

@@ -51,15 +51,19 @@ class ActionSender:
                 url = action.url
                 body = templates.render(action.body, **context) if action.body is not None else None
                 headers = {name: _header_value(name, header) for name, header in action.headers.items()}
+                # the secret part of each secret header, kept out of whatever the receiver answers
+                secrets = [headers[name][len(header.prefix):] for name, header in action.headers.items()
+                           if isinstance(header, SecretRef)]
                 method = action.method
             else:
                 url, method, headers, body = self._silence_request(action, context)
+                secrets = []
         except (templates.TemplateError, ActionError) as exc:
             return ActionResult(False, 0, f"not sent: {exc}")
         if not host_allowed(url, self.config.allowed_hosts):
             return ActionResult(False, 0, f"not sent: host of {url} is not in allowed_hosts")
         headers = {"User-Agent": f"inventory-enhancer/{__version__}", **headers, "Idempotency-Key": action_id}
-        return await self._request(method, url, headers, body, action)
+        return await self._request(method, url, headers, body, action, secrets)
 
     def _silence_request(self, action: SilenceAction, context: dict) -> tuple[str, str, dict, dict]:
         # Alertmanager judges silences by its own wall clock, whatever clock the engine runs on
@@ -76,7 +80,8 @@ class ActionSender:
         url = (action.url or self.config.alertmanager.url).rstrip("/") + "/api/v2/silences"
         return url, "POST", {}, body
 
-    async def _request(self, method: str, url: str, headers: dict, body, action) -> ActionResult:
+    async def _request(self, method: str, url: str, headers: dict, body, action,
+                       secrets: list[str] = ()) -> ActionResult:
         problem = ""
         attempts = 0
         for attempt in range(action.retries + 1):
@@ -85,7 +90,9 @@ class ActionSender:
             try:
                 async with self.session.request(method, url, json=body, headers=headers,
                                                 timeout=aiohttp.ClientTimeout(total=action.timeout)) as response:
-                    text = (await response.text(errors="replace"))[:200]
+                    # A receiver may echo the request's headers (a debugging proxy, an error
+                    # page): its answer goes into the action log, so the secrets come out first.
+                    text = _scrub(await response.text(errors="replace"), secrets)[:200]
                     if 200 <= response.status < 300:
                         return ActionResult(True, attempts, f"HTTP {response.status}: {' '.join(text.split())}")
                     problem = f"HTTP {response.status}: {' '.join(text.split())}"
@@ -95,12 +102,19 @@ class ActionSender:
             except asyncio.TimeoutError:
                 problem = f"no answer within {action.timeout:g}s"
             except (aiohttp.ClientError, OSError) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
+                problem = _scrub(f"{type(exc).__name__}: {exc}", secrets)
             if attempt < action.retries:
                 log.info("action to %s failed (attempt %d of %d): %s; retrying in %.1fs",
                          url, attempts, action.retries + 1, problem, delay)
                 await asyncio.sleep(delay)
         return ActionResult(False, attempts, f"{problem} (after {attempts} attempt{'s' if attempts > 1 else ''})")
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "********")
+    return text
 
 
 def _header_value(name: str, header: str | SecretRef) -> str:
