@@ -13,7 +13,7 @@ Business endpoints (what a shop's systems would call):
   POST /receipts                 {"location", "sku", "quantity"}
   POST /syncs                    {"integration", "records"?, "conflicts"?, "failed"?}: one sync run
 
-Action webhooks the enhancer calls (docs/HELPERS.md), each changing the database or the
+Action webhooks the enhancer calls (docs/enhancer.md), each changing the database or the
 API's own behaviour:
   POST /actions/resync, /actions/reconcile, /actions/purchase-orders,
        /actions/cache-warmup, /actions/restart-workers

@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS_BIN = "/usr/bin/prometheus"
 ALERTMANAGER_BIN = "/usr/bin/prometheus-alertmanager"
 
-# The fixed ports of docs/HELPERS.md.
+# The fixed ports of the demo (docs/demo.md).
 BASE_PORTS = {
     "exporter": 9877, "enhancer": 9878, "api": 8080, "shopify": 8181, "square": 8182, "odoo": 8183,
     "sink": 9099, "prometheus": 9090, "alertmanager": 9093,

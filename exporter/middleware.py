@@ -5,7 +5,7 @@
     ...add routes...
     instrument(app)          # adds the middleware and GET /metrics
 
-Series (names agreed in docs/HELPERS.md, job "inventory-api"):
+Series (docs/metrics.md, job "inventory-api"):
   inventory_api_requests_total{handler,method,code}
   inventory_api_request_duration_seconds{handler,method}   histogram
   inventory_api_requests_in_flight{handler}
