@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,39 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, message: 
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+class PrometheusServer:
+    """A real Prometheus on 127.0.0.1 over a TSDB directory (blocks made by promtool)."""
+
+    def __init__(self, data_dir: Path, *flags: str):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = data_dir / "prometheus.yml"
+        config.write_text("global:\n  scrape_interval: 1h\n")
+        self.log = open(data_dir / "prometheus.log", "wb")
+        self.process = subprocess.Popen(
+            ["/usr/bin/prometheus", f"--config.file={config}", f"--storage.tsdb.path={data_dir / 'tsdb'}",
+             "--storage.tsdb.retention.time=10y", f"--web.listen-address=127.0.0.1:{self.port}", *flags],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"prometheus exited: {(data_dir / 'prometheus.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("prometheus did not become ready")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()

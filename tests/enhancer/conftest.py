@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from enhancer.config import parse_config
 from enhancer.engine import Engine
 from enhancer.prometheus import PrometheusClient
 from enhancer.state import StateStore
+from tests.conftest import PrometheusServer, free_port  # noqa: F401 - free_port is used by the tests
 
 MINUTE, HOUR, WEEK = 60, 3600, 7 * 86400
 
@@ -91,44 +90,6 @@ def write_openmetrics(path: Path, extra: list | None = None) -> None:
             lines.extend(f"{selector} {fn(t):g} {t}" for t in stamps)
     lines.append("# EOF")
     path.write_text("\n".join(lines) + "\n")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PrometheusServer:
-    def __init__(self, data_dir: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = data_dir / "prometheus.yml"
-        config.write_text("global:\n  scrape_interval: 1h\n")
-        self.log = open(data_dir / "prometheus.log", "wb")
-        self.process = subprocess.Popen(
-            ["/usr/bin/prometheus", f"--config.file={config}", f"--storage.tsdb.path={data_dir / 'tsdb'}",
-             "--storage.tsdb.retention.time=10y", f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"prometheus exited: {(data_dir / 'prometheus.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("prometheus did not become ready")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
 
 
 def build_tsdb(directory: Path, extra: list | None = None) -> None:
