@@ -1,7 +1,9 @@
 """Runs every collector in the background and publishes one snapshot for /metrics.
 
 Each collector has its own loop: run, time it, enforce its timeout, record the
-outcome, re-render the snapshot, sleep until its next tick. A failed or timed-out
+outcome, re-render the snapshot, sleep until its next tick. The render (text and
+OpenMetrics, both gzipped) runs in a worker thread, so a large registry delays the
+next snapshot, never a scrape being served. A failed or timed-out
 collector's families are dropped from the snapshot (never served stale as if fresh)
 and show as inventory_exporter_collector_success 0.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +22,7 @@ from prometheus_client.metrics_core import Metric
 
 from exporter import __version__
 from exporter.collectors.base import Collector
-from exporter.snapshot import EMPTY, Snapshot, with_constant_labels
+from exporter.snapshot import Snapshot, with_constant_labels
 
 log = logging.getLogger("exporter.runner")
 
@@ -46,10 +49,14 @@ class Runner:
         # read whenever the snapshot is rendered.
         self.extra_sources = extra_sources or []
         self.states = {c.name: CollectorState(families=[]) for c in collectors}
-        self.snapshot: Snapshot = EMPTY
         self.ready = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        self._publish()
+        # One render at a time; collectors finishing during a render share the next one.
+        # Its own thread: the shared pool may be full of collectors' stuck statements.
+        self._render_lock = asyncio.Lock()
+        self._render_thread: ThreadPoolExecutor | None = None  # started with the first render
+        self._render_pending = False
+        self.snapshot: Snapshot = Snapshot.render(self._families())
 
     async def start(self) -> None:
         for collector in self.collectors:
@@ -62,6 +69,9 @@ class Runner:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self._render_thread is not None:
+            self._render_thread.shutdown(wait=False, cancel_futures=True)
+            self._render_thread = None
         for collector in self.collectors:
             try:
                 await collector.close()
@@ -101,7 +111,7 @@ class Runner:
             if was_failing:
                 log.info("collector %s recovered", collector.name)
         state.runs += 1
-        self._publish()
+        await self.publish()
         if all(s.runs for s in self.states.values()):
             self.ready.set()
 
@@ -144,13 +154,28 @@ class Runner:
                 last_success.add_metric([name], state.last_success_timestamp)
         return [build, success, duration, last_success]
 
-    def _publish(self) -> None:
+    def _families(self) -> list[Metric]:
         families = self._self_metrics()
         for source in self.extra_sources:
             families.extend(source())
         for state in self.states.values():
             families.extend(state.families)
-        self.snapshot = Snapshot.render(with_constant_labels(families, self.constant_labels))
+        return with_constant_labels(families, self.constant_labels)
+
+    async def publish(self) -> None:
+        """Render the current state and swap it in; returns once it is served."""
+        self._render_pending = True
+        async with self._render_lock:
+            if not self._render_pending:
+                return  # a render that started after our change already covers it
+            self._render_pending = False
+            # The families are gathered here, in the loop, so the thread only reads
+            # lists nobody changes: collectors build new ones on every run.
+            families = self._families()
+            if self._render_thread is None:
+                self._render_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-render")
+            loop = asyncio.get_running_loop()
+            self.snapshot = await loop.run_in_executor(self._render_thread, Snapshot.render, families)
 
     def api_view(self, name: str) -> list[Any] | None:
         """Merge the named JSON view of every collector that offers one."""

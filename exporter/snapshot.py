@@ -74,4 +74,3 @@ class Snapshot:
         return body, CONTENT_TYPE_PLAIN_0_0_4, use_gzip
 
 
-EMPTY = Snapshot.render([])

@@ -8,10 +8,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 import urllib.request
 
 import pytest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collectors.base import CollectorBase
@@ -166,6 +169,89 @@ async def test_collector_timeout_counts_as_failure_and_scrape_does_not_wait(aioh
     assert runner.states["slow"].last_error == "timed out after 0.2s"
     assert 'inventory_exporter_collector_success{collector="slow"} 0.0' in await (await client.get("/metrics")).text()
     await runner.stop()
+
+
+class _GrowingCollector(CollectorBase):
+    """Small on its first run, then a registry whose render takes about a second."""
+
+    name = "growing"
+    interval = 3600.0
+    timeout = 60.0
+
+    def __init__(self):
+        self.series = 10
+
+    async def collect(self):
+        family = GaugeMetricFamily("inventory_test_series", "Synthetic series.", labels=["n"])
+        for n in range(self.series):
+            family.add_metric([str(n)], n)
+        return [family]
+
+
+async def test_scrape_is_served_while_a_large_snapshot_renders(aiohttp_client):
+    collector = _GrowingCollector()
+    runner = Runner([collector])
+    client = await aiohttp_client(build_app(runner))
+    await runner.run_once(collector)
+    collector.series = 100_000  # about 1 s of rendering (docs/reliability.md, stress)
+    run = asyncio.create_task(runner.run_once(collector))
+    for _ in range(30_000):  # until the collection is done and the render has begun
+        if runner._render_lock.locked():
+            break
+        await asyncio.sleep(0.001)
+
+    resp = await client.get("/metrics")
+    # Answered from the previous snapshot while the new one is still being rendered:
+    # the render runs in a worker thread, not in the loop that serves scrapes.
+    still_rendering = runner._render_lock.locked()
+    body = await resp.text()
+    assert resp.status == 200
+    assert still_rendering
+    assert 'inventory_test_series{n="9"} 9.0' in body
+    assert 'n="99999"' not in body
+
+    await asyncio.wait_for(run, 60)
+    assert 'inventory_test_series{n="99999"} 99999.0' in await (await client.get("/metrics")).text()
+    await runner.stop()
+
+
+async def test_collectors_finishing_during_a_render_share_the_next_one(aiohttp_client):
+    first, second = _GrowingCollector(), _GrowingCollector()
+    second.name = "growing_too"
+    runner = Runner([first, second])
+    renders = []
+    original = runner._families
+
+    def counted():
+        renders.append(1)
+        return original()
+
+    runner._families = counted
+    first.series = 50_000
+    await asyncio.gather(runner.run_once(first), runner.run_once(second), runner.run_once(second))
+    # One render for the first collector, one more covering both runs of the second.
+    assert len(renders) == 2
+    text = runner.snapshot.text.decode()
+    assert 'inventory_exporter_collector_success{collector="growing_too"} 1.0' in text
+    assert 'inventory_test_series{n="49999"} 49999.0' in text
+
+
+async def test_render_does_not_wait_for_a_busy_shared_thread_pool():
+    # Collectors' blocking statements run in the loop's default pool; one that is stuck
+    # (a hung database) must not hold up the snapshot of every other collector.
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+    release = threading.Event()
+    stuck = loop.run_in_executor(None, release.wait)
+    try:
+        collector = _GrowingCollector()
+        runner = Runner([collector])
+        await asyncio.wait_for(runner.run_once(collector), 10)
+        assert 'inventory_test_series{n="9"} 9.0' in runner.snapshot.text.decode()
+        await runner.stop()
+    finally:
+        release.set()
+        await stuck
 
 
 def test_cli_serves_and_shuts_down_cleanly_on_sigterm(sqlite_db, tmp_path):
