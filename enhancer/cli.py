@@ -25,7 +25,6 @@ from enhancer.server import build_app
 from enhancer.state import StateStore
 from exporter.config_types import parse_listen
 from exporter.server import SERVER_LIMITS
-from exporter.config import ConfigError as WebConfigError
 from exporter.webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("enhancer")
@@ -54,12 +53,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         config = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_CONFIG
-    try:
         web_config = load_web_config(args.web_config_file)
-    except WebConfigError as exc:
+    except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
     if args.check_config:

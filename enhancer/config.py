@@ -2,49 +2,16 @@
 
 from __future__ import annotations
 
-import math
-import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 from urllib.parse import urlsplit
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from enhancer import templates
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-class ConfigError(Exception):
-    """A bad config file; str() is the single line the CLI prints."""
-
-    def __init__(self, file: str | Path, path: str, problem: str):
-        self.file, self.path, self.problem = str(file), path, problem
-        super().__init__(f"{file}: {path}: {problem}" if path else f"{file}: {problem}")
-
-
-def parse_duration(raw: Any) -> float:
-    """'90s', '5m', '1h30m', '1w' or a number of seconds -> seconds."""
-    if isinstance(raw, bool):
-        raise ValueError("expected a duration like 30s, 5m, 1h, 1w")
-    if isinstance(raw, (int, float)):
-        seconds = float(raw)
-    elif isinstance(raw, str):
-        text = raw.strip()
-        parts = list(_DURATION_PART.finditer(text))
-        if not text or "".join(p.group(0) for p in parts) != text:
-            raise ValueError(f"invalid duration {raw!r}: expected a duration like 30s, 5m, 1h, 1w")
-        seconds = sum(float(p.group(1)) * _UNIT_SECONDS[p.group(2)] for p in parts)
-    else:
-        raise ValueError("expected a duration like 30s, 5m, 1h, 1w")
-    if seconds < 0 or not math.isfinite(seconds):
-        raise ValueError("duration must be a finite number of seconds >= 0")
-    return seconds
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+from exporter.config_types import (  # noqa: F401 - ConfigError and parse_duration re-exported
+    ConfigError, Duration, DurationOrZero, Model, load_model, parse_duration, validate_model,
+)
 
 
 def host_allowed(url: str, allowed_hosts: list[str]) -> bool:
@@ -61,15 +28,12 @@ def host_allowed(url: str, allowed_hosts: list[str]) -> bool:
     return False
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
 
 class PrometheusConfig(Model):
     url: str = "http://127.0.0.1:9090"
     timeout: Duration = 10.0
     retries: int = Field(2, ge=0, le=10)
-    backoff: Duration = 0.5
+    backoff: DurationOrZero = 0.5
 
 
 class AlertmanagerConfig(Model):
@@ -98,10 +62,10 @@ class RobustBaseline(Model):
     kind: Literal["robust"]
     query: str | None = None
     window: Duration = 3600.0
-    offset: Duration = 0.0
+    offset: DurationOrZero = 0.0
     step: Duration = 60.0
     min_samples: int = Field(30, ge=1)
-    refresh: Duration = 300.0
+    refresh: DurationOrZero = 300.0
 
 
 class SeasonalBaseline(Model):
@@ -113,14 +77,14 @@ class SeasonalBaseline(Model):
     window: Duration = 3600.0
     step: Duration = 300.0
     min_samples: int = Field(24, ge=1)
-    refresh: Duration = 900.0
+    refresh: DurationOrZero = 900.0
 
 
 Baseline = Annotated[Union[RobustBaseline, SeasonalBaseline], Field(discriminator="kind")]
 
 
 class _TriggerBase(Model):
-    for_: Duration = Field(0.0, alias="for")
+    for_: DurationOrZero = Field(0.0, alias="for")
 
 
 class DeviationTrigger(_TriggerBase):
@@ -158,7 +122,7 @@ class SecretRef(Model):
 class _ActionBase(Model):
     timeout: Duration = 5.0
     retries: int = Field(2, ge=0, le=10)
-    backoff: Duration = 1.0
+    backoff: DurationOrZero = 1.0
 
 
 class WebhookAction(_ActionBase):
@@ -194,7 +158,7 @@ Action = Annotated[Union[WebhookAction, SilenceAction, LogAction], Field(discrim
 
 
 class VerifyConfig(Model):
-    after: Duration = 300.0
+    after: DurationOrZero = 300.0
     better: Literal["lower", "higher"] = "lower"
     min_improvement: float = 0.0
     backoff_after: int = Field(3, ge=1)
@@ -210,7 +174,7 @@ class RuleConfig(Model):
     action: Action
     priority: int = 0
     exclusive_group: str | None = None
-    cooldown: Duration = 900.0
+    cooldown: DurationOrZero = 900.0
     budget_per_hour: int | None = Field(None, ge=0)
     verify: VerifyConfig | None = None
     dry_run: bool = False
@@ -237,67 +201,28 @@ class Config(Model):
         return None
 
 
+def _union_names() -> frozenset[str]:
+    """The `kind` tags of the baseline, trigger and action unions, and SecretRef."""
+    names = {"SecretRef"}
+    for union in (Baseline, Trigger, Action):
+        for member in get_args(get_args(union)[0]):
+            names.update(get_args(member.model_fields["kind"].annotation))
+    return frozenset(names)
+
+
+_UNION_NAMES = _union_names()
+
+
 def load_config(path: str | Path) -> Config:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(path, "", f"cannot read file: {exc.strerror or exc}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(path, where, f"invalid YAML: {' '.join(str(problem).split())}") from None
-    return parse_config(raw if raw is not None else {}, path)
-
-
-def parse_config(raw: Any, source: str | Path = "<config>") -> Config:
-    if not isinstance(raw, dict):
-        raise ConfigError(source, "", "top level must be a mapping")
-    try:
-        config = Config.model_validate(raw)
-    except ValidationError as exc:
-        errors = exc.errors()
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-        raise ConfigError(source, _key_path(first["loc"]), _problem(first) + more) from None
-    _check(config, source)
+    config = load_model(Config, path, _UNION_NAMES)
+    _check(config, path)
     return config
 
 
-_UNION_TAGS = {"robust", "seasonal", "deviation", "ratio", "threshold", "webhook",
-               "alertmanager_silence", "log", "str", "SecretRef"}
-
-
-def _key_path(loc: tuple) -> str:
-    parts = []
-    for item in loc:
-        text = str(item)
-        # pydantic inserts union tags and validator names into the location; users never wrote them
-        if text in _UNION_TAGS or "[" in text or "(" in text:
-            continue
-        parts.append(text)
-    return ".".join(parts)
-
-
-def _problem(error: dict) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "union_tag_invalid":
-        expected = error.get("ctx", {}).get("expected_tags", "")
-        return f"unknown kind {error.get('ctx', {}).get('tag')!r}, expected one of {expected}"
-    if kind == "union_tag_not_found":
-        return f"missing 'kind', expected one of {error.get('ctx', {}).get('expected_tags', '')}"
-    message = error["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
-    message = " ".join(message.split())
-    return message[:1].lower() + message[1:]
+def parse_config(raw: Any, source: str | Path = "<config>") -> Config:
+    config = validate_model(Config, raw, str(source), _UNION_NAMES)
+    _check(config, source)
+    return config
 
 
 def _check(config: Config, source: str | Path) -> None:
@@ -305,25 +230,25 @@ def _check(config: Config, source: str | Path) -> None:
     for key, url in (("prometheus.url", config.prometheus.url), ("alertmanager.url", config.alertmanager.url)):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(source, key, f"not an http(s) URL: {url!r}")
+            raise ConfigError.at(source, key, f"not an http(s) URL: {url!r}")
     renew = config.lease.renew_interval
     if renew is not None and not 0 < renew < config.lease.ttl:
-        raise ConfigError(source, "lease.renew_interval",
+        raise ConfigError.at(source, "lease.renew_interval",
                           f"must be above 0 and below lease.ttl ({config.lease.ttl:g}s), or the lease lapses "
                           "between renewals")
     seen: set[str] = set()
     for index, rule in enumerate(config.rules):
         here = f"rules.{index}"
         if rule.name in seen:
-            raise ConfigError(source, f"{here}.name", f"duplicate rule name {rule.name!r}")
+            raise ConfigError.at(source, f"{here}.name", f"duplicate rule name {rule.name!r}")
         seen.add(rule.name)
         if rule.trigger.kind in ("deviation", "ratio") and rule.baseline is None:
-            raise ConfigError(source, f"{here}.baseline",
+            raise ConfigError.at(source, f"{here}.baseline",
                               f"trigger kind {rule.trigger.kind!r} needs a baseline (robust or seasonal)")
         url = config.action_url(rule)
         if url is not None and not host_allowed(url, config.allowed_hosts):
             host = urlsplit(url).netloc or url
-            raise ConfigError(source, f"{here}.action.url",
+            raise ConfigError.at(source, f"{here}.action.url",
                               f"host {host!r} is not in allowed_hosts {config.allowed_hosts}")
         action = rule.action
         template_sources: dict[str, Any] = {}
@@ -331,7 +256,7 @@ def _check(config: Config, source: str | Path) -> None:
             template_sources["body"] = action.body
             for name, header in action.headers.items():
                 if isinstance(header, SecretRef) and (header.env is None) == (header.file is None):
-                    raise ConfigError(source, f"{here}.action.headers.{name}",
+                    raise ConfigError.at(source, f"{here}.action.headers.{name}",
                                       "a secret header needs exactly one of env or file")
         elif isinstance(action, SilenceAction):
             template_sources["matchers"] = [m.value for m in action.matchers]
@@ -341,6 +266,6 @@ def _check(config: Config, source: str | Path) -> None:
         for key, template in template_sources.items():
             unknown = templates.unknown_fields(template)
             if unknown:
-                raise ConfigError(source, f"{here}.action.{key}",
+                raise ConfigError.at(source, f"{here}.action.{key}",
                                   f"unknown template field {{{unknown[0]}}}; use {{labels.NAME}}, "
                                   "{value}, {baseline} or {rule}")

@@ -1,8 +1,14 @@
-"""Shared building blocks of config models: durations and the strict base model."""
+"""What every service's config shares: durations, the strict base model, and the loader
+that turns any problem into one line `FILE: key.path: problem` (the CLIs exit 2 on it).
+
+The exporter, the enhancer and the reporter all load their YAML through `load_model`.
+"""
 
 from __future__ import annotations
 
+import math
 import re
+from functools import partial
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -13,7 +19,7 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
 
-def parse_duration(value: object) -> float:
+def parse_duration(value: object, allow_zero: bool = False) -> float:
     """Prometheus-style duration ("15s", "1h30m", "500ms") or a number of seconds."""
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 15s, 5m or 1h")
@@ -31,15 +37,21 @@ def parse_duration(value: object) -> float:
             raise ValueError(f"invalid duration {value!r}: expected e.g. 15s, 5m, 1h30m")
     else:
         raise ValueError("expected a duration such as 15s, 5m or 1h")
-    if seconds <= 0:
-        raise ValueError(f"duration must be positive, got {value!r}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"duration must be finite, got {value!r}")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ValueError(f"duration must be {'0 or more' if allow_zero else 'positive'}, got {value!r}")
     return seconds
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+# For waits that may be left out: a `for`, a cooldown, an offset, a retry backoff.
+DurationOrZero = Annotated[float, BeforeValidator(partial(parse_duration, allow_zero=True))]
+
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # populate_by_name: a field aliased to a Python keyword (`for`) still takes its own name.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -53,22 +65,62 @@ def parse_listen(listen: str) -> tuple[str, int]:
 class ConfigError(Exception):
     """A configuration problem; str() is the one line printed before exit 2."""
 
+    @classmethod
+    def at(cls, path: str | Path, key: str, problem: str) -> "ConfigError":
+        """A problem found after validation (across keys): same one-line form."""
+        return cls(f"{path}: {key}: {problem}")
 
-def format_validation_error(path: str, exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    message = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        message = "unknown key"
-    where = ".".join(str(part) for part in err["loc"]) or "(top level)"
-    extra = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-    return f"{path}: {where}: {message}{extra}"
+
+def _key_path(loc: tuple, union_names: frozenset[str]) -> str:
+    # pydantic puts the tags of discriminated unions ("webhook") and the names of union
+    # members or validators ("str", "function-after[...]") into the location; the user
+    # never wrote them, so they would make the path differ from the file.
+    parts = []
+    for depth, item in enumerate(loc):
+        text = str(item)
+        if depth and isinstance(item, str) and ("[" in text or text in union_names or text in _TYPE_NAMES):
+            continue
+        parts.append(text)
+    return ".".join(parts) or "(top level)"
+
+
+_TYPE_NAMES = {"str", "int", "float", "bool", "dict", "list"}
+
+
+def problem_text(error: dict) -> str:
+    """One pydantic error as the problem part of the line, in the words a config file uses."""
+    kind = error["type"]
+    ctx = error.get("ctx", {})
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "union_tag_invalid":
+        return f"unknown kind {ctx.get('tag')!r}, expected one of {ctx.get('expected_tags', '')}"
+    if kind == "union_tag_not_found":
+        return f"missing 'kind', expected one of {ctx.get('expected_tags', '')}"
+    return " ".join(error["msg"].removeprefix("Value error, ").split())
+
+
+def format_validation_error(path: str, exc: ValidationError, union_names: frozenset[str] = frozenset()) -> str:
+    errors = exc.errors()
+    first = errors[0]
+    loc = first["loc"]
+    if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        loc = (*loc, "kind")  # point at the key to change, not at its parent
+    more = len(errors) - 1
+    extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{path}: {_key_path(loc, union_names)}: {problem_text(first)}{extra}"
 
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def validate_model(model: type[M], data: object, path: str) -> M:
-    """A parsed YAML document -> the model; ConfigError with one line on any problem."""
+def validate_model(model: type[M], data: object, path: str, union_names: frozenset[str] = frozenset()) -> M:
+    """A parsed YAML document -> the model; ConfigError with one line on any problem.
+
+    `union_names`: the tags and member names of the model's unions, left out of key paths.
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -76,10 +128,10 @@ def validate_model(model: type[M], data: object, path: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc)) from None
+        raise ConfigError(format_validation_error(path, exc, union_names)) from None
 
 
-def load_model(model: type[M], path: str | Path) -> M:
+def load_model(model: type[M], path: str | Path, union_names: frozenset[str] = frozenset()) -> M:
     """Read a YAML file into the model; ConfigError naming file, key path and problem."""
     path = str(path)
     try:
@@ -91,7 +143,7 @@ def load_model(model: type[M], path: str | Path) -> M:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        problem = getattr(exc, "problem", None) or "invalid YAML"
+        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "(file)"
+        problem = " ".join(str(getattr(exc, "problem", None) or "invalid YAML").split())
         raise ConfigError(f"{path}: {where}: invalid YAML: {problem}") from None
-    return validate_model(model, data, path)
+    return validate_model(model, data, path, union_names)

@@ -31,13 +31,14 @@ from tests.conftest import ROOT
         ("business:\n  metrics:\n    - name: m\n      labels: ['__x']\n      sql: SELECT 1\n",
          "business.metrics.0.labels", "invalid label name"),
         ("api_probes:\n  - target: api\n    url: ftp://x\n", "api_probes.0.url", "http:// or https://"),
-        ("api_probes:\n  - target: api\n", "api_probes.0.url", "Field required"),
+        ("api_probes:\n  - target: api\n", "api_probes.0.url", "required key is missing"),
         ("host:\n  ignored_interfaces: '('\n", "host.ignored_interfaces", "invalid regular expression"),
         ("integrations:\n  - name: s\n    kind: carrier-pigeon\n    url: http://x\n",
          "integrations.0.kind", "unknown integration kind 'carrier-pigeon'"),
         ("constant_labels:\n  'bad-label': x\n", "constant_labels", "invalid label name"),
         ("- just\n- a list\n", "(top level)", "expected a mapping"),
-        ("database: [\n", "line", "invalid YAML"),
+        ("database: [\n", "line 2 column 1", "invalid YAML"),
+        ("database:\n  interval: 0s\n", "database.interval", "duration must be positive"),
     ],
 )
 def test_bad_config_names_file_key_and_problem(tmp_path, body, key, problem):

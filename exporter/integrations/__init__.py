@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from exporter.config_types import problem_text
 from exporter.integrations.base import CommonSettings, Connector
 from exporter.integrations.odoo import OdooConnector
 from exporter.integrations.rest_json import RestJsonConnector
@@ -45,7 +46,7 @@ def validate_integration(integration: "IntegrationConfig") -> tuple[str, str] | 
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(part) for part in err["loc"])
-        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+        message = problem_text(err)
         if not key:
             # A check across keys names its key first: "paging: cursor needs cursor_path".
             key, _, message = message.partition(": ") if re.match(r"^\w+: ", message) else ("kind", "", message)

@@ -20,10 +20,17 @@ def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["5x", "", "m5", "-1s", "1h 30m", True])
+@pytest.mark.parametrize("text", ["5x", "", "m5", "-1s", "1h 30m", True, float("inf"), 0])
 def test_bad_durations(text):
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_waits_may_be_zero_where_zero_means_none():
+    from enhancer.config import parse_config
+    rule = parse_config({"rules": [{"name": "x", "query": "up", "cooldown": "0s", "action": {"kind": "log"},
+                                    "trigger": {"kind": "threshold", "value": 1, "for": 0}}]}).rules[0]
+    assert (rule.cooldown, rule.trigger.for_) == (0.0, 0.0)
 
 
 def test_shipped_config_has_the_six_demo_rules():
@@ -67,6 +74,13 @@ BAD = [
     ("rules:\n  - name: x\n    query: up\n    trigger: {kind: threshold}\n    action: {kind: log}\n",
      "rules.0.trigger.value", "required key is missing"),
     ("rules:\n  - name: x\n   query: up\n", "line 3 column 4", "invalid YAML"),
+    # the tag of a union ("webhook") is not part of the path the user sees
+    ("rules:\n  - name: x\n    query: up\n    trigger: {kind: nope}\n    action: {kind: log}\n",
+     "rules.0.trigger.kind", "unknown kind 'nope', expected one of 'deviation', 'ratio', 'threshold'"),
+    ("allowed_hosts: [127.0.0.1]\nrules:\n  - name: x\n    query: up\n    trigger: {kind: threshold, value: 1}\n"
+     "    action: {kind: webhook, url: 'http://127.0.0.1/x', retries: 99}\n",
+     "rules.0.action.retries", "less than or equal to 10"),
+    ("poll_interval: 0s\n", "poll_interval", "duration must be positive"),
 ]
 
 

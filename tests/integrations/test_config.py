@@ -29,7 +29,7 @@ BASE = {"name": "shop", "kind": "shopify", "url": "https://example.myshopify.com
     ({"locations": {"a": "online", "b": "online"}}, "integrations.0.locations: remote locations 'a' and 'b' both map to 'online'"),
     ({"url": "ftp://x"}, "integrations.0.url: must be an http:// or https:// URL"),
     ({"kind": "odoo", "database": "db", "username": "u"}, "integrations.0.locations.gid://shopify/Location/1: Odoo location ids are integers"),
-    ({"kind": "odoo"}, "integrations.0.database: Field required"),
+    ({"kind": "odoo"}, "integrations.0.database: required key is missing"),
     ({"kind": "rest_json", "sku_path": "sku", "location_path": "loc", "quantity_path": "q", "paging": "cursor"},
      "integrations.0.paging: cursor needs cursor_path"),
     ({"tolerance_units": -1}, "integrations.0.tolerance_units: Input should be greater than or equal to 0"),
