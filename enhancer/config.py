@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from enhancer import templates
 from exporter.config_types import (  # noqa: F401 - ConfigError and parse_duration re-exported
@@ -180,6 +181,36 @@ class RuleConfig(Model):
     dry_run: bool = False
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class MaintenanceWindow(Model):
+    days: list[Weekday] = []        # empty: every day
+    start: str = Field(pattern=_HHMM)
+    end: str = Field(pattern=_HHMM)  # at or before start: ends the next day
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "MaintenanceWindow":
+        if self.start == self.end:
+            raise ValueError(f"start and end are both {self.start}: the window would be empty")
+        return self
+
+
+class MaintenanceConfig(Model):
+    timezone: str = "UTC"
+    windows: list[MaintenanceWindow] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
+        return value
+
+
 class Config(Model):
     prometheus: PrometheusConfig = PrometheusConfig()
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
@@ -191,6 +222,7 @@ class Config(Model):
     allowed_hosts: list[str] = []
     budget: BudgetConfig = BudgetConfig()
     lease: LeaseConfig = LeaseConfig()
+    maintenance: MaintenanceConfig = MaintenanceConfig()
     rules: list[RuleConfig] = []
 
     def action_url(self, rule: RuleConfig) -> str | None:

@@ -15,6 +15,7 @@ from enhancer.actions import ActionResult, ActionSender
 from enhancer.baselines import Baseline, fetch_baselines
 from enhancer.config import Config, RuleConfig
 from enhancer.governance import ACT, DRY_RUN, FAILED, SUCCESS, Candidate, Decision
+from enhancer.maintenance import active_window
 from enhancer.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailable, target_key
 from enhancer.state import ActionRow, FencedOut, StateStore
 from enhancer.triggers import FIRING, PENDING, WAITING_BASELINE, Holds, check
@@ -105,6 +106,10 @@ class Engine:
             self.improvements = store.last_improvements()
             self._refresh_cooldowns()
 
+    def maintenance_window(self, now: float | None = None) -> str | None:
+        """The maintenance window in force at `now` (default: the engine's clock), if any."""
+        return active_window(self.config.maintenance, self.clock() if now is None else now)
+
     @property
     def is_leader(self) -> bool:
         return self.lease is None or self.lease.is_leader
@@ -192,7 +197,8 @@ class Engine:
             candidates,
             cooldowns={mode: self.store.cooldowns(mode) for mode in (False, True)},
             usage={mode: self.store.budget_usage(now - HOUR, mode) for mode in (False, True)},
-            global_budget=self.config.budget.per_hour, now=now)
+            global_budget=self.config.budget.per_hour, now=now,
+            maintenance=self.maintenance_window(now))
         outcomes = await self._apply(decisions, now)
         self._refresh_cooldowns()
 

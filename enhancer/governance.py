@@ -1,4 +1,4 @@
-"""Who may act this cycle: cooldown, then priority within exclusive groups, then budgets.
+"""Who may act this cycle: maintenance, cooldown, priority within exclusive groups, budgets.
 
 A pure function of the candidates and the persisted cooldowns and budget usage, so
 every suppression can be explained by one reason string.
@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from enhancer.config import RuleConfig
 
 SUCCESS, FAILED, DRY_RUN = "success", "failed", "dry_run"
-SUPPRESSED_COOLDOWN, SUPPRESSED_PRIORITY, SUPPRESSED_BUDGET = (
-    "suppressed_cooldown", "suppressed_priority", "suppressed_budget")
-OUTCOMES = (SUCCESS, FAILED, DRY_RUN, SUPPRESSED_COOLDOWN, SUPPRESSED_PRIORITY, SUPPRESSED_BUDGET)
+SUPPRESSED_MAINTENANCE, SUPPRESSED_COOLDOWN, SUPPRESSED_PRIORITY, SUPPRESSED_BUDGET = (
+    "suppressed_maintenance", "suppressed_cooldown", "suppressed_priority", "suppressed_budget")
+OUTCOMES = (SUCCESS, FAILED, DRY_RUN, SUPPRESSED_MAINTENANCE, SUPPRESSED_COOLDOWN, SUPPRESSED_PRIORITY,
+            SUPPRESSED_BUDGET)
 ACT = "act"  # allowed to send; becomes SUCCESS or FAILED once sent
 
 
@@ -48,12 +49,18 @@ def same_target(a: dict[str, str], b: dict[str, str]) -> bool:
 
 
 def decide(candidates: list[Candidate], *, cooldowns: dict[bool, dict[tuple[str, str], float]],
-           usage: dict[bool, dict[str, int]], global_budget: int, now: float) -> list[Decision]:
+           usage: dict[bool, dict[str, int]], global_budget: int, now: float,
+           maintenance: str | None = None) -> list[Decision]:
+    """`maintenance`: the window in force (see enhancer.maintenance), if any."""
     decisions: list[Decision] = []
     acting: list[Candidate] = []
     used = {mode: dict(per_rule) for mode, per_rule in usage.items()}
     for candidate in sorted(candidates, key=lambda c: (-c.rule.priority, c.order)):
         rule, mode = candidate.rule, candidate.dry_run
+        if maintenance is not None:
+            # nothing is sent, not even a dry run's record of what would be: it would not be
+            decisions.append(Decision(candidate, SUPPRESSED_MAINTENANCE, f"maintenance window {maintenance}"))
+            continue
         until = cooldowns.get(mode, {}).get((rule.name, candidate.target))
         if until is not None and until > now:
             decisions.append(Decision(candidate, SUPPRESSED_COOLDOWN,

@@ -46,6 +46,12 @@ class EnhancerCollector(Collector):
             terms.add_metric([], float(engine.lease.acquisitions))
             yield terms
 
+        maintenance = GaugeMetricFamily("inventory_enhancer_maintenance_active",
+                                        "1 while a configured maintenance window is in force: rules are "
+                                        "evaluated, no action is sent.")
+        maintenance.add_metric([], 0.0 if engine.maintenance_window(now) is None else 1.0)
+        yield maintenance
+
         up = GaugeMetricFamily("inventory_enhancer_prometheus_up",
                                "1 if the last poll of Prometheus succeeded.")
         up.add_metric([], 1.0 if engine.prometheus_up else 0.0)

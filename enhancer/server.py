@@ -55,7 +55,8 @@ def build_app(engine: Engine, registry: CollectorRegistry) -> web.Application:
                     "cooldown_remaining_seconds": cooldowns.get(target_key(target.labels), 0.0),
                 } for target in view.targets],
             })
-        return web.json_response({"status": "success", "data": data})
+        # the window in force, if any: while it lasts nothing is sent
+        return web.json_response({"status": "success", "data": data, "maintenance": engine.maintenance_window()})
 
     async def actions(request: web.Request) -> web.Response:
         try:

@@ -111,6 +111,10 @@ UP_DOWN = [{"type": "value", "options": {
     "0": {"text": "DOWN", "color": "red", "index": 0},
     "1": {"text": "UP", "color": "green", "index": 1},
 }}]
+IN_MAINTENANCE = [{"type": "value", "options": {
+    "0": {"text": "no", "color": "green", "index": 0},
+    "1": {"text": "IN FORCE", "color": "blue", "index": 1},
+}}]
 OK_FAILED = [{"type": "value", "options": {
     "0": {"text": "FAILED", "color": "red", "index": 0},
     "1": {"text": "OK", "color": "green", "index": 1},
@@ -909,26 +913,31 @@ def enhancer(t: Thresholds) -> Json:
              "inventory_enhancer_prometheus_up: the enhancer's last poll of Prometheus succeeded. At 0 "
              "it decides nothing and backs off.",
              [target("inventory_enhancer_prometheus_up", "Prometheus")], "none", mappings=UP_DOWN,
-             thresholds=steps("red", (1, "green")), graph=False),
+             thresholds=steps("red", (1, "green")), graph=False, w=5),
         stat("Since last poll",
              "Seconds since the enhancer's last poll cycle "
              "(time() - inventory_enhancer_last_poll_timestamp_seconds); it should stay under the poll interval.",
              [target("time() - inventory_enhancer_last_poll_timestamp_seconds", "since last poll")], "s",
-             graph=False),
+             graph=False, w=5),
         stat("Poll duration",
              "inventory_enhancer_poll_duration_seconds: wall time of the last poll cycle, actions included.",
-             [target("inventory_enhancer_poll_duration_seconds", "poll")], "s"),
+             [target("inventory_enhancer_poll_duration_seconds", "poll")], "s", w=5),
         stat("Rule queries failing",
              "Rules whose last query failed (inventory_enhancer_rule_query_success == 0): a broken PromQL "
              "or a missing metric; the rule cannot act.",
              [target(f"count(inventory_enhancer_rule_query_success{{{sel}}} == 0) or vector(0)", "failing")],
-             "short", thresholds=steps("green", (1, "red")), graph=False),
+             "short", thresholds=steps("green", (1, "red")), graph=False, w=5),
+        stat("Maintenance window",
+             "inventory_enhancer_maintenance_active: 1 while a maintenance window of enhancer.yml is in "
+             "force; rules are evaluated and logged, nothing is sent.",
+             [target("max(inventory_enhancer_maintenance_active)", "maintenance")], "none",
+             mappings=IN_MAINTENANCE, thresholds=steps("green", (1, "blue")), graph=False, w=4),
 
         row("Actions"),
         timeseries("Decisions by rule and outcome",
                    "New decisions per interval (increase of inventory_enhancer_actions_total): success and "
                    "failed are actions sent; dry_run recorded only; suppressed_* were held back by a "
-                   "cooldown, a higher-priority rule or the hourly budget.",
+                   "maintenance window, a cooldown, a higher-priority rule or the hourly budget.",
                    [target(f"sum by (rule, outcome) (increase(inventory_enhancer_actions_total{{{sel}}}"
                            f"[$__rate_interval]))", "{{rule}} {{outcome}}")], "short", w=16, bars=True, stack=True),
         bargauge("Decisions by outcome",

@@ -71,6 +71,27 @@ def test_amtool_check_config(config):
     assert " - 1 templates" in result.stdout, "the templates glob matched nothing"
 
 
+def test_the_documented_maintenance_window_is_valid(tmp_path):
+    docs = (ROOT / "docs" / "alerting.md").read_text()
+    snippet = docs.split("<!-- maintenance-snippet -->", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    config = yaml.safe_load((AM_DIR / "alertmanager.yml").read_text())
+    config.update(yaml.safe_load(snippet))
+    config["templates"] = [str(AM_DIR / "templates" / "*.tmpl")]
+    muted = [r for r in config["route"]["routes"] if r["matchers"][0] in ('severity="warning"', 'severity="info"')]
+    assert len(muted) == 2
+    for route in muted:
+        route["mute_time_intervals"] = ["weekly-maintenance"]
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(config))
+    result = run([binary("amtool"), "check-config", str(path)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    # the check is real: a route muted by an interval that does not exist is refused
+    muted[0]["mute_time_intervals"] = ["no-such-window"]
+    path.write_text(yaml.safe_dump(config))
+    assert run([binary("amtool"), "check-config", str(path)]).returncode != 0
+
+
 @pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize("receiver,labels", ROUTE_CASES, ids=lambda v: v if isinstance(v, str) else v.get("alertname"))
 def test_amtool_route(config, receiver, labels):
