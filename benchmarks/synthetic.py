@@ -47,7 +47,7 @@ def make_inventory(path: Path, stock_rows: int, movements: int = 0, orders: int 
                    CASE i % 3 WHEN 0 THEN 'pos' WHEN 1 THEN 'shopify' ELSE 'wms' END,
                    strftime('%Y-%m-%dT%H:%M:%SZ', '2026-08-01', '+' || (i % 7776000) || ' seconds')
             FROM n""")
-        conn.execute(f"""
+        conn.execute("""
             INSERT INTO audit_log (movement_id, actor, action, recorded_at)
             SELECT id, 'system', kind, occurred_at FROM stock_movements WHERE id % 100 <> 0""")
     if orders:

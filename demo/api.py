@@ -35,7 +35,6 @@ import logging
 import random
 import sqlite3
 import sys
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any

@@ -8,7 +8,6 @@ import shutil
 import sqlite3
 import time
 
-import pytest
 
 from exporter.collectors.business import BusinessCollector
 from exporter.config import BusinessConfig, CustomMetric, DatabaseConfig

@@ -26,7 +26,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from tests.conftest import ROOT, free_port, wait_for
+from tests.conftest import ROOT, free_port
 
 HA_DIR = ROOT / "deploy" / "ha"
 SCRAPE_SECONDS = 1            # scrape and evaluation interval of the test replicas
