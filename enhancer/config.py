@@ -29,7 +29,6 @@ def host_allowed(url: str, allowed_hosts: list[str]) -> bool:
     return False
 
 
-
 class PrometheusConfig(Model):
     url: str = "http://127.0.0.1:9090"
     timeout: Duration = 10.0
