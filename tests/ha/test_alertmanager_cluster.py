@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from .conftest import Stack, http_json, http_text, metric_value, prometheus_url, wait_for
+from tests.conftest import wait_for
+
+from .conftest import Stack, http_json, http_text, metric_value, prometheus_url
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.timeout(120)]
 

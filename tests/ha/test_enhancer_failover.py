@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from enhancer.state import StateStore
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for
 
-from .conftest import Process, Stack, http_text, metric_value, wait_for
+from .conftest import Process, Stack, http_text, metric_value
 
 pytestmark = [pytest.mark.postgres, pytest.mark.prometheus, pytest.mark.timeout(150)]
 

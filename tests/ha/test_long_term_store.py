@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from .conftest import SCRAPE_SECONDS, Stack, http_json, prometheus_url, wait_for
+from tests.conftest import wait_for
+
+from .conftest import SCRAPE_SECONDS, Stack, http_json, prometheus_url
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.timeout(120)]
 
