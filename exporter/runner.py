@@ -112,8 +112,6 @@ class Runner:
                 log.info("collector %s recovered", collector.name)
         state.runs += 1
         await self.publish()
-        if all(s.runs for s in self.states.values()):
-            self.ready.set()
 
     def _record_failure(self, collector: Collector, state: CollectorState, started: float, error: str) -> None:
         state.families = []
@@ -172,10 +170,15 @@ class Runner:
             # The families are gathered here, in the loop, so the thread only reads
             # lists nobody changes: collectors build new ones on every run.
             families = self._families()
+            # Ready once a served snapshot holds every collector's first run, not merely
+            # once every collector has run: a run that ends during a render is not in it.
+            covers_all = all(state.runs for state in self.states.values())
             if self._render_thread is None:
                 self._render_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-render")
             loop = asyncio.get_running_loop()
             self.snapshot = await loop.run_in_executor(self._render_thread, Snapshot.render, families)
+            if covers_all:
+                self.ready.set()
 
     def api_view(self, name: str) -> list[Any] | None:
         """Merge the named JSON view of every collector that offers one."""

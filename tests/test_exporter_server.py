@@ -214,6 +214,24 @@ async def test_scrape_is_served_while_a_large_snapshot_renders(aiohttp_client):
     await runner.stop()
 
 
+async def test_ready_only_once_the_served_snapshot_holds_every_first_run():
+    big, small = _GrowingCollector(), _GrowingCollector()
+    small.name = "small"
+    big.series = 50_000
+    runner = Runner([big, small])
+    first = asyncio.create_task(runner.run_once(big))
+    for _ in range(30_000):
+        if runner._render_lock.locked():
+            break
+        await asyncio.sleep(0.001)
+    # `small` runs while big's snapshot renders: every collector has now run once, but
+    # the snapshot being rendered does not hold `small`'s result
+    second = asyncio.create_task(runner.run_once(small))
+    await asyncio.wait_for(runner.ready.wait(), 60)
+    assert 'inventory_exporter_collector_success{collector="small"} 1.0' in runner.snapshot.text.decode()
+    await asyncio.gather(first, second)
+
+
 async def test_collectors_finishing_during_a_render_share_the_next_one(aiohttp_client):
     first, second = _GrowingCollector(), _GrowingCollector()
     second.name = "growing_too"
