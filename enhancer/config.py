@@ -11,7 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from enhancer import templates
 from exporter.config_types import (  # noqa: F401 - ConfigError and parse_duration re-exported
-    ConfigError, Duration, DurationOrZero, Model, load_model, parse_duration, validate_model,
+    ConfigError, Duration, DurationOrZero, HttpUrl, Model, load_model, parse_duration, validate_model,
 )
 
 
@@ -30,14 +30,14 @@ def host_allowed(url: str, allowed_hosts: list[str]) -> bool:
 
 
 class PrometheusConfig(Model):
-    url: str = "http://127.0.0.1:9090"
+    url: HttpUrl = "http://127.0.0.1:9090"
     timeout: Duration = 10.0
     retries: int = Field(2, ge=0, le=10)
     backoff: DurationOrZero = 0.5
 
 
 class AlertmanagerConfig(Model):
-    url: str = "http://127.0.0.1:9093"
+    url: HttpUrl = "http://127.0.0.1:9093"
 
 
 class LeaseConfig(Model):
@@ -258,15 +258,11 @@ def parse_config(raw: Any, source: str | Path = "<config>") -> Config:
 
 def _check(config: Config, source: str | Path) -> None:
     """Checks across keys that a per-field model cannot express."""
-    for key, url in (("prometheus.url", config.prometheus.url), ("alertmanager.url", config.alertmanager.url)):
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError.at(source, key, f"not an http(s) URL: {url!r}")
     renew = config.lease.renew_interval
     if renew is not None and not 0 < renew < config.lease.ttl:
         raise ConfigError.at(source, "lease.renew_interval",
-                          f"must be above 0 and below lease.ttl ({config.lease.ttl:g}s), or the lease lapses "
-                          "between renewals")
+                             f"must be above 0 and below lease.ttl ({config.lease.ttl:g}s), or the lease lapses "
+                             "between renewals")
     seen: set[str] = set()
     for index, rule in enumerate(config.rules):
         here = f"rules.{index}"
@@ -275,12 +271,12 @@ def _check(config: Config, source: str | Path) -> None:
         seen.add(rule.name)
         if rule.trigger.kind in ("deviation", "ratio") and rule.baseline is None:
             raise ConfigError.at(source, f"{here}.baseline",
-                              f"trigger kind {rule.trigger.kind!r} needs a baseline (robust or seasonal)")
+                                 f"trigger kind {rule.trigger.kind!r} needs a baseline (robust or seasonal)")
         url = config.action_url(rule)
         if url is not None and not host_allowed(url, config.allowed_hosts):
             host = urlsplit(url).netloc or url
             raise ConfigError.at(source, f"{here}.action.url",
-                              f"host {host!r} is not in allowed_hosts {config.allowed_hosts}")
+                                 f"host {host!r} is not in allowed_hosts {config.allowed_hosts}")
         action = rule.action
         template_sources: dict[str, Any] = {}
         if isinstance(action, WebhookAction):
@@ -288,7 +284,7 @@ def _check(config: Config, source: str | Path) -> None:
             for name, header in action.headers.items():
                 if isinstance(header, SecretRef) and (header.env is None) == (header.file is None):
                     raise ConfigError.at(source, f"{here}.action.headers.{name}",
-                                      "a secret header needs exactly one of env or file")
+                                         "a secret header needs exactly one of env or file")
         elif isinstance(action, SilenceAction):
             template_sources["matchers"] = [m.value for m in action.matchers]
             template_sources["comment"] = action.comment
@@ -298,5 +294,5 @@ def _check(config: Config, source: str | Path) -> None:
             unknown = templates.unknown_fields(template)
             if unknown:
                 raise ConfigError.at(source, f"{here}.action.{key}",
-                                  f"unknown template field {{{unknown[0]}}}; use {{labels.NAME}}, "
-                                  "{value}, {baseline} or {rule}")
+                                     f"unknown template field {{{unknown[0]}}}; use {{labels.NAME}}, "
+                                     "{value}, {baseline} or {rule}")

@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from exporter.analytics.config import AnalyticsConfig
 from exporter.config_types import (  # noqa: F401 - ConfigError and parsers re-exported
-    ConfigError, Duration, Model, format_validation_error, load_model, parse_duration, parse_listen,
+    ConfigError, Duration, HttpUrl, Model, format_validation_error, load_model, parse_duration, parse_listen,
 )
 
 
@@ -115,19 +115,12 @@ class HostConfig(Model):
 
 class ApiProbe(Model):
     target: str
-    url: str
+    url: HttpUrl
     method: Literal["GET", "HEAD", "POST"] = "GET"
     expected_status: list[int] = [200]
     # The probe fails unless the body contains this text.
     expect_body: str | None = None
     timeout: Duration | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, url: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise ValueError("must be an http:// or https:// URL")
-        return url
 
 
 class ApiProbesConfig(Model):
@@ -142,7 +135,7 @@ class IntegrationConfig(Model):
 
     name: str
     kind: str
-    url: str
+    url: HttpUrl
     interval: Duration = 60.0
     timeout: Duration = 10.0
     token_env: str | None = None

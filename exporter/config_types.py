@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -47,6 +47,18 @@ def parse_duration(value: object, allow_zero: bool = False) -> float:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 # For waits that may be left out: a `for`, a cooldown, an offset, a retry backoff.
 DurationOrZero = Annotated[float, BeforeValidator(partial(parse_duration, allow_zero=True))]
+
+
+_HTTP_URL = re.compile(r"^https?://[^/\s]+")
+
+
+def check_http_url(url: str) -> str:
+    if not _HTTP_URL.match(url):
+        raise ValueError("must be an http:// or https:// URL")
+    return url
+
+
+HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 
 
 class Model(BaseModel):

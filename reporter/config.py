@@ -14,14 +14,14 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from exporter.config_types import ConfigError, Duration, Model, load_model, validate_model  # noqa: F401
+from exporter.config_types import ConfigError, Duration, HttpUrl, Model, load_model, validate_model  # noqa: F401
 
 PERIOD_KINDS = ("daily", "weekly", "monthly", "quarterly")
 FORMATS = ("html", "pdf", "json", "csv")
 
 
 class PrometheusConfig(Model):
-    url: str = "http://127.0.0.1:9090"
+    url: HttpUrl = "http://127.0.0.1:9090"
     # Per query, also sent to Prometheus as its own query timeout.
     timeout: Duration = 30.0
     # Retries when Prometheus cannot be reached; a rejected query is never retried.
@@ -35,9 +35,7 @@ class PrometheusConfig(Model):
 
     @field_validator("url")
     @classmethod
-    def _check_url(cls, url: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise ValueError("must be an http:// or https:// URL")
+    def _strip_slash(cls, url: str) -> str:
         return url.rstrip("/")
 
 
@@ -140,17 +138,10 @@ class EmailConfig(Model):
 
 
 class WebhookConfig(Model):
-    url: str
+    url: HttpUrl
     timeout: Duration = 15.0
     token_env: str | None = None
     token_file: str | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, url: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise ValueError("must be an http:// or https:// URL")
-        return url
 
     @model_validator(mode="after")
     def _check_token(self) -> "WebhookConfig":

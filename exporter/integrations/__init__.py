@@ -51,8 +51,6 @@ def validate_integration(integration: "IntegrationConfig") -> tuple[str, str] | 
             # A check across keys names its key first: "paging: cursor needs cursor_path".
             key, _, message = message.partition(": ") if re.match(r"^\w+: ", message) else ("kind", "", message)
         return key, message
-    if not re.match(r"^https?://[^/\s]+", integration.url):
-        return "url", "must be an http:// or https:// URL"
     if integration.token_env and integration.token_file:
         return "token_env", "set token_env or token_file, not both"
     if connector.needs_token and not (integration.token_env or integration.token_file):

@@ -81,6 +81,7 @@ BAD = [
      "    action: {kind: webhook, url: 'http://127.0.0.1/x', retries: 99}\n",
      "rules.0.action.retries", "less than or equal to 10"),
     ("poll_interval: 0s\n", "poll_interval", "duration must be positive"),
+    ("prometheus: {url: 'localhost:9090'}\n", "prometheus.url", "must be an http:// or https:// URL"),
 ]
 
 

@@ -37,6 +37,8 @@ def run(argv, capsys):
     ({"delivery": {"email": {"host": "smtp.example.com", "from": "a@example.com", "to": ["b@example.com"],
                              "username": "u", "password_env": "REPORTER_TEST_UNSET_VARIABLE"}}},
      "delivery.email.password_env: environment variable REPORTER_TEST_UNSET_VARIABLE is not set"),
+    ({"delivery": {"webhook": {"url": "hooks.example.com/report"}}},
+     "delivery.webhook.url: must be an http:// or https:// URL"),
     ({"surprise": 1}, "surprise: unknown key"),
 ])
 def test_bad_config_exits_2_with_one_line(data, where, write_config, capsys):
