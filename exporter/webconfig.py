@@ -20,12 +20,10 @@ from pathlib import Path
 from typing import Literal
 
 import bcrypt
-import yaml
 from aiohttp import web
-from pydantic import ValidationError, field_validator
+from pydantic import field_validator
 
-from exporter.config import ConfigError, format_validation_error
-from exporter.config_types import Model
+from exporter.config_types import ConfigError, Model, load_model
 
 log = logging.getLogger("exporter.web")
 
@@ -79,18 +77,7 @@ class WebConfigModel(Model):
 
 
 def _load_model(path: str) -> WebConfigModel:
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: (file): cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: (file): invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: (top level): expected a mapping of keys")
-    try:
-        model = WebConfigModel.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc)) from None
+    model = load_model(WebConfigModel, path)
     tls = model.tls_server_config
     if tls is not None:
         base = Path(path).parent

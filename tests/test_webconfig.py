@@ -158,7 +158,7 @@ tls_server_config:
 
 
 @pytest.mark.parametrize("body, expected", [
-    ("basic_auth_users:\n  alice: plaintext\n", "basic_auth_users: Value error, user 'alice': password must be a bcrypt hash"),
+    ("basic_auth_users:\n  alice: plaintext\n", "basic_auth_users: user 'alice': password must be a bcrypt hash"),
     ("tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n",
      "tls_server_config.cert_file: file 'missing.crt' not found"),
     ("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: RequireAnyClientCert\n",
@@ -166,6 +166,9 @@ tls_server_config:
     ("http_server_config:\n  headers:\n    Content-Type: text/html\n", "http_server_config.headers"),
     ("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n",
      "tls_server_config.client_ca_file: required"),
+    ("basic_auth_users: [\n", ": line 2 column 1: invalid YAML"),
+    ("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  ciphers: [x]\n",
+     "tls_server_config.ciphers: unknown key"),
 ])
 def test_bad_web_config_exits_2_with_one_line(pki, body, expected):
     (pki["dir"] / "web.yml").write_text(body)
@@ -178,7 +181,7 @@ def test_bad_web_config_exits_2_with_one_line(pki, body, expected):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert str(pki["dir"] / "web.yml") in result.stderr
-    assert expected.replace("Value error, ", "") in result.stderr
+    assert expected in result.stderr
 
 
 def test_prometheus_scrapes_the_exporter_over_tls_with_basic_auth(pki):
