@@ -16,6 +16,7 @@ import urllib.request
 
 import bcrypt
 import pytest
+import yaml
 
 from tests.conftest import ROOT, free_port, wait_for
 from tests.tls_certs import CA
@@ -184,7 +185,18 @@ def test_bad_web_config_exits_2_with_one_line(pki, body, expected):
     assert expected in result.stderr
 
 
-def test_prometheus_scrapes_the_exporter_over_tls_with_basic_auth(pki):
+def start_enhancer(pki, port: int):
+    (pki["dir"] / "enhancer.yml").write_text(
+        f"prometheus:\n  url: http://127.0.0.1:9\nstate: {pki['dir'] / 'state.db'}\nlisten: 127.0.0.1:{port}\n"
+        "allowed_hosts: []\nrules: []\n")
+    return subprocess.Popen(
+        [sys.executable, "-m", "enhancer", "--config", str(pki["dir"] / "enhancer.yml"),
+         "--web.config.file", str(pki["dir"] / "web.yml")],
+        cwd=ROOT, stderr=subprocess.DEVNULL,
+    )
+
+
+def test_the_shipped_secure_prometheus_config_scrapes_over_tls_with_basic_auth(pki):
     prometheus = shutil.which("prometheus")
     assert prometheus, "prometheus not installed: run `make test`"
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
@@ -195,34 +207,30 @@ tls_server_config:
 basic_auth_users:
   prometheus: {hashed}
 """)
+    enhancer_port = free_port()
+    enhancer = start_enhancer(pki, enhancer_port)   # same web.yml, written by start_exporter
     (pki["dir"] / "scrape-password").write_text(PASSWORD)
+
+    # prometheus/prometheus.secure.yml as shipped, with this test's files and ports in place
+    config = yaml.safe_load((ROOT / "prometheus" / "prometheus.secure.yml").read_text())
+    config.pop("rule_files"), config.pop("alerting")
+    config["global"].update(scrape_interval="1s", scrape_timeout="1s")
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {"inventory-exporter", "inventory-enhancer"}
+    for name, target_port in (("inventory-exporter", port), ("inventory-enhancer", enhancer_port)):
+        job = jobs[name]
+        assert job["scheme"] == "https" and job["basic_auth"]["username"] == "prometheus"
+        job["tls_config"]["ca_file"] = str(pki["ca"].cert_path)
+        job["basic_auth"]["password_file"] = str(pki["dir"] / "scrape-password")
+        job["static_configs"] = [{"targets": [f"127.0.0.1:{target_port}"]}]
+    # and what must be refused
+    wrong = {**jobs["inventory-exporter"], "job_name": "wrong-password",
+             "basic_auth": {"username": "prometheus", "password": "not-it"}}
+    plain = {"job_name": "plain-http", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
+    config["scrape_configs"] += [wrong, plain]
+    (pki["dir"] / "prometheus.yml").write_text(yaml.safe_dump(config))
+
     prom_port = free_port()
-    (pki["dir"] / "prometheus.yml").write_text(f"""
-global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: inventory-exporter
-    scheme: https
-    tls_config:
-      ca_file: {pki['ca'].cert_path}
-    basic_auth:
-      username: prometheus
-      password_file: {pki['dir'] / 'scrape-password'}
-    static_configs:
-      - targets: ["127.0.0.1:{port}"]
-  - job_name: wrong-password
-    scheme: https
-    tls_config:
-      ca_file: {pki['ca'].cert_path}
-    basic_auth:
-      username: prometheus
-      password: not-it
-    static_configs:
-      - targets: ["127.0.0.1:{port}"]
-  - job_name: plain-http
-    static_configs:
-      - targets: ["127.0.0.1:{port}"]
-""")
     prom = subprocess.Popen(
         [prometheus, f"--config.file={pki['dir'] / 'prometheus.yml'}", f"--storage.tsdb.path={pki['dir'] / 'tsdb'}",
          f"--web.listen-address=127.0.0.1:{prom_port}"],
@@ -236,13 +244,20 @@ scrape_configs:
             except OSError:
                 return None
             values = {r["metric"]["job"]: r["value"][1] for r in body["data"]["result"]}
-            return values if len(values) == 3 else None
-        up = wait_for(up_by_job, 30, interval=0.5, message="three scrape jobs reported")
-        assert up == {"inventory-exporter": "1", "wrong-password": "0", "plain-http": "0"}
+            return values if len(values) == 4 and values.get("inventory-enhancer") == "1" else None
+        up = wait_for(up_by_job, 30, interval=0.5, message="four scrape jobs reported, the enhancer up")
+        assert up == {"inventory-exporter": "1", "inventory-enhancer": "1", "wrong-password": "0", "plain-http": "0"}
     finally:
         prom.terminate()
         prom.wait(10)
+        stop(enhancer)
         stop(proc)
+
+
+def test_the_shipped_secure_prometheus_config_passes_promtool():
+    result = subprocess.run(["promtool", "check", "config", "--syntax-only", "prometheus.secure.yml"],
+                            cwd=ROOT / "prometheus", capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_enhancer_serves_behind_the_same_web_config(pki, tmp_path):
@@ -250,14 +265,7 @@ def test_enhancer_serves_behind_the_same_web_config(pki, tmp_path):
     (pki["dir"] / "web.yml").write_text(
         f"tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  ops: {hashed}\n")
     port = free_port()
-    (tmp_path / "enhancer.yml").write_text(
-        f"prometheus:\n  url: http://127.0.0.1:9\nstate: {tmp_path / 'state.db'}\nlisten: 127.0.0.1:{port}\n"
-        "allowed_hosts: []\nrules: []\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "enhancer", "--config", str(tmp_path / "enhancer.yml"),
-         "--web.config.file", str(pki["dir"] / "web.yml")],
-        cwd=ROOT, stderr=subprocess.PIPE, text=True,
-    )
+    proc = start_enhancer(pki, port)
     try:
         context = client_context(pki)
         url = f"https://127.0.0.1:{port}/-/healthy"
