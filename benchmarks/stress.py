@@ -41,7 +41,7 @@ from benchmarks.synthetic import make_inventory
 ROOT = Path(__file__).resolve().parent.parent
 
 SERIES_SERVER = r"""
-import asyncio, json, sys, time
+import asyncio, concurrent.futures, json, sys, time
 from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily
 from exporter.runner import Runner
@@ -81,10 +81,14 @@ snapshot_module.Snapshot.render = classmethod(timed)
 async def main():
     runner = Runner([Synthetic()])
     if render_mode == "inline":
-        # The reference: the exporter before the render moved to a worker thread.
-        async def inline_publish():
-            runner.snapshot = snapshot_module.Snapshot.render(runner._families())
-        runner.publish = inline_publish
+        # The reference: the exporter before the render moved to a worker thread. The
+        # runner's own publish() runs, only its render executor runs the render in place.
+        class InPlace(concurrent.futures.Executor):
+            def submit(self, fn, *args):
+                future = concurrent.futures.Future()
+                future.set_result(fn(*args))
+                return future
+        runner._render_thread = InPlace()
     app = build_app(runner)
     async def render_time(request):
         return web.json_response({"render_seconds": render_seconds[-1], "collect_runs": len(render_seconds)})
