@@ -24,6 +24,8 @@ from pathlib import Path
 
 import aiohttp
 
+from benchmarks.bench_metrics_endpoint import free_port
+
 HOUR, MINUTE = 3600, 60
 
 
@@ -43,13 +45,6 @@ def write_series(path: Path, rules: int, series: int, end: int) -> None:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_ready(url: str, process: subprocess.Popen) -> None:

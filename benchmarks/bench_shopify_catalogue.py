@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import resource
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,18 +30,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_metrics_endpoint import free_port  # noqa: E402
 from exporter.config import IntegrationConfig  # noqa: E402
 from exporter.db import Database  # noqa: E402
 from exporter.integrations import CONNECTORS, settings_for  # noqa: E402
 from exporter.integrations.collector import IntegrationCollector  # noqa: E402
 
 TOKEN = "shpat_bench_token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_kib() -> int:

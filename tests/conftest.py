@@ -91,15 +91,28 @@ def postgres_server():
 _db_counter = 0
 
 
-@pytest.fixture
-def postgres_db(postgres_server):
-    """A fresh database with the reference schema; returns (url, server, dbname)."""
+def _new_database(server: PostgresServer) -> str:
     global _db_counter
     _db_counter += 1
     name = f"inv_{os.getpid()}_{_db_counter}"
-    postgres_server.psql(f"CREATE DATABASE {name}")
+    server.psql(f"CREATE DATABASE {name}")
+    return name
+
+
+@pytest.fixture
+def postgres_db(postgres_server):
+    """A fresh database with the reference schema; returns (url, server, dbname)."""
+    name = _new_database(postgres_server)
     postgres_server.psql(SCHEMA, database=name)
     yield postgres_server.url(name), postgres_server, name
+    postgres_server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_server):
+    """The URL of a fresh empty database, for a store that creates its own tables."""
+    name = _new_database(postgres_server)
+    yield postgres_server.url(name)
     postgres_server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
@@ -112,6 +125,18 @@ def sqlite_db(tmp_path):
     conn.commit()
     conn.close()
     return path
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout`."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
@@ -151,10 +176,5 @@ class PrometheusServer:
         raise RuntimeError("prometheus did not become ready")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
         self.log.close()

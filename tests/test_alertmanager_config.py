@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 import subprocess
 import time
 from collections import defaultdict
@@ -19,7 +18,8 @@ import pytest
 import yaml
 from aiohttp import web
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, free_port, stop_process
+
 AM_DIR = ROOT / "alertmanager"
 CONFIGS = ["alertmanager.yml", "alertmanager.docker.yml"]
 RUNBOOK = "https://github.com/inventory-monitor/inventory-monitor/blob/main/docs/runbooks.md#"
@@ -52,12 +52,6 @@ def binary(name: str) -> str:
 
 def run(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, cwd=AM_DIR, capture_output=True, text=True, timeout=60)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- static checks ------------------------------------------------------------------------
@@ -299,12 +293,7 @@ class Alertmanager:
             assert response.status == 200, await response.text()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from enhancer.state import StateStore
@@ -14,22 +12,13 @@ from .test_engine import location_rule
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def postgres_state(postgres_server):
-    name = f"enhancer_{os.getpid()}"
-    postgres_server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    postgres_server.psql(f"CREATE DATABASE {name}")
-    yield postgres_server.url(name)
-    postgres_server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-async def test_postgres_state_survives_a_restart(make_engine, receiver, postgres_state):
+async def test_postgres_state_survives_a_restart(make_engine, receiver, empty_postgres_url):
     clock = FakeClock(END - 3 * 3600)
-    first = make_engine([location_rule(receiver, cooldown="10m")], clock=clock, state=postgres_state)
+    first = make_engine([location_rule(receiver, cooldown="10m")], clock=clock, state=empty_postgres_url)
     await first.run_cycle()
     assert len(receiver.requests) == 1
     clock.advance(300)
-    second = make_engine([location_rule(receiver, cooldown="10m")], clock=clock, state=postgres_state)
+    second = make_engine([location_rule(receiver, cooldown="10m")], clock=clock, state=empty_postgres_url)
     assert second.store.engine.dialect.name == "postgresql"
     await second.run_cycle()
     assert len(receiver.requests) == 1 and outcomes(second, "po") == {"suppressed_cooldown": 1}
@@ -37,12 +26,12 @@ async def test_postgres_state_survives_a_restart(make_engine, receiver, postgres
     assert (acted.outcome, suppressed.outcome) == ("success", "suppressed_cooldown")
 
 
-def test_write_ahead_row_and_cooldown_are_committed_together(postgres_state):
-    store = StateStore(postgres_state)
+def test_write_ahead_row_and_cooldown_are_committed_together(empty_postgres_url):
+    store = StateStore(empty_postgres_url)
     store.start_action(action_id="a1", rule="r", target='{"x":"1"}', reason="why", dry_run=False, value=1.0,
                        baseline=None, now=100.0, cooldown_until=700.0)
     # a second connection (another process) sees both before anything is sent
-    other = StateStore(postgres_state)
+    other = StateStore(empty_postgres_url)
     assert other.cooldowns(False) == {("r", '{"x":"1"}'): 700.0}
     assert other.list_actions()[0].status == "started"
     assert other.budget_usage(0.0, False) == {"r": 1}

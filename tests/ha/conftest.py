@@ -26,7 +26,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, stop_process
 
 HA_DIR = ROOT / "deploy" / "ha"
 SCRAPE_SECONDS = 1            # scrape and evaluation interval of the test replicas
@@ -102,13 +102,8 @@ class Process:
         self.popen.wait(10)
 
     def stop(self) -> None:
-        if self.alive:
-            self.popen.terminate()
-            try:
-                self.popen.wait(10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
+        if self.popen is not None:
+            stop_process(self.popen)
 
 
 # -- the exporter and the receiver -------------------------------------------------------

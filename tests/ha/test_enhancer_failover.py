@@ -22,15 +22,6 @@ TTL = 3.0
 SIGNAL = "ha_enhancer_signal"
 
 
-@pytest.fixture
-def state_url(postgres_server):
-    name = f"enhancer_ha_{os.getpid()}"
-    postgres_server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    postgres_server.psql(f"CREATE DATABASE {name}")
-    yield postgres_server.url(name)
-    postgres_server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
 def enhancer_config(stack: Stack, state_url: str, path) -> None:
     path.write_text(yaml.safe_dump({
         "prometheus": {"url": stack.victoria_url, "timeout": "2s", "retries": 0},
@@ -72,22 +63,22 @@ def sent_targets(stack: Stack) -> list[str]:
     return sorted(r.body["target"] for r in stack.receiver.to("/actions/act"))
 
 
-def test_one_leader_acts_and_a_standby_takes_over_a_killed_leader(stack: Stack, state_url, tmp_path):
+def test_one_leader_acts_and_a_standby_takes_over_a_killed_leader(stack: Stack, empty_postgres_url, tmp_path):
     config = tmp_path / "enhancer.yml"
-    enhancer_config(stack, state_url, config)
+    enhancer_config(stack, empty_postgres_url, config)
     first = enhancer(stack, "a", config).start()
     try:
         wait_for(lambda: leads(first), timeout=10, message="the first enhancer leading")
         second = enhancer(stack, "b", config).start()
         try:
-            _scenario(stack, state_url, first, second)
+            _scenario(stack, empty_postgres_url, first, second)
         finally:
             second.stop()
     finally:
         first.stop()
 
 
-def _scenario(stack: Stack, state_url: str, leader: Process, standby: Process) -> None:
+def _scenario(stack: Stack, empty_postgres_url: str, leader: Process, standby: Process) -> None:
     # -- both running: exactly one acts on each decision
     assert not leads(standby)
     assert metric_value(scrape(leader), "inventory_enhancer_lease_fencing_token") == 1.0
@@ -104,7 +95,7 @@ def _scenario(stack: Stack, state_url: str, leader: Process, standby: Process) -
     stack.receiver.hang_targets.add("t3")
     stack.exporter.set(f'{SIGNAL}{{target="t3"}}', 1)
     wait_for(lambda: "t3" in sent_targets(stack), timeout=20, interval=0.05, message="the t3 action sent")
-    store = StateStore(state_url)
+    store = StateStore(empty_postgres_url)
     try:
         [in_flight] = [r for r in store.list_actions() if r.labels.get("target") == "t3"]
         assert in_flight.status == "started" and in_flight.fencing_token == 1
@@ -143,7 +134,7 @@ def _scenario(stack: Stack, state_url: str, leader: Process, standby: Process) -
         stack.receiver.hang_targets.clear()
     # a graceful stop releases the lease at once
     standby.stop()
-    store = StateStore(state_url)
+    store = StateStore(empty_postgres_url)
     with store.engine.connect() as conn:
         expires, now = conn.exec_driver_sql(
             "SELECT expires_at, extract(epoch from clock_timestamp()) FROM enhancer_lease").one()

@@ -3,7 +3,6 @@ at each takeover, and a deposed leader's late writes refused at commit."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
@@ -17,18 +16,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.timeout(60)]
 
 
 @pytest.fixture
-def state_url(postgres_server):
-    name = f"lease_{os.getpid()}"
-    postgres_server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    postgres_server.psql(f"CREATE DATABASE {name}")
-    yield postgres_server.url(name)
-    postgres_server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-@pytest.fixture
-def pair(state_url):
+def pair(empty_postgres_url):
     """Two enhancer processes' worth of state access: (store, lease) twice."""
-    stores = [StateStore(state_url), StateStore(state_url)]
+    stores = [StateStore(empty_postgres_url), StateStore(empty_postgres_url)]
     leases = [LeaderLease(store, ttl=1.0, holder=f"enhancer-{i}") for i, store in enumerate(stores)]
     for store, lease in zip(stores, leases):
         store.fence = lease.fence
