@@ -12,7 +12,7 @@ from enhancer.config import ConfigError, parse_config
 from enhancer.maintenance import DAYS, active_window
 from enhancer.metrics import build_registry
 
-from .conftest import MINUTE, FakeClock, outcomes
+from .conftest import HOUR, MINUTE, FakeClock, outcomes
 from .test_engine import T0, location_rule
 
 
@@ -85,10 +85,11 @@ async def test_no_action_is_sent_in_a_window_and_the_next_poll_after_it_acts(mak
     clock.advance(29 * MINUTE)
     await engine.run_cycle()
     assert receiver.requests == []
-    # the suppression is logged once for the run of polls, and it starts no cooldown
+    # the suppression is logged once for the run of polls, and spends no budget
     assert [r.outcome for r in engine.store.list_actions(rule="po")] == ["suppressed_maintenance"]
+    assert engine.store.budget_usage(clock() - HOUR, False) == {}
 
-    clock.advance(1 * MINUTE)                     # the window's end
+    clock.advance(1 * MINUTE)                     # the window's end: no cooldown holds it back
     await engine.run_cycle()
     assert len(receiver.to("/actions/purchase-orders")) == 1
     assert outcomes(engine, "po") == {"suppressed_maintenance": 2, "success": 1}
