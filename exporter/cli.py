@@ -31,6 +31,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
                         help="exporter-toolkit web config: TLS, basic auth, headers (docs/security.md)")
     parser.add_argument("--check-config", action="store_true", help="validate the config and exit")
+    parser.add_argument("--check-database", action="store_true",
+                        help="run every configured business statement once, print a table and exit (1 on a failure)")
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     parser.add_argument("--version", action="version", version=f"inventory-exporter {__version__}")
@@ -75,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_config:
         print(f"{args.config}: OK")
         return 0
+    if args.check_database:
+        from exporter.check_database import check_database
+
+        return check_database(config, sys.stdout)
     try:
         asyncio.run(serve(config, host, port, web_config))
     except OSError as exc:

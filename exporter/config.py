@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from exporter.analytics.config import AnalyticsConfig
+from exporter.business_catalogue import BUILTIN_STATEMENTS, CUSTOM_SCHEMA, METRICS, REFERENCE_SCHEMA
 from exporter.config_types import (  # noqa: F401 - ConfigError and parsers re-exported
     ConfigError, Duration, HttpUrl, Model, format_validation_error, load_model, parse_duration, parse_listen,
 )
@@ -24,8 +25,36 @@ _LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 class DatabaseConfig(Model):
     url: str = "sqlite:///inventory.db"
+    # "reference": the built-in statements read the reference schema (docs/metrics.md);
+    # "custom": nothing runs but what business.overrides maps; or a preset's name.
+    schema_: str = Field(REFERENCE_SCHEMA, alias="schema")
     interval: Duration = 15.0
     timeout: Duration = 10.0
+
+    @field_validator("schema_")
+    @classmethod
+    def _check_schema(cls, schema: str) -> str:
+        from exporter.presets import preset_names
+
+        known = [REFERENCE_SCHEMA, CUSTOM_SCHEMA, *preset_names()]
+        if schema not in known:
+            raise ValueError(f"unknown schema {schema!r}; known: {', '.join(known)}")
+        return schema
+
+    @model_validator(mode="after")
+    def _check_preset_dialect(self) -> "DatabaseConfig":
+        from sqlalchemy.engine import make_url
+
+        from exporter.presets import load_preset
+
+        if self.schema_ in (REFERENCE_SCHEMA, CUSTOM_SCHEMA):
+            return self
+        preset = load_preset(self.schema_)
+        backend = make_url(self.url).get_backend_name()
+        if preset.dialects and backend not in preset.dialects:
+            raise ValueError(f"schema {self.schema_!r} is for {' or '.join(preset.dialects)} databases, "
+                             f"the url is {backend}")
+        return self
 
     @field_validator("url")
     @classmethod
@@ -81,12 +110,11 @@ class BusinessConfig(Model):
 
     @model_validator(mode="after")
     def _check_names(self) -> "BusinessConfig":
-        from exporter.collectors.business import OVERRIDABLE_METRICS
-
         for name in self.overrides:
-            if name not in OVERRIDABLE_METRICS:
-                raise ValueError(f"overrides: unknown metric {name!r}; known: {', '.join(sorted(OVERRIDABLE_METRICS))}")
-        seen = set(OVERRIDABLE_METRICS)
+            if name not in METRICS:
+                raise ValueError(f"overrides: unknown metric {name!r}; known: {', '.join(sorted(METRICS))}")
+        # Custom metrics share the `query` label with the built-in statements.
+        seen = set(METRICS) | set(BUILTIN_STATEMENTS)
         for metric in self.metrics:
             if metric.name in seen:
                 raise ValueError(f"metrics: duplicate metric name {metric.name!r}")
@@ -203,6 +231,10 @@ def _check_integrations(path: str, config: Config) -> None:
 
     for index, integration in enumerate(config.integrations):
         problem = validate_integration(integration)
+        if not problem and config.database.schema_ != REFERENCE_SCHEMA \
+                and not (integration.model_extra or {}).get("database_sql"):
+            problem = ("database_sql", "required when database.schema is not 'reference': SQL returning "
+                       "sku, location, available (the built-in one reads stock_levels)")
         if problem:
             key, message = problem
             raise ConfigError(f"{path}: integrations.{index}.{key}: {message}")

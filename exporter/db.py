@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -92,6 +93,25 @@ class QueryResult:
     rows: list[tuple]
 
 
+def _fetch(conn: Any, sql: str, params: Mapping[str, Any]) -> "QueryResult":
+    result = conn.execute(text(sql), dict(params))
+    return QueryResult(list(result.keys()), [tuple(row) for row in result])
+
+
+def _connection_lost(conn: Any) -> bool:
+    """True when the connection is gone (server stopped, network cut), not merely a bad statement."""
+    try:
+        return bool(conn.invalidated or conn.connection.dbapi_connection is None or conn.closed)
+    except Exception:
+        return True
+
+
+def _whole_database(exc: BaseException) -> bool:
+    """Errors that no other statement would escape: a locked SQLite file (each statement
+    would wait out its busy timeout in turn)."""
+    return "database is locked" in str(getattr(exc, "orig", None) or exc)
+
+
 def short_reason(exc: BaseException) -> str:
     """The driver's own one-line reason, without SQLAlchemy's background links."""
     text_ = str(getattr(exc, "orig", None) or exc).strip()
@@ -106,7 +126,8 @@ class QueryError(Exception):
     """A named statement failed; the message names it and keeps the driver's reason short."""
 
     def __init__(self, name: str, cause: Exception):
-        super().__init__(f"query {name!r} failed: {short_reason(cause)}")
+        self.reason = short_reason(cause)
+        super().__init__(f"query {name!r} failed: {self.reason}")
         self.name = name
 
 
@@ -119,6 +140,7 @@ class Database:
         self._engine: Engine | None = None
         self._lock = threading.Lock()
         self._active: set[Any] = set()  # DB-API connections running a statement now
+        self._interrupts = 0  # bumped by interrupt(): a running cycle stops at its next statement
 
     @property
     def engine(self) -> Engine:
@@ -171,7 +193,9 @@ class Database:
 
     def fetch_all(self, statements: Mapping[str, str | Partitioned],
                   params: Mapping[str, Any] | None = None,
-                  consume: Callable[[str, QueryResult], bool] | None = None) -> dict[str, QueryResult]:
+                  consume: Callable[[str, QueryResult], bool] | None = None,
+                  errors: dict[str, QueryError] | None = None,
+                  durations: dict[str, float] | None = None) -> dict[str, QueryResult]:
         """Run named statements in one read-only transaction; return their results by name.
 
         One transaction gives every metric of a cycle the same view of the data. The one
@@ -181,6 +205,12 @@ class Database:
         `consume(name, result)`, when given, sees each plain statement's result as soon
         as it is read; a result it returns True for is not kept (big results can be
         reduced one statement at a time).
+
+        Without `errors`, the first failing statement raises QueryError. With it, each
+        statement fails alone: its error is put there, its result left out, and the rest
+        still run (on PostgreSQL each inside a savepoint, since one error there aborts the
+        whole transaction). `durations` receives each statement's seconds. A failed
+        connection always raises DatabaseUnavailable.
         """
         params = dict(params or {})
         plain = {n: (s.sql.replace("{rows}", "1 = 1") if isinstance(s, Partitioned) else s)
@@ -189,13 +219,11 @@ class Database:
         if self.dialect.name == "sqlite" and _cores() > 1:
             parallel = {n: s for n, s in statements.items() if isinstance(s, Partitioned)}
         if not parallel:
-            return self._run(plain, params, consume)
-        with self._connect() as conn:  # the row counts decide whether splitting pays
-            sizes = {n: conn.exec_driver_sql(f"SELECT MAX(rowid) FROM {s.table}").scalar() or 0
-                     for n, s in parallel.items()}
+            return self._run(plain, params, consume, errors, durations)
+        sizes = self._table_sizes(parallel)  # the row counts decide whether splitting pays
         parallel = {n: s for n, s in parallel.items() if sizes[n] >= PARALLEL_MIN_ROWS}
         if not parallel:
-            return self._run(plain, params, consume)
+            return self._run(plain, params, consume, errors, durations)
         workers = _cores()
         jobs = []
         for name, statement in parallel.items():
@@ -204,21 +232,52 @@ class Database:
             bounds = [(i * sizes[name] // workers + 1, (i + 1) * sizes[name] // workers) for i in range(workers)]
             jobs += [(name, {f"{name}#{i}": sql}, {**params, "part_lo": lo, "part_hi": hi})
                      for i, (lo, hi) in enumerate(bounds)]
+        started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=len(jobs) + 1, thread_name_prefix="sql") as pool:
-            rest = pool.submit(self._run, plain, params, consume)
+            rest = pool.submit(self._run, plain, params, consume, errors, durations)
             parts = [(name, pool.submit(self._run, stmts, p)) for name, stmts, p in jobs]
             results = rest.result()
             partials: dict[str, list[QueryResult]] = {}
+            failed: dict[str, QueryError] = {}
             for name, future in parts:
-                partials.setdefault(name, []).extend(future.result().values())
+                try:
+                    partials.setdefault(name, []).extend(future.result().values())
+                except QueryError as exc:
+                    if errors is None:
+                        raise
+                    failed.setdefault(name, exc)
+        elapsed = time.perf_counter() - started
         for name, pieces in partials.items():
+            if durations is not None:
+                durations[name] = elapsed
+            if name in failed:
+                errors[name] = failed[name]  # type: ignore[index]  # failed is empty without errors
+                continue
             rows = _merge([piece.rows for piece in pieces], parallel[name].group_columns)
             results[name] = QueryResult(pieces[0].columns, rows)
         return {name: results[name] for name in statements if name in results}
 
+    def _table_sizes(self, statements: Mapping[str, Partitioned]) -> dict[str, int]:
+        """MAX(rowid) of each statement's table; 0 where it cannot be read (the statement
+        itself then runs whole and reports its own error)."""
+        sizes: dict[str, int] = {}
+        with self._connect() as conn:
+            for name, statement in statements.items():
+                try:
+                    sizes[name] = conn.exec_driver_sql(f"SELECT MAX(rowid) FROM {statement.table}").scalar() or 0
+                except Exception as exc:
+                    if _whole_database(exc):
+                        raise DatabaseUnavailable(short_reason(exc)) from exc
+                    sizes[name] = 0
+        return sizes
+
     def _run(self, statements: Mapping[str, str], params: Mapping[str, Any],
-             consume: Callable[[str, QueryResult], bool] | None = None) -> dict[str, QueryResult]:
+             consume: Callable[[str, QueryResult], bool] | None = None,
+             errors: dict[str, QueryError] | None = None,
+             durations: dict[str, float] | None = None) -> dict[str, QueryResult]:
         results: dict[str, QueryResult] = {}
+        savepoints = errors is not None and self.dialect.name == "postgresql"
+        interrupts = self._interrupts
         with self._connect() as conn:
             raw = conn.connection.dbapi_connection
             with self._lock:
@@ -230,11 +289,26 @@ class Database:
                     elif self.dialect.name == "sqlite":
                         conn.exec_driver_sql("BEGIN")
                     for name, sql in statements.items():
+                        if self._interrupts != interrupts:
+                            raise QueryError(name.split("#")[0], RuntimeError("interrupted: the run timed out"))
+                        started = time.perf_counter()
                         try:
-                            result = conn.execute(text(sql), dict(params))
+                            if savepoints:
+                                with conn.begin_nested():
+                                    fetched = _fetch(conn, sql, params)
+                            else:
+                                fetched = _fetch(conn, sql, params)
                         except Exception as exc:
-                            raise QueryError(name.split("#")[0], exc) from exc
-                        fetched = QueryResult(list(result.keys()), [tuple(row) for row in result])
+                            error = QueryError(name.split("#")[0], exc)
+                            if errors is None:
+                                raise error from exc
+                            errors[name] = error
+                            if _connection_lost(conn) or _whole_database(exc):
+                                raise DatabaseUnavailable(short_reason(exc)) from exc
+                            continue
+                        finally:
+                            if durations is not None:
+                                durations[name] = time.perf_counter() - started
                         if consume is None or not consume(name, fetched):
                             results[name] = fetched
             finally:
@@ -251,6 +325,7 @@ class Database:
     def interrupt(self) -> None:
         """Abort the statements running in other threads (called on collector timeout)."""
         with self._lock:
+            self._interrupts += 1
             active = list(self._active)
         for conn in active:
             if hasattr(conn, "interrupt"):  # sqlite3

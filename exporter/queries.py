@@ -1,4 +1,4 @@
-"""The business metrics' SQL over the reference schema (DESIGN.md section 4).
+"""The business metrics' SQL over the reference schema (docs/metrics.md).
 
 Every aggregation happens in the database; Python only turns the few grouped rows
 into metric families. Statements are data: the same text runs on SQLite and
@@ -19,6 +19,18 @@ MOVEMENT_KINDS = ("receipt", "sale", "return", "adjustment", "transfer_in", "tra
 SYNC_STATUSES = ("running", "success", "failed")
 
 
+# Quantities and costs beyond this are treated as invalid, never summed: a trillion
+# units is no real stock, and sums of such values overflow to +Inf.
+MAX_ABS_NUMBER = 1e15
+
+
+def in_range(column: str) -> str:
+    """True for a number within +-MAX_ABS_NUMBER; false for text (SQLite orders text after
+    every number) and for NULL (as a CASE condition)."""
+    limit = int(MAX_ABS_NUMBER)
+    return f"({column} BETWEEN -{limit} AND {limit})"
+
+
 def _quoted(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
@@ -26,23 +38,30 @@ def _quoted(values: tuple[str, ...]) -> str:
 def business_statements(dialect: Dialect) -> dict[str, str | Partitioned]:
     ts = dialect.valid_timestamp
     available = "(s.on_hand - COALESCE(s.reserved, 0))"
+    valid = f"({in_range('s.on_hand')} AND {in_range('COALESCE(s.reserved, 0)')})"
+    # NULL (no cost) and an invalid cost are both "no known cost".
+    cost_ok = f"COALESCE({in_range('p.unit_cost')}, FALSE)"
     return {
         # Per (location, currency): everything the stock metrics need, in one scan.
         # Rows with negative on_hand are skipped from the unit and value sums (and
-        # counted as a data-quality issue); they still count as out of stock.
+        # counted as a data-quality issue); they still count as out of stock. A quantity
+        # that is no number within +-1e15 (text in SQLite, an overflow) makes the row
+        # invalid_quantity: counted as a SKU-location, in no sum, never out of stock.
         "stock": Partitioned(table="stock_levels", alias="s", group_columns=3, sql=f"""
             SELECT s.location_id, p.currency, p.active,
                    COUNT(*),
-                   SUM(CASE WHEN s.on_hand >= 0 THEN s.on_hand ELSE 0 END),
-                   SUM(CASE WHEN s.on_hand >= 0 THEN {available} ELSE 0 END),
-                   SUM(CASE WHEN s.on_hand > 0 AND p.unit_cost IS NOT NULL THEN s.on_hand * p.unit_cost ELSE 0 END),
-                   SUM(CASE WHEN s.reorder_point IS NOT NULL AND {available} > 0
+                   SUM(CASE WHEN {valid} AND s.on_hand >= 0 THEN s.on_hand ELSE 0 END),
+                   SUM(CASE WHEN {valid} AND s.on_hand >= 0 THEN {available} ELSE 0 END),
+                   SUM(CASE WHEN {valid} AND s.on_hand > 0 AND {cost_ok} THEN s.on_hand * p.unit_cost ELSE 0 END),
+                   SUM(CASE WHEN {in_range('s.reorder_point')} AND {valid} AND {available} > 0
                              AND {available} <= s.reorder_point THEN 1 ELSE 0 END),
-                   SUM(CASE WHEN {available} <= 0 THEN 1 ELSE 0 END),
-                   SUM(CASE WHEN s.safety_stock IS NOT NULL AND {available} < s.safety_stock THEN 1 ELSE 0 END),
-                   SUM(CASE WHEN s.on_hand < 0 THEN 1 ELSE 0 END),
-                   SUM(CASE WHEN s.on_hand > 0 AND p.unit_cost IS NULL THEN 1 ELSE 0 END),
-                   SUM(CASE WHEN s.reorder_point IS NULL THEN 1 ELSE 0 END)
+                   SUM(CASE WHEN {valid} AND {available} <= 0 THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN {in_range('s.safety_stock')} AND {valid}
+                             AND {available} < s.safety_stock THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN {valid} AND s.on_hand < 0 THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN {valid} AND s.on_hand > 0 AND NOT {cost_ok} THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN s.reorder_point IS NULL THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN {valid} THEN 0 ELSE 1 END)
             FROM stock_levels s LEFT JOIN products p ON p.sku = s.sku
             WHERE {{rows}}
             GROUP BY s.location_id, p.currency, p.active

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from exporter.collectors.business import DATA_QUALITY_CHECKS, BusinessCollector
+from exporter.business_catalogue import REFERENCE_CHECKS
+from exporter.collectors.business import BusinessCollector
 from exporter.config import BusinessConfig, CustomMetric, DatabaseConfig
 from exporter.db import Database
 from tests.conftest import SCHEMA
@@ -110,7 +111,7 @@ def assert_reference_values(values: dict) -> None:
     }
 
     quality = of(values, "inventory_data_quality_issues")
-    assert set(quality) == {(check,) for check in DATA_QUALITY_CHECKS}
+    assert set(quality) == {(check,) for check in REFERENCE_CHECKS}
     # C's negative on_hand; B@st has no reorder point; movement 5's SKU ZZZ is unknown.
     nonzero = {check: count for (check,), count in quality.items() if count}
     assert nonzero == {"negative_on_hand": 1, "null_reorder_point": 1, "movements_unknown_sku": 1}
@@ -238,7 +239,13 @@ async def test_override_and_custom_metrics_from_config(database_url):
     assert of(values, "inventory_on_hand_units") == {("st",): 8, ("wh",): 107}
 
 
-async def test_custom_metric_without_value_column_fails_with_its_name(sqlite_db):
+async def test_custom_metric_without_value_column_fails_alone_with_its_name(sqlite_db, caplog):
     url = f"sqlite:///{sqlite_db}"
-    with pytest.raises(ValueError, match="inventory_bad.*no 'value' column"):
-        await collect(url, metrics=[CustomMetric(name="inventory_bad", sql="SELECT 1 AS n")])
+    load(url, reference_dataset())
+    values = await collect(url, metrics=[CustomMetric(name="inventory_bad", sql="SELECT 1 AS n")])
+    success = of(values, "inventory_exporter_query_success")
+    assert success[("business", "inventory_bad")] == 0
+    assert all(v == 1 for (_, query), v in success.items() if query != "inventory_bad")
+    assert of(values, "inventory_bad") == {}
+    assert of(values, "inventory_on_hand_units") == {("st",): 8, ("wh",): 107}
+    assert "inventory_bad returns no 'value' column" in caplog.text

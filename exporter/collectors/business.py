@@ -1,82 +1,86 @@
-"""Business metrics from the inventory database (metrics contract, DESIGN.md section 5).
+"""Business metrics from the inventory database (metrics contract, docs/metrics.md).
 
-The SQL lives in exporter/queries.py; this module runs it in a worker thread and
-turns the grouped rows into families. Dirty data is skipped in SQL and counted in
-inventory_data_quality_issues{check}, so totals stay right and nothing crashes.
+What can be published, and which built-in statement yields what, is in
+exporter/business_catalogue.py; the reference schema's SQL in exporter/queries.py.
+This module runs the statements in a worker thread and turns their rows into families.
+
+Statements fail alone: a missing table or a bad mapping costs only the metrics of that
+statement (`inventory_exporter_query_success{query}` says which); the collector itself
+fails only when nothing could be read (database down, locked, or every statement
+failing). Dirty data is skipped and counted in inventory_data_quality_issues{check},
+so totals stay right and nothing crashes; a check is published only when a statement
+that looks for it ran.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+import math
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
+from exporter.business_catalogue import (
+    BUILTIN_STATEMENTS, CUSTOM_SCHEMA, METRICS, REFERENCE_SCHEMA, VALUE_CHECKS, builtin_statements_needed,
+)
 from exporter.collectors.base import CollectorBase
-from exporter.db import Database, QueryResult
+from exporter.db import Database, Partitioned, QueryError, QueryResult
 from exporter.queries import MOVEMENT_KINDS, ORDER_STATUSES, SYNC_STATUSES, business_statements
 from exporter.timestamps import parse_timestamp
 
-if TYPE_CHECKING:  # config imports this module to validate overrides
+if TYPE_CHECKING:
     from exporter.config import BusinessConfig, DatabaseConfig
 
 log = logging.getLogger("exporter.business")
-
-# name -> (type, help, labels of the built-in definition)
-OVERRIDABLE_METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "inventory_skus": ("gauge", "Stock-level rows (SKU-locations) of active products.", ("location",)),
-    "inventory_on_hand_units": ("gauge", "Sum of on_hand of active products; rows with negative on_hand skipped.", ("location",)),
-    "inventory_available_units": ("gauge", "Sum of on_hand - reserved of active products; rows with negative on_hand skipped.", ("location",)),
-    "inventory_stock_value": ("gauge", "Sum of on_hand x unit_cost over rows with on_hand > 0 and a known cost.", ("location", "currency")),
-    "inventory_low_stock_skus": ("gauge", "Rows with reorder_point set and 0 < on_hand - reserved <= reorder_point.", ("location",)),
-    "inventory_out_of_stock_skus": ("gauge", "Rows with on_hand - reserved <= 0.", ("location",)),
-    "inventory_below_safety_stock_skus": ("gauge", "Rows with safety_stock set and on_hand - reserved < safety_stock.", ("location",)),
-    "inventory_orders": ("gauge", "Orders by current status.", ("channel", "status")),
-    "inventory_order_fulfillment_ratio": ("gauge", "Fulfilled over non-cancelled orders created in the trailing window.", ("channel",)),
-    "inventory_stock_movements_total": ("counter", "Rows in stock_movements.", ("kind", "source")),
-    "inventory_last_stock_movement_timestamp_seconds": ("gauge", "Unix time of the newest stock movement.", ()),
-    "inventory_audit_unlogged_movements": ("gauge", "Stock movements with no audit_log row.", ()),
-    "inventory_integration_sync_runs_total": ("counter", "Rows in integration_syncs.", ("integration", "status")),
-    "inventory_integration_sync_conflicts_total": ("counter", "Sum of conflicts over integration_syncs rows.", ("integration",)),
-    "inventory_integration_last_sync_success_timestamp_seconds": ("gauge", "Unix time of the newest finished successful sync.", ("integration",)),
-}
-
-DATA_QUALITY_CHECKS = (
-    "negative_on_hand",
-    "null_unit_cost",
-    "null_reorder_point",
-    "stock_unknown_sku",
-    "unknown_order_status",
-    "orders_bad_timestamp",
-    "unknown_movement_kind",
-    "movements_bad_timestamp",
-    "movements_unknown_sku",
-    "unknown_sync_status",
-    "syncs_bad_timestamp",
-    "syncs_out_of_order",
-    "negative_conflicts",
-    "missing_label",
-    "invalid_utf8",
-)
 
 
 def _num(value: Any) -> float:
     if value is None:
         return 0.0
-    if isinstance(value, Decimal):
-        return float(value)
     return float(value)
 
 
+class BadValue(Exception):
+    """A value a mapped statement returned that is no usable number; its check name."""
+
+    def __init__(self, check: str):
+        super().__init__(check)
+        self.check = check
+
+
+def metric_value(value: Any) -> float:
+    """A mapped statement's `value` -> a finite float, or BadValue naming the check.
+
+    Numbers in text are numbers (WooCommerce keeps stock in text meta); text that is no
+    number is `non_numeric_value`, never 0. Datetimes become Unix seconds (naive = UTC),
+    for the *_timestamp_seconds metrics of schemas with native timestamp columns.
+    """
+    if value is None:
+        raise BadValue("null_value")
+    if isinstance(value, datetime):
+        return parse_timestamp(value)  # type: ignore[return-value]  # never None for a datetime
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp()
+    if isinstance(value, (bytes, bytearray)):
+        value = value.decode("utf-8", errors="replace")
+    try:
+        number = float(Decimal(value.strip()) if isinstance(value, str) else value)
+    except (InvalidOperation, ValueError, TypeError, OverflowError):
+        raise BadValue("non_numeric_value") from None
+    if not math.isfinite(number):
+        raise BadValue("non_finite_value")
+    return number
+
+
 def _family(name: str, labels: tuple[str, ...] | list[str]) -> Metric:
-    kind, help_text, _ = OVERRIDABLE_METRICS[name]
-    if kind == "counter":
-        return CounterMetricFamily(name, help_text, labels=list(labels))
-    return GaugeMetricFamily(name, help_text, labels=list(labels))
+    spec = METRICS[name]
+    if spec.type == "counter":
+        return CounterMetricFamily(name, spec.help, labels=list(labels))
+    return GaugeMetricFamily(name, spec.help, labels=list(labels))
 
 
 class _Labels:
@@ -87,11 +91,37 @@ class _Labels:
 
     def ok(self, values: tuple, weight: float) -> bool:
         if any(v is None for v in values):
-            self.issues["missing_label"] += weight
+            self.issues["missing_label"] = self.issues.get("missing_label", 0.0) + weight
             return False
         if any("\ufffd" in str(v) for v in values):
-            self.issues["invalid_utf8"] += weight
+            self.issues["invalid_utf8"] = self.issues.get("invalid_utf8", 0.0) + weight
         return True
+
+
+def mapped_metrics(db_config: "DatabaseConfig", config: "BusinessConfig") -> dict[str, str]:
+    """Metric -> SQL of every metric the user or the schema's preset maps (the user's win)."""
+    mapped: dict[str, str] = {}
+    if db_config.schema_ not in (REFERENCE_SCHEMA, CUSTOM_SCHEMA):
+        from exporter.presets import load_preset
+
+        mapped.update(load_preset(db_config.schema_).metrics)
+    mapped.update(config.overrides)
+    return mapped
+
+
+def business_queries(dialect, db_config: "DatabaseConfig", config: "BusinessConfig") -> dict[str, str | Partitioned]:
+    """The statements one cycle runs, by `query` label: built-in statement names for the
+    reference schema's SQL, metric names for mapped and custom metrics."""
+    mapped = mapped_metrics(db_config, config)
+    statements: dict[str, str | Partitioned] = {}
+    if db_config.schema_ == REFERENCE_SCHEMA:
+        builtin = business_statements(dialect)
+        for name in builtin_statements_needed(set(mapped)):
+            statements[name] = builtin[name]
+    statements.update(mapped)
+    for custom in config.metrics:
+        statements[custom.name] = custom.sql
+    return statements
 
 
 class BusinessCollector(CollectorBase):
@@ -102,63 +132,123 @@ class BusinessCollector(CollectorBase):
         self.interval = db_config.interval
         self.timeout = db_config.timeout
         self.config = config
-        self.statements = business_statements(database.dialect)
-        for metric, sql in config.overrides.items():
-            self.statements[f"override:{metric}"] = sql
-        for custom in config.metrics:
-            self.statements[f"custom:{custom.name}"] = custom.sql
+        self.mapped = mapped_metrics(db_config, config)
+        self.statements = business_queries(database.dialect, db_config, config)
+        self.failing: dict[str, str] = {}  # query -> error, while it keeps failing
         self._running: asyncio.Future | None = None
+
+    def parameters(self) -> dict[str, Any]:
+        since = datetime.now(timezone.utc) - timedelta(seconds=self.config.fulfillment_window)
+        return {"since": since.strftime("%Y-%m-%dT%H:%M:%S")}
+
+    def run_statements(self) -> tuple[dict[str, QueryResult], dict[str, QueryError], dict[str, float]]:
+        """One cycle's statements, each failing alone (blocking: runs in a worker thread)."""
+        errors: dict[str, QueryError] = {}
+        durations: dict[str, float] = {}
+        results = self.database.fetch_all(self.statements, self.parameters(), errors=errors, durations=durations)
+        return results, errors, durations
 
     async def collect(self) -> list[Metric]:
         if self._running is not None and not self._running.done():
             # A previous run is still stuck in the driver; do not pile up threads.
             raise RuntimeError("previous database query still running")
-        since = datetime.now(timezone.utc) - timedelta(seconds=self.config.fulfillment_window)
-        params = {"since": since.strftime("%Y-%m-%dT%H:%M:%S")}
-        self._running = asyncio.ensure_future(asyncio.to_thread(self.database.fetch_all, self.statements, params))
+        self._running = asyncio.ensure_future(asyncio.to_thread(self.run_statements))
         # An abandoned (timed-out) run's error is consumed here, not logged as unretrieved.
         self._running.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
-            results = await asyncio.shield(self._running)
+            results, errors, durations = await asyncio.shield(self._running)
         except asyncio.CancelledError:
             self.database.interrupt()
             raise
-        return self.families(results)
+        families, errors = self.families(results, errors)
+        self._log_changes(errors)
+        if self.statements and len(errors) == len(self.statements):
+            first = errors[next(iter(self.statements))]
+            raise RuntimeError(f"every statement failed; {first}")
+        return families + self.query_families(errors, durations)
+
+    def _log_changes(self, errors: dict[str, Exception]) -> None:
+        """One line when a statement starts failing and one when it recovers, not one a run."""
+        for query, error in errors.items():
+            if query not in self.failing:
+                log.warning("business query %s failed: %s", query, getattr(error, "reason", error))
+            self.failing[query] = str(error)
+        for query in [q for q in self.failing if q not in errors]:
+            del self.failing[query]
+            log.info("business query %s recovered", query)
+
+    def query_families(self, errors: dict[str, Exception], durations: dict[str, float]) -> list[Metric]:
+        success = GaugeMetricFamily(
+            "inventory_exporter_query_success",
+            "1 if the statement's last run succeeded and its rows were usable.", labels=["collector", "query"])
+        duration = GaugeMetricFamily(
+            "inventory_exporter_query_duration_seconds",
+            "Duration of the statement's last run.", labels=["collector", "query"], unit="seconds")
+        for query in self.statements:
+            success.add_metric([self.name, query], 0.0 if query in errors else 1.0)
+            if query in durations:
+                duration.add_metric([self.name, query], durations[query])
+        return [success, duration]
 
     async def close(self) -> None:
         self.database.interrupt()
         self.database.dispose()
 
-    def families(self, results: dict[str, QueryResult]) -> list[Metric]:
-        issues = {check: 0.0 for check in DATA_QUALITY_CHECKS}
+    def families(self, results: dict[str, QueryResult],
+                 errors: dict[str, QueryError] | None = None) -> tuple[list[Metric], dict[str, Exception]]:
+        """Families from one cycle's results, and the statements that failed (in SQL, or
+        because their rows could not be used: a missing `value` column, wrong labels)."""
+        failed: dict[str, Exception] = dict(errors or {})
+        issues: dict[str, float] = {}
         labels = _Labels(issues)
         out: dict[str, Metric] = {}
-        self._stock(results["stock"].rows, labels, out)
-        self._orders(results, labels, out)
-        self._movements(results, labels, out)
-        self._syncs(results, labels, out)
+        handlers = {"stock": self._stock, "orders": self._orders, "fulfillment": self._fulfillment,
+                    "movements": self._movements, "last_movement": self._last_movement,
+                    "audit_unlogged": self._audit, "syncs": self._syncs,
+                    "sync_last_success": self._sync_last_success,
+                    "syncs_bad_timestamp": self._syncs_bad_timestamp, "syncs_out_of_order": self._syncs_out_of_order}
+        for query, handler in handlers.items():
+            if query in results:
+                for check in BUILTIN_STATEMENTS[query].checks:
+                    issues.setdefault(check, 0.0)
+                handler(results[query], labels, out)
 
-        for metric in self.config.overrides:
-            out[metric] = self._from_result(metric, results[f"override:{metric}"], OVERRIDABLE_METRICS[metric][0],
-                                            OVERRIDABLE_METRICS[metric][1])
+        if self.mapped or self.config.metrics:
+            for check in VALUE_CHECKS + ("missing_label", "invalid_utf8"):
+                issues.setdefault(check, 0.0)
+        # A mapped metric replaces the built-in one, even where its statement failed.
+        for metric in self.mapped:
+            out.pop(metric, None)
+            if metric in results:
+                spec = METRICS[metric]
+                try:
+                    out[metric] = self._from_result(metric, results[metric], spec.type, spec.help, issues,
+                                                    list(spec.labels))
+                except ValueError as exc:
+                    failed[metric] = exc
         families = list(out.values())
         for custom in self.config.metrics:
-            families.append(self._from_result(custom.name, results[f"custom:{custom.name}"], custom.type,
-                                              custom.help or f"Defined by SQL in the config: {custom.name}",
-                                              custom.labels))
-        quality = GaugeMetricFamily(
-            "inventory_data_quality_issues", "Rows skipped or suspicious, by check.", labels=["check"]
-        )
-        for check, count in issues.items():
-            quality.add_metric([check], count)
-        families.append(quality)
-        return families
+            if custom.name in results:
+                try:
+                    families.append(self._from_result(
+                        custom.name, results[custom.name], custom.type,
+                        custom.help or f"Defined by SQL in the config: {custom.name}", issues,
+                        custom.labels))
+                except ValueError as exc:
+                    failed[custom.name] = exc
+        if issues:
+            quality = GaugeMetricFamily(
+                "inventory_data_quality_issues", "Rows skipped or suspicious, by check.", labels=["check"])
+            for check in sorted(issues):
+                quality.add_metric([check], issues[check])
+            families.append(quality)
+        return families, failed
 
-    def _stock(self, rows: list[tuple], labels: _Labels, out: dict[str, Metric]) -> None:
+    def _stock(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
         per_location: dict[str, list[float]] = {}
         value = _family("inventory_stock_value", ("location", "currency"))
         for location, currency, active, skus, on_hand, available, stock_value, low, out_of_stock, below_safety, \
-                negative, null_cost, null_reorder in rows:
+                negative, null_cost, null_reorder, invalid in result.rows:
             if active is None:  # LEFT JOIN found no product
                 labels.issues["stock_unknown_sku"] += _num(skus)
                 continue
@@ -167,6 +257,7 @@ class BusinessCollector(CollectorBase):
             labels.issues["negative_on_hand"] += _num(negative)
             labels.issues["null_unit_cost"] += _num(null_cost)
             labels.issues["null_reorder_point"] += _num(null_reorder)
+            labels.issues["invalid_quantity"] += _num(invalid)
             if not labels.ok((location, currency), _num(skus)):
                 continue
             value.add_metric([location, currency], _num(stock_value))
@@ -182,9 +273,9 @@ class BusinessCollector(CollectorBase):
             out[name] = family
         out["inventory_stock_value"] = value
 
-    def _orders(self, results: dict[str, QueryResult], labels: _Labels, out: dict[str, Metric]) -> None:
+    def _orders(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
         counts: dict[str, dict[str, float]] = {}
-        for channel, status, count, bad_timestamps in results["orders"].rows:
+        for channel, status, count, bad_timestamps in result.rows:
             labels.issues["orders_bad_timestamp"] += _num(bad_timestamps)
             if status not in ORDER_STATUSES:
                 labels.issues["unknown_order_status"] += _num(count)
@@ -197,15 +288,16 @@ class BusinessCollector(CollectorBase):
                 orders.add_metric([channel, status], count)
         out["inventory_orders"] = orders
 
+    def _fulfillment(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
         ratio = _family("inventory_order_fulfillment_ratio", ("channel",))
-        for channel, fulfilled, total in results["fulfillment"].rows:
+        for channel, fulfilled, total in result.rows:
             if _num(total) > 0 and labels.ok((channel,), 0):
                 ratio.add_metric([channel], _num(fulfilled) / _num(total))
         out["inventory_order_fulfillment_ratio"] = ratio
 
-    def _movements(self, results: dict[str, QueryResult], labels: _Labels, out: dict[str, Metric]) -> None:
+    def _movements(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
         movements = _family("inventory_stock_movements_total", ("kind", "source"))
-        for kind, source, count, bad_timestamps, unknown_skus in results["movements"].rows:
+        for kind, source, count, bad_timestamps, unknown_skus in result.rows:
             labels.issues["movements_bad_timestamp"] += _num(bad_timestamps)
             labels.issues["movements_unknown_sku"] += _num(unknown_skus)
             if kind not in MOVEMENT_KINDS:
@@ -215,8 +307,9 @@ class BusinessCollector(CollectorBase):
                 movements.add_metric([kind, source], _num(count))
         out["inventory_stock_movements_total"] = movements
 
+    def _last_movement(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
         last = _family("inventory_last_stock_movement_timestamp_seconds", ())
-        newest = results["last_movement"].rows[0][0]
+        newest = result.rows[0][0]
         if newest is not None:
             seconds = parse_timestamp(newest)
             if seconds is None:
@@ -225,14 +318,15 @@ class BusinessCollector(CollectorBase):
                 last.add_metric([], seconds)
         out["inventory_last_stock_movement_timestamp_seconds"] = last
 
+    def _audit(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
         unlogged = _family("inventory_audit_unlogged_movements", ())
-        unlogged.add_metric([], _num(results["audit_unlogged"].rows[0][0]))
+        unlogged.add_metric([], _num(result.rows[0][0]))
         out["inventory_audit_unlogged_movements"] = unlogged
 
-    def _syncs(self, results: dict[str, QueryResult], labels: _Labels, out: dict[str, Metric]) -> None:
+    def _syncs(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
         runs = _family("inventory_integration_sync_runs_total", ("integration", "status"))
         conflicts: dict[str, float] = {}
-        for integration, status, count, conflict_sum, negative in results["syncs"].rows:
+        for integration, status, count, conflict_sum, negative in result.rows:
             labels.issues["negative_conflicts"] += _num(negative)
             if status not in SYNC_STATUSES:
                 labels.issues["unknown_sync_status"] += _num(count)
@@ -247,30 +341,57 @@ class BusinessCollector(CollectorBase):
             conflict_family.add_metric([integration], total)
         out["inventory_integration_sync_conflicts_total"] = conflict_family
 
+    def _sync_last_success(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
         last = _family("inventory_integration_last_sync_success_timestamp_seconds", ("integration",))
-        for integration, finished in results["sync_last_success"].rows:
+        for integration, finished in result.rows:
             seconds = parse_timestamp(finished)
             if seconds is None:
                 labels.issues["syncs_bad_timestamp"] += 1
             elif labels.ok((integration,), 0):
                 last.add_metric([integration], seconds)
         out["inventory_integration_last_sync_success_timestamp_seconds"] = last
-        labels.issues["syncs_bad_timestamp"] += _num(results["syncs_bad_timestamp"].rows[0][0])
-        labels.issues["syncs_out_of_order"] += _num(results["syncs_out_of_order"].rows[0][0])
+
+    def _syncs_bad_timestamp(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
+        labels.issues["syncs_bad_timestamp"] += _num(result.rows[0][0])
+
+    def _syncs_out_of_order(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
+        labels.issues["syncs_out_of_order"] += _num(result.rows[0][0])
 
     @staticmethod
-    def _from_result(name: str, result: QueryResult, kind: str, help_text: str,
-                     expected_labels: list[str] | None = None) -> Metric:
-        """A family from user SQL: every column but `value` is a label."""
+    def _from_result(name: str, result: QueryResult, kind: str, help_text: str, issues: dict[str, float],
+                     expected_labels: list[str]) -> Metric:
+        """A family from mapped SQL: every column but `value` is a label.
+
+        ValueError when the columns do not fit (the statement counts as failed); rows whose
+        value is no finite number, or whose labels are NULL or repeat an earlier row, are
+        skipped and counted by check.
+        """
         if "value" not in result.columns:
             raise ValueError(f"SQL for {name} returns no 'value' column (columns: {', '.join(result.columns)})")
         label_names = [c for c in result.columns if c != "value"]
-        if expected_labels is not None and sorted(label_names) != sorted(expected_labels):
-            raise ValueError(f"SQL for {name} returns labels {label_names}, config declares {expected_labels}")
+        if sorted(label_names) != sorted(expected_labels):
+            raise ValueError(f"SQL for {name} returns labels {label_names}, expected {expected_labels}")
         family = (CounterMetricFamily if kind == "counter" else GaugeMetricFamily)(name, help_text, labels=label_names)
         value_index = result.columns.index("value")
+        label_indexes = [result.columns.index(c) for c in label_names]
+        seen: set[tuple[str, ...]] = set()
         for row in result.rows:
-            if row[value_index] is None:
+            raw_labels = tuple(row[i] for i in label_indexes)
+            if any(v is None for v in raw_labels):
+                issues["missing_label"] += 1
                 continue
-            family.add_metric([str(row[result.columns.index(c)]) for c in label_names], _num(row[value_index]))
+            values = tuple(v.decode("utf-8", errors="replace") if isinstance(v, (bytes, bytearray)) else str(v)
+                           for v in raw_labels)
+            if any("\ufffd" in v for v in values):
+                issues["invalid_utf8"] += 1
+            try:
+                number = metric_value(row[value_index])
+            except BadValue as bad:
+                issues[bad.check] += 1
+                continue
+            if values in seen:  # two rows for one series would break the scrape
+                issues["duplicate_labels"] += 1
+                continue
+            seen.add(values)
+            family.add_metric(list(values), number)
         return family

@@ -1,0 +1,54 @@
+"""Ready-made mappings of real systems' databases: `database.schema: <name>`.
+
+A preset is one YAML file beside this module, `<name>.yml`:
+
+    description: "Odoo 18 stock, sales and purchase (PostgreSQL)"
+    dialects: [postgresql]
+    metrics:
+      inventory_skus: |
+        SELECT ... AS location, COUNT(*) AS value FROM ...
+
+Each statement returns the built-in metric's label columns and a `value` column, like
+an override (docs/configuration.md, "Map your own schema"). A metric the preset does
+not map is not published. The user's own `business.overrides` win over the preset's.
+Each preset is documented in docs/presets/<name>.md and tested against a database
+built from that system's own published definitions (tests/presets/<name>/).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from exporter.business_catalogue import METRICS
+
+_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    dialects: tuple[str, ...]
+    metrics: dict[str, str]
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in _DIR.glob("*.yml"))
+
+
+@cache
+def load_preset(name: str) -> Preset:
+    """The shipped preset `name`; ValueError if there is none or it is malformed."""
+    if name not in preset_names():
+        raise ValueError(f"no preset {name!r}")
+    data = yaml.safe_load((_DIR / f"{name}.yml").read_text(encoding="utf-8"))
+    metrics = data.get("metrics") or {}
+    unknown = sorted(set(metrics) - set(METRICS))
+    if unknown:  # a shipped file, so this is our bug; the tests load every preset
+        raise ValueError(f"preset {name!r} maps unknown metrics {unknown}")
+    return Preset(name=name, description=str(data.get("description", "")),
+                  dialects=tuple(data.get("dialects") or ()), metrics={k: str(v) for k, v in metrics.items()})
