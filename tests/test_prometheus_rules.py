@@ -47,6 +47,7 @@ EXPECTED_SEVERITY = {
     "InventoryAuditGap": "warning",
     "InventoryDataQualityIssues": "warning",
     "InventoryExporterCollectorFailing": "warning",
+    "InventoryDatabaseQueryFailing": "warning",
     "InventoryIntegrationBackInSync": "info",
     "InventoryFulfillmentTargetMet": "info",
     "InventoryPerformanceExcellent": "info",

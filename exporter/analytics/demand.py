@@ -9,8 +9,8 @@ their kind are ignored. Days without movements are zero-demand days.
 
 The database groups by (sku, location_id) within each UTC day, so Python receives at
 most one row per SKU-location and day with movements; days are bounded by text
-comparison of the ISO-8601 timestamps (DESIGN.md section 4), the same on SQLite and
-PostgreSQL.
+comparison of the ISO-8601 timestamps (the reference schema, docs/metrics.md), the same
+on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
