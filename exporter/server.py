@@ -94,6 +94,14 @@ async def landing(request: web.Request) -> web.Response:
             f"<td>{state.duration_seconds:.3f}s</td><td>{when}</td>"
             f"<td>{html.escape(state.last_error)}</td></tr>"
         )
+    # Statements failing alone inside a collector that still runs (business: a missing table).
+    failing = [
+        f"<tr class='failed'><td>{html.escape(c.name)}</td><td>{html.escape(query)}</td>"
+        f"<td>{html.escape(error)}</td></tr>"
+        for c in runner.collectors for query, error in sorted(getattr(c, "failing", {}).items())
+    ]
+    statements = ("<h2>Failing statements</h2>\n<table><tr><th>collector</th><th>query</th><th>error</th></tr>"
+                  f"{''.join(failing)}</table>") if failing else ""
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>inventory-exporter</title>
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.2em .8em;text-align:left}}
@@ -104,7 +112,8 @@ async def landing(request: web.Request) -> web.Response:
 <h2>Collectors</h2>
 <table><tr><th>collector</th><th>status</th><th>duration</th><th>last run</th><th>last error</th></tr>
 {''.join(rows)}
-</table></body></html>
+</table>
+{statements}</body></html>
 """
     return web.Response(text=page, content_type="text/html")
 
