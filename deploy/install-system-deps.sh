@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs, with Debian's apt, the system programs the tests and the demo run for real:
-# Prometheus (with promtool), Alertmanager (with amtool), PostgreSQL, VictoriaMetrics
-# (the HA profile's long-term store), docker-compose v1 (only for `docker-compose config`),
-# wrk (benchmarks) and Chromium (report PDFs).
+# Prometheus (with promtool), Alertmanager (with amtool), PostgreSQL, MariaDB (the MySQL
+# dialect and the ERPNext preset), VictoriaMetrics (the HA profile's long-term store),
+# docker-compose v1 (only for `docker-compose config`), wrk (benchmarks) and Chromium
+# (report PDFs).
 # Usage: install-system-deps.sh [test|demo]. Installs only what is missing.
 set -euo pipefail
 
@@ -24,6 +25,10 @@ for binary in "${!need[@]}"; do
 done
 if [ "$profile" = test ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
+fi
+# mariadbd lives in /usr/sbin, which is not on every user's PATH.
+if [ "$profile" = test ] && ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
+  missing+=(mariadb-server)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
@@ -27,6 +27,17 @@ class Dialect:
     """SQL fragments that differ between databases; everything else is shared."""
 
     name: str
+
+    @property
+    def is_mysql(self) -> bool:
+        """MySQL and MariaDB (SQLAlchemy names a mariadb:// URL's backend "mariadb")."""
+        return self.name in ("mysql", "mariadb")
+
+    def concat(self, *parts: str) -> str:
+        """String concatenation of SQL expressions: on MySQL `||` is a logical OR."""
+        if self.is_mysql:
+            return f"CONCAT({', '.join(parts)})"
+        return " || ".join(parts)
 
     def valid_timestamp(self, column: str) -> str:
         """True where the column holds ISO-8601 UTC text (2026-11-22T14:05:00Z)."""
@@ -185,11 +196,65 @@ class Database:
                     "application_name": "inventory-exporter",
                 },
             )
-        if parsed.drivername == "mysql":
-            parsed = parsed.set(drivername="mysql+pymysql")
+        if backend in ("mysql", "mariadb"):
+            return self._create_mysql_engine(parsed)
         return create_engine(
             parsed, pool_pre_ping=True, pool_recycle=300, connect_args={"connect_timeout": max(1, int(self.timeout))}
         )
+
+    def _create_mysql_engine(self, parsed) -> Engine:
+        """MySQL and MariaDB through PyMySQL, each session read-only, in UTC, with a statement timeout."""
+        if parsed.drivername in ("mysql", "mariadb"):
+            parsed = parsed.set(drivername=f"{parsed.drivername}+pymysql")
+        engine = create_engine(
+            parsed,
+            pool_size=1,
+            max_overflow=1,
+            pool_pre_ping=True,
+            pool_recycle=300,
+            connect_args={"connect_timeout": max(1, int(self.timeout)), "charset": "utf8mb4"},
+        )
+        timeout = self.timeout
+
+        @event.listens_for(engine, "connect")
+        def _session(dbapi_connection, _record) -> None:
+            # Every later transaction of the session is READ ONLY: a write fails with
+            # "Cannot execute statement in a READ ONLY transaction". UTC, so that naive
+            # DATETIME values (which the collector reads as UTC) and UNIX_TIMESTAMP() do
+            # not depend on the server's zone. The statement timeout is MariaDB's
+            # max_statement_time (seconds) or MySQL's max_execution_time (milliseconds,
+            # SELECT only, which is all we run).
+            mariadb = "mariadb" in dbapi_connection.get_server_info().lower()
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET SESSION TRANSACTION READ ONLY")
+                cursor.execute("SET SESSION time_zone = '+00:00'")
+                if mariadb:
+                    cursor.execute(f"SET SESSION max_statement_time = {float(timeout):.3f}")
+                else:
+                    cursor.execute(f"SET SESSION max_execution_time = {int(timeout * 1000)}")
+
+        return engine
+
+    def _kill_mysql_queries(self, connections: list[Any]) -> None:
+        """KILL QUERY each connection's running statement, from a connection of our own
+        (the pool's may all be busy); the sessions themselves stay usable."""
+        import pymysql
+
+        _, params = self.engine.dialect.create_connect_args(self.engine.url)
+        params.update(connect_timeout=2, read_timeout=5, write_timeout=5)
+        try:
+            killer = pymysql.connect(**params)
+        except Exception:
+            return
+        try:
+            with killer.cursor() as cursor:
+                for conn in connections:
+                    try:
+                        cursor.execute(f"KILL QUERY {int(conn.thread_id())}")
+                    except Exception:  # the statement finished meanwhile
+                        pass
+        finally:
+            killer.close()
 
     def fetch_all(self, statements: Mapping[str, str | Partitioned],
                   params: Mapping[str, Any] | None = None,
@@ -335,6 +400,9 @@ class Database:
                     conn.cancel()
                 except Exception:
                     pass
+        mysql = [conn for conn in active if hasattr(conn, "thread_id")]  # pymysql
+        if mysql:
+            self._kill_mysql_queries(mysql)
 
     def dispose(self) -> None:
         if self._engine is not None:

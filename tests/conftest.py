@@ -1,7 +1,8 @@
-"""Shared fixtures: real PostgreSQL and SQLite inventory databases, free ports."""
+"""Shared fixtures: real PostgreSQL, MariaDB and SQLite inventory databases, free ports."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import shutil
@@ -66,6 +67,11 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
+    DROP = "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+
+    def run(self, sql: str, database: str = "postgres") -> str:
+        return self.psql(sql, database)
+
     def psql(self, sql: str, database: str = "postgres") -> str:
         result = subprocess.run(
             [shutil.which("psql") or _pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
@@ -91,29 +97,35 @@ def postgres_server():
 _db_counter = 0
 
 
-def _new_database(server: PostgresServer) -> str:
+def _new_database(server: "PostgresServer | MariaDBServer") -> str:
     global _db_counter
     _db_counter += 1
     name = f"inv_{os.getpid()}_{_db_counter}"
-    server.psql(f"CREATE DATABASE {name}")
+    server.run(f"CREATE DATABASE {name}")
     return name
+
+
+def _throwaway_database(server: "PostgresServer | MariaDBServer", schema: str | None):
+    """A fresh database on the server (with `schema` loaded); yields its name, then drops it."""
+    name = _new_database(server)
+    if schema:
+        server.run(schema, database=name)
+    yield name
+    server.run(server.DROP.format(name=name))
 
 
 @pytest.fixture
 def postgres_db(postgres_server):
     """A fresh database with the reference schema; returns (url, server, dbname)."""
-    name = _new_database(postgres_server)
-    postgres_server.psql(SCHEMA, database=name)
-    yield postgres_server.url(name), postgres_server, name
-    postgres_server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    for name in _throwaway_database(postgres_server, SCHEMA):
+        yield postgres_server.url(name), postgres_server, name
 
 
 @pytest.fixture
 def empty_postgres_url(postgres_server):
     """The URL of a fresh empty database, for a store that creates its own tables."""
-    name = _new_database(postgres_server)
-    yield postgres_server.url(name)
-    postgres_server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    for name in _throwaway_database(postgres_server, None):
+        yield postgres_server.url(name)
 
 
 @pytest.fixture
@@ -125,6 +137,149 @@ def sqlite_db(tmp_path):
     conn.commit()
     conn.close()
     return path
+
+
+def _mariadb_bin(name: str) -> str:
+    found = shutil.which(name) or next((str(p) for p in (Path("/usr/sbin") / name, Path("/usr/bin") / name)
+                                        if p.is_file() and os.access(p, os.X_OK)), None)
+    if not found:
+        pytest.fail(f"MariaDB binary {name!r} not found: install Debian's mariadb-server package "
+                    "(make test does, through deploy/install-system-deps.sh)")
+    return found
+
+
+class MariaDBServer:
+    """A throwaway MariaDB server on 127.0.0.1, run as the mysql user when we are root.
+
+    root has no password and is reachable over TCP only from 127.0.0.1 (the data
+    directory is initialised with --auth-root-authentication-method=normal). The server's
+    default time zone is deliberately not UTC, so that SQL relying on the session time
+    zone shows up in the tests.
+    """
+
+    TIME_ZONE = "+05:30"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="inventory-mariadb-"))
+        self.data = self.dir / "data"
+        self.log = self.dir / "error.log"
+        self.process: subprocess.Popen | None = None
+        self.user = None
+        if os.geteuid() == 0:
+            self.user = pwd.getpwnam("mysql")
+            os.chown(self.dir, self.user.pw_uid, self.user.pw_gid)
+
+    def init(self) -> None:
+        args = [_mariadb_bin("mariadb-install-db"), "--no-defaults", f"--datadir={self.data}",
+                "--auth-root-authentication-method=normal", "--skip-test-db"]
+        if self.user is not None:
+            args = ["runuser", "-u", "mysql", "--", *args]
+        result = subprocess.run(args, capture_output=True, text=True, cwd=self.dir)
+        if result.returncode != 0:
+            raise RuntimeError(f"mariadb-install-db failed: {(result.stdout + result.stderr)[-2000:]}")
+
+    def start(self, timeout: float = 60.0) -> None:
+        # mariadbd started as root with --user switches to that user itself, so the
+        # process we hold is the server (a wrapper's pid would not be).
+        args = [
+            _mariadb_bin("mariadbd"), "--no-defaults", f"--datadir={self.data}", f"--socket={self.dir / 'sock'}",
+            f"--port={self.port}", "--bind-address=127.0.0.1", "--skip-networking=0", "--skip-name-resolve",
+            f"--pid-file={self.dir / 'mariadbd.pid'}", f"--log-error={self.log}", f"--tmpdir={self.dir}",
+            "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
+            f"--default-time-zone={self.TIME_ZONE}", "--skip-log-bin", "--innodb-buffer-pool-size=64M",
+            "--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0",
+        ]
+        if self.user is not None:
+            args.append("--user=mysql")
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        cwd=self.dir, start_new_session=True)
+        # The fixture stops it; this is the net for a session that ends without teardown.
+        atexit.register(self._kill_if_running)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mariadbd exited with {self.process.returncode}: {self._log_tail()}")
+            try:
+                self.connect().close()
+                return
+            except Exception:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"mariadbd did not accept connections within {timeout}s: {self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-2000:]
+        except OSError:
+            return "(no error log)"
+
+    def connect(self, database: str | None = None):
+        import pymysql
+        from pymysql.constants import CLIENT
+
+        return pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="", database=database,
+                               charset="utf8mb4", connect_timeout=5, autocommit=True,
+                               client_flag=CLIENT.MULTI_STATEMENTS)
+
+    DROP = "DROP DATABASE IF EXISTS {name}"
+
+    def run(self, script: str, database: str | None = None) -> list[tuple]:
+        return self.sql(script, database)
+
+    def sql(self, script: str, database: str | None = None) -> list[tuple]:
+        """Run one statement or a script of several; return the last result's rows."""
+        conn = self.connect(database)
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(script)
+                rows = list(cursor.fetchall())
+                while cursor.nextset():
+                    rows = list(cursor.fetchall())
+                return rows
+        finally:
+            conn.close()
+
+    def url(self, database: str) -> str:
+        return f"mysql://root@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, timeout=30)
+
+    def _kill_if_running(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mariadb_server():
+    server = MariaDBServer()
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def mariadb_db(mariadb_server):
+    """A fresh MariaDB database with the reference schema; returns (url, server, dbname)."""
+    for name in _throwaway_database(mariadb_server, SCHEMA):
+        yield mariadb_server.url(name), mariadb_server, name
+
+
+@pytest.fixture
+def empty_mariadb_url(mariadb_server):
+    """The URL of a fresh empty MariaDB database, for tests that create their own tables."""
+    for name in _throwaway_database(mariadb_server, None):
+        yield mariadb_server.url(name)
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:

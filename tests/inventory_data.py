@@ -1,7 +1,7 @@
 """Hand-built inventory datasets for the business collector's tests.
 
-Each dataset is plain rows; `load` writes them into a real SQLite or PostgreSQL
-database through SQLAlchemy, so the same rows feed both.
+Each dataset is plain rows; `load` writes them into a real SQLite, PostgreSQL or
+MySQL/MariaDB database through SQLAlchemy, so the same rows feed all of them.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ def hours_ago(hours: float) -> str:
 def load(url: str, tables: dict[str, list[dict]]) -> None:
     if url.startswith("postgresql://"):
         url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    elif url.startswith("mysql://"):
+        url = url.replace("mysql://", "mysql+pymysql://", 1)
     engine = create_engine(url)
     with engine.begin() as conn:
         for table, rows in tables.items():

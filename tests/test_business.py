@@ -119,7 +119,7 @@ def assert_reference_values(values: dict) -> None:
 
 def _dirty_schema() -> str:
     # Real schemas are looser than the reference: costs may be NULL.
-    return SCHEMA.replace("unit_cost NUMERIC NOT NULL DEFAULT 0", "unit_cost NUMERIC NULL")
+    return SCHEMA.replace("unit_cost NUMERIC(18, 6) NOT NULL DEFAULT 0", "unit_cost NUMERIC(18, 6) NULL")
 
 
 async def test_dirty_rows_are_counted_and_never_change_a_total(tmp_path):

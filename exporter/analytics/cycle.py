@@ -26,7 +26,7 @@ from exporter.analytics.recommendations import open_orders, recommendation_views
 from exporter.analytics.safety_stock import (
     LeadTimes, demand_std, lead_times, observed_lead_times, reorder_point, safety_stock, z_value,
 )
-from exporter.db import Database, QueryResult
+from exporter.db import Database, Dialect, QueryResult
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,8 @@ class AnalyticsResult:
         return np.bincount(self.series.location_codes, weights=values, minlength=len(self.series.location_names))
 
 
-def statements(config: AnalyticsConfig) -> dict[str, str]:
-    return {**STATEMENTS, **demand_statements(config.history_days)}
+def statements(config: AnalyticsConfig, dialect: Dialect = Dialect("sqlite")) -> dict[str, str]:
+    return {**STATEMENTS, **demand_statements(config.history_days, dialect)}
 
 
 def parameters(config: AnalyticsConfig, today: date) -> dict[str, str]:
@@ -104,7 +104,7 @@ def run_cycle(database: Database, config: AnalyticsConfig, today: date,
                 demand = cache.matrix
         if demand is None:
             stream = _DemandStream(config.history_days)
-            results = database.fetch_all(statements(config), params, consume=stream)
+            results = database.fetch_all(statements(config, database.dialect), params, consume=stream)
             demand = stream.matrix()
             if cache is not None:
                 cache.store(today, list(stream.index), demand)

@@ -20,6 +20,8 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from exporter.db import Dialect
+
 # The statements one analytics cycle runs besides the daily demand, in one read-only
 # transaction. Bounds are 'YYYY-MM-DD' text; comparing them with ISO-8601 text
 # timestamps orders by time.
@@ -58,7 +60,7 @@ STATEMENTS: dict[str, str] = {
 # Grouping one day at a time sorts small batches (SQLite has no hash aggregation, and
 # one sort of the whole history was twice as slow), and each row needs no day column.
 DEMAND_SQL = """
-    SELECT sku || '\x1f' || location_id, -SUM(quantity)
+    SELECT {key}, -SUM(quantity)
     FROM stock_movements
     WHERE occurred_at >= :day_{i} AND occurred_at < :day_{next} AND substr(occurred_at, 1, 10) = :day_{i}
       AND ((kind = 'sale' AND quantity < 0) OR (kind = 'return' AND quantity > 0))
@@ -66,8 +68,10 @@ DEMAND_SQL = """
 """
 
 
-def demand_statements(days: int) -> dict[str, str]:
-    return {f"demand:{i}": DEMAND_SQL.format(i=i, next=i + 1) for i in range(days)}
+def demand_statements(days: int, dialect: Dialect = Dialect("sqlite")) -> dict[str, str]:
+    # The key is built by the dialect: on MySQL `||` is a logical OR, not concatenation.
+    key = dialect.concat("sku", "'\x1f'", "location_id")
+    return {f"demand:{i}": DEMAND_SQL.format(key=key, i=i, next=i + 1) for i in range(days)}
 
 
 SEPARATOR = "\x1f"
