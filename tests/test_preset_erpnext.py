@@ -1,0 +1,377 @@
+"""The ERPNext preset (exporter/presets/erpnext.yml) on a real MariaDB server.
+
+The tables are built from ERPNext v15's own DocType definitions (tests/presets/erpnext/,
+see SOURCE.md there) exactly as Frappe builds them, filled with a small realistic
+dataset, and every metric the preset maps is compared with what this file computes in
+Python from the rows it inserted, following the rules docs/presets/erpnext.md states.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from exporter.business_catalogue import METRICS
+from exporter.config import ConfigError, load_config
+from exporter.presets import load_preset
+from tests.presets import collect_with_schema
+from tests.presets.erpnext import schema
+from tests.test_business import of
+
+pytestmark = [pytest.mark.mariadb, pytest.mark.timeout(180)]
+
+NOW = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+STORES, GOODS, US = "Stores - AEU", "Finished Goods - AEU", "Stores - AUS"
+STATUSES = ("open", "fulfilled", "cancelled", "backordered")
+
+
+def hours_ago(hours: float) -> datetime:
+    return NOW - timedelta(hours=hours)
+
+
+# ---------------------------------------------------------------- the dataset
+
+
+def bin_(item, warehouse, actual, reserved=0, rate=0):
+    value = Decimal(str(actual)) * Decimal(str(rate)) if actual > 0 else Decimal(0)
+    return {"name": f"BIN-{item}-{warehouse}", "item_code": item, "warehouse": warehouse, "actual_qty": actual,
+            "reserved_qty": reserved, "projected_qty": actual - reserved, "valuation_rate": rate,
+            "stock_value": value, "stock_uom": "Nos", "docstatus": 0}
+
+
+def reorder(n, item, warehouse, level, qty=10):
+    return {"name": f"IR-{n}", "parent": item, "parenttype": "Item", "parentfield": "reorder_levels", "idx": 1,
+            "warehouse": warehouse, "warehouse_reorder_level": level, "warehouse_reorder_qty": qty,
+            "material_request_type": "Purchase"}
+
+
+def order(name, order_type, docstatus, status, per_delivered, created, skip_delivery_note=0):
+    return {"name": name, "order_type": order_type, "docstatus": docstatus, "status": status,
+            "per_delivered": per_delivered, "skip_delivery_note": skip_delivery_note, "creation": created,
+            "modified": created, "transaction_date": created.date(), "company": "Acme EU", "customer": "C-1",
+            "currency": "EUR", "naming_series": "SAL-ORD-.YYYY.-", "delivery_status": None}
+
+
+_sle_count = 0
+
+
+def sle(voucher_type, voucher_no, detail, item, warehouse, qty, posted, cancelled=0):
+    global _sle_count
+    _sle_count += 1
+    return {"name": f"SLE-{_sle_count:04d}", "voucher_type": voucher_type, "voucher_no": voucher_no,
+            "voucher_detail_no": detail, "item_code": item, "warehouse": warehouse, "actual_qty": qty,
+            "posting_date": posted.date(), "posting_time": posted.time(), "posting_datetime": posted,
+            "is_cancelled": cancelled, "company": "Acme EU", "docstatus": 1, "creation": posted}
+
+
+def dataset() -> dict[str, list[dict]]:
+    items = [
+        {"name": "APPLE", "item_code": "APPLE", "disabled": 0, "is_stock_item": 1, "has_variants": 0},
+        {"name": "BREAD", "item_code": "BREAD", "disabled": 0, "is_stock_item": 1, "has_variants": 0},
+        {"name": "CHEESE", "item_code": "CHEESE", "disabled": 0, "is_stock_item": 1, "has_variants": 0},
+        {"name": "NOVAL", "item_code": "NOVAL", "disabled": 0, "is_stock_item": 1, "has_variants": 0},
+        {"name": "RETIRED", "item_code": "RETIRED", "disabled": 1, "is_stock_item": 1, "has_variants": 0},
+        {"name": "TSHIRT", "item_code": "TSHIRT", "disabled": 0, "is_stock_item": 1, "has_variants": 1},
+        {"name": "TSHIRT-RED", "item_code": "TSHIRT-RED", "disabled": 0, "is_stock_item": 1,
+         "variant_of": "TSHIRT"},
+        {"name": "TSHIRT-BLUE", "item_code": "TSHIRT-BLUE", "disabled": 0, "is_stock_item": 1,
+         "variant_of": "TSHIRT"},
+    ]
+    for item in items:
+        item.update(item_name=item["name"].title(), item_group="Products", stock_uom="Nos")
+    return {
+        "tabCompany": [
+            {"name": "Acme EU", "company_name": "Acme EU", "abbr": "AEU", "default_currency": "EUR",
+             "country": "Germany"},
+            {"name": "Acme US", "company_name": "Acme US", "abbr": "AUS", "default_currency": "USD",
+             "country": "United States"},
+        ],
+        "tabWarehouse": [
+            {"name": "All Warehouses - AEU", "warehouse_name": "All Warehouses", "company": "Acme EU", "is_group": 1},
+            {"name": STORES, "warehouse_name": "Stores", "company": "Acme EU", "is_group": 0,
+             "parent_warehouse": "All Warehouses - AEU"},
+            {"name": GOODS, "warehouse_name": "Finished Goods", "company": "Acme EU", "is_group": 0,
+             "parent_warehouse": "All Warehouses - AEU"},
+            {"name": US, "warehouse_name": "Stores", "company": "Acme US", "is_group": 0},
+        ],
+        "tabItem": items,
+        "tabItem Reorder": [
+            reorder(1, "APPLE", STORES, 40),          # 100 - 70 = 30 available: low
+            reorder(2, "BREAD", STORES, 5),           # 12 - 2 = 10: not low
+            reorder(3, "BREAD", US, 0, qty=20),       # level 0 is no level: never low
+            reorder(4, "RETIRED", STORES, 500),       # disabled item: not counted at all
+            reorder(5, "TSHIRT", GOODS, 25),          # template: RED inherits it, BLUE has its own
+            reorder(6, "TSHIRT-BLUE", STORES, 3),
+            reorder(7, "APPLE", US, 8),               # 8 - 0 = 8 <= 8: low (boundary)
+        ],
+        "tabBin": [
+            bin_("APPLE", STORES, 100, reserved=70, rate=2.5),
+            bin_("APPLE", GOODS, 0, rate=2.5),
+            bin_("APPLE", US, 8, rate=3),
+            bin_("BREAD", STORES, 12, reserved=2, rate=1.25),
+            bin_("BREAD", US, 4, reserved=9, rate=1.5),         # over-reserved: out of stock
+            bin_("CHEESE", STORES, -3, rate=6),                   # negative: skipped from sums
+            bin_("NOVAL", GOODS, 7, rate=0),                      # no valuation: no value
+            bin_("RETIRED", STORES, 50, rate=9),                  # disabled item
+            bin_("TSHIRT-RED", GOODS, 20, reserved=1, rate=4),    # 19 <= template's 25: low
+            bin_("TSHIRT-BLUE", GOODS, 2, rate=4),                # own rows only for Stores: not low
+            bin_("TSHIRT-BLUE", STORES, 3, rate=4.2),             # 3 <= 3: low
+        ],
+        "tabSales Order": [
+            order("SO-01", "Sales", 1, "To Deliver and Bill", 0, hours_ago(1)),
+            order("SO-02", "Sales", 1, "Completed", 100, hours_ago(2)),
+            order("SO-03", "Sales", 1, "To Deliver and Bill", 40, hours_ago(3)),
+            order("SO-04", "Sales", 2, "Cancelled", 0, hours_ago(4)),
+            order("SO-05", "Sales", 1, "Closed", 50, hours_ago(5)),     # closed before fully delivered
+            order("SO-06", "Sales", 1, "To Bill", 100, hours_ago(30)),  # fulfilled, before the window
+            order("SO-07", "Sales", 0, "Draft", 0, hours_ago(1)),       # draft: no order yet
+            order("SO-08", "Sales", 1, "Closed", 100, hours_ago(6)),    # closed after full delivery
+            order("SO-09", "Shopping Cart", 1, "On Hold", 0, hours_ago(7)),
+            order("SO-10", "Shopping Cart", 1, "Completed", 100, hours_ago(8)),
+            order("SO-11", "Shopping Cart", 1, "To Bill", 0, hours_ago(2), skip_delivery_note=1),
+            order("SO-12", "Maintenance", 2, "Cancelled", 0, hours_ago(3)),
+        ],
+        "tabStock Ledger Entry": [
+            sle("Purchase Receipt", "PR-1", "PRI-1", "APPLE", STORES, 100, datetime(2026, 11, 20, 9, 0)),
+            sle("Purchase Receipt", "PR-2", "PRI-2", "BREAD", STORES, -2, datetime(2026, 11, 20, 9, 30)),  # return
+            sle("Purchase Invoice", "PI-1", "PII-1", "BREAD", US, 13, datetime(2026, 11, 20, 10, 0)),
+            sle("Delivery Note", "DN-1", "DNI-1", "APPLE", STORES, -5, datetime(2026, 11, 21, 8, 15)),
+            sle("Delivery Note", "DN-2", "DNI-2", "APPLE", STORES, 1, datetime(2026, 11, 21, 9, 0)),  # return
+            sle("Sales Invoice", "SI-1", "SII-1", "BREAD", US, -9, datetime(2026, 11, 21, 10, 0)),
+            # A material transfer: one line, out of Stores and into Finished Goods.
+            sle("Stock Entry", "STE-1", "SED-1", "TSHIRT-RED", STORES, -20, datetime(2026, 11, 21, 11, 0)),
+            sle("Stock Entry", "STE-1", "SED-1", "TSHIRT-RED", GOODS, 20, datetime(2026, 11, 21, 11, 0)),
+            sle("Stock Entry", "STE-2", "SED-2", "NOVAL", GOODS, 7, datetime(2026, 11, 21, 12, 0)),  # receipt
+            sle("Stock Entry", "STE-3", "SED-3", "CHEESE", STORES, -3, datetime(2026, 11, 21, 12, 30)),  # issue
+            # A manufacture: raw material out and product in, on lines of their own.
+            sle("Stock Entry", "STE-4", "SED-4a", "BREAD", STORES, -1, datetime(2026, 11, 21, 13, 0)),
+            sle("Stock Entry", "STE-4", "SED-4b", "TSHIRT-BLUE", STORES, 3, datetime(2026, 11, 21, 13, 0)),
+            sle("Stock Reconciliation", "SR-1", "SRI-1", "APPLE", US, 8, datetime(2026, 11, 22, 7, 0)),
+            sle("Stock Reconciliation", "SR-2", "SRI-2", "BREAD", STORES, 0, datetime(2026, 11, 22, 7, 5)),
+            sle("Subcontracting Receipt", "SCR-1", "SCRI-1", "TSHIRT-BLUE", GOODS, 2,
+                datetime(2026, 11, 22, 8, 0)),
+            sle("Delivery Note", "DN-3", "DNI-3", "BREAD", STORES, -4, datetime(2026, 11, 22, 14, 5, 30, 250000)),
+            # DN-4 was cancelled: its entry is flagged and a flagged reversal added. It is the
+            # newest posting, yet no movement.
+            sle("Delivery Note", "DN-4", "DNI-4", "APPLE", STORES, -2, datetime(2026, 11, 23, 9, 0), cancelled=1),
+            sle("Delivery Note", "DN-4", "DNI-4", "APPLE", STORES, 2, datetime(2026, 11, 23, 9, 0), cancelled=1),
+            # A cancelled transfer leaves no transfer behind either.
+            sle("Stock Entry", "STE-5", "SED-5", "APPLE", STORES, -1, datetime(2026, 11, 20, 6, 0), cancelled=1),
+            sle("Stock Entry", "STE-5", "SED-5", "APPLE", GOODS, 1, datetime(2026, 11, 20, 6, 0), cancelled=1),
+        ],
+    }
+
+
+# ------------------------------------------------- expectations, computed in Python
+
+
+def _available(b) -> float:
+    return float(b["actual_qty"]) - float(b["reserved_qty"])
+
+
+def _stock_rows(data):
+    items = {i["name"]: i for i in data["tabItem"]}
+    return [(b, items[b["item_code"]]) for b in data["tabBin"] if not items[b["item_code"]].get("disabled")]
+
+
+def _reorder_level(data, item, warehouse):
+    """The item's level for the warehouse; a variant without rows of its own uses its template's."""
+    rows = [r for r in data["tabItem Reorder"] if r["parenttype"] == "Item"]
+    owner = item["name"]
+    if not any(r["parent"] == owner for r in rows) and item.get("variant_of"):
+        owner = item["variant_of"]
+    levels = [float(r["warehouse_reorder_level"]) for r in rows if r["parent"] == owner and r["warehouse"] == warehouse]
+    level = max(levels) if levels else 0.0
+    return level if level > 0 else None
+
+
+def _order_status(o):
+    if o["docstatus"] == 2:
+        return "cancelled"
+    if o["per_delivered"] >= 100:
+        return "fulfilled"
+    if o["status"] == "Closed":
+        return "cancelled"
+    return "backordered" if o["per_delivered"] > 0 else "open"
+
+
+def _movement_kind(row, entries):
+    qty, voucher = row["actual_qty"], row["voucher_type"]
+    if voucher in ("Delivery Note", "Sales Invoice", "POS Invoice"):
+        return "sale" if qty < 0 else "return" if qty > 0 else "adjustment"
+    if voucher in ("Purchase Receipt", "Purchase Invoice", "Subcontracting Receipt"):
+        return "receipt" if qty > 0 else "adjustment"
+    if voucher == "Stock Entry":
+        paired = any(o is not row and o["voucher_no"] == row["voucher_no"]
+                     and o["voucher_detail_no"] == row["voucher_detail_no"] and o["actual_qty"] * qty < 0
+                     for o in entries)
+        if qty != 0 and paired:
+            return "transfer_in" if qty > 0 else "transfer_out"
+        if qty > 0:
+            return "receipt"
+    return "adjustment"
+
+
+def expected(data, since: datetime) -> dict[str, dict[tuple, float]]:
+    out: dict[str, dict[tuple, float]] = {name: {} for name in (
+        "inventory_skus", "inventory_on_hand_units", "inventory_available_units", "inventory_stock_value",
+        "inventory_low_stock_skus", "inventory_out_of_stock_skus", "inventory_orders",
+        "inventory_order_fulfillment_ratio", "inventory_stock_movements_total",
+        "inventory_last_stock_movement_timestamp_seconds")}
+    warehouses = {w["name"]: w for w in data["tabWarehouse"]}
+    currency = {c["name"]: c["default_currency"] for c in data["tabCompany"]}
+
+    def add(metric, key, value):
+        out[metric][key] = out[metric].get(key, 0) + value
+
+    for b, item in _stock_rows(data):
+        where, actual, available = (b["warehouse"],), float(b["actual_qty"]), _available(b)
+        add("inventory_skus", where, 1)
+        add("inventory_on_hand_units", where, actual if actual >= 0 else 0)
+        add("inventory_available_units", where, available if actual >= 0 else 0)
+        money = currency[warehouses[b["warehouse"]]["company"]]
+        has_value = actual > 0 and float(b["valuation_rate"]) > 0
+        add("inventory_stock_value", (money, b["warehouse"]), float(b["stock_value"]) if has_value else 0)
+        level = _reorder_level(data, item, b["warehouse"])
+        add("inventory_low_stock_skus", where, 1 if level is not None and 0 < available <= level else 0)
+        add("inventory_out_of_stock_skus", where, 1 if available <= 0 else 0)
+
+    orders = [o for o in data["tabSales Order"] if o["docstatus"] in (1, 2) and not o["skip_delivery_note"]]
+    for channel in {o["order_type"] for o in orders}:
+        for status in STATUSES:
+            out["inventory_orders"][(channel, status)] = 0
+    for o in orders:
+        add("inventory_orders", (o["order_type"], _order_status(o)), 1)
+    window: dict[str, list[int]] = {}
+    for o in orders:
+        if o["docstatus"] == 1 and _order_status(o) != "cancelled" and o["creation"] >= since:
+            window.setdefault(o["order_type"], []).append(1 if _order_status(o) == "fulfilled" else 0)
+    for channel, fulfilled in window.items():
+        out["inventory_order_fulfillment_ratio"][(channel,)] = sum(fulfilled) / len(fulfilled)
+
+    standing = [e for e in data["tabStock Ledger Entry"] if not e["is_cancelled"]]
+    for e in standing:
+        add("inventory_stock_movements_total", (_movement_kind(e, standing), e["voucher_type"]), 1)
+    newest = max(e["posting_datetime"] for e in standing)
+    out["inventory_last_stock_movement_timestamp_seconds"][()] = newest.replace(tzinfo=timezone.utc).timestamp()
+    return out
+
+
+# ------------------------------------------------------------------ the database
+
+
+@pytest.fixture
+def erpnext_url(empty_mariadb_url):
+    """An empty MariaDB database with ERPNext's tables, as Frappe creates them."""
+    engine = create_engine(empty_mariadb_url.replace("mysql://", "mysql+pymysql://", 1))
+    with engine.begin() as conn:
+        tables = schema.create_schema(lambda sql: conn.exec_driver_sql(sql))
+    engine.dispose()
+    return empty_mariadb_url, tables
+
+
+def load(url: str, data: dict[str, list[dict]]) -> None:
+    engine = create_engine(url.replace("mysql://", "mysql+pymysql://", 1))
+    with engine.begin() as conn:
+        for table, rows in data.items():
+            for row in rows:  # rows differ in their columns
+                columns = list(row)
+                conn.execute(text(f"INSERT INTO `{table}` ({', '.join(f'`{c}`' for c in columns)}) "
+                                  f"VALUES ({', '.join(':' + c for c in columns)})"), row)
+    engine.dispose()
+
+
+async def collect_preset(url: str, tmp_path, fulfillment_window: str = "24h") -> dict[tuple, float]:
+    return await collect_with_schema(url, "erpnext", tmp_path,
+                                     f"business:\n  fulfillment_window: {fulfillment_window}\n")
+
+
+# ----------------------------------------------------------------------- tests
+
+
+def test_tables_are_frappes_from_the_doctype_json(erpnext_url):
+    url, tables = erpnext_url
+    engine = create_engine(url.replace("mysql://", "mysql+pymysql://", 1))
+    try:
+        with engine.connect() as conn:
+            for table, columns in tables.items():
+                found = [row[0] for row in conn.exec_driver_sql(f"SHOW COLUMNS FROM `{table}`")]
+                assert found == columns, table
+            bin_columns = {row[0]: row[1] for row in conn.exec_driver_sql("SHOW COLUMNS FROM `tabBin`")}
+            item_reorder = [row[0] for row in conn.exec_driver_sql("SHOW COLUMNS FROM `tabItem Reorder`")]
+    finally:
+        engine.dispose()
+    assert set(tables) == {"tabBin", "tabCompany", "tabItem", "tabItem Reorder", "tabSales Order",
+                           "tabSales Order Item", "tabStock Ledger Entry", "tabWarehouse"}
+    # Float -> decimal(21,9); Link -> varchar(140); layout fields and tables have no column.
+    assert bin_columns["actual_qty"] == "decimal(21,9)" and bin_columns["warehouse"] == "varchar(140)"
+    assert "reorder_levels" not in tables["tabItem"] and "details" not in tables["tabItem"]
+    assert item_reorder[-3:] == ["parent", "parentfield", "parenttype"]  # a child table
+    assert "_user_tags" in tables["tabBin"] and "_user_tags" not in tables["tabItem Reorder"]
+
+
+async def test_every_mapped_metric_exactly(erpnext_url, tmp_path):
+    url, _ = erpnext_url
+    data = dataset()
+    load(url, data)
+    values = await collect_preset(url, tmp_path)
+    want = expected(data, since=NOW - timedelta(hours=24))
+    preset = load_preset("erpnext")
+    assert set(preset.metrics) == set(want)
+    for metric, series in want.items():
+        got = of(values, metric)
+        assert got.keys() == series.keys(), metric
+        for key, value in series.items():
+            assert got[key] == pytest.approx(value, abs=1e-6), (metric, key)
+    # Nothing the preset does not map is published: no false zeros.
+    for metric in set(METRICS) - set(preset.metrics):
+        assert of(values, metric) == {}, metric
+    quality = {check: n for (check,), n in of(values, "inventory_data_quality_issues").items() if n}
+    assert quality == {}
+
+
+async def test_the_fulfillment_window_reaches_older_orders(erpnext_url, tmp_path):
+    url, _ = erpnext_url
+    data = dataset()
+    load(url, data)
+    values = await collect_preset(url, tmp_path, fulfillment_window="48h")
+    want = expected(data, since=NOW - timedelta(hours=48))["inventory_order_fulfillment_ratio"]
+    assert want != expected(data, since=NOW - timedelta(hours=24))["inventory_order_fulfillment_ratio"]
+    assert of(values, "inventory_order_fulfillment_ratio") == pytest.approx(want)
+
+
+def test_statements_do_not_depend_on_the_session_time_zone(erpnext_url, mariadb_server):
+    # The exporter's own sessions run in UTC; a statement run by anyone else (another
+    # driver, --check-database against a server in another zone) must give the same
+    # seconds. This session keeps the test server's zone, which is not UTC.
+    url, _ = erpnext_url
+    data = dataset()
+    load(url, data)
+    engine = create_engine(url.replace("mysql://", "mysql+pymysql://", 1))
+    try:
+        with engine.connect() as conn:
+            zone = conn.exec_driver_sql("SELECT @@session.time_zone").scalar()
+            sql = load_preset("erpnext").metrics["inventory_last_stock_movement_timestamp_seconds"]
+            seconds = conn.execute(text(sql)).scalar()
+    finally:
+        engine.dispose()
+    assert zone == mariadb_server.TIME_ZONE != "+00:00"
+    assert float(seconds) == expected(data, NOW)["inventory_last_stock_movement_timestamp_seconds"][()]
+
+
+async def test_an_empty_erpnext_publishes_no_false_series(erpnext_url, tmp_path):
+    url, _ = erpnext_url
+    values = await collect_preset(url, tmp_path)
+    for metric in METRICS:
+        assert of(values, metric) == {}, metric
+
+
+def test_the_preset_is_for_mysql_urls_only(tmp_path):
+    assert load_preset("erpnext").dialects == ("mysql",)
+    path = tmp_path / "exporter.yml"
+    path.write_text("database:\n  url: postgresql://monitor@db/erpnext\n  schema: erpnext\n")
+    with pytest.raises(ConfigError, match="erpnext"):
+        load_config(path)
