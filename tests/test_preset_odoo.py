@@ -1,0 +1,500 @@
+"""The odoo preset (exporter/presets/odoo.yml) on a database built from Odoo 18.0's own
+model declarations: tests/presets/odoo/models.json, turned into DDL by
+tests/presets/odoo/schema.py the way Odoo's ORM creates its tables.
+
+The dataset is small and shaped like a real Odoo: two companies with their warehouses
+(WH in EUR, SHOP in USD) and an archived one, nested locations (WH/Stock/Shelf 1), an
+output location beside the stock location, transit and customer locations, reordering
+rules (one for a product with no quant), an archived and a consumable product, done,
+cancelled and pending moves of every kind, and sales orders in every state. Each figure
+the preset publishes is compared with one computed below in Python from the inserted rows
+(never by SQL, never copied from the output).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.presets import collect_with_schema
+from tests.presets.odoo.schema import ddl, load_models
+from tests.test_business import of
+
+MAPPED = (
+    "inventory_skus", "inventory_on_hand_units", "inventory_available_units", "inventory_stock_value",
+    "inventory_low_stock_skus", "inventory_out_of_stock_skus", "inventory_orders",
+    "inventory_order_fulfillment_ratio", "inventory_stock_movements_total",
+    "inventory_last_stock_movement_timestamp_seconds",
+)
+# Odoo has no safety-stock field, no audit log of stock moves and no integration-sync table.
+UNMAPPED = (
+    "inventory_below_safety_stock_skus", "inventory_audit_unlogged_movements",
+    "inventory_integration_sync_runs_total", "inventory_integration_sync_conflicts_total",
+    "inventory_integration_last_sync_success_timestamp_seconds",
+)
+KINDS = ("receipt", "sale", "return", "adjustment", "transfer_in", "transfer_out")
+STATUSES = ("open", "fulfilled", "cancelled", "backordered")
+
+# Naive UTC, as Odoo stores every Datetime field.
+NOW = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def hours_ago(hours: float) -> datetime:
+    return NOW - timedelta(hours=hours)
+
+
+class OdooData:
+    """Rows for the Odoo tables, with the values Odoo itself would store (parent_path,
+    complete_name, stock_location.warehouse_id, jsonb translations and company costs)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[dict]] = defaultdict(list)
+
+    def add(self, table: str, **values) -> int:
+        row_id = len(self.rows[table]) + 1
+        self.rows[table].append({"id": row_id, **values})
+        return row_id
+
+    def row(self, table: str, row_id: int) -> dict:
+        return self.rows[table][row_id - 1]
+
+    def location(self, name: str, usage: str, parent: int | None = None, company: int | None = None,
+                 scrap: bool = False, active: bool = True) -> int:
+        # stock.location: parent_path is the ids from the root, each followed by '/' (_parent_store);
+        # complete_name is the parent's complete_name/name unless the location is a view.
+        parent_row = self.row("stock_location", parent) if parent else None
+        row_id = len(self.rows["stock_location"]) + 1
+        complete = f"{parent_row['complete_name']}/{name}" if parent_row and usage != "view" else name
+        return self.add("stock_location", name=name, complete_name=complete, usage=usage, location_id=parent,
+                        parent_path=(parent_row["parent_path"] if parent_row else "") + f"{row_id}/",
+                        company_id=company, active=active, scrap_location=scrap, cyclic_inventory_frequency=0)
+
+    def warehouse(self, name: str, code: str, company: int, view: int, stock: int, active: bool = True) -> int:
+        return self.add("stock_warehouse", name=name, code=code, company_id=company, view_location_id=view,
+                        lot_stock_id=stock, reception_steps="one_step", delivery_steps="ship_only",
+                        active=active, sequence=10)
+
+    def set_location_warehouses(self) -> None:
+        # stock.location._compute_warehouse_id: the warehouse whose view location is the
+        # nearest ancestor (or the location itself).
+        views = {w["view_location_id"]: w["id"] for w in self.rows["stock_warehouse"]}
+        for loc in self.rows["stock_location"]:
+            ancestors = [int(i) for i in loc["parent_path"].split("/")[:-1]]
+            loc["warehouse_id"] = next((views[a] for a in reversed(ancestors) if a in views), None)
+
+    def product(self, code: str, name: str, costs: dict[int, float], storable: bool = True,
+                active: bool = True) -> int:
+        template = self.add("product_template", name={"en_US": name}, type="consu", service_tracking="no",
+                            categ_id=1, uom_id=1, uom_po_id=1, tracking="none", is_storable=storable,
+                            active=active, sale_ok=True, purchase_ok=True, list_price=1.0, default_code=code)
+        return self.add("product_product", product_tmpl_id=template, default_code=code, active=active,
+                        standard_price={str(company): cost for company, cost in costs.items()})
+
+    def quant(self, product: int, location: int, quantity: float, reserved: float = 0.0) -> int:
+        return self.add("stock_quant", product_id=product, location_id=location, quantity=quantity,
+                        reserved_quantity=reserved, in_date=hours_ago(100),
+                        company_id=self.row("stock_location", location)["company_id"])
+
+    def rule(self, product: int, warehouse: int, location: int, minimum: float, maximum: float,
+             active: bool = True) -> int:
+        return self.add("stock_warehouse_orderpoint", name=f"OP/{len(self.rows['stock_warehouse_orderpoint']) + 1:05d}",
+                        trigger="auto", active=active, warehouse_id=warehouse, location_id=location,
+                        product_id=product, product_min_qty=minimum, product_max_qty=maximum, qty_multiple=1.0,
+                        company_id=self.row("stock_warehouse", warehouse)["company_id"])
+
+    def move(self, product: int, source: int, destination: int, state: str, date: datetime) -> int:
+        return self.add("stock_move", name="move", product_id=product, location_id=source,
+                        location_dest_id=destination, state=state, date=date, company_id=1, product_uom=1,
+                        product_uom_qty=1.0, quantity=1.0 if state == "done" else 0.0,
+                        procure_method="make_to_stock", sequence=10)
+
+    def order(self, name: str, team: int | None, state: str, delivery: str | None, date_order: datetime,
+              created: datetime | None = None) -> int:
+        return self.add("sale_order", name=name, team_id=team, state=state, delivery_status=delivery,
+                        date_order=date_order, create_date=created or date_order, company_id=1, partner_id=7,
+                        partner_invoice_id=7, partner_shipping_id=7, picking_policy="direct", locked=False)
+
+
+def odoo_dataset() -> OdooData:
+    d = OdooData()
+    d.add("res_currency", name="EUR", symbol="€", rounding=0.01, active=True)
+    d.add("res_currency", name="USD", symbol="$", rounding=0.01, active=True)
+    d.add("res_company", name="My Company (Europe)", partner_id=1, currency_id=1, parent_path="1/",
+          layout_background="Blank", active=True)
+    d.add("res_company", name="My Company (US)", partner_id=2, currency_id=2, parent_path="2/",
+          layout_background="Blank", active=True)
+    website = d.add("crm_team", name={"en_US": "Website", "fr_FR": "Site web"}, sequence=10, active=True)
+    direct = d.add("crm_team", name={"en_US": "Direct Sales"}, sequence=20, active=True)
+
+    physical = d.location("Physical Locations", "view")
+    partners = d.location("Partners", "view")
+    vendors = d.location("Vendors", "supplier", partners)
+    customers = d.location("Customers", "customer", partners)
+    virtual = d.location("Virtual Locations", "view")
+    inventory = d.location("Inventory adjustment", "inventory", virtual)
+    scrap = d.location("Scrap", "inventory", virtual, scrap=True)
+    production = d.location("Production", "production", virtual)
+    transit = d.location("Inter-warehouse transit", "transit", physical, company=1)
+    wh_view = d.location("WH", "view", physical, company=1)
+    wh_stock = d.location("Stock", "internal", wh_view, company=1)
+    wh_shelf = d.location("Shelf 1", "internal", wh_stock, company=1)
+    wh_output = d.location("Output", "internal", wh_view, company=1)
+    wh_transit = d.location("Transit", "transit", wh_view, company=1)
+    shop_view = d.location("SHOP", "view", physical, company=2)
+    shop_stock = d.location("Stock", "internal", shop_view, company=2)
+    shop_back = d.location("Back room", "internal", shop_stock, company=2)
+    old_view = d.location("OLD", "view", physical, company=1, active=False)
+    old_stock = d.location("Stock", "internal", old_view, company=1, active=False)
+    wh = d.warehouse("Main warehouse", "WH", 1, wh_view, wh_stock)
+    shop = d.warehouse("Shop", "SHOP", 2, shop_view, shop_stock)
+    old = d.warehouse("Old warehouse", "OLD", 1, old_view, old_stock, active=False)
+    d.set_location_warehouses()
+
+    apple = d.product("A", "Apple juice 1L", {1: 2.5, 2: 3.0})
+    bread = d.product("B", "Bread", {1: 10.0, 2: 7.0})
+    cheese = d.product("C", "Cheese", {1: 4.0})  # no cost for the US company
+    dates = d.product("D", "Dates", {2: 1.5})  # a reordering rule at SHOP, no quant anywhere
+    cola = d.product("X", "Old cola", {1: 1.0}, active=False)  # archived
+    bags = d.product("K", "Paper bags", {1: 0.1}, storable=False)  # consumable
+    eggs = d.product("E", "Eggs", {1: 0.5})
+
+    d.quant(apple, wh_stock, 100, reserved=10)
+    d.quant(apple, wh_shelf, 20)  # nested under WH/Stock: child_of
+    d.quant(apple, wh_output, 5, reserved=5)  # beside WH/Stock, under the WH view location
+    d.quant(bread, wh_shelf, 3)
+    d.quant(cheese, wh_stock, -4)  # delivered without stock: Odoo lets a quant go negative
+    d.quant(apple, wh_transit, 50)  # transit location inside WH: not internal
+    d.quant(apple, transit, 6)  # inter-warehouse transit
+    d.quant(apple, customers, 7)  # a customer location
+    d.quant(cola, wh_stock, 30)  # archived product
+    # A consumable's quant is refused by Odoo's ORM (stock.quant.check_product_id); a direct
+    # SQL import can still leave one behind.
+    d.quant(bags, wh_stock, 9)
+    d.quant(apple, old_stock, 40)  # archived warehouse
+    d.quant(apple, shop_stock, 8, reserved=8)
+    d.quant(cheese, shop_stock, 12, reserved=2)
+    d.quant(bread, shop_back, 1)
+    d.quant(eggs, wh_stock, 6)
+    d.quant(eggs, wh_transit, 30)
+
+    d.rule(bread, wh, wh_stock, 5, 10)
+    d.rule(apple, wh, wh_shelf, 25, 40)  # a rule on the shelf: the shelf's 20 units are low
+    # Archived rules count for nothing: as active ones, these would make Dates a SKU-location
+    # of WH and Cheese low at SHOP (10 <= 15).
+    d.rule(dates, wh, wh_stock, 1, 5, active=False)
+    d.rule(cheese, shop, shop_stock, 15, 20, active=False)
+    d.rule(cola, wh, wh_stock, 100, 200)
+    d.rule(bread, shop, shop_stock, 2, 6)
+    d.rule(dates, shop, shop_stock, 4, 8)
+    d.rule(apple, shop, shop_stock, 5, 10)
+    d.rule(apple, old, old_stock, 1, 2)
+    # Odoo allows a rule on a view location: the WH rule for Eggs watches the whole warehouse,
+    # whose internal locations hold 6 (the 30 in transit do not count): low.
+    d.rule(eggs, wh, wh_view, 10, 20)
+
+    day = datetime(2026, 11, 20, 8, 0, 0)
+    d.move(apple, vendors, wh_stock, "done", day)
+    d.move(bread, vendors, wh_stock, "done", day + timedelta(minutes=5))
+    d.move(apple, wh_stock, wh_output, "done", day + timedelta(minutes=10))
+    d.move(apple, wh_output, customers, "done", day + timedelta(minutes=15))
+    d.move(bags, wh_stock, customers, "done", day + timedelta(minutes=20))
+    d.move(apple, customers, wh_stock, "done", day + timedelta(minutes=25))
+    d.move(cheese, inventory, wh_stock, "done", day + timedelta(minutes=30))
+    d.move(bread, wh_stock, scrap, "done", day + timedelta(minutes=35))
+    d.move(apple, wh_stock, transit, "done", day + timedelta(minutes=40))
+    d.move(apple, transit, shop_stock, "done", day + timedelta(minutes=45))
+    d.move(bread, wh_stock, shop_stock, "done", day + timedelta(hours=1, minutes=30))
+    d.move(cheese, vendors, shop_stock, "cancel", day + timedelta(days=1))
+    d.move(apple, wh_stock, customers, "assigned", day + timedelta(days=2))
+    d.move(cola, vendors, wh_stock, "done", day + timedelta(minutes=50))
+    d.move(apple, production, wh_stock, "done", day + timedelta(minutes=55))
+    d.move(bread, wh_stock, vendors, "done", day + timedelta(hours=1))
+    d.move(apple, wh_stock, wh_shelf, "done", day + timedelta(hours=1, minutes=5))
+
+    d.order("S00001", website, "sale", "full", hours_ago(2))
+    d.order("S00002", website, "sale", "pending", hours_ago(3))
+    d.order("S00003", website, "sale", "partial", hours_ago(1))
+    d.order("S00004", website, "cancel", None, hours_ago(1))
+    d.order("S00005", website, "sale", "full", hours_ago(30))  # confirmed before the window
+    d.order("S00006", website, "draft", None, hours_ago(1))  # a website cart: a quotation
+    d.order("S00007", direct, "sale", "started", hours_ago(5), created=hours_ago(72))  # quoted 3 days ago
+    d.order("S00008", direct, "sent", None, hours_ago(2))
+    d.order("S00009", None, "sale", "full", hours_ago(2))  # no sales team
+    d.order("S00010", direct, "sale", None, hours_ago(2))  # services only: nothing to deliver
+    d.order("S00011", direct, "cancel", None, hours_ago(40))
+    d.order("S00012", website, "sale", "partial", hours_ago(26))
+    return d
+
+
+# ---- the figures, computed from the rows ------------------------------------------------
+
+
+def expected(d: OdooData, window_hours: float = 24) -> dict[str, dict[tuple, float]]:
+    locations = {loc["id"]: loc for loc in d.rows["stock_location"]}
+    warehouses = [w for w in d.rows["stock_warehouse"] if w["active"]]
+    companies = {c["id"]: c for c in d.rows["res_company"]}
+    currencies = {c["id"]: c["name"] for c in d.rows["res_currency"]}
+    templates = {t["id"]: t for t in d.rows["product_template"]}
+    products = {p["id"]: p for p in d.rows["product_product"]}
+    tracked = {pid for pid, p in products.items()
+               if p["active"] and templates[p["product_tmpl_id"]]["active"]
+               and templates[p["product_tmpl_id"]]["is_storable"]}
+
+    def internal_under(location_id: int) -> set[int]:
+        """Internal locations at or below a location (Odoo's child_of, on parent_path)."""
+        path = locations[location_id]["parent_path"]
+        return {lid for lid, loc in locations.items()
+                if loc["parent_path"].startswith(path) and loc["usage"] == "internal"}
+
+    def quants_in(product: int, scope: set[int]) -> list[dict]:
+        return [q for q in d.rows["stock_quant"] if q["product_id"] == product and q["location_id"] in scope]
+
+    rules = [r for r in d.rows["stock_warehouse_orderpoint"] if r["active"] and r["product_id"] in tracked]
+    out: dict[str, dict[tuple, float]] = defaultdict(dict)
+    for w in warehouses:
+        scope = internal_under(w["view_location_id"])
+        skus = {q["product_id"] for q in d.rows["stock_quant"]
+                if q["location_id"] in scope and q["product_id"] in tracked}
+        skus |= {r["product_id"] for r in rules if r["warehouse_id"] == w["id"]}
+        if not skus:
+            continue
+        code = w["code"]
+        company = w["company_id"]
+        on_hand = {p: sum(q["quantity"] for q in quants_in(p, scope)) for p in skus}
+        available = {p: sum(q["quantity"] - q["reserved_quantity"] for q in quants_in(p, scope)) for p in skus}
+        cost = {p: products[p]["standard_price"].get(str(company)) for p in skus}
+
+        def low(p: int) -> bool:
+            for r in rules:
+                if r["warehouse_id"] == w["id"] and r["product_id"] == p:
+                    rule_scope = internal_under(r["location_id"])
+                    here = sum(q["quantity"] - q["reserved_quantity"] for q in quants_in(p, rule_scope))
+                    if 0 < here <= r["product_min_qty"]:
+                        return True
+            return False
+
+        out["inventory_skus"][(code,)] = len(skus)
+        out["inventory_on_hand_units"][(code,)] = sum(on_hand[p] for p in skus if on_hand[p] >= 0)
+        out["inventory_available_units"][(code,)] = sum(available[p] for p in skus if on_hand[p] >= 0)
+        currency = currencies[companies[company]["currency_id"]]
+        out["inventory_stock_value"][(currency, code)] = sum(
+            on_hand[p] * cost[p] for p in skus if on_hand[p] > 0 and cost[p] is not None)
+        out["inventory_low_stock_skus"][(code,)] = sum(1 for p in skus if low(p))
+        out["inventory_out_of_stock_skus"][(code,)] = sum(1 for p in skus if available[p] <= 0)
+
+    teams = {t["id"]: t["name"]["en_US"] for t in d.rows["crm_team"]}
+    since = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=window_hours)
+    statuses: dict[str, dict[str, int]] = {}
+    window: dict[str, list[bool]] = defaultdict(list)
+    for o in d.rows["sale_order"]:
+        channel = teams.get(o["team_id"], "odoo")
+        if o["state"] == "cancel":
+            status = "cancelled"
+        elif o["state"] == "sale" and o["delivery_status"]:
+            status = {"full": "fulfilled", "partial": "backordered"}.get(o["delivery_status"], "open")
+            if o["date_order"] >= since:
+                window[channel].append(status == "fulfilled")
+        else:
+            continue  # a quotation, or an order with nothing to deliver
+        statuses.setdefault(channel, dict.fromkeys(STATUSES, 0))[status] += 1
+    out["inventory_orders"] = {(c, s): n for c, by in statuses.items() for s, n in by.items()}
+    out["inventory_order_fulfillment_ratio"] = {(c,): sum(f) / len(f) for c, f in window.items()}
+
+    kinds = dict.fromkeys(KINDS, 0)
+    done = [m for m in d.rows["stock_move"] if m["state"] == "done"]
+    for m in done:
+        src, dst = locations[m["location_id"]], locations[m["location_dest_id"]]
+        pair = (src["usage"], dst["usage"])
+        if pair == ("supplier", "internal"):
+            kinds["receipt"] += 1
+        elif pair == ("internal", "customer"):
+            kinds["sale"] += 1
+        elif pair == ("customer", "internal"):
+            kinds["return"] += 1
+        elif pair in (("inventory", "internal"), ("internal", "inventory")):
+            kinds["adjustment"] += 1
+        elif pair == ("internal", "transit"):
+            kinds["transfer_out"] += 1
+        elif pair == ("transit", "internal"):
+            kinds["transfer_in"] += 1
+        elif pair == ("internal", "internal") and src["warehouse_id"] != dst["warehouse_id"]:
+            kinds["transfer_out"] += 1
+            kinds["transfer_in"] += 1
+    out["inventory_stock_movements_total"] = {(kind, "odoo"): n for kind, n in kinds.items()}
+    newest = max(m["date"] for m in done)
+    out["inventory_last_stock_movement_timestamp_seconds"] = {(): newest.replace(tzinfo=timezone.utc).timestamp()}
+    return out
+
+
+# ---- the database -----------------------------------------------------------------------
+
+
+def _literal(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, datetime):
+        return f"'{value:%Y-%m-%d %H:%M:%S}'"
+    if isinstance(value, dict):
+        return "'" + json.dumps(value, ensure_ascii=False).replace("'", "''") + "'::jsonb"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def insert_sql(d: OdooData) -> str:
+    """INSERTs in the order Odoo creates the records: locations before their warehouse,
+    whose creation then writes warehouse_id on them."""
+    order = ["res_currency", "res_company", "crm_team", "stock_location", "stock_warehouse", "product_template",
+             "product_product", "stock_quant", "stock_warehouse_orderpoint", "stock_move", "sale_order"]
+    assert set(order) >= set(d.rows), set(d.rows) - set(order)
+    statements = []
+    for table in order:
+        for row in d.rows.get(table, []):
+            values = {k: v for k, v in row.items() if not (table == "stock_location" and k == "warehouse_id")}
+            statements.append(f'INSERT INTO "{table}" ({", ".join(values)}) '
+                              f'VALUES ({", ".join(_literal(v) for v in values.values())})')
+        if d.rows.get(table):
+            statements.append(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {len(d.rows[table])})")
+    for loc in d.rows["stock_location"]:
+        if loc["warehouse_id"] is not None:
+            statements.append(f"UPDATE stock_location SET warehouse_id = {loc['warehouse_id']} WHERE id = {loc['id']}")
+    return ";\n".join(statements) + ";"
+
+
+@pytest.fixture
+def odoo_db(postgres_server, empty_postgres_url):
+    """A fresh database with Odoo 18.0's tables for the preset's models; (url, server, name)."""
+    name = urlsplit(empty_postgres_url).path.lstrip("/")
+    # Odoo creates trigram indexes only where a word_similarity function exists (pg_trgm):
+    # odoo/modules/db.py has_trigram.
+    has_trigram = postgres_server.psql("SELECT count(*) FROM pg_proc WHERE proname = 'word_similarity'",
+                                       database=name).strip() != "0"
+    postgres_server.psql(";\n".join(ddl(has_trigram=has_trigram)) + ";", database=name)
+    return empty_postgres_url, postgres_server, name
+
+
+async def collect_odoo(url: str, tmp_path, extra: str = "") -> dict[tuple, float]:
+    return await collect_with_schema(url, "odoo", tmp_path, extra)
+
+
+# ---- the tests --------------------------------------------------------------------------
+
+
+def test_dataset_figures_are_the_ones_worked_out_by_hand():
+    # The Python reading of the rows, checked once against the figures worked out by hand
+    # from the dataset's comments, so that the assertions below compare two independent
+    # derivations rather than the preset with itself.
+    want = expected(odoo_dataset())
+    # WH: Apple, Bread, Cheese, Eggs (the archived cola and the consumable bags are not
+    # tracked); SHOP: Apple, Cheese, Bread and Dates (rule only); the archived OLD warehouse: none.
+    assert want["inventory_skus"] == {("WH",): 4, ("SHOP",): 4}
+    # WH: Apple 100 + 20 (shelf) + 5 (output) + Bread 3 + Eggs 6; Cheese (-4) skipped. SHOP: 8 + 12 + 1 + 0.
+    assert want["inventory_on_hand_units"] == {("WH",): 134, ("SHOP",): 21}
+    assert want["inventory_available_units"] == {("WH",): 110 + 3 + 6, ("SHOP",): 0 + 10 + 1 + 0}
+    # WH in EUR: 125 x 2.5 + 3 x 10 + 6 x 0.5; SHOP in USD: 8 x 3.0 + 1 x 7.0 (Cheese has no US cost).
+    assert want["inventory_stock_value"] == {("EUR", "WH"): 345.5, ("USD", "SHOP"): 31.0}
+    # WH: Apple (shelf rule: 20 <= 25), Bread (3 <= 5), Eggs (6 <= 10); SHOP: Bread (1 <= 2), Dates has 0.
+    assert want["inventory_low_stock_skus"] == {("WH",): 3, ("SHOP",): 1}
+    assert want["inventory_out_of_stock_skus"] == {("WH",): 1, ("SHOP",): 2}
+    assert want["inventory_stock_movements_total"] == {
+        ("receipt", "odoo"): 3, ("sale", "odoo"): 2, ("return", "odoo"): 1, ("adjustment", "odoo"): 2,
+        ("transfer_in", "odoo"): 2, ("transfer_out", "odoo"): 2,
+    }
+    assert want["inventory_order_fulfillment_ratio"] == {
+        ("Website",): pytest.approx(1 / 3), ("Direct Sales",): 0.0, ("odoo",): 1.0}
+
+
+def test_schema_has_the_column_types_odoo_18_creates(odoo_db):
+    _, server, name = odoo_db
+    rows = server.psql(
+        "SELECT table_name || '.' || column_name || ' ' || udt_name || ' ' || is_nullable "
+        "|| coalesce(' ' || character_maximum_length, '') "
+        "FROM information_schema.columns WHERE table_schema = 'public'", database=name).split("\n")
+    columns = {line.split(" ")[0]: line.split(" ")[1:] for line in rows if line}
+    # Company-dependent and translated fields are jsonb since Odoo 18 (16 for translations).
+    assert columns["product_product.standard_price"] == ["jsonb", "YES"]
+    assert columns["product_template.name"] == ["jsonb", "NO"]
+    assert columns["crm_team.name"] == ["jsonb", "NO"]
+    # Float with digits: numeric; Datetime: timestamp without time zone; Char(size=5).
+    assert columns["stock_quant.quantity"] == ["numeric", "YES"]
+    assert columns["stock_quant.reserved_quantity"] == ["numeric", "NO"]
+    assert columns["stock_move.date"] == ["timestamp", "NO"]
+    assert columns["stock_warehouse.code"] == ["varchar", "NO", "5"]
+    assert columns["res_currency.name"] == ["varchar", "NO", "3"]
+    assert columns["stock_location.parent_path"] == ["varchar", "YES"]
+    # The ORM's magic columns on every table.
+    for table in {m["table"] for m in load_models().values()}:
+        for column, udt in (("id", "int4"), ("create_uid", "int4"), ("create_date", "timestamp"),
+                            ("write_uid", "int4"), ("write_date", "timestamp")):
+            assert columns[f"{table}.{column}"][0] == udt, (table, column)
+    indexes = set(server.psql("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'",
+                              database=name).split())
+    assert {"stock_quant__product_id_index", "stock_quant__location_id_index", "stock_location__parent_path_index",
+            "stock_move__state_index", "stock_move__date_index", "sale_order_date_order_id_idx",
+            "stock_quant__owner_id_index"} <= indexes
+    assert "crm_team__name_index" not in indexes  # a translated field gets no btree index
+    # index='btree_not_null' is a partial index.
+    assert server.psql("SELECT indexdef FROM pg_indexes WHERE indexname = 'stock_quant__owner_id_index'",
+                       database=name).strip().endswith("WHERE (owner_id IS NOT NULL)")
+
+
+async def test_every_mapped_metric_on_an_odoo_database(odoo_db, tmp_path, monkeypatch):
+    url, server, name = odoo_db
+    data = odoo_dataset()
+    server.psql(insert_sql(data), database=name)
+    # A session time zone far from UTC (libpq reads PGTZ): Odoo's timestamps are naive UTC
+    # and the statements must not read them in the session's zone.
+    monkeypatch.setenv("PGTZ", "Asia/Kolkata")
+    values = await collect_odoo(url, tmp_path)
+    want = expected(data)
+
+    for metric in MAPPED:
+        assert of(values, metric) == want[metric], metric
+    for metric in UNMAPPED:
+        assert of(values, metric) == {}, metric
+    # inventory_orders, in full: every status for every channel seen; quotations and the
+    # services-only order nowhere.
+    assert of(values, "inventory_orders") == {
+        ("Website", "open"): 1, ("Website", "fulfilled"): 2, ("Website", "cancelled"): 1,
+        ("Website", "backordered"): 2,
+        ("Direct Sales", "open"): 1, ("Direct Sales", "fulfilled"): 0, ("Direct Sales", "cancelled"): 1,
+        ("Direct Sales", "backordered"): 0,
+        ("odoo", "open"): 0, ("odoo", "fulfilled"): 1, ("odoo", "cancelled"): 0, ("odoo", "backordered"): 0,
+    }
+    # The newest done move, not the later cancelled or pending ones.
+    assert of(values, "inventory_last_stock_movement_timestamp_seconds") == {
+        (): datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc).timestamp()}
+    # Every statement ran, and none of its rows was skipped.
+    success = of(values, "inventory_exporter_query_success")
+    assert success == {("business", metric): 1.0 for metric in MAPPED}
+    assert {check: n for (check,), n in of(values, "inventory_data_quality_issues").items() if n} == {}
+
+
+async def test_fulfillment_window_follows_the_config(odoo_db, tmp_path):
+    url, server, name = odoo_db
+    data = odoo_dataset()
+    server.psql(insert_sql(data), database=name)
+    values = await collect_odoo(url, tmp_path, "business:\n  fulfillment_window: 48h\n")
+    # 48h also takes in S00005 (fulfilled, 30h) and S00012 (backordered, 26h): Website 2 of 5.
+    assert of(values, "inventory_order_fulfillment_ratio") == expected(data, window_hours=48)[
+        "inventory_order_fulfillment_ratio"]
+    assert of(values, "inventory_order_fulfillment_ratio")[("Website",)] == pytest.approx(2 / 5)
+
+
+async def test_an_empty_odoo_database_publishes_no_false_figures(odoo_db, tmp_path):
+    url, _, _ = odoo_db
+    values = await collect_odoo(url, tmp_path)
+    for metric in ("inventory_skus", "inventory_on_hand_units", "inventory_available_units", "inventory_stock_value",
+                   "inventory_low_stock_skus", "inventory_out_of_stock_skus", "inventory_orders",
+                   "inventory_order_fulfillment_ratio", "inventory_last_stock_movement_timestamp_seconds",
+                   *UNMAPPED):
+        assert of(values, metric) == {}, metric
+    # Counters start at zero for every kind, so the first movement is an increase.
+    assert of(values, "inventory_stock_movements_total") == {(kind, "odoo"): 0 for kind in KINDS}
+    assert of(values, "inventory_exporter_query_success") == {("business", metric): 1.0 for metric in MAPPED}
