@@ -414,3 +414,25 @@ def test_every_data_quality_check_and_statement_is_documented():
         assert f"| `{check}` |" in doc, check
     for statement in BUILTIN_STATEMENTS:
         assert f"`{statement}`" in doc, statement
+
+
+async def test_split_scan_pre_check_reads_only_tables_of_configured_statements(sqlite_db, monkeypatch):
+    import exporter.db
+
+    monkeypatch.setattr(exporter.db, "_cores", lambda: 2)  # the split path, whatever the machine
+    checked: list[list[str]] = []
+    original = exporter.db.Database._table_sizes
+
+    def recording(self, statements):
+        checked.append(sorted(s.table for s in statements.values()))
+        return original(self, statements)
+
+    monkeypatch.setattr(exporter.db.Database, "_table_sizes", recording)
+    url = f"sqlite:///{sqlite_db}"
+    load(url, reference_dataset())
+    await collect(url)
+    await collect(url, overrides={"inventory_stock_movements_total": "SELECT 'sale' AS kind, 'pos' AS source, "
+                                                                      "1 AS value"})
+    await collect(url, schema="custom", overrides={
+        "inventory_skus": "SELECT location_id AS location, COUNT(*) AS value FROM stock_levels GROUP BY location_id"})
+    assert checked == [["stock_levels", "stock_movements"], ["stock_levels"]]
