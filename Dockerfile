@@ -11,11 +11,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 # Dependencies first, so a code change does not reinstall them.
 COPY pyproject.toml README.md ./
-RUN mkdir -p exporter enhancer reporter demo \
-    && touch exporter/__init__.py enhancer/__init__.py reporter/__init__.py demo/__init__.py \
+RUN mkdir -p servicekit exporter enhancer reporter demo \
+    && touch servicekit/__init__.py exporter/__init__.py enhancer/__init__.py reporter/__init__.py demo/__init__.py \
     && pip install . \
     && pip uninstall -y inventory-monitor \
-    && rm -rf exporter enhancer reporter demo build *.egg-info
+    && rm -rf servicekit exporter enhancer reporter demo build *.egg-info
 COPY . .
 # Editable, so the demo finds its schema, configs and rule files next to the code.
 RUN pip install --no-deps -e . \

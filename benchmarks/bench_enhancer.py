@@ -92,7 +92,7 @@ def config_for(prometheus_url: str, receiver_url: str, rules: int, state: str):
 async def measure(prometheus_url: str, receiver_url: str, args, end: int, prom_pid: int, workdir: Path) -> dict:
     from enhancer.actions import ActionSender
     from enhancer.engine import Engine
-    from enhancer.prometheus import PrometheusClient
+    from servicekit.prometheus import PrometheusClient
     from enhancer.state import StateStore
 
     results: dict[str, list[tuple[float, float, float]]] = {"cold": [], "warm": []}

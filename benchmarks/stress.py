@@ -45,7 +45,8 @@ import asyncio, concurrent.futures, json, sys, time
 from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily
 from exporter.runner import Runner
-from exporter.server import SERVER_LIMITS, build_app
+from exporter.server import build_app
+from servicekit.server import SERVER_LIMITS
 from exporter import snapshot as snapshot_module
 
 port, series = int(sys.argv[1]), int(sys.argv[2])

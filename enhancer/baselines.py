@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from enhancer.config import RobustBaseline, SeasonalBaseline
-from enhancer.prometheus import PrometheusClient, target_key
+from servicekit.prometheus import PrometheusClient, target_key
 
 # Scales the MAD so it estimates the standard deviation of normally distributed data.
 MAD_SCALE = 1.4826

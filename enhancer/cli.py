@@ -20,12 +20,13 @@ from enhancer.config import Config, ConfigError, load_config
 from enhancer.engine import Engine
 from enhancer.lease import LeaderLease
 from enhancer.metrics import build_registry
-from enhancer.prometheus import PrometheusClient
+from servicekit.prometheus import PrometheusClient
 from enhancer.server import build_app
 from enhancer.state import StateStore
-from exporter.config_types import parse_listen
-from exporter.server import SERVER_LIMITS
-from exporter.webconfig import WebConfig, load_web_config
+from servicekit.config import parse_listen
+from servicekit.server import SERVER_LIMITS
+from servicekit.logs import setup_logging
+from servicekit.webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("enhancer")
 
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     parser.add_argument("--version", action="version", version=f"inventory-enhancer {__version__}")
     args = parser.parse_args(argv)
-    _setup_logging(args.log_format, args.log_level)
+    setup_logging(args.log_format, args.log_level)
 
     try:
         config = load_config(args.config)
@@ -124,27 +125,3 @@ async def _serve(config: Config, store: StateStore, args: argparse.Namespace, li
                 log.warning("lease: could not release: %s", exc)
         await runner.cleanup()
     return EXIT_OK
-
-
-class _JsonFormatter(logging.Formatter):
-    _FIELDS = ("rule", "action_id", "labels")
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) +
-                 f".{int(record.msecs):03d}Z", "level": record.levelname.lower(), "logger": record.name,
-                 "msg": record.getMessage()}
-        entry.update({name: getattr(record, name) for name in self._FIELDS if hasattr(record, name)})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
-def _setup_logging(fmt: str, level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())

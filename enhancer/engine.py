@@ -16,7 +16,7 @@ from enhancer.baselines import Baseline, fetch_baselines
 from enhancer.config import Config, RuleConfig
 from enhancer.governance import ACT, DRY_RUN, FAILED, SUCCESS, Candidate, Decision
 from enhancer.maintenance import active_window
-from enhancer.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailable, target_key
+from servicekit.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailable, target_key
 from enhancer.state import ActionRow, FencedOut, StateStore
 from enhancer.triggers import FIRING, PENDING, WAITING_BASELINE, Holds, check
 from enhancer.verify import backing_off, cooldown_seconds, verify_due

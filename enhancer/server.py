@@ -8,7 +8,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from enhancer.engine import Engine
-from enhancer.prometheus import target_key
+from servicekit.prometheus import target_key
 
 MAX_PAGE = 500
 

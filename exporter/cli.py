@@ -13,10 +13,11 @@ from aiohttp import web
 from exporter import __version__
 from exporter.collectors import build_collectors
 from exporter.config import Config, ConfigError, load_config, parse_listen
-from exporter.logs import setup_logging
+from servicekit.logs import setup_logging
 from exporter.runner import Runner
-from exporter.server import SERVER_LIMITS, build_app
-from exporter.webconfig import WebConfig, load_web_config
+from exporter.server import build_app
+from servicekit.server import SERVER_LIMITS
+from servicekit.webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("exporter")
 

@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from exporter.analytics.config import AnalyticsConfig
 from exporter.business_catalogue import BUILTIN_STATEMENTS, CUSTOM_SCHEMA, METRICS, REFERENCE_SCHEMA
-from exporter.config_types import (  # noqa: F401 - ConfigError and parsers re-exported
+from servicekit.config import (  # noqa: F401 - ConfigError and parsers re-exported
     ConfigError, Duration, HttpUrl, Model, format_validation_error, load_model, parse_duration, parse_listen,
 )
 

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from exporter import __version__
 from exporter.runner import Runner
-from exporter.webconfig import WebConfig
+from servicekit.webconfig import WebConfig
 
 RUNNER_KEY = web.AppKey("runner", Runner)
 
@@ -20,16 +20,6 @@ API_VIEWS = {
     "recommendations": ("location", "sku"),
 }
 _MAX_LIMIT = 10000
-
-# Server limits against abusive clients (kwargs of web.AppRunner). aiohttp closes a
-# connection that has not completed a request within keepalive_timeout of opening or
-# of its last response, which bounds slow-header (slowloris) clients; longer header
-# lines and fields than these get 400.
-SERVER_LIMITS = {
-    "keepalive_timeout": 15.0,
-    "max_line_size": 8190,
-    "max_field_size": 8190,
-}
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import aiohttp
 
-from exporter.logs import JsonFormatter, TextFormatter
+from servicekit.logs import setup_logging
 from reporter import __version__
 from reporter.changes import detect
 from reporter.config import FORMATS, Config, ConfigError, load_config
@@ -41,16 +41,6 @@ class Outcome:
     directory: Path
     files: dict[str, str]
     deliveries: list[Delivery]
-
-
-def setup_logging(fmt: str, level: str) -> None:
-    """Our handler on the `reporter` logger only: records still propagate to whatever the
-    host process (or pytest's caplog) attached to the root logger."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    handler.set_name("inventory-report")
-    log.handlers[:] = [h for h in log.handlers if h.get_name() != "inventory-report"] + [handler]
-    log.setLevel(level.upper())
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -187,7 +177,7 @@ async def build_once(config: Config, period: Period, formats: list[str], out_dir
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging(args.log_format, args.log_level)
+    setup_logging(args.log_format, args.log_level, logger="reporter")
     try:
         config = load_config(args.config)
         check_secrets(config, args.config)

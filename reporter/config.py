@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from exporter.config_types import ConfigError, Duration, HttpUrl, Model, load_model, validate_model  # noqa: F401
+from servicekit.config import ConfigError, Duration, HttpUrl, Model, load_model, validate_model  # noqa: F401
 
 PERIOD_KINDS = ("daily", "weekly", "monthly", "quarterly")
 FORMATS = ("html", "pdf", "json", "csv")

@@ -11,7 +11,7 @@ import asyncio
 
 import aiohttp
 
-from enhancer.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailable, Sample, Series
+from servicekit.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailable, Sample, Series
 
 __all__ = ["Prometheus", "QueryError", "Sample", "Series"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from exporter.config_types import Duration, Model
+from servicekit.config import Duration, Model
 
 
 class AnalyticsConfig(Model):

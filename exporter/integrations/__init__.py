@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from exporter.config_types import problem_text
+from servicekit.config import problem_text
 from exporter.integrations.base import CommonSettings, Connector
 from exporter.integrations.odoo import OdooConnector
 from exporter.integrations.rest_json import RestJsonConnector

@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator, Literal
 
 from pydantic import Field, field_validator
 
-from exporter.config_types import Duration, Model
+from servicekit.config import Duration, Model
 from exporter.integrations.http import HttpClient
 
 

@@ -21,7 +21,7 @@ from aiohttp import web
 from enhancer.actions import ActionSender
 from enhancer.config import parse_config
 from enhancer.engine import Engine
-from enhancer.prometheus import PrometheusClient
+from servicekit.prometheus import PrometheusClient
 from enhancer.state import StateStore
 from tests.conftest import PrometheusServer, free_port  # noqa: F401 - free_port is used by the tests
 

@@ -8,7 +8,7 @@ import pytest
 
 from enhancer.baselines import MAD_SCALE, fetch_baselines, robust_stats
 from enhancer.config import RobustBaseline, SeasonalBaseline
-from enhancer.prometheus import PrometheusClient, target_key
+from servicekit.prometheus import PrometheusClient, target_key
 from enhancer.triggers import WAITING_BASELINE
 
 from .conftest import (END, HOUR, MINUTE, SEASONAL_AT, SEASONAL_WEEKS, SPIKE_START, WEEK, FakeClock, noise,

@@ -14,7 +14,7 @@ import pytest
 
 from enhancer.actions import ActionSender
 from enhancer.config import parse_config
-from enhancer.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailable
+from servicekit.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailable
 
 from .conftest import END, SPIKE_START, free_port, noise
 

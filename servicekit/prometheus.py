@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-log = logging.getLogger("enhancer.prometheus")
+log = logging.getLogger("servicekit.prometheus")
 
 # Prometheus answers these when the query itself is wrong: retrying cannot help.
 _QUERY_FAULT_STATUSES = {400, 422}

@@ -23,7 +23,7 @@ import bcrypt
 from aiohttp import web
 from pydantic import field_validator
 
-from exporter.config_types import ConfigError, Model, load_model
+from servicekit.config import ConfigError, Model, load_model
 
 log = logging.getLogger("exporter.web")
 
