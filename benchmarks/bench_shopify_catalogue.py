@@ -31,9 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_metrics_endpoint import free_port  # noqa: E402
-from exporter.config import IntegrationConfig  # noqa: E402
 from exporter.db import Database  # noqa: E402
-from exporter.integrations import CONNECTORS, settings_for  # noqa: E402
+from exporter.integrations import CONNECTORS  # noqa: E402
 from exporter.integrations.collector import IntegrationCollector  # noqa: E402
 
 TOKEN = "shpat_bench_token"
@@ -87,13 +86,12 @@ def wait_up(url: str, process: subprocess.Popen) -> None:
 
 
 async def run(args: argparse.Namespace, db_url: str, url: str, mapping: dict[str, str]) -> dict:
-    integration = IntegrationConfig.model_validate({
+    integration = CONNECTORS["shopify"].Settings.model_validate({
         "name": "shopify_bench", "kind": "shopify", "url": url, "token_env": "BENCH_SHOPIFY_TOKEN",
         "interval": 3600, "timeout": 3600, "locations": mapping,
         "page_size": args.page_size, "levels_per_item": args.levels,
     })
-    collector = IntegrationCollector(integration, CONNECTORS["shopify"], settings_for(integration),
-                                     Database(db_url, timeout=60))
+    collector = IntegrationCollector(integration, CONNECTORS["shopify"], Database(db_url, timeout=60))
     baseline_peak, baseline_now = rss_kib(), current_rss_kib()
     started = time.perf_counter()
     await collector.collect()

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -83,7 +85,17 @@ class ConfigError(Exception):
         return cls(f"{path}: {key}: {problem}")
 
 
-def _key_path(loc: tuple, union_names: frozenset[str]) -> str:
+_KEY_PROBLEM = "key_problem"
+
+
+def problem_at(key: str | tuple[str | int, ...], problem: str) -> PydanticCustomError:
+    """Raise it from a model validator whose check spans keys: the one line then names `key`
+    (a key of the model, or a tuple of path parts below it) rather than the model itself."""
+    parts = (key,) if isinstance(key, str) else tuple(key)
+    return PydanticCustomError(_KEY_PROBLEM, "{problem}", {"key": parts, "problem": problem})
+
+
+def _key_path(loc: tuple[str | int, ...], union_names: frozenset[str], blamed: tuple[str | int, ...] = ()) -> str:
     # pydantic puts the tags of discriminated unions ("webhook") and the names of union
     # members or validators ("str", "function-after[...]") into the location; the user
     # never wrote them, so they would make the path differ from the file.
@@ -93,13 +105,14 @@ def _key_path(loc: tuple, union_names: frozenset[str]) -> str:
         if depth and isinstance(item, str) and ("[" in text or text in union_names or text in _TYPE_NAMES):
             continue
         parts.append(text)
+    parts.extend(str(item) for item in blamed)  # keys named by problem_at, as the file has them
     return ".".join(parts) or "(top level)"
 
 
 _TYPE_NAMES = {"str", "int", "float", "bool", "dict", "list"}
 
 
-def problem_text(error: dict) -> str:
+def problem_text(error: Mapping[str, Any]) -> str:
     """One pydantic error as the problem part of the line, in the words a config file uses."""
     kind = error["type"]
     ctx = error.get("ctx", {})
@@ -110,7 +123,7 @@ def problem_text(error: dict) -> str:
     if kind == "union_tag_invalid":
         return f"unknown kind {ctx.get('tag')!r}, expected one of {ctx.get('expected_tags', '')}"
     if kind == "union_tag_not_found":
-        return f"missing 'kind', expected one of {ctx.get('expected_tags', '')}"
+        return "required key is missing"  # pydantic does not say which tags it expected here
     return " ".join(error["msg"].removeprefix("Value error, ").split())
 
 
@@ -120,9 +133,10 @@ def format_validation_error(path: str, exc: ValidationError, union_names: frozen
     loc = first["loc"]
     if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
         loc = (*loc, "kind")  # point at the key to change, not at its parent
+    blamed = first["ctx"]["key"] if first["type"] == _KEY_PROBLEM else ()
     more = len(errors) - 1
     extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"{path}: {_key_path(loc, union_names)}: {problem_text(first)}{extra}"
+    return f"{path}: {_key_path(loc, union_names, blamed)}: {problem_text(first)}{extra}"
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -75,3 +75,31 @@ def test_services_import_servicekit_and_never_each_other():
     )
     assert wrong == []
 
+
+
+def cycle_through(module: str, edges: dict[str, set[str]]) -> list[str] | None:
+    """A chain of imports leading from `module` back to itself, or None."""
+    parents: dict[str, str] = {}
+    stack = [module]
+    while stack:
+        current = stack.pop()
+        for target in sorted(edges.get(current, ())):
+            if target == module:
+                chain = [current]
+                while chain[-1] != module:
+                    chain.append(parents[chain[-1]])
+                return [module, *reversed(chain[:-1]), module]
+            if target not in parents:
+                parents[target] = current
+                stack.append(target)
+    return None
+
+
+# The packages whose modules never import themselves back.
+ACYCLIC = ("servicekit", "exporter", "enhancer", "reporter", "demo")
+
+
+def test_no_module_reaches_itself_through_its_imports():
+    edges = graph()
+    cycles = [cycle_through(m, edges) for m in sorted(edges) if m.split(".")[0] in ACYCLIC]
+    assert [" -> ".join(c) for c in cycles if c] == []

@@ -34,7 +34,7 @@ from tests.conftest import ROOT
         ("api_probes:\n  - target: api\n", "api_probes.0.url", "required key is missing"),
         ("host:\n  ignored_interfaces: '('\n", "host.ignored_interfaces", "invalid regular expression"),
         ("integrations:\n  - name: s\n    kind: carrier-pigeon\n    url: http://x\n",
-         "integrations.0.kind", "unknown integration kind 'carrier-pigeon'"),
+         "integrations.0.kind", "unknown kind 'carrier-pigeon', expected one of 'shopify', 'square'"),
         ("constant_labels:\n  'bad-label': x\n", "constant_labels", "invalid label name"),
         ("- just\n- a list\n", "(top level)", "expected a mapping"),
         ("database: [\n", "line 2 column 1", "invalid YAML"),

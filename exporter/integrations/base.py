@@ -1,19 +1,27 @@
-"""The one small interface every connector implements, and the settings all kinds share.
+"""The one small interface every connector implements, and the config model all kinds share.
 
 A connector knows one remote API: how to probe its health and how to stream its stock
 as pages of RemoteRow (remote SKU, remote location id, raw quantity). It does not know
 the database, the location mapping or the metrics: collector.py does that once for all.
+
+Each connector's module defines its config model, a subclass of CommonIntegration with
+`kind: Literal[...]`, and checks its own keys; exporter/integrations/__init__.py joins
+the models into the union, discriminated by `kind`, that the exporter config lists.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Literal
+from typing import Any, AsyncIterator, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from servicekit.config import Duration, Model
 from exporter.integrations.http import HttpClient
+from servicekit.config import Duration, HttpUrl, Model, problem_at
+
+_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,9 +31,22 @@ class RemoteRow:
     quantity: Any  # available units as sent (number or decimal string); the collector checks it
 
 
-class CommonSettings(Model):
-    """Keys every kind accepts besides IntegrationConfig's own (name, kind, url, ...)."""
+class CommonIntegration(Model):
+    """One remote system: the keys every kind accepts. Each connector subclasses it with
+    `kind: Literal[...]` and its own keys; its checks blame the key they are about."""
 
+    # Whether the remote needs a secret (token_env or token_file).
+    needs_token: ClassVar[bool] = True
+
+    name: str
+    kind: str
+    url: HttpUrl
+    interval: Duration = 60.0
+    timeout: Duration = 10.0
+    token_env: str | None = None
+    token_file: str | None = None
+    # Remote location id -> database location id.
+    locations: dict[str, str] = {}
     # |remote - database| <= tolerance_units counts as matching.
     tolerance_units: float = Field(0.0, ge=0)
     # A database SKU-location the remote does not list: compare it as remote 0, or skip it.
@@ -42,6 +63,13 @@ class CommonSettings(Model):
     # For schemas that differ from the reference one: SQL returning (sku, location, available).
     database_sql: str | None = None
 
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str) -> str:
+        if not _NAME_RE.match(name):
+            raise ValueError("must be letters, digits and underscores (it becomes a collector name)")
+        return name
+
     @field_validator("database_sql")
     @classmethod
     def _check_sql(cls, sql: str | None) -> str | None:
@@ -49,15 +77,37 @@ class CommonSettings(Model):
             raise ValueError("must not be empty")
         return sql
 
+    @model_validator(mode="after")
+    def _check_secret_and_locations(self) -> "CommonIntegration":
+        if self.token_env and self.token_file:
+            raise problem_at("token_env", "set token_env or token_file, not both")
+        if self.needs_token and not (self.token_env or self.token_file):
+            raise problem_at("token_env", f"a {self.kind} integration needs token_env or token_file")
+        if self.token_env and self.token_env not in os.environ:
+            raise problem_at("token_env", f"environment variable {self.token_env} is not set")
+        if self.token_file and not os.access(self.token_file, os.R_OK):
+            raise problem_at("token_file", f"cannot read {self.token_file}")
+        if not self.locations:
+            raise problem_at("locations", "map at least one remote location id to a database location id")
+        targets: dict[str, str] = {}
+        for remote, local in self.locations.items():
+            if local in targets:
+                raise problem_at("locations", f"remote locations {targets[local]!r} and {remote!r} both map to "
+                                              f"{local!r}; map each database location once")
+            targets[local] = remote
+        overlap = set(self.ignored_locations) & set(self.locations)
+        if overlap:
+            raise problem_at("ignored_locations", f"{sorted(overlap)[0]!r} is both mapped and ignored")
+        return self
+
 
 class Connector:
-    """One remote API. Subclasses set `kind`, `Settings` and `needs_token`."""
+    """One remote API. Subclasses set `kind` and `Settings`, their config model."""
 
     kind: str
-    Settings: type[CommonSettings] = CommonSettings
-    needs_token: bool = True
+    Settings: type[CommonIntegration] = CommonIntegration
 
-    def __init__(self, integration_name: str, settings: CommonSettings, client: HttpClient):
+    def __init__(self, integration_name: str, settings: CommonIntegration, client: HttpClient):
         self.integration = integration_name
         self.settings = settings
         self.client = client

@@ -15,27 +15,38 @@ Odoo answers errors inside an HTTP 200 as a JSON-RPC `error` object; access erro
 from __future__ import annotations
 
 import itertools
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from exporter.integrations.base import CommonSettings, Connector, RemoteRow
-from exporter.integrations.collector import parse_quantity
+from exporter.integrations.base import CommonIntegration, Connector, RemoteRow
 from exporter.integrations.http import RemoteError
+from exporter.integrations.quantities import parse_quantity
+from servicekit.config import problem_at
 
 PATH = "/jsonrpc"
 QUANT_FIELDS = ["product_id", "location_id", "quantity", "reserved_quantity"]
 
 
-class OdooSettings(CommonSettings):
+class OdooIntegration(CommonIntegration):
+    kind: Literal["odoo"]
     database: str = Field(min_length=1)
     username: str = Field(min_length=1)
     page_size: int = Field(500, ge=1, le=10000)
 
+    @model_validator(mode="after")
+    def _check_location_ids(self) -> "OdooIntegration":
+        # The quants are searched by stock.location id, an integer.
+        for remote in self.locations:
+            if not remote.isdigit():
+                raise problem_at(("locations", remote), "Odoo location ids are integers (stock.location id)")
+        return self
+
 
 class OdooConnector(Connector):
     kind = "odoo"
-    Settings = OdooSettings
+    Settings = OdooIntegration
+    settings: OdooIntegration
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

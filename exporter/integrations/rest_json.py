@@ -9,14 +9,15 @@ header, or a cursor read from the body and sent back as a query parameter.
 from __future__ import annotations
 
 import re
-from typing import Any, AsyncIterator, Literal
+from typing import Any, AsyncIterator, ClassVar, Literal
 from urllib.parse import urljoin, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from exporter.integrations.base import CommonSettings, Connector, RemoteRow
-from exporter.integrations.collector import parse_quantity
+from exporter.integrations.base import CommonIntegration, Connector, RemoteRow
 from exporter.integrations.http import RemoteError
+from exporter.integrations.quantities import parse_quantity
+from servicekit.config import problem_at
 
 _LINK_NEXT = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
 _MISSING = object()
@@ -36,7 +37,11 @@ def dotted(value: Any, path: str) -> Any:
     return value
 
 
-class RestJsonSettings(CommonSettings):
+class RestJsonIntegration(CommonIntegration):
+    # The remote may be open (a WMS on the internal network): the secret is optional.
+    needs_token: ClassVar[bool] = False
+
+    kind: Literal["rest_json"]
     path: str = ""
     method: Literal["GET", "POST"] = "GET"
     # The secret goes into this header, after auth_scheme and a space ("" for the bare token).
@@ -69,16 +74,16 @@ class RestJsonSettings(CommonSettings):
         return name
 
     @model_validator(mode="after")
-    def _check_cursor(self) -> "RestJsonSettings":
+    def _check_cursor(self) -> "RestJsonIntegration":
         if self.paging == "cursor" and not self.cursor_path:
-            raise ValueError("paging: cursor needs cursor_path (where the next cursor is in the body)")
+            raise problem_at("paging", "cursor needs cursor_path (where the next cursor is in the body)")
         return self
 
 
 class RestJsonConnector(Connector):
     kind = "rest_json"
-    Settings = RestJsonSettings
-    needs_token = False
+    Settings = RestJsonIntegration
+    settings: RestJsonIntegration
 
     def _headers(self) -> dict[str, str]:
         headers = dict(self.settings.headers)

@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Literal
 
 from pydantic import Field, field_validator
 
-from exporter.integrations.base import CommonSettings, Connector, RemoteRow
+from exporter.integrations.base import CommonIntegration, Connector, RemoteRow
 from exporter.integrations.http import RemoteError
 
 log = logging.getLogger("exporter.integrations.shopify")
@@ -56,7 +56,8 @@ _MAX_THROTTLED_RETRIES = 5
 _PACING_MARGIN_SECONDS = 0.05
 
 
-class ShopifySettings(CommonSettings):
+class ShopifyIntegration(CommonIntegration):
+    kind: Literal["shopify"]
     api_version: str = "2025-01"
     # 50 items x 5 levels stays under Shopify's 1000-point single-query limit; an item
     # stocked at more locations has the rest fetched with inventoryItem(id:).
@@ -105,7 +106,8 @@ class CostBucket:
 
 class ShopifyConnector(Connector):
     kind = "shopify"
-    Settings = ShopifySettings
+    Settings = ShopifyIntegration
+    settings: ShopifyIntegration
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -15,7 +15,7 @@ from typing import Any, AsyncIterator, Literal
 
 from pydantic import Field, field_validator
 
-from exporter.integrations.base import CommonSettings, Connector, RemoteRow
+from exporter.integrations.base import CommonIntegration, Connector, RemoteRow
 from exporter.integrations.http import JsonResponse, RemoteError
 
 COUNTS_PATH = "/v2/inventory/counts/batch-retrieve"
@@ -23,7 +23,8 @@ CATALOG_PATH = "/v2/catalog/batch-retrieve"
 LOCATIONS_PATH = "/v2/locations"
 
 
-class SquareSettings(CommonSettings):
+class SquareIntegration(CommonIntegration):
+    kind: Literal["square"]
     square_version: str = "2025-01-23"
     page_size: int = Field(100, ge=1, le=1000)
     sku_from: Literal["catalog", "catalog_object_id"] = "catalog"
@@ -38,7 +39,8 @@ class SquareSettings(CommonSettings):
 
 class SquareConnector(Connector):
     kind = "square"
-    Settings = SquareSettings
+    Settings = SquareIntegration
+    settings: SquareIntegration
 
     def _headers(self) -> dict[str, str]:
         token = self.client.secret.reveal() if self.client.secret else ""
