@@ -6,19 +6,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import os
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 
 from enhancer import __version__, templates
 from enhancer.config import Config, LogAction, RuleConfig, SecretRef, SilenceAction, WebhookAction, host_allowed
+from servicekit.retry import Retry, parse_retry_after
+from servicekit.secrets import SecretError, read_secret, redact
 
 log = logging.getLogger("enhancer.actions")
-
-MAX_RETRY_AFTER = 60.0
 
 
 @dataclass(frozen=True)
@@ -30,6 +27,16 @@ class ActionResult:
 
 class ActionError(Exception):
     """The action could not be built (template, secret): nothing was sent."""
+
+
+class _Failed(Exception):
+    """One attempt that did not succeed: what happened, whether to try again, and after what
+    wait the receiver asked for."""
+
+    def __init__(self, problem: str, retry: bool = True, retry_after: float | None = None):
+        super().__init__(problem)
+        self.retry = retry
+        self.retry_after = retry_after
 
 
 class ActionSender:
@@ -61,7 +68,7 @@ class ActionSender:
         except (templates.TemplateError, ActionError) as exc:
             return ActionResult(False, 0, f"not sent: {exc}")
         if not host_allowed(url, self.config.allowed_hosts):
-            return ActionResult(False, 0, f"not sent: host of {url} is not in allowed_hosts")
+            return ActionResult(False, 0, f"not sent: host of {redact(url)} is not in allowed_hosts")
         headers = {"User-Agent": f"inventory-enhancer/{__version__}", **headers, "Idempotency-Key": action_id}
         return await self._request(method, url, headers, body, action, secrets)
 
@@ -82,64 +89,47 @@ class ActionSender:
 
     async def _request(self, method: str, url: str, headers: dict, body, action,
                        secrets: list[str] = ()) -> ActionResult:
-        problem = ""
         attempts = 0
-        for attempt in range(action.retries + 1):
-            attempts = attempt + 1
-            delay = action.backoff * 2 ** attempt
+
+        async def attempt() -> ActionResult:
+            nonlocal attempts
+            attempts += 1
             try:
                 async with self.session.request(method, url, json=body, headers=headers,
                                                 timeout=aiohttp.ClientTimeout(total=action.timeout)) as response:
                     # A receiver may echo the request's headers (a debugging proxy, an error
                     # page): its answer goes into the action log, so the secrets come out first.
-                    text = _scrub(await response.text(errors="replace"), secrets)[:200]
+                    text = redact(await response.text(errors="replace"), *secrets)[:200]
+                    answer = f"HTTP {response.status}: {' '.join(text.split())}"
                     if 200 <= response.status < 300:
-                        return ActionResult(True, attempts, f"HTTP {response.status}: {' '.join(text.split())}")
-                    problem = f"HTTP {response.status}: {' '.join(text.split())}"
-                    if response.status != 429 and response.status < 500:
-                        break  # the receiver rejected the request itself; the same request will not pass
-                    delay = max(delay, _retry_after(response.headers.get("Retry-After")))
+                        return ActionResult(True, attempts, answer)
+                    # Another 4xx: the receiver rejected the request itself; the same one will not pass.
+                    raise _Failed(answer, retry=response.status == 429 or response.status >= 500,
+                                  retry_after=parse_retry_after(response.headers.get("Retry-After")))
             except asyncio.TimeoutError:
-                problem = f"no answer within {action.timeout:g}s"
+                raise _Failed(f"no answer within {action.timeout:g}s") from None
             except (aiohttp.ClientError, OSError) as exc:
-                problem = _scrub(f"{type(exc).__name__}: {exc}", secrets)
-            if attempt < action.retries:
-                log.info("action to %s failed (attempt %d of %d): %s; retrying in %.1fs",
-                         url, attempts, action.retries + 1, problem, delay)
-                await asyncio.sleep(delay)
-        return ActionResult(False, attempts, f"{problem} (after {attempts} attempt{'s' if attempts > 1 else ''})")
+                raise _Failed(redact(f"{type(exc).__name__}: {exc}", *secrets)) from None
 
+        def before_sleep(retry: int, failed: Exception, wait: float) -> None:
+            log.info("action to %s failed (attempt %d of %d): %s; retrying in %.1fs",
+                     redact(url), retry, action.retries + 1, failed, wait)
 
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "********")
-    return text
+        # Backoff doubling from `backoff`, or the receiver's Retry-After when longer (at most 60s).
+        retry = Retry(attempts=action.retries + 1, initial=action.backoff, jitter=False)
+        try:
+            return await retry.call(attempt, retryable=lambda e: isinstance(e, _Failed) and e.retry,
+                                    retry_after=lambda e: e.retry_after if isinstance(e, _Failed) else None,
+                                    before_sleep=before_sleep)
+        except _Failed as failed:
+            return ActionResult(False, attempts, f"{failed} (after {attempts} attempt{'s' if attempts > 1 else ''})")
 
 
 def _header_value(name: str, header: str | SecretRef) -> str:
     if isinstance(header, str):
         return header
-    if header.env is not None:
-        secret = os.environ.get(header.env)
-        if secret is None:
-            raise ActionError(f"header {name}: environment variable {header.env} is not set")
-    else:
-        try:
-            secret = Path(header.file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ActionError(f"header {name}: cannot read {header.file}: {exc.strerror or exc}") from None
-    return header.prefix + secret
-
-
-def _retry_after(raw: str | None) -> float:
-    if not raw:
-        return 0.0
     try:
-        return min(max(float(raw), 0.0), MAX_RETRY_AFTER)
-    except ValueError:
-        try:
-            when = dt.datetime.strptime(raw, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=dt.timezone.utc)
-        except ValueError:
-            return 0.0
-        return min(max(when.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER)
+        secret = read_secret(header.env, header.file)
+    except SecretError as exc:
+        raise ActionError(f"header {name}: {exc}") from None
+    return header.prefix + (secret.reveal() if secret is not None else "")

@@ -13,6 +13,7 @@ from enhancer import templates
 from servicekit.config import (  # noqa: F401 - ConfigError and parse_duration re-exported
     ConfigError, Duration, DurationOrZero, HttpUrl, Model, load_model, parse_duration, validate_model,
 )
+from servicekit.prometheus import PrometheusConfig
 
 
 def host_allowed(url: str, allowed_hosts: list[str]) -> bool:
@@ -27,13 +28,6 @@ def host_allowed(url: str, allowed_hosts: list[str]) -> bool:
         if entry == host or entry == f"{host}:{port}" or entry == f"[{host}]:{port}":
             return True
     return False
-
-
-class PrometheusConfig(Model):
-    url: HttpUrl = "http://127.0.0.1:9090"
-    timeout: Duration = 10.0
-    retries: int = Field(2, ge=0, le=10)
-    backoff: DurationOrZero = 0.5
 
 
 class AlertmanagerConfig(Model):

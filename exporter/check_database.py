@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from sqlalchemy.engine import make_url
-
 from exporter.business_catalogue import BUILTIN_STATEMENTS, METRICS
 from exporter.collectors.business import BusinessCollector
 from exporter.config import Config
 from exporter.db import Database, DatabaseUnavailable
+from servicekit.secrets import redact
+from servicekit.exitcodes import ExitCode
 
 HEADER = ("metric", "query", "rows", "series", "time", "error")
 
@@ -26,9 +26,8 @@ def check_database(config: Config, out: TextIO) -> int:
     try:
         results, errors, durations = collector.run_statements()
     except DatabaseUnavailable as exc:
-        where = make_url(config.database.url).render_as_string(hide_password=True)
-        print(f"{where}: cannot read the database: {exc}", file=out)
-        return 1
+        print(f"{redact(config.database.url)}: cannot read the database: {exc}", file=out)
+        return ExitCode.FAILURE
     finally:
         database.dispose()
     families, failed = collector.families(results, errors)
@@ -57,4 +56,4 @@ def check_database(config: Config, out: TextIO) -> int:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1], file=out)
     bad = len({line[1] for line in lines if line[5] and line[1] != "-"})
     print(f"{len(collector.statements)} statements, {bad} failed", file=out)
-    return 1 if bad else 0
+    return ExitCode.FAILURE if bad else ExitCode.OK

@@ -8,18 +8,21 @@ timeouts, and a way to interrupt a query that overran its collector's timeout.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
+
+from servicekit.database import with_psycopg
 
 
 @dataclass(frozen=True)
@@ -181,8 +184,7 @@ class Database:
             # restored file at once.
             return create_engine("sqlite://", creator=connect, poolclass=NullPool)
         if backend == "postgresql":
-            if parsed.drivername == "postgresql":
-                parsed = parsed.set(drivername="postgresql+psycopg")
+            parsed = make_url(with_psycopg(self.url))
             statement_ms = int(self.timeout * 1000)
             return create_engine(
                 parsed,
@@ -409,3 +411,35 @@ class Database:
             self._engine.dispose()
             self._engine = None
 
+
+T = TypeVar("T")
+
+
+class OffThread:
+    """A collector's blocking database work, run in a worker thread one run at a time.
+
+    The runner cancels a run that overruns its timeout; the thread cannot be cancelled, so
+    the database's statements are interrupted instead. Until that thread has ended, the
+    next run is refused (RuntimeError) rather than piling up threads; an abandoned run's
+    error is consumed here, not logged as never retrieved.
+    """
+
+    def __init__(self, database: Database, busy: str = "previous database query still running"):
+        self.database = database
+        self.busy = busy
+        self._future: asyncio.Future[Any] | None = None
+
+    def done(self) -> bool:
+        """True when no run is in flight (its thread, even abandoned, has ended)."""
+        return self._future is None or self._future.done()
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        if not self.done():
+            raise RuntimeError(self.busy)
+        future = self._future = asyncio.ensure_future(asyncio.to_thread(work, *args))
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            self.database.interrupt()
+            raise

@@ -19,7 +19,8 @@ from email.utils import formatdate, make_msgid
 import aiohttp
 
 from reporter.config import ConfigError, EmailConfig, WebhookConfig
-from reporter.figures import Report
+from reporter.report import Report
+from servicekit.secrets import Secret, redact
 
 log = logging.getLogger("reporter.delivery")
 
@@ -29,10 +30,6 @@ class Delivery:
     channel: str   # email | webhook
     ok: bool
     detail: str
-
-
-def _scrub(text: str, secret: str | None) -> str:
-    return text.replace(secret, "***") if secret else text
 
 
 def report_link(base_url: str | None, report: Report, fmt: str = "html") -> str | None:
@@ -62,7 +59,7 @@ def build_message(config: EmailConfig, report: Report, html: str, pdf: bytes | N
     return message
 
 
-def _send_smtp(config: EmailConfig, message: EmailMessage, password: str | None) -> None:
+def _send_smtp(config: EmailConfig, message: EmailMessage, password: Secret | None) -> None:
     context = ssl.create_default_context(cafile=config.ca_file) if config.tls != "none" else None
     if config.tls == "ssl":
         client = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout, context=context)
@@ -74,7 +71,7 @@ def _send_smtp(config: EmailConfig, message: EmailMessage, password: str | None)
             client.starttls(context=context)
             client.ehlo()
         if config.username:
-            client.login(config.username, password or "")
+            client.login(config.username, password.reveal() if password else "")
         client.send_message(message)
 
 
@@ -91,7 +88,7 @@ async def send_email(config: EmailConfig, report: Report, html: str, pdf: bytes 
         detail = f"email not sent: password: {exc}"
     except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        detail = _scrub(f"email to {where} failed: {reason}", password)
+        detail = redact(f"email to {where} failed: {reason}", password)
     else:
         log.info("report %s emailed via %s to %d recipient(s)", report.period.name, where, len(config.to))
         return Delivery("email", True, f"sent via {where}")
@@ -110,22 +107,23 @@ def webhook_payload(report: Report, link: str | None) -> dict:
 async def send_webhook(config: WebhookConfig, report: Report, link: str | None,
                        session: aiohttp.ClientSession) -> Delivery:
     token = None
+    url = redact(config.url)  # a password in the URL stays out of the details and the log
     try:
         token = config.token()
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = {"Authorization": f"Bearer {token.reveal()}"} if token else {}
         body = json.dumps(webhook_payload(report, link), allow_nan=False)
         async with session.post(config.url, data=body, headers={**headers, "Content-Type": "application/json"},
                                 timeout=aiohttp.ClientTimeout(total=config.timeout)) as response:
             if response.status >= 300:
-                detail = f"webhook {config.url} answered HTTP {response.status}"
+                detail = f"webhook {url} answered HTTP {response.status}"
             else:
-                log.info("report %s posted to %s", report.period.name, config.url)
+                log.info("report %s posted to %s", report.period.name, url)
                 return Delivery("webhook", True, f"HTTP {response.status}")
     except ConfigError as exc:
         detail = f"webhook not sent: token: {exc}"
     except asyncio.TimeoutError:
-        detail = f"webhook {config.url} did not answer within {config.timeout:g}s"
+        detail = f"webhook {url} did not answer within {config.timeout:g}s"
     except (aiohttp.ClientError, OSError) as exc:
-        detail = _scrub(f"webhook {config.url} failed: {exc}", token)
+        detail = redact(f"webhook {url} failed: {exc}", token)
     log.warning("%s", detail)
     return Delivery("webhook", False, detail)

@@ -1,4 +1,5 @@
-"""Client for Prometheus's HTTP query API: timeouts, bounded retries, decoded errors."""
+"""Client for Prometheus's HTTP query API: timeouts, bounded retries, decoded errors; and
+the `prometheus:` section of the enhancer's and the reporter's configs that sets it up."""
 
 from __future__ import annotations
 
@@ -7,13 +8,34 @@ import json
 import logging
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
+from pydantic import Field, field_validator
+
+from servicekit.config import Duration, DurationOrZero, HttpUrl, Model
+from servicekit.retry import Retry
+from servicekit.secrets import redact
 
 log = logging.getLogger("servicekit.prometheus")
 
 # Prometheus answers these when the query itself is wrong: retrying cannot help.
 _QUERY_FAULT_STATUSES = {400, 422}
+
+
+class PrometheusConfig(Model):
+    """Where Prometheus is and how patiently to ask it (a service may extend it)."""
+
+    url: HttpUrl = "http://127.0.0.1:9090"
+    timeout: Duration = 10.0
+    # Retries when Prometheus cannot be reached or is overloaded; a rejected query is never retried.
+    retries: int = Field(2, ge=0, le=10)
+    backoff: DurationOrZero = 0.5
+
+    @field_validator("url")
+    @classmethod
+    def _strip_slash(cls, url: str) -> str:
+        return url.rstrip("/")
 
 
 class PrometheusError(Exception):
@@ -26,6 +48,21 @@ class PrometheusError(Exception):
 
 class PrometheusUnavailable(Exception):
     """Prometheus could not be reached or did not answer like Prometheus."""
+
+
+class _NoAnswer(Exception):
+    """One attempt got no Prometheus answer; `retry`: whether another attempt may."""
+
+    def __init__(self, problem: str, retry: bool = True):
+        super().__init__(problem)
+        self.retry = retry
+
+
+def _retryable(error: Exception) -> bool:
+    if isinstance(error, PrometheusError):
+        # 503 (query timeout, overload) may pass; a wrong query will not
+        return error.status not in _QUERY_FAULT_STATUSES
+    return isinstance(error, _NoAnswer) and error.retry
 
 
 def target_key(labels: dict[str, str]) -> str:
@@ -59,6 +96,8 @@ class PrometheusClient:
     async def query(self, promql: str, at: float) -> list[Sample]:
         data = await self._get("/api/v1/query", {"query": promql, "time": _fmt_time(at)})
         kind, result = data.get("resultType"), data.get("result")
+        if not isinstance(result, list):
+            raise PrometheusError("bad_response", f"malformed {kind} result: {result!r}"[:200], 200)
         try:
             if kind == "vector":
                 return [Sample(_labels(item["metric"]), _value(item["value"][1])) for item in result]
@@ -80,40 +119,41 @@ class PrometheusClient:
         except (KeyError, TypeError, ValueError) as exc:
             raise PrometheusError("bad_response", f"malformed matrix result: {exc!r}", 200) from None
 
-    async def _get(self, path: str, params: dict[str, str]) -> dict:
-        last_problem, attempts = "no attempt made", 0
-        for attempt in range(self.retries + 1):
-            attempts = attempt + 1
-            if attempt:
-                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+    async def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        where = redact(self.url)  # a URL's password stays out of messages
+        attempts = 0
+
+        async def attempt() -> dict[str, Any]:
+            nonlocal attempts
+            attempts += 1
             try:
                 async with self.session.get(self.url + path, params=params,
                                             timeout=aiohttp.ClientTimeout(total=self.timeout)) as response:
                     body = await _json_or_none(response)
                     if body is None or "status" not in body:
-                        last_problem = f"HTTP {response.status} without a Prometheus JSON body from {self.url}"
-                        if response.status < 500:
-                            break
-                        continue
-                    self.up = True
+                        raise _NoAnswer(f"HTTP {response.status} without a Prometheus JSON body from {where}",
+                                        retry=response.status >= 500)
+                    self.up = True  # the server answered, even if it refused
                     if body["status"] == "success":
-                        return body["data"]
-                    error = PrometheusError(body.get("errorType", "unknown"), body.get("error", ""), response.status)
-                    if response.status in _QUERY_FAULT_STATUSES:
-                        raise error
-                    # 503 (query timeout, overload) may pass; the server did answer, so it stays up
-                    if attempt == self.retries:
-                        raise error
-                    continue
+                        data: dict[str, Any] = body["data"]
+                        return data
+                    raise PrometheusError(body.get("errorType", "unknown"), body.get("error", ""), response.status)
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                last_problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                log.debug("prometheus request failed (attempt %d): %s", attempt + 1, last_problem)
-        self.up = False
-        raise PrometheusUnavailable(f"Prometheus at {self.url} unavailable after {attempts} attempt(s): "
-                                    f"{last_problem}")
+                problem = redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+                log.debug("prometheus request failed (attempt %d): %s", attempts, problem)
+                raise _NoAnswer(problem) from None
+
+        # Backoff doubling from `backoff`, the same for every query of a report.
+        retry = Retry(attempts=self.retries + 1, initial=self.backoff, jitter=False)
+        try:
+            return await retry.call(attempt, retryable=_retryable)
+        except _NoAnswer as exc:
+            self.up = False
+            raise PrometheusUnavailable(f"Prometheus at {where} unavailable after {attempts} attempt(s): "
+                                        f"{exc}") from None
 
 
-async def _json_or_none(response: aiohttp.ClientResponse) -> dict | None:
+async def _json_or_none(response: aiohttp.ClientResponse) -> dict[str, Any] | None:
     try:
         body = await response.json(content_type=None)
     except (ValueError, aiohttp.ContentTypeError):

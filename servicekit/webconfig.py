@@ -21,6 +21,8 @@ from typing import Literal
 
 import bcrypt
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+from prometheus_client.metrics_core import Metric
 from pydantic import field_validator
 
 from servicekit.config import ConfigError, Model, load_model
@@ -110,7 +112,7 @@ def _ssl_context(path: str, tls: TLSServerConfig) -> ssl.SSLContext:
 @dataclass
 class _Loaded:
     model: WebConfigModel
-    stamp: tuple
+    stamp: tuple[tuple[str, int | None, int | None], ...]
     context: ssl.SSLContext | None
     verified: dict[tuple[str, bytes], bool] = field(default_factory=dict)
 
@@ -124,13 +126,13 @@ class WebConfig:
         self.unauthorized_total = 0
         self._loaded = self._load()
 
-    def _stamp(self) -> tuple:
+    def _stamp(self) -> tuple[tuple[str, int | None, int | None], ...]:
         files = [self.path]
         tls = getattr(self, "_loaded", None) and self._loaded.model.tls_server_config
         if tls:
             base = Path(self.path).parent
             files += [str(base / f) for f in (tls.cert_file, tls.key_file, tls.client_ca_file) if f]
-        stamp = []
+        stamp: list[tuple[str, int | None, int | None]] = []
         for name in files:
             try:
                 st = os.stat(name)
@@ -195,9 +197,10 @@ class WebConfig:
                 loaded.verified[key] = verdict
         return verdict
 
-    def middleware(self):
+    def middleware(self) -> Middleware:
         @web.middleware
-        async def web_config_middleware(request: web.Request, handler):
+        async def web_config_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+            response: web.StreamResponse
             if not self.check_basic_auth(request.headers.get("Authorization")):
                 self.unauthorized_total += 1
                 response = web.Response(status=401, text="Unauthorized\n",
@@ -214,7 +217,7 @@ class WebConfig:
         return web_config_middleware
 
 
-    def families(self) -> list:
+    def families(self) -> list[Metric]:
         from prometheus_client.core import CounterMetricFamily
 
         family = CounterMetricFamily(

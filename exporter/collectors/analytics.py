@@ -7,7 +7,6 @@ Metrics are per location at most; which SKUs to order goes to /api/v1/recommenda
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime, timezone
 from typing import Any, Callable
 
@@ -20,7 +19,7 @@ from exporter.analytics.cycle import AnalyticsResult, DemandCache, run_cycle
 from exporter.analytics.forecast import METHODS
 from exporter.collectors.base import CollectorBase
 from exporter.config import Config
-from exporter.db import Database
+from exporter.db import Database, OffThread
 
 GAP_DIRECTIONS = ("below", "above")
 
@@ -52,7 +51,7 @@ class AnalyticsCollector(CollectorBase):
         self.clock = clock
         self.last: AnalyticsResult | None = None
         self.demand_cache = DemandCache(refresh=config.demand_refresh)
-        self._running: asyncio.Future | None = None
+        self._running = OffThread(database, busy="previous analytics cycle still running")
 
     @classmethod
     def from_config(cls, config: Config) -> "AnalyticsCollector":
@@ -61,17 +60,8 @@ class AnalyticsCollector(CollectorBase):
         return cls(Database(config.database.url, timeout=config.analytics.timeout), config.analytics)
 
     async def collect(self) -> list[Metric]:
-        if self._running is not None and not self._running.done():
-            raise RuntimeError("previous analytics cycle still running")
-        self._running = asyncio.ensure_future(
-            asyncio.to_thread(run_cycle, self.database, self.config, self.clock(), None, self.demand_cache)
-        )
-        self._running.add_done_callback(lambda f: f.cancelled() or f.exception())
-        try:
-            result = await asyncio.shield(self._running)
-        except asyncio.CancelledError:
-            self.database.interrupt()
-            raise
+        result = await self._running.run(run_cycle, self.database, self.config, self.clock(), None,
+                                         self.demand_cache)
         families = self.families(result)
         self.last = result
         return families

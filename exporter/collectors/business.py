@@ -14,7 +14,6 @@ that looks for it ran.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from datetime import date, datetime, timedelta, timezone
@@ -28,7 +27,7 @@ from exporter.business_catalogue import (
     BUILTIN_STATEMENTS, CUSTOM_SCHEMA, METRICS, REFERENCE_SCHEMA, VALUE_CHECKS, builtin_statements_needed,
 )
 from exporter.collectors.base import CollectorBase
-from exporter.db import Database, Partitioned, QueryError, QueryResult
+from exporter.db import Database, OffThread, Partitioned, QueryError, QueryResult
 from exporter.queries import MOVEMENT_KINDS, ORDER_STATUSES, SYNC_STATUSES, business_statements
 from exporter.timestamps import parse_timestamp
 
@@ -135,7 +134,7 @@ class BusinessCollector(CollectorBase):
         self.mapped = mapped_metrics(db_config, config)
         self.statements = business_queries(database.dialect, db_config, config)
         self.failing: dict[str, str] = {}  # query -> error, while it keeps failing
-        self._running: asyncio.Future | None = None
+        self._running = OffThread(database)
 
     def parameters(self) -> dict[str, Any]:
         since = datetime.now(timezone.utc) - timedelta(seconds=self.config.fulfillment_window)
@@ -149,17 +148,7 @@ class BusinessCollector(CollectorBase):
         return results, errors, durations
 
     async def collect(self) -> list[Metric]:
-        if self._running is not None and not self._running.done():
-            # A previous run is still stuck in the driver; do not pile up threads.
-            raise RuntimeError("previous database query still running")
-        self._running = asyncio.ensure_future(asyncio.to_thread(self.run_statements))
-        # An abandoned (timed-out) run's error is consumed here, not logged as unretrieved.
-        self._running.add_done_callback(lambda f: f.cancelled() or f.exception())
-        try:
-            results, errors, durations = await asyncio.shield(self._running)
-        except asyncio.CancelledError:
-            self.database.interrupt()
-            raise
+        results, errors, durations = await self._running.run(self.run_statements)
         families, errors = self.families(results, errors)
         self._log_changes(errors)
         if self.statements and len(errors) == len(self.statements):

@@ -16,10 +16,8 @@ good run. Only a bug raises (collector_success 0). See docs/integrations.md.
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,10 +26,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.metrics_core import Metric
 
 from exporter.collectors.base import CollectorBase
-from exporter.config import IntegrationConfig
-from exporter.db import Database, DatabaseUnavailable, QueryError
-from exporter.integrations.base import CommonSettings, Connector, RemoteRow
+from exporter.db import Database, DatabaseUnavailable, OffThread, QueryError
+from exporter.integrations.base import CommonIntegration, Connector, RemoteRow
 from exporter.integrations.http import Deadline, HttpClient, RemoteError, RequestStats, load_secret
+from exporter.integrations.quantities import parse_quantity
 
 log = logging.getLogger("exporter.integrations")
 
@@ -42,7 +40,7 @@ DATA_QUALITY_CHECKS = ("unmapped_location", "unknown_sku", "missing_sku", "dupli
 _RUN_BUDGET = 0.9
 
 
-def database_statements(locations: list[str], settings: CommonSettings) -> tuple[dict[str, str], dict[str, str]]:
+def database_statements(locations: list[str], settings: CommonIntegration) -> tuple[dict[str, str], dict[str, str]]:
     """SQL (portable across SQLite, PostgreSQL, MySQL) for the database side of the comparison."""
     if settings.database_sql:
         return {"stock": settings.database_sql}, {}
@@ -55,22 +53,6 @@ def database_statements(locations: list[str], settings: CommonSettings) -> tuple
         ),
         "skus": "SELECT sku FROM products",
     }, params
-
-
-def parse_quantity(raw: Any) -> float | None:
-    """A number, or a decimal string such as Square's "12.0"; None for anything else."""
-    if isinstance(raw, bool) or raw is None:
-        return None
-    if isinstance(raw, (int, float)):
-        value = float(raw)
-    elif isinstance(raw, str):
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _number(value: Any) -> float:
@@ -102,7 +84,7 @@ class _Compare:
     known_skus: set[str]
     mapping: dict[str, str]
     ignored: frozenset[str]
-    settings: CommonSettings
+    settings: CommonIntegration
     integration: str
     compared: dict[str, int] = field(default_factory=dict)
     mismatched: dict[str, int] = field(default_factory=dict)
@@ -193,34 +175,28 @@ def _plain(value: float) -> int | float:
 
 
 class IntegrationCollector(CollectorBase):
-    def __init__(
-        self,
-        integration: IntegrationConfig,
-        connector_class: type[Connector],
-        settings: CommonSettings,
-        database: Database,
-    ):
+    def __init__(self, integration: CommonIntegration, connector_class: type[Connector], database: Database):
         self.integration = integration
         self.name = f"integration_{integration.name}"
         self.interval = integration.interval
         self.timeout = integration.timeout
-        self.settings = settings
+        self.settings = integration  # the connector's model: common and kind-specific keys
         # Its own Database object: the runner may interrupt the business collector's
         # query on timeout, and that must never abort this one (and vice versa).
         self.database = Database(database.url, timeout=database.timeout)
         self.stats = RequestStats()
         self.client = HttpClient(
             integration.name, integration.url, self.stats,
-            request_timeout=settings.request_timeout, retries=settings.retries, backoff=settings.backoff,
+            request_timeout=integration.request_timeout, retries=integration.retries, backoff=integration.backoff,
         )
-        self.connector = connector_class(integration.name, settings, self.client)
+        self.connector = connector_class(integration.name, integration, self.client)
         self.mapping = dict(integration.locations)
         self.up: int | None = None
         self.fetch_success: int | None = None
         self.last_fetch_success: float | None = None
         self.last_comparison: Comparison | None = None
         self._last_problem = ""
-        self._db_running: asyncio.Future | None = None
+        self._db_running = OffThread(self.database)
 
     async def collect(self) -> list[Metric]:
         self.client.deadline = Deadline(self.timeout * _RUN_BUDGET)
@@ -270,17 +246,11 @@ class IntegrationCollector(CollectorBase):
         return state.finish()
 
     async def _read_database(self) -> tuple[dict[tuple[str, str], float], set[str]]:
-        if self._db_running is not None and not self._db_running.done():
-            raise QueryError("stock", RuntimeError("previous database query still running"))
+        if not self._db_running.done():  # a failed fetch of this run, not of the collector
+            raise QueryError("stock", RuntimeError(self._db_running.busy))
         locations = sorted(set(self.mapping.values()))
         statements, params = database_statements(locations, self.settings)
-        self._db_running = asyncio.ensure_future(asyncio.to_thread(self.database.fetch_all, statements, params))
-        self._db_running.add_done_callback(lambda f: f.cancelled() or f.exception())
-        try:
-            results = await asyncio.shield(self._db_running)
-        except asyncio.CancelledError:
-            self.database.interrupt()
-            raise
+        results = await self._db_running.run(self.database.fetch_all, statements, params)
         wanted = set(locations)
         database: dict[tuple[str, str], float] = {}
         known: set[str] = set()
@@ -389,7 +359,7 @@ class IntegrationCollector(CollectorBase):
         return out
 
 
-def _hint(exc: RemoteError, integration: IntegrationConfig) -> str:
+def _hint(exc: RemoteError, integration: CommonIntegration) -> str:
     if exc.kind != "auth":
         return ""
     source = f"token_env {integration.token_env}" if integration.token_env else f"token_file {integration.token_file}"

@@ -11,21 +11,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
-import os
-import random
 import time
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any, Mapping
 
 import aiohttp
 
-log = logging.getLogger("exporter.integrations")
+# Buckets of inventory_integration_request_duration_seconds: the API middleware's.
+from exporter.middleware import DURATION_BUCKETS
+from servicekit.retry import OutOfTime, Retry, parse_retry_after
+from servicekit.secrets import Secret, SecretError, read_secret, redact
 
-# Buckets of inventory_integration_request_duration_seconds (same as the API middleware's).
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+log = logging.getLogger("exporter.integrations")
 
 # Enough for a page of a few thousand rows; a runaway body is an error, not an OOM.
 MAX_BODY_BYTES = 64 << 20
@@ -33,36 +30,12 @@ MAX_BODY_BYTES = 64 << 20
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 
 
-class Secret:
-    """A token or password that refuses to be printed."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-
 def load_secret(token_env: str | None, token_file: str | None) -> Secret | None:
     """Read the secret now (a file is re-read every run, so rotation needs no restart)."""
-    if token_env:
-        value = os.environ.get(token_env)
-        if value is None:
-            raise RemoteError("config", f"environment variable {token_env} (token_env) is not set")
-        return Secret(value.strip())
-    if token_file:
-        try:
-            return Secret(Path(token_file).read_text(encoding="utf-8").strip())
-        except OSError as exc:
-            raise RemoteError("config", f"cannot read token_file {token_file}: {exc.strerror or exc}") from None
-    return None
+    try:
+        return read_secret(token_env, token_file)
+    except SecretError as exc:
+        raise RemoteError("config", f"{'token_env' if token_env else 'token_file'}: {exc}") from None
 
 
 class RemoteError(Exception):
@@ -71,6 +44,20 @@ class RemoteError(Exception):
     def __init__(self, kind: str, message: str):
         super().__init__(message)
         self.kind = kind
+
+
+class _RetryableAnswer(RemoteError):
+    """An answer worth another attempt (429, 5xx), with the wait the server asked for."""
+
+    def __init__(self, kind: str, message: str, retry_after: float | None = None):
+        super().__init__(kind, message)
+        self.retry_after = retry_after
+
+
+def _retryable(exc: Exception) -> bool:
+    # Not an answer at all, or one worth asking again; never bad credentials or a 4xx.
+    return isinstance(exc, _RetryableAnswer) or (
+        isinstance(exc, RemoteError) and exc.kind in ("timeout", "connection", "bad_response"))
 
 
 @dataclass
@@ -116,23 +103,6 @@ class JsonResponse:
     data: Any
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date); None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError, IndexError):
-            return None
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
 def _headroom_from_headers(headers: Mapping[str, str]) -> float | None:
     """The common X-RateLimit-* / RateLimit-* headers, when a remote sends them."""
     for remaining_name, limit_name in (("X-RateLimit-Remaining", "X-RateLimit-Limit"),
@@ -147,6 +117,14 @@ def _headroom_from_headers(headers: Mapping[str, str]) -> float | None:
         if limit_f > 0:
             return min(1.0, max(0.0, remaining_f / limit_f))
     return None
+
+
+def _retry_after_of(exc: Exception) -> float | None:
+    return exc.retry_after if isinstance(exc, _RetryableAnswer) else None
+
+
+def _too_long(why: str, seconds: float) -> RemoteError:
+    return RemoteError("rate_limited", f"{why}: would need to wait {seconds:.1f}s, more than the run has left")
 
 
 class Deadline:
@@ -175,8 +153,8 @@ class HttpClient:
         self.base_url = base_url.rstrip("/")
         self.stats = stats
         self.request_timeout = request_timeout
-        self.retries = retries
-        self.backoff = backoff
+        # Exponential with full jitter, as Square and Shopify ask of clients; at most 10s.
+        self.retry = Retry(attempts=retries + 1, initial=backoff, cap=10.0)
         self.user_agent = user_agent
         self.secret: Secret | None = None
         self.deadline = Deadline(3600.0)
@@ -189,9 +167,7 @@ class HttpClient:
 
     def scrub(self, text: str) -> str:
         """Remove the secret from any text that may end up in a log line or a metric."""
-        if self.secret is not None and self.secret.reveal():
-            text = text.replace(self.secret.reveal(), "********")
-        return text
+        return redact(text, self.secret)
 
     def _session_for_run(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -212,12 +188,8 @@ class HttpClient:
         if seconds <= 0:
             return
         if seconds > self.deadline.remaining():
-            raise RemoteError("rate_limited", f"{why}: would need to wait {seconds:.1f}s, more than the run has left")
+            raise _too_long(why, seconds)
         await asyncio.sleep(seconds)
-
-    def _backoff_delay(self, attempt: int) -> float:
-        # Exponential with jitter, as Square and Shopify ask of clients.
-        return min(10.0, self.backoff * (2 ** attempt)) * random.uniform(0.5, 1.0)
 
     async def request_json(
         self,
@@ -232,39 +204,32 @@ class HttpClient:
         """One logical call with bounded retries; raises RemoteError with a loggable message."""
         url = self.url(path)
         what = f"{method} {self._display_path(url)}"
-        attempt = 0
-        while True:
-            retry_after: float | None = None
-            try:
-                response = await self._once(method, url, json_body, params, headers)
-            except RemoteError as exc:
-                if exc.kind not in ("timeout", "connection", "bad_response") or attempt >= self.retries:
-                    raise
-                last_error = exc
-            else:
-                status = response.status
-                if status in (401, 403):
-                    raise RemoteError(
-                        "auth",
-                        f"{what}: HTTP {status}: the remote rejected the credentials "
-                        f"(check the token and its scopes/permissions)",
-                    )
-                if status == 429:
-                    self.stats.throttled += 1
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                    last_error = RemoteError("rate_limited", f"{what}: HTTP 429 rate limited")
-                    if attempt >= self.retries:
-                        raise last_error
-                elif status in retry_on_status:
-                    last_error = RemoteError("http", f"{what}: HTTP {status}")
-                    if attempt >= self.retries:
-                        raise last_error
-                else:
-                    return response
-            delay = retry_after if retry_after is not None else self._backoff_delay(attempt)
-            attempt += 1
-            log.debug("integration %s: %s; retry %d in %.2fs", self.integration, last_error, attempt, delay)
-            await self.sleep(delay, str(last_error))
+
+        async def attempt() -> JsonResponse:
+            response = await self._once(method, url, json_body, params, headers)
+            status = response.status
+            if status in (401, 403):
+                raise RemoteError(
+                    "auth",
+                    f"{what}: HTTP {status}: the remote rejected the credentials "
+                    f"(check the token and its scopes/permissions)",
+                )
+            if status == 429:
+                self.stats.throttled += 1
+                raise _RetryableAnswer("rate_limited", f"{what}: HTTP 429 rate limited",
+                                       parse_retry_after(response.headers.get("Retry-After")))
+            if status in retry_on_status:
+                raise _RetryableAnswer("http", f"{what}: HTTP {status}")
+            return response
+
+        def before_sleep(retry: int, error: Exception, wait: float) -> None:
+            log.debug("integration %s: %s; retry %d in %.2fs", self.integration, error, retry, wait)
+
+        try:
+            return await self.retry.call(attempt, retryable=_retryable, retry_after=_retry_after_of,
+                                         deadline=self.deadline.at, before_sleep=before_sleep)
+        except OutOfTime as exc:
+            raise _too_long(str(exc.last), exc.wait) from None
 
     def _display_path(self, url: str) -> str:
         # Paths only: a query string may carry a key in some APIs.

@@ -15,11 +15,10 @@ from demo.fakes import rest_json as rest_fake
 from demo.fakes import shopify as shopify_fake
 from demo.fakes import square as square_fake
 from demo.fakes.common import FakeState
-from exporter.config import IntegrationConfig
 from exporter.db import Database
-from exporter.integrations import CONNECTORS, settings_for, validate_integration
+from exporter.integrations import CONNECTORS, CommonIntegration
 from exporter.integrations.collector import IntegrationCollector
-from exporter.snapshot import Snapshot
+from servicekit.snapshot import Snapshot
 
 SCHEMA = (Path(__file__).resolve().parents[2] / "demo" / "schema.sql").read_text()
 
@@ -87,7 +86,7 @@ async def running_fake(kind: str, stock: dict | None = None) -> AsyncIterator[Ru
         await runner.cleanup()
 
 
-def integration_config(kind: str, url: str, name: str | None = None, **extra: Any) -> IntegrationConfig:
+def integration_config(kind: str, url: str, name: str | None = None, **extra: Any) -> CommonIntegration:
     extra.setdefault("backoff", 0.02)
     extra.setdefault("retries", 2)
     extra.setdefault("request_timeout", 1.0)
@@ -105,14 +104,12 @@ def integration_config(kind: str, url: str, name: str | None = None, **extra: An
     data = {"name": name or kind, "kind": kind, "url": url, "token_env": f"TEST_{kind.upper()}_TOKEN",
             "interval": 60, "timeout": extra.pop("timeout", 5.0),
             "locations": extra.pop("locations", LOCATION_MAPS[kind]), **extra}
-    return IntegrationConfig.model_validate(data)
+    return CONNECTORS[kind].Settings.model_validate(data)
 
 
 def make_collector(kind: str, url: str, db_url: str, **extra: Any) -> IntegrationCollector:
     config = integration_config(kind, url, **extra)
-    problem = validate_integration(config)
-    assert problem is None, problem
-    return IntegrationCollector(config, CONNECTORS[kind], settings_for(config), Database(db_url, timeout=5))
+    return IntegrationCollector(config, CONNECTORS[kind], Database(db_url, timeout=5))
 
 
 def render(families: list[Metric]) -> str:
