@@ -47,7 +47,7 @@ from prometheus_client.core import GaugeMetricFamily
 from exporter.runner import Runner
 from exporter.server import build_app
 from servicekit.server import SERVER_LIMITS
-from exporter import snapshot as snapshot_module
+from servicekit import snapshot as snapshot_module
 
 port, series = int(sys.argv[1]), int(sys.argv[2])
 render_mode = sys.argv[3] if len(sys.argv) > 3 else "thread"

@@ -7,9 +7,10 @@ Seeds a fresh demo database into the state directory (.demo/, gitignored), write
 exporter's config there, and starts as subprocesses, each in its own process group:
 the webhook sink, the fake Shopify/Square/Odoo servers, the demo inventory API, the
 exporter, Alertmanager, Prometheus, the enhancer and, once all of them answer, the
-traffic simulator. Components whose code or config is not in the tree yet are skipped
-with a log line. Ctrl-C or SIGTERM (or the end of --duration) stops everything, newest
-first, and checks that no process of any group is left.
+traffic simulator. Prometheus and Alertmanager are skipped with a log line when their
+binary is not installed, the enhancer when its config is missing. Ctrl-C or SIGTERM (or
+the end of --duration) stops everything, newest first, and checks that no process of any
+group is left.
 
 A component that dies after the stack is up is restarted, like systemd's
 Restart=on-failure: a non-zero exit or a signal restarts it after a backoff of 1 s that
@@ -25,7 +26,7 @@ for tests; alert `for:` durations and Alertmanager timings stay as shipped.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import json
 import os
 import re
@@ -44,6 +45,8 @@ from typing import Any
 
 import yaml
 
+from servicekit.exitcodes import ExitCode
+
 ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS_BIN = "/usr/bin/prometheus"
 ALERTMANAGER_BIN = "/usr/bin/prometheus-alertmanager"
@@ -61,7 +64,6 @@ STOP_GRACE_SECONDS = 10.0
 RESTART_BACKOFF_INITIAL = 1.0
 RESTART_BACKOFF_MAX = 30.0
 RESTART_STABLE_SECONDS = 60.0
-EXIT_BAD_CONFIG = 2
 READY_TIMEOUT_SECONDS = 60.0
 
 _print_lock = threading.Lock()
@@ -154,19 +156,8 @@ def enhancer_config(settings: Settings, source: Path) -> Path:
 
 
 def available_fakes() -> dict[str, Any]:
-    """Fake integration modules present in the tree, with the exporter able to read them."""
-    try:
-        from exporter.integrations import KINDS
-    except ImportError:
-        KINDS = ()
-    found = {}
-    for kind in FAKE_KINDS:
-        if kind not in KINDS or importlib.util.find_spec(f"demo.fakes.{kind}") is None:
-            continue
-        module = importlib.import_module(f"demo.fakes.{kind}")
-        if hasattr(module, "DEFAULT_LOCATION_MAP") and hasattr(module, "DEFAULT_TOKEN"):
-            found[kind] = module
-    return found
+    """The fake integration modules, by kind."""
+    return {kind: importlib.import_module(f"demo.fakes.{kind}") for kind in FAKE_KINDS}
 
 
 def token_env_name(kind: str) -> str:
@@ -316,10 +307,10 @@ class Stack:
                 code = component.process.returncode
                 ran = now - component.started_at
                 how = _describe_exit(code)
-                if code in (0, EXIT_BAD_CONFIG):
+                if code in (ExitCode.OK, ExitCode.CONFIG):
                     component.given_up = True
                     log(f"{component.name} {how} after {ran:.0f}s; not restarting"
-                        + (" (bad config)" if code == EXIT_BAD_CONFIG else ""))
+                        + (" (bad config)" if code == ExitCode.CONFIG else ""))
                     continue
                 if ran >= RESTART_STABLE_SECONDS:
                     component.quick_failures = 0
@@ -433,8 +424,8 @@ def build_components(settings: Settings, args: argparse.Namespace, only: set[str
                 "--log.level=warn"], settings.url("prometheus", "/-/ready")))
     if "enhancer" in only:
         source = Path(args.enhancer_config).resolve() if args.enhancer_config else ROOT / "enhancer" / "enhancer.yml"
-        if not source.exists() or importlib.util.find_spec("enhancer.cli") is None:
-            log("skipping enhancer: enhancer/enhancer.yml or the enhancer package is not in the tree yet")
+        if not source.exists():
+            log(f"skipping enhancer: {source} is missing")
         else:
             components.append(Component("enhancer", [python, "-m", "enhancer", "--config",
                                                      str(enhancer_config(settings, source))],

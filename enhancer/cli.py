@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import signal
 import sys
-import time
 
 import aiohttp
 from aiohttp import web
@@ -22,8 +20,9 @@ from enhancer.lease import LeaderLease
 from enhancer.metrics import build_registry
 from servicekit.prometheus import PrometheusClient
 from enhancer.server import build_app
-from enhancer.state import StateStore
+from enhancer.state import SchemaTooNew, StateStore
 from servicekit.config import parse_listen
+from servicekit.exitcodes import ExitCode
 from servicekit.server import SERVER_LIMITS
 from servicekit.logs import setup_logging
 from servicekit.webconfig import WebConfig, load_web_config
@@ -31,7 +30,6 @@ from servicekit.webconfig import WebConfig, load_web_config
 log = logging.getLogger("enhancer")
 
 SHUTDOWN_GRACE_SECONDS = 10.0
-EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,21 +55,21 @@ def main(argv: list[str] | None = None) -> int:
         web_config = load_web_config(args.web_config_file)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     if args.check_config:
         print(f"{args.config}: OK ({len(config.rules)} rules)")
-        return EXIT_OK
+        return ExitCode.OK
     try:
         listen = parse_listen(args.listen or config.listen)
     except ValueError as exc:
         print(f"{args.config if not args.listen else '--listen'}: listen: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     try:
         store = StateStore(config.state)
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, SchemaTooNew) as exc:
         print(f"{args.config}: state: cannot open {config.state!r}: {' '.join(str(exc).split())[:300]}",
               file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     try:
         return asyncio.run(_serve(config, store, args, listen, web_config))
     finally:
@@ -90,11 +88,12 @@ async def _serve(config: Config, store: StateStore, args: argparse.Namespace, li
                         lease=lease)
         if args.once:
             report = await engine.run_cycle()
-            log.info("cycle done: outcomes %s, errors %s, prometheus_up %s", dict(report.outcomes),
+            log.info("cycle done: outcomes %s, errors %s, prometheus_up %s",
+                     {str(outcome): count for outcome, count in report.outcomes.items()},
                      report.errors, report.prometheus_up)
             if lease is not None:
                 lease.release()
-            return EXIT_OK if report.prometheus_up else EXIT_FAILURE
+            return ExitCode.OK if report.prometheus_up else ExitCode.FAILURE
 
         app = build_app(engine, build_registry(engine))
         if web_config is not None:
@@ -124,4 +123,4 @@ async def _serve(config: Config, store: StateStore, args: argparse.Namespace, li
             except SQLAlchemyError as exc:
                 log.warning("lease: could not release: %s", exc)
         await runner.cleanup()
-    return EXIT_OK
+    return ExitCode.OK

@@ -14,11 +14,11 @@ from enhancer import governance
 from enhancer.actions import ActionResult, ActionSender
 from enhancer.baselines import Baseline, fetch_baselines
 from enhancer.config import Config, RuleConfig
-from enhancer.governance import ACT, DRY_RUN, FAILED, SUCCESS, Candidate, Decision
+from enhancer.governance import Candidate, Decision, Outcome
 from enhancer.maintenance import active_window
 from servicekit.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailable, target_key
 from enhancer.state import ActionRow, FencedOut, StateStore
-from enhancer.triggers import FIRING, PENDING, WAITING_BASELINE, Holds, check
+from enhancer.triggers import Holds, TargetState, check
 from enhancer.verify import backing_off, cooldown_seconds, verify_due
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ class TargetView:
     labels: dict[str, str]
     value: float
     baseline: Baseline | None
-    state: str
+    state: TargetState
     reason: str
     pending_since: float | None
 
@@ -91,7 +91,7 @@ class Engine:
         self.last_cycle: CycleReport | None = None
         self.cooldown_until: dict[bool, dict[tuple[str, str], float]] = {False: {}, True: {}}
         self._baselines: dict[str, tuple[float, dict[str, Baseline]]] = {}
-        self._logged_suppression: dict[tuple[str, str], str] = {}
+        self._logged_suppression: dict[tuple[str, str], Outcome] = {}
         self._last_pruned = 0.0
         # Without a lease this is the only enhancer on its state: what it finds started, a
         # previous run of it left. With a lease, started rows may be the live leader's, so
@@ -116,7 +116,7 @@ class Engine:
 
     def _resolve_interrupted(self) -> None:
         for row in self.store.resolve_interrupted(self.clock()):
-            self.outcomes[(row.rule, FAILED)] += 1
+            self.outcomes[(row.rule, Outcome.FAILED)] += 1
             log.warning("rule %s: action %s was in flight when the enhancer (or the previous leader) stopped; "
                         "recorded as failed, not re-sent", row.rule, row.action_id)
         self.improvements = self.store.last_improvements()
@@ -269,13 +269,13 @@ class Engine:
             if result.holds:
                 held = now - since
                 if held >= rule.trigger.for_:
-                    state, reason = FIRING, f"{reason} (held {held:.0f}s)"
+                    state, reason = TargetState.FIRING, f"{reason} (held {held:.0f}s)"
                     center = baseline.center if baseline is not None and baseline.samples else None
                     candidates.append(Candidate(rule, order, sample.labels, key, sample.value, center, reason,
                                                 dry_run))
                 else:
-                    state, reason = PENDING, f"{reason} (held {held:.0f}s of {rule.trigger.for_:.0f}s)"
-            if state == WAITING_BASELINE and previous.get(key) != WAITING_BASELINE:
+                    state, reason = TargetState.PENDING, f"{reason} (held {held:.0f}s of {rule.trigger.for_:.0f}s)"
+            if state == TargetState.WAITING_BASELINE and previous.get(key) != TargetState.WAITING_BASELINE:
                 log.info("rule %s target %s: %s; not acting", rule.name, key, reason)
             targets.append(TargetView(sample.labels, sample.value, baseline, state, reason, since))
         for key in [k for k in previous if k not in values]:
@@ -330,7 +330,7 @@ class Engine:
             common = dict(rule=rule.name, target=candidate.target, reason=decision.reason,
                           dry_run=candidate.dry_run, value=candidate.value, baseline=candidate.baseline, now=now)
             until = now + cooldown_seconds(rule, self.views[rule.name].backing_off)
-            if decision.outcome == ACT:
+            if decision.outcome == Outcome.ACT:
                 action_id = uuid.uuid4().hex
                 try:
                     self.store.start_action(action_id=action_id, cooldown_until=until, **common)
@@ -343,8 +343,8 @@ class Engine:
                 continue
             outcomes[decision.outcome] += 1
             self.outcomes[(rule.name, decision.outcome)] += 1
-            if decision.outcome == DRY_RUN:
-                self.store.record_decision(action_id=uuid.uuid4().hex, outcome=DRY_RUN, cooldown_until=until,
+            if decision.outcome == Outcome.DRY_RUN:
+                self.store.record_decision(action_id=uuid.uuid4().hex, outcome=Outcome.DRY_RUN, cooldown_until=until,
                                            **common)
                 self._logged_suppression.pop(key, None)
                 log.info("rule %s target %s: dry run, would act: %s", rule.name, candidate.target, decision.reason)
@@ -357,7 +357,7 @@ class Engine:
 
         limit = asyncio.Semaphore(ACTION_CONCURRENCY)
 
-        async def send(candidate: Candidate, action_id: str) -> str:
+        async def send(candidate: Candidate, action_id: str) -> Outcome:
             async with limit:
                 return await self._send(candidate, action_id, now)
 
@@ -365,7 +365,7 @@ class Engine:
             outcomes[outcome] += 1
         return outcomes
 
-    async def _send(self, candidate: Candidate, action_id: str, decided_at: float) -> str:
+    async def _send(self, candidate: Candidate, action_id: str, decided_at: float) -> Outcome:
         rule = candidate.rule
         try:
             result = await self.sender.send(rule, action_id=action_id, labels=candidate.labels,
@@ -373,7 +373,7 @@ class Engine:
         except Exception as exc:  # the row is written; it must be finished whatever went wrong
             log.exception("rule %s: action %s raised", rule.name, action_id)
             result = ActionResult(False, 0, f"internal error: {type(exc).__name__}: {exc}")
-        outcome = SUCCESS if result.success else FAILED
+        outcome = Outcome.SUCCESS if result.success else Outcome.FAILED
         verify_at = decided_at + rule.verify.after if result.success and rule.verify is not None else None
         try:
             recorded = self.store.finish_action(action_id, outcome=outcome, reason=candidate.reason,
@@ -387,7 +387,7 @@ class Engine:
             # the new leader has recorded it as failed with an unknown outcome; that row stands
             log.warning("rule %s: action %s was resolved by the new leader; its %s is not recorded",
                         rule.name, action_id, outcome)
-            return FAILED
+            return Outcome.FAILED
         self.outcomes[(rule.name, outcome)] += 1
         level = logging.INFO if result.success else logging.ERROR
         log.log(level, "rule %s target %s: action %s %s after %d attempt(s): %s", rule.name, candidate.target,

@@ -7,15 +7,28 @@ every suppression can be explained by one reason string.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from enhancer.config import RuleConfig
 
-SUCCESS, FAILED, DRY_RUN = "success", "failed", "dry_run"
-SUPPRESSED_MAINTENANCE, SUPPRESSED_COOLDOWN, SUPPRESSED_PRIORITY, SUPPRESSED_BUDGET = (
-    "suppressed_maintenance", "suppressed_cooldown", "suppressed_priority", "suppressed_budget")
-OUTCOMES = (SUCCESS, FAILED, DRY_RUN, SUPPRESSED_MAINTENANCE, SUPPRESSED_COOLDOWN, SUPPRESSED_PRIORITY,
-            SUPPRESSED_BUDGET)
-ACT = "act"  # allowed to send; becomes SUCCESS or FAILED once sent
+
+class Outcome(StrEnum):
+    """What became of a decision. The values are stored in the action log and are the
+    `outcome` label of inventory_enhancer_actions_total: never change one."""
+
+    SUCCESS = "success"
+    FAILED = "failed"
+    DRY_RUN = "dry_run"
+    SUPPRESSED_MAINTENANCE = "suppressed_maintenance"
+    SUPPRESSED_COOLDOWN = "suppressed_cooldown"
+    SUPPRESSED_PRIORITY = "suppressed_priority"
+    SUPPRESSED_BUDGET = "suppressed_budget"
+    # governance's verdict only: allowed to send; recorded as SUCCESS or FAILED once sent
+    ACT = "act"
+
+
+# every outcome a decision is recorded and counted with
+OUTCOMES = tuple(outcome for outcome in Outcome if outcome is not Outcome.ACT)
 
 
 @dataclass(frozen=True)
@@ -35,7 +48,7 @@ class Candidate:
 @dataclass(frozen=True)
 class Decision:
     candidate: Candidate
-    outcome: str            # ACT, DRY_RUN or a SUPPRESSED_* outcome
+    outcome: Outcome        # ACT, DRY_RUN or a SUPPRESSED_* outcome
     reason: str
 
 
@@ -59,33 +72,33 @@ def decide(candidates: list[Candidate], *, cooldowns: dict[bool, dict[tuple[str,
         rule, mode = candidate.rule, candidate.dry_run
         if maintenance is not None:
             # nothing is sent, not even a dry run's record of what would be: it would not be
-            decisions.append(Decision(candidate, SUPPRESSED_MAINTENANCE, f"maintenance window {maintenance}"))
+            decisions.append(Decision(candidate, Outcome.SUPPRESSED_MAINTENANCE, f"maintenance window {maintenance}"))
             continue
         until = cooldowns.get(mode, {}).get((rule.name, candidate.target))
         if until is not None and until > now:
-            decisions.append(Decision(candidate, SUPPRESSED_COOLDOWN,
+            decisions.append(Decision(candidate, Outcome.SUPPRESSED_COOLDOWN,
                                       f"in cooldown for another {until - now:.0f}s"))
             continue
         winner = _winner(candidate, acting)
         if winner is not None:
-            decisions.append(Decision(candidate, SUPPRESSED_PRIORITY,
+            decisions.append(Decision(candidate, Outcome.SUPPRESSED_PRIORITY,
                                       f"rule {winner.rule.name!r} (priority {winner.rule.priority}) acts on "
                                       f"the same target in exclusive group {rule.exclusive_group!r}"))
             continue
         per_rule = used.setdefault(mode, {})
         total = sum(per_rule.values())
         if total >= global_budget:
-            decisions.append(Decision(candidate, SUPPRESSED_BUDGET,
+            decisions.append(Decision(candidate, Outcome.SUPPRESSED_BUDGET,
                                       f"global budget used: {total}/{global_budget} actions in the last hour"))
             continue
         if rule.budget_per_hour is not None and per_rule.get(rule.name, 0) >= rule.budget_per_hour:
-            decisions.append(Decision(candidate, SUPPRESSED_BUDGET,
+            decisions.append(Decision(candidate, Outcome.SUPPRESSED_BUDGET,
                                       f"rule budget used: {per_rule.get(rule.name, 0)}/{rule.budget_per_hour} "
                                       "actions in the last hour"))
             continue
         per_rule[rule.name] = per_rule.get(rule.name, 0) + 1
         acting.append(candidate)
-        decisions.append(Decision(candidate, DRY_RUN if mode else ACT, candidate.reason))
+        decisions.append(Decision(candidate, Outcome.DRY_RUN if mode else Outcome.ACT, candidate.reason))
     return decisions
 
 

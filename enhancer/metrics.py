@@ -13,9 +13,7 @@ from prometheus_client.registry import Collector
 from enhancer import __version__
 from enhancer.engine import Engine
 from enhancer.governance import OUTCOMES
-from enhancer.triggers import FIRING, NO_DATA, OK, PENDING, WAITING_BASELINE
-
-TARGET_STATES = (OK, PENDING, FIRING, WAITING_BASELINE, NO_DATA)
+from enhancer.triggers import TargetState
 
 
 class EnhancerCollector(Collector):
@@ -87,7 +85,7 @@ class EnhancerCollector(Collector):
                 improvement.add_metric([rule.name], engine.improvements[rule.name])
             if view.evaluated_at is not None:
                 query_ok.add_metric([rule.name], 0.0 if view.error else 1.0)
-            for state in TARGET_STATES:
+            for state in TargetState:
                 targets.add_metric([rule.name, state], sum(1 for t in view.targets if t.state == state))
             backoff.add_metric([rule.name], 1.0 if view.backing_off else 0.0)
         yield from (actions, baseline, cooldown, improvement, query_ok, targets, backoff)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from enhancer.engine import Engine
 from servicekit.prometheus import target_key
+from servicekit.snapshot import Format, encode, metrics_response
 
 MAX_PAGE = 500
 
@@ -16,9 +18,13 @@ MAX_PAGE = 500
 def build_app(engine: Engine, registry: CollectorRegistry) -> web.Application:
     app = web.Application()
 
-    async def metrics(_request: web.Request) -> web.Response:
-        body = generate_latest(registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    async def metrics(request: web.Request) -> web.Response:
+        # Rendered per scrape: the families are read here, in the loop, as one consistent
+        # view of the engine (cooldowns left, maintenance, leadership are as of now); only
+        # the body asked for is encoded and gzipped, in a worker thread.
+        fmt = Format.negotiate(request.headers)
+        families = list(registry.collect())
+        return metrics_response(await asyncio.to_thread(encode, families, fmt), fmt)
 
     async def rules(_request: web.Request) -> web.Response:
         now = engine.clock()

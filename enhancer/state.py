@@ -9,7 +9,9 @@ of it: nothing can disagree with it after a crash.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Callable
 
@@ -17,8 +19,19 @@ from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, String, Table
                         create_engine, delete, event, func, insert, inspect, or_, select, text, update)
 from sqlalchemy.engine import Connection, Engine
 
-ACTED_OUTCOMES = ("success", "failed", "dry_run")
-STARTED, FINISHED = "started", "finished"
+from enhancer.governance import Outcome
+from servicekit.database import with_psycopg
+
+# what spends budget, besides actions in flight
+ACTED_OUTCOMES = (Outcome.SUCCESS, Outcome.FAILED, Outcome.DRY_RUN)
+
+
+class Status(StrEnum):
+    """An action row's status (stored: never change a value)."""
+
+    STARTED = "started"     # written before sending; its outcome is not known yet
+    FINISHED = "finished"   # with its outcome
+
 
 metadata = MetaData()
 
@@ -60,10 +73,7 @@ def database_url(state: str) -> str:
     """A plain path means SQLite; postgresql:// URLs use the psycopg 3 driver."""
     if "://" not in state:
         return f"sqlite:///{Path(state).expanduser().resolve()}"
-    for prefix in ("postgresql://", "postgres://"):
-        if state.startswith(prefix):
-            return "postgresql+psycopg://" + state[len(prefix):]
-    return state
+    return with_psycopg(state)
 
 
 class FencedOut(Exception):
@@ -112,8 +122,7 @@ class StateStore:
         self.engine: Engine = create_engine(self.url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
-        _add_missing_columns(self.engine)
+        self.schema_found = migrate(self.engine)
         self.fence: Fence | None = None
 
     def _fenced(self, conn: Connection, starting: bool) -> int | None:
@@ -130,7 +139,7 @@ class StateStore:
         with self.engine.begin() as conn:
             token = self._fenced(conn, True)
             conn.execute(insert(actions).values(
-                action_id=action_id, rule=rule, target=target, status=STARTED, outcome=None,
+                action_id=action_id, rule=rule, target=target, status=Status.STARTED, outcome=None,
                 reason=reason, dry_run=dry_run, value=value, baseline=baseline, decided_at=now,
                 fencing_token=token))
             _set_cooldown(conn, rule, target, dry_run, cooldown_until)
@@ -141,8 +150,8 @@ class StateStore:
         with self.engine.begin() as conn:
             self._fenced(conn, False)
             changed = conn.execute(update(actions).where(actions.c.action_id == action_id,
-                                                         actions.c.status == STARTED).values(
-                status=FINISHED, outcome=outcome, reason=reason, attempts=attempts, detail=detail,
+                                                         actions.c.status == Status.STARTED).values(
+                status=Status.FINISHED, outcome=outcome, reason=reason, attempts=attempts, detail=detail,
                 finished_at=now, verify_due_at=verify_due_at)).rowcount
         return changed == 1
 
@@ -153,7 +162,7 @@ class StateStore:
         with self.engine.begin() as conn:
             token = self._fenced(conn, True)
             conn.execute(insert(actions).values(
-                action_id=action_id, rule=rule, target=target, status=FINISHED, outcome=outcome,
+                action_id=action_id, rule=rule, target=target, status=Status.FINISHED, outcome=outcome,
                 reason=reason, dry_run=dry_run, value=value, baseline=baseline, decided_at=now,
                 finished_at=now, fencing_token=token))
             if cooldown_until is not None:
@@ -170,9 +179,9 @@ class StateStore:
         with self.engine.begin() as conn:
             token = self._fenced(conn, False)
             by = f"; resolved by the leader with fencing token {token}" if token is not None else ""
-            rows = conn.execute(select(actions).where(actions.c.status == STARTED)).mappings().all()
+            rows = conn.execute(select(actions).where(actions.c.status == Status.STARTED)).mappings().all()
             for row in rows:
-                change = dict(status=FINISHED, outcome="failed", finished_at=now,
+                change = dict(status=Status.FINISHED, outcome=Outcome.FAILED, finished_at=now,
                               reason=(row["reason"] + "; " if row["reason"] else "") +
                               "outcome unknown: the enhancer stopped while sending; not re-sent "
                               f"(Idempotency-Key {row['action_id']}){by}")
@@ -194,7 +203,7 @@ class StateStore:
             self._fenced(conn, False)
             conn.execute(delete(cooldowns).where(cooldowns.c.until < now))
             conn.execute(delete(actions).where(and_(actions.c.decided_at < now - keep_seconds,
-                                                    actions.c.status == FINISHED)))
+                                                    actions.c.status == Status.FINISHED)))
 
     # -- reading -------------------------------------------------------------------------
 
@@ -209,14 +218,14 @@ class StateStore:
             rows = conn.execute(
                 select(actions.c.rule, func.count()).where(
                     actions.c.decided_at >= since, actions.c.dry_run == dry_run,
-                    or_(actions.c.status == STARTED, actions.c.outcome.in_(ACTED_OUTCOMES)))
+                    or_(actions.c.status == Status.STARTED, actions.c.outcome.in_(ACTED_OUTCOMES)))
                 .group_by(actions.c.rule)).all()
         return {rule: count for rule, count in rows}
 
     def due_verifications(self, now: float) -> list[ActionRow]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(actions).where(
-                actions.c.outcome == "success", actions.c.verify_due_at <= now,
+                actions.c.outcome == Outcome.SUCCESS, actions.c.verify_due_at <= now,
                 actions.c.verified_at.is_(None)).order_by(actions.c.seq)).mappings().all()
         return [self._row(row) for row in rows]
 
@@ -262,13 +271,71 @@ def _set_cooldown(conn, rule: str, target: str, dry_run: bool, until: float) -> 
     conn.execute(insert(cooldowns).values(rule=rule, target=target, dry_run=dry_run, until=until))
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    # create_all makes missing tables, not missing columns: a state database from before
-    # the leader lease gets its fencing_token column here (NULL for the old rows)
-    present = {column["name"] for column in inspect(engine).get_columns(actions.name)}
-    if "fencing_token" not in present:
-        with engine.begin() as conn:
-            conn.execute(text(f"ALTER TABLE {actions.name} ADD COLUMN fencing_token INTEGER"))
+# -- schema versions -----------------------------------------------------------------------
+#
+# Version 1 is the first layout: the action log and the cooldowns. Every later version is one
+# migration below, applied in order at start, each recorded in enhancer_schema_version in the
+# transaction that applies it. A new database gets the tables above as they are now and is
+# recorded at SCHEMA_VERSION at once, so the tables above must always equal version 1 plus
+# every migration. Each migration checks before it changes: a database from before versioning
+# may already have it, and SQLite commits DDL at once, so a start cut off between a change and
+# its record completes it next time. (Concurrent first starts on one PostgreSQL state are not
+# serialised here.)
+
+schema_versions = Table(
+    "enhancer_schema_version", metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", Float, nullable=False),
+)
+
+
+class SchemaTooNew(Exception):
+    """The state database was migrated by a newer enhancer than this one."""
+
+
+def _columns(conn: Connection, table: Table) -> set[str]:
+    return {column["name"] for column in inspect(conn).get_columns(table.name)}
+
+
+def _add_fencing_token(conn: Connection) -> None:
+    """The leader's fencing token on every action row (enhancer/lease.py); NULL on old rows."""
+    if "fencing_token" not in _columns(conn, actions):
+        conn.execute(text(f"ALTER TABLE {actions.name} ADD COLUMN fencing_token INTEGER"))
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
+    (2, _add_fencing_token),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the state database to SCHEMA_VERSION; returns the version it was found at
+    (0: a new database; 1 also for one made before versioning)."""
+    with engine.begin() as conn:
+        made_before = inspect(conn).has_table(actions.name)
+        schema_versions.create(conn, checkfirst=True)
+        found = conn.execute(select(func.max(schema_versions.c.version))).scalar()
+        if found is None and not made_before:
+            metadata.create_all(conn, tables=[actions, cooldowns])
+            _record_version(conn, SCHEMA_VERSION)
+            return 0
+        if found is None:
+            # made before versioning: version 1, plus whatever that code had added ad hoc
+            found = 1
+            _record_version(conn, found)
+        if found > SCHEMA_VERSION:
+            raise SchemaTooNew(f"the state database is at schema version {found}, this enhancer knows "
+                               f"versions up to {SCHEMA_VERSION}: upgrade the enhancer")
+        for version, migration in MIGRATIONS:
+            if version > found:
+                migration(conn)
+                _record_version(conn, version)
+    return found
+
+
+def _record_version(conn: Connection, version: int) -> None:
+    conn.execute(insert(schema_versions).values(version=version, applied_at=time.time()))
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -4,43 +4,53 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 
 from enhancer.baselines import Baseline
 from enhancer.config import DeviationTrigger, RatioTrigger, ThresholdTrigger
 
-OK, PENDING, FIRING, WAITING_BASELINE, NO_DATA = "ok", "pending", "firing", "waiting_baseline", "no_data"
+
+class TargetState(StrEnum):
+    """Where a target stands. The values are the `state` label of
+    inventory_enhancer_rule_targets and the state in /api/v1/rules: never change one."""
+
+    OK = "ok"
+    PENDING = "pending"                     # the condition holds, not yet for `for`
+    FIRING = "firing"                       # it has held for `for`: a candidate
+    WAITING_BASELINE = "waiting_baseline"   # too little history to judge
+    NO_DATA = "no_data"                     # no finite value
 
 
 @dataclass(frozen=True)
 class Check:
     holds: bool | None      # None: cannot be judged (no value, or a baseline not yet trusted)
-    state: str              # OK, NO_DATA or WAITING_BASELINE when it does not hold
+    state: TargetState      # OK, NO_DATA or WAITING_BASELINE when it does not hold
     reason: str
 
 
 def check(trigger: DeviationTrigger | RatioTrigger | ThresholdTrigger, value: float,
           baseline: Baseline | None) -> Check:
     if not math.isfinite(value):
-        return Check(None, NO_DATA, "the query returned no finite value")
+        return Check(None, TargetState.NO_DATA, "the query returned no finite value")
     if isinstance(trigger, ThresholdTrigger):
         holds = value > trigger.value if trigger.op == "above" else value < trigger.value
-        return Check(holds, OK, f"value {value:g} {'>' if trigger.op == 'above' else '<'} "
-                                f"threshold {trigger.value:g}: {str(holds).lower()}")
+        return Check(holds, TargetState.OK, f"value {value:g} {'>' if trigger.op == 'above' else '<'} "
+                                            f"threshold {trigger.value:g}: {str(holds).lower()}")
     if baseline is None or baseline.samples == 0:
-        return Check(None, WAITING_BASELINE, "waiting for a baseline: no history yet")
+        return Check(None, TargetState.WAITING_BASELINE, "waiting for a baseline: no history yet")
     if not baseline.trusted:
-        return Check(None, WAITING_BASELINE,
+        return Check(None, TargetState.WAITING_BASELINE,
                      f"waiting for a baseline: {baseline.samples}/{baseline.min_samples} samples")
     if isinstance(trigger, DeviationTrigger):
         limit = baseline.center + max(trigger.k * baseline.deviation, trigger.min_delta)
         holds = value > limit
-        return Check(holds, OK, f"value {value:g} > baseline {baseline.center:g} + max({trigger.k:g} x "
-                                f"deviation {baseline.deviation:g}, min_delta {trigger.min_delta:g}) = {limit:g}: "
-                                f"{str(holds).lower()}")
+        return Check(holds, TargetState.OK,
+                     f"value {value:g} > baseline {baseline.center:g} + max({trigger.k:g} x deviation "
+                     f"{baseline.deviation:g}, min_delta {trigger.min_delta:g}) = {limit:g}: {str(holds).lower()}")
     limit = trigger.x * baseline.center
     holds = value > limit
-    return Check(holds, OK, f"value {value:g} > {trigger.x:g} x baseline {baseline.center:g} = {limit:g}: "
-                            f"{str(holds).lower()}")
+    return Check(holds, TargetState.OK,
+                 f"value {value:g} > {trigger.x:g} x baseline {baseline.center:g} = {limit:g}: {str(holds).lower()}")
 
 
 class Holds:
@@ -62,6 +72,3 @@ class Holds:
     def forget_rule(self, rule: str) -> None:
         for key in [key for key in self._since if key[0] == rule]:
             del self._since[key]
-
-    def since(self, key: tuple[str, str]) -> float | None:
-        return self._since.get(key)

@@ -16,6 +16,7 @@ from exporter.config import Config, ConfigError, load_config, parse_listen
 from servicekit.logs import setup_logging
 from exporter.runner import Runner
 from exporter.server import build_app
+from servicekit.exitcodes import ExitCode
 from servicekit.server import SERVER_LIMITS
 from servicekit.webconfig import WebConfig, load_web_config
 
@@ -71,13 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         web_config = load_web_config(args.web_config_file)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.CONFIG
     except ValueError as exc:
         print(f"config error: --listen: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.CONFIG
     if args.check_config:
         print(f"{args.config}: OK")
-        return 0
+        return ExitCode.OK
     if args.check_database:
         from exporter.check_database import check_database
 
@@ -86,5 +87,5 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve(config, host, port, web_config))
     except OSError as exc:
         log.error("cannot serve on %s:%d: %s", host, port, exc.strerror or exc)
-        return 1
-    return 0
+        return ExitCode.FAILURE
+    return ExitCode.OK

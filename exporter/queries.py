@@ -31,10 +31,6 @@ def in_range(column: str) -> str:
     return f"({column} BETWEEN -{limit} AND {limit})"
 
 
-def _quoted(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
-
-
 def business_statements(dialect: Dialect) -> dict[str, str | Partitioned]:
     ts = dialect.valid_timestamp
     available = "(s.on_hand - COALESCE(s.reserved, 0))"

@@ -13,18 +13,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
+from prometheus_client.samples import Sample
 
 from exporter import __version__
 from exporter.collectors.base import Collector
-from exporter.snapshot import Snapshot, with_constant_labels
+from servicekit.snapshot import Snapshot
 
 log = logging.getLogger("exporter.runner")
+
+
+def with_constant_labels(families: Iterable[Metric], labels: dict[str, str]) -> list[Metric]:
+    """Copy families adding the same labels to every sample (e.g. tenant)."""
+    if not labels:
+        return list(families)
+    out = []
+    for family in families:
+        copy = Metric(family.name, family.documentation, family.type, family.unit)
+        copy.samples = [
+            Sample(s.name, {**labels, **s.labels}, s.value, s.timestamp, s.exemplar) for s in family.samples
+        ]
+        out.append(copy)
+    return out
 
 
 @dataclass

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from exporter import __version__
 from exporter.runner import Runner
+from servicekit.snapshot import Format, metrics_response
 from servicekit.webconfig import WebConfig
 
 RUNNER_KEY = web.AppKey("runner", Runner)
@@ -23,14 +24,9 @@ _MAX_LIMIT = 10000
 
 
 async def metrics(request: web.Request) -> web.Response:
-    snapshot = request.app[RUNNER_KEY].snapshot
-    body, content_type, gzipped = snapshot.body_for(
-        request.headers.get("Accept", ""), request.headers.get("Accept-Encoding", "")
-    )
-    headers = {"Content-Type": content_type}
-    if gzipped:
-        headers["Content-Encoding"] = "gzip"
-    return web.Response(body=body, headers=headers)
+    # pre-rendered by the runner: a scrape only picks bytes
+    fmt = Format.negotiate(request.headers)
+    return metrics_response(request.app[RUNNER_KEY].snapshot.body(fmt), fmt)
 
 
 async def healthy(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ import pytest
 from enhancer.baselines import MAD_SCALE, fetch_baselines, robust_stats
 from enhancer.config import RobustBaseline, SeasonalBaseline
 from servicekit.prometheus import PrometheusClient, target_key
-from enhancer.triggers import WAITING_BASELINE
+from enhancer.triggers import TargetState
 
 from .conftest import (END, HOUR, MINUTE, SEASONAL_AT, SEASONAL_WEEKS, SPIKE_START, WEEK, FakeClock, noise,
                        outcomes, rule, weekly)
@@ -79,10 +79,10 @@ async def test_a_rule_waits_for_enough_history_and_never_acts_on_it(make_engine,
     assert receiver.requests == []
     assert outcomes(engine, "short") == {} and outcomes(engine, "seasonal") == {}
     short = engine.views["short"].targets[0]
-    assert short.state == WAITING_BASELINE
+    assert short.state == TargetState.WAITING_BASELINE
     assert "11/30 samples" in short.reason
     clock.at = SEASONAL_AT
     await engine.run_cycle()
     assert receiver.requests == []
-    assert engine.views["seasonal"].targets[0].state == WAITING_BASELINE
+    assert engine.views["seasonal"].targets[0].state == TargetState.WAITING_BASELINE
     assert "39/40 samples" in engine.views["seasonal"].targets[0].reason

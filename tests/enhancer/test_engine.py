@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from enhancer.state import STARTED
-from enhancer.triggers import FIRING, PENDING
+from enhancer.state import Status
+from enhancer.triggers import TargetState
 
 from .conftest import END, FIX_AT, MINUTE, SPIKE_START, FakeClock, free_port, outcomes, rule
 
@@ -52,10 +52,10 @@ async def test_for_requires_the_condition_on_every_poll_for_that_long(make_engin
     engine = make_engine([location_rule(receiver, trigger={**LEVEL_ABOVE_1, "for": "3m"})], clock=clock)
     await poll(engine, clock, 3)         # held 0, 1, 2 minutes
     assert receiver.requests == []
-    assert [t.state for t in engine.views["po"].targets if t.labels["location"] == "wh-east"] == [PENDING]
+    assert [t.state for t in engine.views["po"].targets if t.labels["location"] == "wh-east"] == [TargetState.PENDING]
     await poll(engine, clock, 1)         # held 3 minutes
     assert len(receiver.requests) == 1
-    assert [t.state for t in engine.views["po"].targets if t.labels["location"] == "wh-east"] == [FIRING]
+    assert [t.state for t in engine.views["po"].targets if t.labels["location"] == "wh-east"] == [TargetState.FIRING]
 
 
 async def test_deviation_trigger_fires_only_for_the_target_above_its_baseline(make_engine, receiver):
@@ -68,7 +68,7 @@ async def test_deviation_trigger_fires_only_for_the_target_above_its_baseline(ma
     assert [r.body["target"] for r in receiver.requests] == ["a"]
     assert 95 <= receiver.requests[0].body["baseline"] <= 105
     states = {t.labels["target"]: t.state for t in engine.views["spike"].targets}
-    assert states == {"a": FIRING, "b": "ok"}
+    assert states == {"a": TargetState.FIRING, "b": "ok"}
 
 
 async def test_priority_decides_within_an_exclusive_group(make_engine, receiver):
@@ -157,7 +157,7 @@ async def test_an_action_interrupted_while_sending_is_not_resent(make_engine, re
     with pytest.raises(asyncio.CancelledError):
         await cycle
     [row] = first.store.list_actions()
-    assert row.status == STARTED and row.outcome is None
+    assert row.status == Status.STARTED and row.outcome is None
 
     clock.advance(MINUTE)
     second = make_engine([spec], clock=clock)

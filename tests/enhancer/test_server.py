@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import signal
 import statistics
 import sys
+import threading
 from pathlib import Path
 
 import aiohttp
 import pytest
 import yaml
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 
+import enhancer.server
 from enhancer.metrics import build_registry
 from enhancer.server import build_app
+from servicekit import snapshot
 
 from .conftest import END, HOUR, MINUTE, SPIKE_START, FakeClock, free_port, noise, rule
 from .test_engine import LEVEL_ABOVE_1, location_rule
@@ -23,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 T0 = END - 3 * HOUR
 
 
-def samples(text: str) -> dict[tuple[str, tuple], float]:
+def samples(text: str, parse=text_string_to_metric_families) -> dict[tuple[str, tuple], float]:
     found = {}
-    for family in text_string_to_metric_families(text):
+    for family in parse(text):
         for sample in family.samples:
             found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     return found
@@ -68,6 +73,71 @@ async def test_metrics_carry_the_contract_names_and_no_target_labels(make_engine
     east = next(t for t in po["targets"] if t["labels"] == {"location": "wh-east"})
     assert east["cooldown_remaining_seconds"] == 360 and east["state"] == "firing"
     assert "parse error" in next(r for r in rules if r["name"] == "bad")["error"]
+
+
+def enhancer_samples(text: str, parse=text_string_to_metric_families) -> dict[tuple[str, tuple], float]:
+    """The enhancer's own samples (process_* and python_* move between two scrapes)."""
+    return {key: value for key, value in samples(text, parse).items() if key[0].startswith("inventory_enhancer_")}
+
+
+async def test_metrics_negotiate_openmetrics_and_gzip_like_the_exporter(make_engine, receiver, aiohttp_client,
+                                                                       monkeypatch):
+    engine = make_engine([location_rule(receiver, cooldown="10m")], clock=FakeClock(T0))
+    await engine.run_cycle()
+    encoded_in: list[int] = []
+
+    def encode_and_note_thread(families, fmt):
+        encoded_in.append(threading.get_ident())
+        return snapshot.encode(families, fmt)
+
+    monkeypatch.setattr(enhancer.server, "encode", encode_and_note_thread)
+    client = await aiohttp_client(build_app(engine, build_registry(engine)))
+    success = ("inventory_enhancer_actions_total", (("outcome", "success"), ("rule", "po")))
+
+    plain = await client.get("/metrics", headers={"Accept-Encoding": "identity"})  # aiohttp asks for gzip
+    assert plain.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert "Content-Encoding" not in plain.headers
+    text = await plain.text()
+    assert enhancer_samples(text)[success] == 1
+
+    om = await client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert om.headers["Content-Type"].startswith("application/openmetrics-text")
+    om_text = await om.text()
+    assert om_text.endswith("# EOF\n")
+    assert enhancer_samples(om_text, openmetrics_families) == enhancer_samples(text)
+
+    # auto_decompress off: the bytes on the wire really are gzip
+    zipped = await client.get("/metrics", headers={"Accept-Encoding": "gzip, deflate"}, auto_decompress=False)
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert zipped.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert enhancer_samples(gzip.decompress(await zipped.read()).decode()) == enhancer_samples(text)
+
+    both = await client.get("/metrics", auto_decompress=False, headers={
+        "Accept": "application/openmetrics-text; version=1.0.0", "Accept-Encoding": "gzip"})
+    assert both.headers["Content-Encoding"] == "gzip"
+    assert both.headers["Content-Type"].startswith("application/openmetrics-text")
+    assert gzip.decompress(await both.read()).decode().endswith("# EOF\n")
+
+    # encoded per scrape, off the event loop (the test and the app share one loop thread)
+    assert len(encoded_in) == 4 and threading.get_ident() not in encoded_in
+
+
+async def test_metric_label_values_are_the_stored_and_documented_strings(make_engine, receiver, aiohttp_client):
+    engine = make_engine([location_rule(receiver, cooldown="10m")], clock=FakeClock(T0))
+    await engine.run_cycle()
+    client = await aiohttp_client(build_app(engine, build_registry(engine)))
+    found = samples(await (await client.get("/metrics")).text())
+    labels = {name: {dict(key)[name] for metric, key in found if metric == family}
+              for name, family in (("outcome", "inventory_enhancer_actions_total"),
+                                   ("state", "inventory_enhancer_rule_targets"))}
+    # docs/enhancer.md; the action log and /api/v1 carry the same strings
+    assert labels == {
+        "outcome": {"success", "failed", "dry_run", "suppressed_maintenance", "suppressed_cooldown",
+                    "suppressed_priority", "suppressed_budget"},
+        "state": {"ok", "pending", "firing", "waiting_baseline", "no_data"},
+    }
+    [row] = engine.store.list_actions()
+    assert type(row.outcome) is str and row.outcome == "success" and row.status == "finished"
 
 
 async def test_actions_api_pages_through_the_log(make_engine, receiver, aiohttp_client):
