@@ -25,9 +25,9 @@ from pathlib import Path
 
 import yaml
 
-from reporter.cli import build_once
 from reporter.config import parse_config
 from reporter.periods import last_complete
+from reporter.pipeline import build_once
 
 
 def series_set() -> list[tuple[str, str, bool]]:

@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass
 
 from reporter.config import ChangesConfig
-from reporter.figures import Figure, format_value
+from reporter.figures.format import format_value
+from reporter.report import Figure
 
 # Rank of each kind of change in the list: lower is worse and comes first.
 RANKS = {"missed_objective": 0, "lost_data": 1, "worse": 2, "moved": 3, "better": 4, "met_objective": 5}

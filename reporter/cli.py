@@ -1,5 +1,8 @@
 """inventory-report: parse flags, validate the config, build one report or run the schedule.
 
+The command line only: the report itself is built by reporter/pipeline.py, the schedule
+run by reporter/schedule.py.
+
 Exit codes: 0 done; 1 Prometheus down, a query failed, the PDF failed or a delivery
 failed (one line on stderr naming what); 2 bad config or flags (one line).
 """
@@ -8,39 +11,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import time
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import aiohttp
-
-from servicekit.logs import setup_logging
 from reporter import __version__
-from reporter.changes import detect
 from reporter.config import FORMATS, Config, ConfigError, load_config
-from reporter.delivery import Delivery, report_link, send_email, send_webhook
-from reporter.figures import compute
-from reporter.outputs import record_delivery, to_csv, to_json, write_archive
-from reporter.periods import KINDS, Period, custom_period, parse_time, period_containing, last_complete
-from reporter.prometheus import Prometheus, QueryError
-from reporter.render_html import render
-from reporter.render_pdf import PdfError, chromium_available, html_to_pdf
-
-log = logging.getLogger("reporter")
-
-
-class ReportFailed(Exception):
-    """The report could not be built; str() is the one line for stderr."""
-
-
-@dataclass
-class Outcome:
-    directory: Path
-    files: dict[str, str]
-    deliveries: list[Delivery]
+from reporter.periods import KINDS, Period, custom_period, last_complete, parse_time, period_containing
+from reporter.pipeline import ReportFailed, build_once
+from reporter.schedule import run_forever
+from servicekit.exitcodes import ExitCode
+from servicekit.logs import setup_logging
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -111,70 +93,6 @@ def check_secrets(config: Config, path: str) -> None:
         raise ConfigError(f"{path}: delivery.webhook.{key}: {exc}") from None
 
 
-def channels_of(config: Config) -> set[str]:
-    """The delivery channels the config sets up."""
-    return {name for name in ("email", "webhook") if getattr(config.delivery, name) is not None}
-
-
-async def produce(config: Config, period: Period, formats: list[str], out_dir: Path, *, send: bool | set[str],
-                  session: aiohttp.ClientSession, now: float | None = None) -> Outcome:
-    """Query, render every format in memory, then write the archive, then deliver.
-
-    send: True for every configured channel, or the set of channels to use (a retry).
-    """
-    channels = (channels_of(config) if send is True else set(send or ())) & channels_of(config)
-    prom = Prometheus(config.prometheus.url, session, timeout=config.prometheus.timeout,
-                      retries=config.prometheus.retries, backoff=config.prometheus.backoff,
-                      concurrency=config.prometheus.concurrency)
-    try:
-        report = await compute(prom, config, period, now=now)
-    except QueryError as exc:
-        raise ReportFailed(str(exc)) from None
-    report.changes = detect(report.figures, config.changes)
-
-    html = render(report)
-    email = config.delivery.email if "email" in channels else None
-    pdf = None
-    if "pdf" in formats or email:
-        if chromium_available(config.pdf.chromium):
-            try:
-                pdf = await asyncio.to_thread(html_to_pdf, html, config.pdf.chromium, config.pdf.timeout)
-            except (PdfError, OSError) as exc:
-                raise ReportFailed(f"PDF of {period.name} failed: {exc}") from None
-        else:
-            log.warning("no PDF: %s is not installed (formats html, json and csv are unaffected)",
-                        config.pdf.chromium)
-    rendered: dict[str, bytes] = {}
-    for fmt in formats:
-        if fmt == "html":
-            rendered["html"] = html.encode("utf-8")
-        elif fmt == "pdf" and pdf is not None:
-            rendered["pdf"] = pdf
-        elif fmt == "json":
-            rendered["json"] = to_json(report).encode("utf-8")
-        elif fmt == "csv":
-            rendered["csv"] = to_csv(report).encode("utf-8")
-    manifest = write_archive(out_dir, report, rendered)
-    directory = out_dir / period.name
-    log.info("report %s written to %s (%s)", period.name, directory, ", ".join(manifest["files"]))
-
-    deliveries = []
-    if channels:
-        link = report_link(config.output.base_url, report)
-        if email:
-            deliveries.append(await send_email(email, report, html, pdf, link))
-        if "webhook" in channels:
-            deliveries.append(await send_webhook(config.delivery.webhook, report, link, session))
-        for delivery in deliveries:
-            record_delivery(out_dir, period.name, delivery.channel, delivery.ok, delivery.detail)
-    return Outcome(directory, manifest["files"], deliveries)
-
-
-async def build_once(config: Config, period: Period, formats: list[str], out_dir: Path, send: bool) -> Outcome:
-    async with aiohttp.ClientSession() as session:
-        return await produce(config, period, formats, out_dir, send=send, session=session)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.log_format, args.log_level, logger="reporter")
@@ -183,33 +101,31 @@ def main(argv: list[str] | None = None) -> int:
         check_secrets(config, args.config)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.CONFIG
     out_dir = Path(args.out or config.output.directory)
     if args.schedule and not config.schedule.specs():
         print(f"config error: {args.config}: schedule: --schedule needs a cron expression for at least one "
               "of daily, weekly, monthly, quarterly", file=sys.stderr)
-        return 2
+        return ExitCode.CONFIG
     if args.check_config:
         print(f"{args.config}: OK")
-        return 0
+        return ExitCode.OK
     try:
         formats = parse_formats(args.format, config.output.formats)
         if args.schedule:
-            from reporter.schedule import run_forever
-
             return asyncio.run(run_forever(config, out_dir, formats if args.format else None))
         period = choose_period(args, config, time.time())
     except ValueError as exc:
         print(f"usage error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.CONFIG
     try:
         outcome = asyncio.run(build_once(config, period, formats, out_dir, args.send))
     except ReportFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     main_file = outcome.files.get("html") or next(iter(outcome.files.values()), None)
     print(outcome.directory / main_file if main_file else outcome.directory)
     failed = [d for d in outcome.deliveries if not d.ok]
     for delivery in failed:
         print(f"error: {delivery.detail}", file=sys.stderr)
-    return 1 if failed else 0
+    return ExitCode.FAILURE if failed else ExitCode.OK

@@ -6,37 +6,30 @@ names an environment variable or a file holding them, read only when a report is
 
 from __future__ import annotations
 
-import os
-import re
 import zoneinfo
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+import servicekit.prometheus
+from reporter.cron import parse_cron
+from reporter.figures.catalogue import FIGURE_KEYS
 from servicekit.config import ConfigError, Duration, HttpUrl, Model, load_model, validate_model  # noqa: F401
+from servicekit.secrets import Secret, read_secret
 
 PERIOD_KINDS = ("daily", "weekly", "monthly", "quarterly")
 FORMATS = ("html", "pdf", "json", "csv")
 
 
-class PrometheusConfig(Model):
-    url: HttpUrl = "http://127.0.0.1:9090"
+class PrometheusConfig(servicekit.prometheus.PrometheusConfig):
     # Per query, also sent to Prometheus as its own query timeout.
     timeout: Duration = 30.0
-    # Retries when Prometheus cannot be reached; a rejected query is never retried.
-    retries: int = Field(2, ge=0, le=10)
-    backoff: Duration = 0.5
     # Queries in flight at once: a quarterly report runs about a hundred.
     concurrency: int = Field(4, ge=1, le=32)
     # Prometheus's evaluation_interval: ALERTS gets one sample per evaluation, so
     # firing time = samples x this interval.
     rule_evaluation_interval: Duration = 15.0
-
-    @field_validator("url")
-    @classmethod
-    def _strip_slash(cls, url: str) -> str:
-        return url.rstrip("/")
 
 
 class Objectives(Model):
@@ -63,8 +56,6 @@ class ChangesConfig(Model):
     @field_validator("thresholds")
     @classmethod
     def _check_thresholds(cls, thresholds: dict[str, float]) -> dict[str, float]:
-        from reporter.figures import FIGURE_KEYS
-
         for key, value in thresholds.items():
             if key not in FIGURE_KEYS:
                 raise ValueError(f"unknown figure {key!r}; see docs/reports.md for the keys")
@@ -89,20 +80,6 @@ class OutputConfig(Model):
 class PdfConfig(Model):
     chromium: str = "/usr/bin/chromium"
     timeout: Duration = 90.0
-
-
-def _read_secret(env: str | None, file: str | None) -> str | None:
-    if env:
-        value = os.environ.get(env)
-        if value is None:
-            raise ConfigError(f"environment variable {env} is not set")
-        return value
-    if file:
-        try:
-            return Path(file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read {file}: {exc.strerror or exc}") from None
-    return None
 
 
 class EmailConfig(Model):
@@ -133,8 +110,9 @@ class EmailConfig(Model):
             raise ValueError("refusing to send credentials without TLS to a remote host")
         return self
 
-    def password(self) -> str | None:
-        return _read_secret(self.password_env, self.password_file)
+    def password(self) -> Secret | None:
+        """Read at send time; SecretError (a ConfigError) names the variable or the file."""
+        return read_secret(self.password_env, self.password_file)
 
 
 class WebhookConfig(Model):
@@ -149,16 +127,13 @@ class WebhookConfig(Model):
             raise ValueError("set token_env or token_file, not both")
         return self
 
-    def token(self) -> str | None:
-        return _read_secret(self.token_env, self.token_file)
+    def token(self) -> Secret | None:
+        return read_secret(self.token_env, self.token_file)
 
 
 class DeliveryConfig(Model):
     email: EmailConfig | None = None
     webhook: WebhookConfig | None = None
-
-
-_CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
 
 
 class ScheduleConfig(Model):
@@ -179,8 +154,6 @@ class ScheduleConfig(Model):
     def _check_cron(cls, spec: str | None) -> str | None:
         if spec is None:
             return None
-        from reporter.schedule import parse_cron
-
         parse_cron(spec)  # raises ValueError with the problem
         return spec
 

@@ -16,10 +16,10 @@ import os
 import tempfile
 import time
 from datetime import datetime, timezone
-from html import escape
 from pathlib import Path
 
-from reporter.figures import Report
+from reporter.report import Report
+from reporter.templating import render_page
 
 MANIFEST = "manifest.json"
 
@@ -114,25 +114,12 @@ def record_delivery(out_dir: Path, period_name: str, channel: str, ok: bool, det
 
 
 def write_index(out_dir: Path) -> None:
-    rows = []
     manifests = []
     for directory in out_dir.iterdir() if out_dir.exists() else []:
         manifest = read_manifest(out_dir, directory.name) if directory.is_dir() else None
         if manifest:
             manifests.append(manifest)
     manifests.sort(key=lambda m: (m.get("start", ""), m.get("period", "")), reverse=True)
-    for manifest in manifests:
-        name = manifest["period"]
-        links = " ".join(
-            f'<a href="{escape(name, quote=True)}/{escape(file, quote=True)}">{escape(fmt)}</a>'
-            for fmt, file in sorted(manifest.get("files", {}).items()))
-        rows.append(f"<tr><td>{escape(manifest.get('kind', ''))}</td><td>{escape(manifest.get('label', name))}</td>"
-                    f"<td>{escape(manifest.get('generated_at', ''))}</td><td>{links}</td></tr>")
-    html = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-            "<title>Inventory reports</title><style>body{font-family:sans-serif;margin:2em}"
-            "table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}"
-            "</style></head><body><h1>Inventory reports</h1><table><thead><tr><th>kind</th><th>period</th>"
-            "<th>generated</th><th>files</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
-            f"<p>Updated {escape(time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()))}.</p></body></html>\n")
+    html = render_page("index.html.j2", manifests=manifests,
+                       updated=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
     atomic_write(out_dir / "index.html", html.encode())

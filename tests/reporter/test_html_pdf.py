@@ -42,7 +42,7 @@ def test_html_is_self_contained_and_escaped(monthly_like):
     for reference in re.findall(r'\b(?:src|href)\s*=\s*"([^"]*)"', html):
         assert reference.startswith(("#", "data:")), reference
     assert "default-src 'none'" in html
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;img" in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;img" in html   # Jinja2's autoescape
     assert html.count("<svg") == len(report["charts"]) == 8
     for chart in report["charts"]:
         assert f'data-chart="{chart["key"]}"' in html

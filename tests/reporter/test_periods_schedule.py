@@ -1,4 +1,5 @@
-"""Period boundaries in a time zone, cron parsing, and the scheduler's catch-up without duplicates."""
+"""Period boundaries in a time zone, cron parsing, and the scheduler's catch-up without duplicates,
+across daylight-saving changes too."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import aiohttp
 import pytest
 
 from reporter.config import parse_config
+from reporter.cron import parse_cron
 from reporter.periods import last_complete, parse_time, period_containing
-from reporter.schedule import Scheduler, parse_cron
+from reporter.schedule import Scheduler
 from tests.reporter import dataset as d
 from tests.reporter.conftest import base_config
 
@@ -85,3 +87,57 @@ async def test_scheduler_catches_up_once_and_never_twice(prometheus, tmp_path):
         assert f'href="{name}/{name}.json"' in index
     report = json.loads((archive / weeks[1] / f"{weeks[1]}.json").read_text())
     assert report["period"]["start_ts"] == d.B and report["period"]["end_ts"] == d.E
+
+
+def berlin(*fields: int, fold: int = 0) -> float:
+    return datetime(*fields, tzinfo=BERLIN, fold=fold).timestamp()
+
+
+def test_cron_across_daylight_saving_changes():
+    daily = parse_cron("0 6 * * *")
+    # 06:00 local every day: 23 hours apart over the spring change, 25 over the autumn one
+    assert daily.next_fire(berlin(2026, 3, 28, 6, 0), BERLIN) == berlin(2026, 3, 29, 6, 0)
+    assert berlin(2026, 3, 29, 6, 0) - berlin(2026, 3, 28, 6, 0) == 23 * 3600
+    assert daily.previous_fire(berlin(2026, 10, 26, 5, 59), BERLIN) == berlin(2026, 10, 25, 6, 0)
+    assert daily.next_fire(berlin(2026, 10, 25, 6, 0), BERLIN) - berlin(2026, 10, 25, 6, 0) == 24 * 3600
+    assert daily.next_fire(berlin(2026, 10, 24, 6, 0), BERLIN) - berlin(2026, 10, 24, 6, 0) == 25 * 3600
+
+    # 02:30 does not exist on 29 March: it fires once, at the first minute after the gap (03:00 CEST)
+    night = parse_cron("30 2 * * *")
+    gap_fire = night.next_fire(berlin(2026, 3, 29, 0, 0), BERLIN)
+    assert datetime.fromtimestamp(gap_fire, BERLIN).isoformat() == "2026-03-29T03:00:00+02:00"
+    assert night.next_fire(gap_fire, BERLIN) == berlin(2026, 3, 30, 2, 30)
+    # 02:30 happens twice on 25 October: it fires once, the first time
+    first = berlin(2026, 10, 25, 2, 30)
+    second = berlin(2026, 10, 25, 2, 30, fold=1)
+    assert second - first == 3600
+    assert night.next_fire(berlin(2026, 10, 25, 0, 0), BERLIN) == first
+    assert night.next_fire(first, BERLIN) == berlin(2026, 10, 26, 2, 30)
+    # at 02:15 the second time round, the latest fire is that day's 02:30 (45 minutes ago), not the day before's
+    assert night.previous_fire(berlin(2026, 10, 25, 2, 15, fold=1), BERLIN) == first
+
+
+@pytest.mark.prometheus
+async def test_scheduler_across_a_daylight_saving_day(prometheus, tmp_path):
+    """Daily reports in Europe/Berlin around 29 March 2026 (23 hours): each built once, with its own length."""
+    archive = tmp_path / "archive"
+    config = parse_config(base_config(prometheus.url, archive, timezone="Europe/Berlin",
+                                      schedule={"daily": "0 6 * * *", "catch_up": 2, "formats": ["json"]}))
+    clock = {"now": berlin(2026, 3, 30, 7, 0)}
+    async with aiohttp.ClientSession() as session:
+        scheduler = Scheduler(config, archive, clock=lambda: clock["now"])
+        assert await scheduler.tick(session) == ["daily-2026-03-28", "daily-2026-03-29"]
+        clock["now"] = berlin(2026, 3, 31, 5, 59)       # before the next fire: nothing new
+        assert await Scheduler(config, archive, clock=lambda: clock["now"]).tick(session) == []
+        clock["now"] = berlin(2026, 3, 31, 6, 0)
+        assert await scheduler.tick(session) == ["daily-2026-03-30"]
+    report = json.loads((archive / "daily-2026-03-29" / "daily-2026-03-29.json").read_text())
+    assert report["period"]["seconds"] == 23 * 3600
+    assert report["period"]["start"] == "2026-03-29T00:00:00+01:00"
+    assert report["previous_period"]["seconds"] == 24 * 3600
+
+
+def test_cron_that_can_never_fire_is_a_config_error():
+    with pytest.raises(ValueError, match="never fires"):
+        parse_cron("0 0 30 2 *")
+    assert parse_cron("0 0 29 2 *").next_fire(berlin(2026, 11, 1, 0, 0), BERLIN) == berlin(2028, 2, 29, 0, 0)

@@ -1,0 +1,445 @@
+"""Every figure and chart of a report, as data: its key, section, unit, PromQL and objective.
+
+A figure is evaluated once at the period's end (or start) with a range of exactly the
+period's length, so each period sees only its own samples (reporter/figures/evaluate.py).
+The PromQL is a string.Template; its placeholders:
+  $w       the period as a range, e.g. 604800s
+  $sub     a subquery over the period at the report resolution, e.g. 604799999ms:300s
+           (one millisecond short, so the point at the period's start, which belongs to
+           the period before, is not counted twice)
+  $step    the resolution in seconds
+  $seconds the period's length in seconds
+  $eval    the rule evaluation interval in seconds
+and a chart's: $rw, the rate window (at least 5m and at least one step).
+A figure without PromQL is derived from other figures (error budget, memory ratio).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reporter.config import Objectives
+
+FIGURE_PLACEHOLDERS = frozenset({"w", "sub", "step", "seconds", "eval"})
+CHART_PLACEHOLDERS = frozenset({"rw"})
+
+SECTIONS = {
+    "service": "Service",
+    "business": "Business",
+    "integrations": "Integrations",
+    "enhancer": "Enhancer",
+    "capacity": "Capacity",
+}
+
+_REQUESTS = "sum(increase(inventory_api_requests_total[$w]))"
+_ERRORS = 'sum(increase(inventory_api_requests_total{code=~"5.."}[$w]))'
+_QUANTILE = "histogram_quantile({q}, sum by (le) (increase(inventory_api_request_duration_seconds_bucket[$w])))"
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    key: str
+    section: str
+    title: str
+    unit: str  # ratio, seconds, per_second, count, units, money, bytes, days, score, sku_hours
+    query: str | None  # None: derived from other figures (evaluate.py)
+    by: tuple[str, ...] = ()
+    at: str = "end"  # "end" or "start": when the instant query is evaluated
+    better: str | None = None  # higher | lower | zero | None (neutral)
+    objective: Callable[[Objectives], float] | None = None
+    objective_op: str = ">="  # the figure meets its objective when value <op> objective
+    whole: bool = False  # a count of events: round increase()'s extrapolation away
+    fallback: str | None = None  # for label sets the query misses (episodes without ALERTS_FOR_STATE)
+    positive_only: bool = False  # values <= 0 or infinite mean "not applicable" (days until full)
+    # Said of a label set seen in one period only: for alerts, no ALERTS series means it did not fire.
+    absent_note: str | None = None
+    description: str = ""
+
+
+SPECS: list[FigureSpec] = [
+    # Service: the inventory API's requests (counter and histogram from its middleware).
+    FigureSpec(
+        "service.availability_ratio",
+        "service",
+        "Availability (non-5xx share of requests)",
+        "ratio",
+        f"1 - ({_ERRORS} or vector(0)) / {_REQUESTS}",
+        better="higher",
+        objective=lambda o: o.availability,
+    ),
+    FigureSpec(
+        "service.error_budget_remaining_ratio",
+        "service",
+        "Error budget left",
+        "ratio",
+        None,
+        better="higher",
+        objective=lambda o: 0.0,
+        description="1 - error ratio / (1 - availability objective); below 0 the budget is overspent",
+    ),
+    FigureSpec(
+        "service.error_ratio",
+        "service",
+        "Error ratio (5xx)",
+        "ratio",
+        f"({_ERRORS} or vector(0)) / {_REQUESTS}",
+        better="lower",
+    ),
+    FigureSpec("service.request_rate_mean", "service", "Request rate, mean", "per_second", f"{_REQUESTS} / $seconds"),
+    FigureSpec(
+        "service.request_rate_peak",
+        "service",
+        "Request rate, peak (5m)",
+        "per_second",
+        "max_over_time(sum(rate(inventory_api_requests_total[5m]))[$sub])",
+    ),
+    FigureSpec(
+        "service.latency_p50_seconds", "service", "Latency p50", "seconds", _QUANTILE.format(q=0.5), better="lower"
+    ),
+    FigureSpec(
+        "service.latency_p95_seconds",
+        "service",
+        "Latency p95",
+        "seconds",
+        _QUANTILE.format(q=0.95),
+        better="lower",
+        objective=lambda o: o.latency_p95_seconds,
+        objective_op="<=",
+    ),
+    FigureSpec(
+        "service.latency_p99_seconds", "service", "Latency p99", "seconds", _QUANTILE.format(q=0.99), better="lower"
+    ),
+    FigureSpec(
+        "service.performance_score_mean",
+        "service",
+        "Performance score, mean",
+        "score",
+        "avg(avg_over_time(job:inventory_api_performance_score:weighted_avg5m[$w]))",
+        better="higher",
+        objective=lambda o: o.performance_score,
+    ),
+    FigureSpec(
+        "service.alert_firing_seconds",
+        "service",
+        "Alert firing time",
+        "seconds",
+        'sum by (alertname, severity) (count_over_time(ALERTS{alertstate="firing"}[$w])) * $eval',
+        by=("alertname", "severity"),
+        better="lower",
+        absent_note="did not fire",
+    ),
+    FigureSpec(
+        "service.alert_episodes",
+        "service",
+        "Alert firings",
+        "count",
+        # Each new activeAt of ALERTS_FOR_STATE is a new episode; only alerts that fired count.
+        "sum by (alertname, severity) ((changes(ALERTS_FOR_STATE[$w]) + 1)"
+        ' and ignoring (alertstate) count_over_time(ALERTS{alertstate="firing"}[$w]))',
+        by=("alertname", "severity"),
+        better="lower",
+        absent_note="did not fire",
+        fallback='count by (alertname, severity) (count_over_time(ALERTS{alertstate="firing"}[$w]))',
+    ),
+    # Business: the exporter's stock and order gauges, the analytics sums.
+    FigureSpec(
+        "business.stock_value_start",
+        "business",
+        "Stock value at start",
+        "money",
+        "sum by (currency) (inventory_stock_value)",
+        by=("currency",),
+        at="start",
+    ),
+    FigureSpec(
+        "business.stock_value_end",
+        "business",
+        "Stock value at end",
+        "money",
+        "sum by (currency) (inventory_stock_value)",
+        by=("currency",),
+    ),
+    FigureSpec(
+        "business.stockout_sku_hours",
+        "business",
+        "Stock-out SKU-hours",
+        "sku_hours",
+        "sum_over_time(sum(inventory_out_of_stock_skus)[$sub]) * $step / 3600",
+        better="lower",
+    ),
+    FigureSpec(
+        "business.low_stock_skus_mean",
+        "business",
+        "Low-stock SKUs, mean",
+        "count",
+        "sum(avg_over_time(inventory_low_stock_skus[$w]))",
+        better="lower",
+    ),
+    FigureSpec(
+        "business.below_safety_stock_skus_mean",
+        "business",
+        "Below safety stock SKUs, mean",
+        "count",
+        "sum(avg_over_time(inventory_below_safety_stock_skus[$w]))",
+        better="lower",
+    ),
+    FigureSpec(
+        "business.fulfillment_ratio",
+        "business",
+        "Order fulfilment",
+        "ratio",
+        "avg by (channel) (avg_over_time(inventory_order_fulfillment_ratio[$w]))",
+        by=("channel",),
+        better="higher",
+        objective=lambda o: o.fulfillment,
+    ),
+    FigureSpec(
+        "business.forecast_wape_ratio",
+        "business",
+        "Forecast WAPE",
+        "ratio",
+        "sum(avg_over_time(inventory_forecast_abs_error_units[$w]))"
+        " / sum(avg_over_time(inventory_forecast_actual_units[$w]))",
+        better="lower",
+    ),
+    FigureSpec(
+        "business.forecast_bias_ratio",
+        "business",
+        "Forecast bias (> 0: over-forecast)",
+        "ratio",
+        "sum(avg_over_time(inventory_forecast_error_units[$w]))"
+        " / sum(avg_over_time(inventory_forecast_actual_units[$w]))",
+        better="zero",
+    ),
+    FigureSpec(
+        "business.reorder_recommended_skus_mean",
+        "business",
+        "Reorder recommendations (SKU-locations), mean",
+        "count",
+        "sum(avg_over_time(inventory_reorder_recommended_skus[$w]))",
+    ),
+    FigureSpec(
+        "business.reorder_recommended_units_mean",
+        "business",
+        "Units recommended to order, mean",
+        "units",
+        "sum(avg_over_time(inventory_reorder_recommended_units[$w]))",
+    ),
+    # Integrations.
+    FigureSpec(
+        "integrations.accuracy_ratio",
+        "integrations",
+        "Inventory record accuracy",
+        "ratio",
+        "avg by (integration) (avg_over_time(inventory_integration_accuracy_ratio[$w]))",
+        by=("integration",),
+        better="higher",
+        objective=lambda o: o.integration_accuracy,
+    ),
+    FigureSpec(
+        "integrations.mismatch_skus_mean",
+        "integrations",
+        "Mismatching SKU-locations, mean",
+        "count",
+        "sum by (integration) (avg_over_time(inventory_integration_stock_mismatch_skus[$w]))",
+        by=("integration",),
+        better="lower",
+    ),
+    FigureSpec(
+        "integrations.staleness_max_seconds",
+        "integrations",
+        "Longest time since a successful sync",
+        "seconds",
+        "max by (integration) (max_over_time("
+        "(time() - inventory_integration_last_sync_success_timestamp_seconds)[$sub]))",
+        by=("integration",),
+        better="lower",
+        objective=lambda o: o.sync_staleness,
+        objective_op="<=",
+    ),
+    FigureSpec(
+        "integrations.failed_syncs",
+        "integrations",
+        "Failed syncs",
+        "count",
+        'sum by (integration) (increase(inventory_integration_sync_runs_total{status="failed"}[$w]))',
+        by=("integration",),
+        better="lower",
+        whole=True,
+    ),
+    FigureSpec(
+        "integrations.conflicts",
+        "integrations",
+        "Sync conflicts",
+        "count",
+        "sum by (integration) (increase(inventory_integration_sync_conflicts_total[$w]))",
+        by=("integration",),
+        better="lower",
+        whole=True,
+    ),
+    # Enhancer.
+    FigureSpec(
+        "enhancer.actions",
+        "enhancer",
+        "Actions",
+        "count",
+        "sum by (rule, outcome) (increase(inventory_enhancer_actions_total[$w]))",
+        by=("rule", "outcome"),
+        whole=True,
+    ),
+    FigureSpec(
+        "enhancer.improvement_ratio",
+        "enhancer",
+        "Measured improvement (last verified action)",
+        "ratio",
+        "avg by (rule) (last_over_time(inventory_enhancer_action_improvement_ratio[$w]))",
+        by=("rule",),
+        better="higher",
+    ),
+    # Capacity (monthly and quarterly by default).
+    FigureSpec(
+        "capacity.cpu_peak_ratio",
+        "capacity",
+        "CPU peak",
+        "ratio",
+        "max(max_over_time(inventory_host_cpu_utilization_ratio[$w]))",
+        better="lower",
+        objective=lambda o: o.capacity_peak,
+        objective_op="<=",
+    ),
+    FigureSpec(
+        "capacity.cpu_mean_ratio",
+        "capacity",
+        "CPU mean",
+        "ratio",
+        "avg(avg_over_time(inventory_host_cpu_utilization_ratio[$w]))",
+        better="lower",
+    ),
+    FigureSpec(
+        "capacity.memory_peak_bytes",
+        "capacity",
+        "Memory used, peak",
+        "bytes",
+        "max(max_over_time(inventory_host_memory_used_bytes[$w]))",
+        better="lower",
+    ),
+    FigureSpec(
+        "capacity.memory_total_bytes",
+        "capacity",
+        "Memory installed",
+        "bytes",
+        "max(max_over_time(inventory_host_memory_total_bytes[$w]))",
+    ),
+    FigureSpec(
+        "capacity.memory_peak_ratio",
+        "capacity",
+        "Memory peak / installed",
+        "ratio",
+        None,
+        better="lower",
+        objective=lambda o: o.capacity_peak,
+        objective_op="<=",
+    ),
+    FigureSpec(
+        "capacity.disk_peak_ratio",
+        "capacity",
+        "Disk used, peak / size",
+        "ratio",
+        "max by (mountpoint) (max_over_time(inventory_host_disk_used_bytes[$w]))"
+        " / max by (mountpoint) (max_over_time(inventory_host_disk_total_bytes[$w]))",
+        by=("mountpoint",),
+        better="lower",
+        objective=lambda o: o.capacity_peak,
+        objective_op="<=",
+    ),
+    FigureSpec(
+        "capacity.disk_growth_bytes",
+        "capacity",
+        "Disk growth over the period",
+        "bytes",
+        "max by (mountpoint) (inventory_host_disk_used_bytes)"
+        " - max by (mountpoint) (inventory_host_disk_used_bytes offset $w)",
+        by=("mountpoint",),
+        better="lower",
+    ),
+    FigureSpec(
+        "capacity.disk_days_until_full",
+        "capacity",
+        "Days until the disk is full (linear trend)",
+        "days",
+        "(max by (mountpoint) (inventory_host_disk_total_bytes)"
+        " - max by (mountpoint) (predict_linear(inventory_host_disk_used_bytes[$w], 0)))"
+        " / max by (mountpoint) (deriv(inventory_host_disk_used_bytes[$w])) / 86400",
+        by=("mountpoint",),
+        better="higher",
+        objective=lambda o: o.days_until_full,
+        positive_only=True,
+    ),
+]
+FIGURE_KEYS = frozenset(spec.key for spec in SPECS)
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    key: str
+    section: str
+    title: str
+    unit: str
+    query: str  # placeholder $rw: the rate window
+    legend: str | None = None
+
+
+CHARTS: list[ChartSpec] = [
+    ChartSpec(
+        "service.request_rate",
+        "service",
+        "Requests per second",
+        "per_second",
+        "sum(rate(inventory_api_requests_total[$rw]))",
+    ),
+    ChartSpec(
+        "service.error_ratio",
+        "service",
+        "Error ratio (5xx)",
+        "ratio",
+        '(sum(rate(inventory_api_requests_total{code=~"5.."}[$rw]))'
+        " or 0 * sum(rate(inventory_api_requests_total[$rw])))"
+        " / sum(rate(inventory_api_requests_total[$rw]))",
+    ),
+    ChartSpec(
+        "service.latency_p95",
+        "service",
+        "Latency p95",
+        "seconds",
+        "histogram_quantile(0.95, sum by (le) (rate(inventory_api_request_duration_seconds_bucket[$rw])))",
+    ),
+    ChartSpec(
+        "business.stock_value",
+        "business",
+        "Stock value",
+        "money",
+        "sum by (currency) (inventory_stock_value)",
+        legend="currency",
+    ),
+    ChartSpec("business.out_of_stock", "business", "Out-of-stock SKUs", "count", "sum(inventory_out_of_stock_skus)"),
+    ChartSpec(
+        "integrations.accuracy",
+        "integrations",
+        "Inventory record accuracy",
+        "ratio",
+        "avg by (integration) (inventory_integration_accuracy_ratio)",
+        legend="integration",
+    ),
+    ChartSpec("capacity.cpu", "capacity", "CPU utilisation", "ratio", "max(inventory_host_cpu_utilization_ratio)"),
+    ChartSpec(
+        "capacity.disk",
+        "capacity",
+        "Disk used / size",
+        "ratio",
+        "max by (mountpoint) (inventory_host_disk_used_bytes / inventory_host_disk_total_bytes)",
+        legend="mountpoint",
+    ),
+]
