@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: test demo venv venv-test system-deps-test system-deps-demo bench chaos clean
+.PHONY: test lint demo venv venv-test system-deps-test system-deps-demo bench chaos clean
 
 venv: $(VENV)/.installed
 
@@ -26,7 +26,13 @@ system-deps-test:
 system-deps-demo:
 	bash deploy/install-system-deps.sh demo
 
-test: venv-test system-deps-test
+# Lint, format and type checks first: a finding fails `make test` (and so CI).
+lint: venv-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: venv-test system-deps-test lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: venv system-deps-demo

@@ -74,41 +74,51 @@ def build(path: Path, skus: int, locations: int, days: int, dense: bool, seed: i
         quantity = rng.poisson(rate[sells]) + 1
         twice = fast[sells] & (rng.random(len(sells)) < 0.5)
         returns = rng.random(len(sells)) < 0.03
-        rows = [(keys[i][0], keys[i][1], -int(q), "sale", "pos", f"{stamp}10:{i % 60:02d}:00Z")
-                for i, q in zip(sells.tolist(), quantity.tolist())]
+        rows = [
+            (keys[i][0], keys[i][1], -int(q), "sale", "pos", f"{stamp}10:{i % 60:02d}:00Z")
+            for i, q in zip(sells.tolist(), quantity.tolist())
+        ]
         rows += [(keys[i][0], keys[i][1], -1, "sale", "shopify", f"{stamp}16:00:00Z") for i in sells[twice].tolist()]
         rows += [(keys[i][0], keys[i][1], 1, "return", "pos", f"{stamp}18:00:00Z") for i in sells[returns].tolist()]
         conn.executemany(
             "INSERT INTO stock_movements (sku, location_id, quantity, kind, source, occurred_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)", rows)
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
         movements += len(rows)
 
     # Purchase orders: 10 % of series with an open order, 20 % with three received ones and their receipts.
     open_po = np.flatnonzero(rng.random(n) < 0.10)
     conn.executemany(
         "INSERT INTO purchase_orders VALUES (?, ?, ?, ?, ?, '2026-05-30T09:00:00Z', NULL)",
-        [(f"open-{i}", keys[i][0], keys[i][1], 24, "draft" if i % 2 else "sent") for i in open_po.tolist()])
+        [(f"open-{i}", keys[i][0], keys[i][1], 24, "draft" if i % 2 else "sent") for i in open_po.tolist()],
+    )
     received = np.flatnonzero(rng.random(n) < 0.20)
     po_rows, receipt_rows = [], []
     for i in received.tolist():
         for k in range(3):
             created = start + timedelta(days=10 + 25 * k)
             arrived = created + timedelta(days=int(rng.integers(3, 12)))
-            po_rows.append((f"rcv-{i}-{k}", keys[i][0], keys[i][1], 48, "received",
-                            f"{created.isoformat()}T09:00:00Z", None))
+            po_rows.append(
+                (f"rcv-{i}-{k}", keys[i][0], keys[i][1], 48, "received", f"{created.isoformat()}T09:00:00Z", None)
+            )
             receipt_rows.append((keys[i][0], keys[i][1], 48, "receipt", "wms", f"{arrived.isoformat()}T14:00:00Z"))
     conn.executemany("INSERT INTO purchase_orders VALUES (?, ?, ?, ?, ?, ?, ?)", po_rows)
     conn.executemany(
-        "INSERT INTO stock_movements (sku, location_id, quantity, kind, source, occurred_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)", receipt_rows)
+        "INSERT INTO stock_movements (sku, location_id, quantity, kind, source, occurred_at) VALUES (?, ?, ?, ?, ?, ?)",
+        receipt_rows,
+    )
     conn.commit()
     conn.executescript(";".join(indexes))
     conn.execute("ANALYZE")
     conn.commit()
     conn.close()
     tmp.rename(path)
-    print(f"built {path}: {n} SKU-locations, {movements + len(receipt_rows)} movements, "
-          f"{len(open_po)} open and {len(po_rows)} received purchase orders", flush=True)
+    print(
+        f"built {path}: {n} SKU-locations, {movements + len(receipt_rows)} movements, "
+        f"{len(open_po)} open and {len(po_rows)} received purchase orders",
+        flush=True,
+    )
 
 
 def measure(path: Path, days: int, runs: int) -> dict:
@@ -180,14 +190,18 @@ def main() -> None:
         print(f"generation took {time.perf_counter() - started:.1f} s", flush=True)
     output = subprocess.run(
         [sys.executable, __file__, "--measure-only", str(path), "--days", str(args.days), "--runs", str(args.runs)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     report = json.loads(output)
     print(json.dumps(report, indent=2))
-    print(f"analytics cycle: {report['series']} SKU-locations x {args.days} days, median of {args.runs}: "
-          f"{report['median_seconds']} s (SQL {report['median_sql_seconds']} s, numpy "
-          f"{report['median_compute_seconds']} s), peak RSS {report['peak_rss_mib']} MiB on 1 CPU; "
-          f"with the demand history cached (the rest of the day): {report['median_cached_seconds']} s")
+    print(
+        f"analytics cycle: {report['series']} SKU-locations x {args.days} days, median of {args.runs}: "
+        f"{report['median_seconds']} s (SQL {report['median_sql_seconds']} s, numpy "
+        f"{report['median_compute_seconds']} s), peak RSS {report['peak_rss_mib']} MiB on 1 CPU; "
+        f"with the demand history cached (the rest of the day): {report['median_cached_seconds']} s"
+    )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,10 @@ def measure(path: str, repeat: int, split: bool, isolate: bool = True) -> dict:
     collector = BusinessCollector(Database(url, timeout=60), DatabaseConfig(url=url, timeout=60), BusinessConfig())
     if not isolate:  # the reference: one transaction, no per-statement errors or timings
         collector.run_statements = lambda: (  # type: ignore[method-assign]
-            collector.database.fetch_all(collector.statements, collector.parameters()), {}, {})
+            collector.database.fetch_all(collector.statements, collector.parameters()),
+            {},
+            {},
+        )
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -62,7 +65,10 @@ def compare_isolation(path: str, rounds: int) -> dict:
     isolated = BusinessCollector(Database(url, timeout=60), DatabaseConfig(url=url, timeout=60), BusinessConfig())
     plain = BusinessCollector(Database(url, timeout=60), DatabaseConfig(url=url, timeout=60), BusinessConfig())
     plain.run_statements = lambda: (  # type: ignore[method-assign]
-        plain.database.fetch_all(plain.statements, plain.parameters()), {}, {})
+        plain.database.fetch_all(plain.statements, plain.parameters()),
+        {},
+        {},
+    )
     times: dict[str, list[float]] = {"isolated": [], "plain": []}
 
     async def cycles() -> None:
@@ -84,12 +90,15 @@ def main() -> None:
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--no-split", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-isolation", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--isolation-rounds", type=int, default=15,
-                        help="alternated isolated / one-transaction cycles for the isolation ratio")
+    parser.add_argument(
+        "--isolation-rounds",
+        type=int,
+        default=15,
+        help="alternated isolated / one-transaction cycles for the isolation ratio",
+    )
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.repeat, split=not args.no_split,
-                                 isolate=not args.no_isolation)))
+        print(json.dumps(measure(args.measure, args.repeat, split=not args.no_split, isolate=not args.no_isolation)))
         return
     print("One-core rows: the same cycle with the parallel scan switched off (the reference).")
     print("No-isolation rows: one transaction that the first failing statement aborts (before issue 14).\n")
@@ -102,11 +111,27 @@ def main() -> None:
             make_inventory(path, size, movements=size // 2, orders=size // 10)
             modes = {"split": [], "split, no isolation": ["--no-isolation"], "one core": ["--no-split"]}
             for mode, extra in modes.items():
-                out = subprocess.run([sys.executable, "-m", "benchmarks.bench_business", "--measure", str(path),
-                                      "--repeat", str(args.repeat), *extra], check=True, capture_output=True, text=True)
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "benchmarks.bench_business",
+                        "--measure",
+                        str(path),
+                        "--repeat",
+                        str(args.repeat),
+                        *extra,
+                    ],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
                 r = json.loads(out.stdout)
-                print(f"| {size:,} | {size // 2:,} | {mode} | {r['median_seconds']:.3f} | {r['min_seconds']:.3f} | "
-                      f"{r['peak_rss_kib'] / 1024:.1f} |", flush=True)
+                print(
+                    f"| {size:,} | {size // 2:,} | {mode} | {r['median_seconds']:.3f} | {r['min_seconds']:.3f} | "
+                    f"{r['peak_rss_kib'] / 1024:.1f} |",
+                    flush=True,
+                )
             c = compare_isolation(str(path), args.isolation_rounds)
             isolation.append(f"| {size:,} | {c['isolated']:.3f} | {c['plain']:.3f} | {(c['ratio'] - 1) * 100:+.1f} % |")
             path.unlink()

@@ -49,6 +49,7 @@ def cpu_seconds(pid: int) -> float:
 
 def wait_ready(url: str, process: subprocess.Popen) -> None:
     import urllib.request
+
     for _ in range(300):
         if process.poll() is not None:
             raise SystemExit(f"{process.args[0]} exited")
@@ -73,27 +74,33 @@ def receiver(port: int) -> None:
 
 def config_for(prometheus_url: str, receiver_url: str, rules: int, state: str):
     from enhancer.config import parse_config
-    return parse_config({
-        "prometheus": {"url": prometheus_url, "timeout": "30s"},
-        "state": state,
-        "allowed_hosts": ["127.0.0.1"],
-        "budget": {"per_hour": rules * 10},
-        "rules": [{
-            "name": f"r{r:03d}",
-            "query": f'bench_signal{{rule="r{r:03d}"}}',
-            "baseline": {"kind": "robust", "window": "1h", "step": "1m", "min_samples": 30, "refresh": "1h"},
-            "trigger": {"kind": "deviation", "k": 3},
-            "action": {"kind": "webhook", "url": f"{receiver_url}/hook", "body": {"series": "{labels.series}"}},
-            "cooldown": "1h",
-        } for r in range(rules)],
-    })
+
+    return parse_config(
+        {
+            "prometheus": {"url": prometheus_url, "timeout": "30s"},
+            "state": state,
+            "allowed_hosts": ["127.0.0.1"],
+            "budget": {"per_hour": rules * 10},
+            "rules": [
+                {
+                    "name": f"r{r:03d}",
+                    "query": f'bench_signal{{rule="r{r:03d}"}}',
+                    "baseline": {"kind": "robust", "window": "1h", "step": "1m", "min_samples": 30, "refresh": "1h"},
+                    "trigger": {"kind": "deviation", "k": 3},
+                    "action": {"kind": "webhook", "url": f"{receiver_url}/hook", "body": {"series": "{labels.series}"}},
+                    "cooldown": "1h",
+                }
+                for r in range(rules)
+            ],
+        }
+    )
 
 
 async def measure(prometheus_url: str, receiver_url: str, args, end: int, prom_pid: int, workdir: Path) -> dict:
     from enhancer.actions import ActionSender
     from enhancer.engine import Engine
-    from servicekit.prometheus import PrometheusClient
     from enhancer.state import StateStore
+    from servicekit.prometheus import PrometheusClient
 
     results: dict[str, list[tuple[float, float, float]]] = {"cold": [], "warm": []}
     async with aiohttp.ClientSession() as session:
@@ -132,17 +139,35 @@ def main() -> None:
     try:
         started = time.perf_counter()
         write_series(workdir / "series.om.txt", args.rules, args.series, end)
-        subprocess.run(["/usr/bin/promtool", "tsdb", "create-blocks-from", "openmetrics", "-q",
-                        str(workdir / "series.om.txt"), str(workdir / "tsdb")], check=True)
+        subprocess.run(
+            [
+                "/usr/bin/promtool",
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                "-q",
+                str(workdir / "series.om.txt"),
+                str(workdir / "tsdb"),
+            ],
+            check=True,
+        )
         (workdir / "prometheus.yml").write_text("global: {}\n")
         prom_port, receiver_port = free_port(), free_port()
         prometheus = subprocess.Popen(
-            ["/usr/bin/prometheus", f"--config.file={workdir / 'prometheus.yml'}",
-             f"--storage.tsdb.path={workdir / 'tsdb'}", "--storage.tsdb.retention.time=10y",
-             f"--web.listen-address=127.0.0.1:{prom_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "/usr/bin/prometheus",
+                f"--config.file={workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={workdir / 'tsdb'}",
+                "--storage.tsdb.retention.time=10y",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         processes.append(prometheus)
-        processes.append(subprocess.Popen([sys.executable, "-m", "benchmarks.bench_enhancer",
-                                           "--receiver", str(receiver_port)]))
+        processes.append(
+            subprocess.Popen([sys.executable, "-m", "benchmarks.bench_enhancer", "--receiver", str(receiver_port)])
+        )
         prom_url, receiver_url = f"http://127.0.0.1:{prom_port}", f"http://127.0.0.1:{receiver_port}"
         wait_ready(prom_url + "/-/ready", prometheus)
         wait_ready(receiver_url + "/", processes[1])
@@ -154,13 +179,17 @@ def main() -> None:
             process.wait(10)
         shutil.rmtree(workdir, ignore_errors=True)
 
-    print(f"enhancer poll cycle: {args.rules} rules x {args.series} series "
-          f"({args.rules * args.series} series), median of {args.repeat} runs; "
-          f"Prometheus 2.42 on the same host; {os.cpu_count()} CPUs; setup {setup:.0f}s\n")
+    print(
+        f"enhancer poll cycle: {args.rules} rules x {args.series} series "
+        f"({args.rules * args.series} series), median of {args.repeat} runs; "
+        f"Prometheus 2.42 on the same host; {os.cpu_count()} CPUs; setup {setup:.0f}s\n"
+    )
     print("| cycle | what it does | wall time | enhancer CPU | Prometheus CPU |")
     print("| --- | --- | ---: | ---: | ---: |")
-    what = {"cold": f"{args.rules} instant + {args.rules} range queries, {args.rules} webhooks, state writes",
-            "warm": f"{args.rules} instant queries, baselines cached, all in cooldown"}
+    what = {
+        "cold": f"{args.rules} instant + {args.rules} range queries, {args.rules} webhooks, state writes",
+        "warm": f"{args.rules} instant queries, baselines cached, all in cooldown",
+    }
     for phase, (wall, cpu, prom_cpu) in medians.items():
         print(f"| {phase} | {what[phase]} | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms | {prom_cpu * 1000:.0f} ms |")
 

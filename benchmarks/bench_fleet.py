@@ -67,8 +67,13 @@ def wait(predicate, timeout: float, what: str):
 
 def start(args: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
     with open(log, "ab") as out:
-        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                                env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+        return subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        )
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -83,7 +88,7 @@ def stop(process: subprocess.Popen) -> None:
 
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS     # utime + stime
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
 def rss_bytes(pid: int) -> int:
@@ -95,27 +100,62 @@ def rss_bytes(pid: int) -> int:
 
 # -- 1. profile the real exporter ------------------------------------------------------------
 
+
 def profile_exporter(work: Path) -> dict:
     # 100 SKUs per location: a store-sized catalogue the fake Shopify pages through in one run
     db = make_inventory(work / "store.db", stock_rows=400, movements=2000, orders=500)
     shop_port, exporter_port = free_port(), free_port()
-    shopify = start([sys.executable, "-m", "demo.fakes.shopify", "--port", str(shop_port), "--db", str(db),
-                     "--location-map", "gid://shopify/Location/1001=online"], work / "shopify.log")
+    shopify = start(
+        [
+            sys.executable,
+            "-m",
+            "demo.fakes.shopify",
+            "--port",
+            str(shop_port),
+            "--db",
+            str(db),
+            "--location-map",
+            "gid://shopify/Location/1001=online",
+        ],
+        work / "shopify.log",
+    )
     config = work / "exporter.yml"
-    config.write_text(json.dumps({
-        "listen": f"127.0.0.1:{exporter_port}",
-        "constant_labels": {"tenant": "store-0"},
-        "database": {"url": f"sqlite:///{db}", "interval": "5s"},
-        "integrations": [{"name": "shopify", "kind": "shopify", "url": f"http://127.0.0.1:{shop_port}",
-                          "token_env": "BENCH_SHOPIFY_TOKEN", "interval": "20s", "timeout": "15s",
-                          "locations": {"gid://shopify/Location/1001": "online"}}],
-    }))
-    exporter = start([sys.executable, "-m", "exporter", "--config", str(config)], work / "exporter.log",
-                     env={"BENCH_SHOPIFY_TOKEN": "shpat_demo_0123456789abcdef"})
+    config.write_text(
+        json.dumps(
+            {
+                "listen": f"127.0.0.1:{exporter_port}",
+                "constant_labels": {"tenant": "store-0"},
+                "database": {"url": f"sqlite:///{db}", "interval": "5s"},
+                "integrations": [
+                    {
+                        "name": "shopify",
+                        "kind": "shopify",
+                        "url": f"http://127.0.0.1:{shop_port}",
+                        "token_env": "BENCH_SHOPIFY_TOKEN",
+                        "interval": "20s",
+                        "timeout": "15s",
+                        "locations": {"gid://shopify/Location/1001": "online"},
+                    }
+                ],
+            }
+        )
+    )
+    exporter = start(
+        [sys.executable, "-m", "exporter", "--config", str(config)],
+        work / "exporter.log",
+        env={"BENCH_SHOPIFY_TOKEN": "shpat_demo_0123456789abcdef"},
+    )
     try:
         url = f"http://127.0.0.1:{exporter_port}/metrics"
-        body = wait(lambda: (lambda text: text if "inventory_integration_accuracy_ratio" in text
-                             and "inventory_skus{" in text else None)(get(url)), 60, "the exporter's first runs")
+        body = wait(
+            lambda: (
+                lambda text: (
+                    text if "inventory_integration_accuracy_ratio" in text and "inventory_skus{" in text else None
+                )
+            )(get(url)),
+            60,
+            "the exporter's first runs",
+        )
     finally:
         stop(exporter)
         stop(shopify)
@@ -131,11 +171,14 @@ def profile_exporter(work: Path) -> dict:
                 bucket = fixed
             bucket[family.name] = bucket.get(family.name, 0) + 1
     locations = len(set(re.findall(r'location="([^"]+)"', body)) - {""})
-    return {"body": body, "locations": locations,
-            "series_per_location": sum(per_location.values()) / max(locations, 1),
-            "series_per_integration": sum(per_integration.values()),
-            "series_per_exporter": sum(fixed.values()),
-            "total": sum(per_location.values()) + sum(per_integration.values()) + sum(fixed.values())}
+    return {
+        "body": body,
+        "locations": locations,
+        "series_per_location": sum(per_location.values()) / max(locations, 1),
+        "series_per_integration": sum(per_integration.values()),
+        "series_per_exporter": sum(fixed.values()),
+        "total": sum(per_location.values()) + sum(per_integration.values()) + sum(fixed.values()),
+    }
 
 
 def store_body(body: str, store: int) -> bytes:
@@ -153,6 +196,7 @@ def store_body(body: str, store: int) -> bytes:
 
 
 # -- 2. the fleet -----------------------------------------------------------------------------
+
 
 class FleetServer:
     def __init__(self, body: str, stores: int):
@@ -190,19 +234,38 @@ def measure_fleet(work: Path, body: str, stores: int, interval: int, measure: in
     fleet = FleetServer(body, stores)
     directory = work / f"prom-{stores}"
     directory.mkdir()
-    targets = [{"targets": [fleet.address], "labels": {"__metrics_path__": f"/store/{i}/metrics",
-                                                       "instance": f"store-{i}"}} for i in range(stores)]
+    targets = [
+        {"targets": [fleet.address], "labels": {"__metrics_path__": f"/store/{i}/metrics", "instance": f"store-{i}"}}
+        for i in range(stores)
+    ]
     (directory / "targets.json").write_text(json.dumps(targets))
-    (directory / "prometheus.yml").write_text(json.dumps({
-        "global": {"scrape_interval": f"{interval}s", "scrape_timeout": f"{interval}s",
-                   "evaluation_interval": f"{interval}s"},
-        "scrape_configs": [{"job_name": "inventory-exporter",
-                            "file_sd_configs": [{"files": [str(directory / "targets.json")]}]}],
-    }))
+    (directory / "prometheus.yml").write_text(
+        json.dumps(
+            {
+                "global": {
+                    "scrape_interval": f"{interval}s",
+                    "scrape_timeout": f"{interval}s",
+                    "evaluation_interval": f"{interval}s",
+                },
+                "scrape_configs": [
+                    {
+                        "job_name": "inventory-exporter",
+                        "file_sd_configs": [{"files": [str(directory / "targets.json")]}],
+                    }
+                ],
+            }
+        )
+    )
     port = free_port()
-    prometheus = start(["/usr/bin/prometheus", f"--config.file={directory / 'prometheus.yml'}",
-                        f"--storage.tsdb.path={directory / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
-                       directory / "prometheus.log")
+    prometheus = start(
+        [
+            "/usr/bin/prometheus",
+            f"--config.file={directory / 'prometheus.yml'}",
+            f"--storage.tsdb.path={directory / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        directory / "prometheus.log",
+    )
     base = f"http://127.0.0.1:{port}"
 
     def query(expr: str) -> float:
@@ -212,22 +275,33 @@ def measure_fleet(work: Path, body: str, stores: int, interval: int, measure: in
 
     def own(name: str) -> float:
         # Prometheus's own counters, read from its /metrics (it does not scrape itself here)
-        return sum(float(line.split()[-1]) for line in get(f"{base}/metrics").splitlines()
-                   if line.startswith(name + " ") or line.startswith(name + "{"))
+        return sum(
+            float(line.split()[-1])
+            for line in get(f"{base}/metrics").splitlines()
+            if line.startswith(name + " ") or line.startswith(name + "{")
+        )
 
     try:
         wait(lambda: get(f"{base}/-/ready"), 30, "prometheus ready")
         wait(lambda: query('count(up{job="inventory-exporter"} == 1)') >= stores, 60, "every store scraped")
-        time.sleep(2 * interval)                   # series created; steady state from here
-        cpu0, appended0, t0 = cpu_seconds(prometheus.pid), own("prometheus_tsdb_head_samples_appended_total"), \
-            time.monotonic()
+        time.sleep(2 * interval)  # series created; steady state from here
+        cpu0, appended0, t0 = (
+            cpu_seconds(prometheus.pid),
+            own("prometheus_tsdb_head_samples_appended_total"),
+            time.monotonic(),
+        )
         time.sleep(measure)
-        cpu1, appended1, t1 = cpu_seconds(prometheus.pid), own("prometheus_tsdb_head_samples_appended_total"), \
-            time.monotonic()
+        cpu1, appended1, t1 = (
+            cpu_seconds(prometheus.pid),
+            own("prometheus_tsdb_head_samples_appended_total"),
+            time.monotonic(),
+        )
         elapsed = t1 - t0
         scrapes = stores * elapsed / interval
         result = {
-            "stores": stores, "scrape_interval_s": interval, "measured_s": round(elapsed, 1),
+            "stores": stores,
+            "scrape_interval_s": interval,
+            "measured_s": round(elapsed, 1),
             "head_series": int(own("prometheus_tsdb_head_series")),
             "series_per_store": round(query("sum(scrape_samples_scraped)") / stores, 1),
             "samples_per_second": round((appended1 - appended0) / elapsed),
@@ -245,8 +319,9 @@ def measure_fleet(work: Path, body: str, stores: int, interval: int, measure: in
 
 # -- 3. handover --------------------------------------------------------------------------------
 
+
 def measure_handover(work: Path, trials: int, ttl: float) -> dict:
-    from tests.conftest import PostgresServer     # the tests' throwaway cluster, reused
+    from tests.conftest import PostgresServer  # the tests' throwaway cluster, reused
 
     server = PostgresServer()
     server.init()
@@ -255,18 +330,35 @@ def measure_handover(work: Path, trials: int, ttl: float) -> dict:
     prom_dir.mkdir()
     (prom_dir / "prometheus.yml").write_text("global:\n  scrape_interval: 1m\n")
     prom_port = free_port()
-    prometheus = start(["/usr/bin/prometheus", f"--config.file={prom_dir / 'prometheus.yml'}",
-                        f"--storage.tsdb.path={prom_dir / 'tsdb'}", f"--web.listen-address=127.0.0.1:{prom_port}"],
-                       prom_dir / "prometheus.log")
+    prometheus = start(
+        [
+            "/usr/bin/prometheus",
+            f"--config.file={prom_dir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={prom_dir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ],
+        prom_dir / "prometheus.log",
+    )
     config = work / "enhancer.yml"
-    config.write_text(json.dumps({"prometheus": {"url": f"http://127.0.0.1:{prom_port}"}, "poll_interval": "1s",
-                                  "state": server.url(), "lease": {"ttl": f"{ttl:g}s"}, "rules": []}))
+    config.write_text(
+        json.dumps(
+            {
+                "prometheus": {"url": f"http://127.0.0.1:{prom_port}"},
+                "poll_interval": "1s",
+                "state": server.url(),
+                "lease": {"ttl": f"{ttl:g}s"},
+                "rules": [],
+            }
+        )
+    )
     processes: list[subprocess.Popen] = []
 
     def enhancer() -> tuple[subprocess.Popen, str]:
         port = free_port()
-        process = start([sys.executable, "-m", "enhancer", "--config", str(config), "--listen", f"127.0.0.1:{port}"],
-                        work / "enhancer.log")
+        process = start(
+            [sys.executable, "-m", "enhancer", "--config", str(config), "--listen", f"127.0.0.1:{port}"],
+            work / "enhancer.log",
+        )
         processes.append(process)
         url = f"http://127.0.0.1:{port}/metrics"
         wait(lambda: get(url), 30, "enhancer up")
@@ -282,11 +374,11 @@ def measure_handover(work: Path, trials: int, ttl: float) -> dict:
         wait(lambda: leads(leader[1]), 30, "a leader")
         standby = enhancer()
         for _ in range(trials):
-            time.sleep(ttl / 2)        # a random-ish point between renewals
+            time.sleep(ttl / 2)  # a random-ish point between renewals
             leader[0].send_signal(signal.SIGKILL)
             leader[0].wait()
             killed = time.monotonic()
-            wait(lambda: leads(standby[1]), 4 * ttl, "the standby leading")
+            wait(lambda: leads(standby[1]), 4 * ttl, "the standby leading")  # noqa: B023 - called here
             handovers.append(round(time.monotonic() - killed, 2))
             leader, standby = standby, enhancer()
     finally:
@@ -294,8 +386,13 @@ def measure_handover(work: Path, trials: int, ttl: float) -> dict:
             stop(process)
         stop(prometheus)
         server.cleanup()
-    return {"ttl_s": ttl, "renew_interval_s": round(ttl / 3, 2), "trials": handovers,
-            "median_s": statistics.median(handovers), "max_s": max(handovers)}
+    return {
+        "ttl_s": ttl,
+        "renew_interval_s": round(ttl / 3, 2),
+        "trials": handovers,
+        "median_s": statistics.median(handovers),
+        "max_s": max(handovers),
+    }
 
 
 def main() -> None:
@@ -314,8 +411,12 @@ def main() -> None:
         handover = measure_handover(work, args.handover_trials, args.ttl) if args.handover_trials else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps({"machine": {"cpus": os.cpu_count()}, "exporter_profile": profile, "fleet": fleets,
-                      "handover": handover}, indent=2))
+    print(
+        json.dumps(
+            {"machine": {"cpus": os.cpu_count()}, "exporter_profile": profile, "fleet": fleets, "handover": handover},
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

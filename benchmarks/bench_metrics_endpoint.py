@@ -72,8 +72,9 @@ def _to_ms(value: str) -> float:
 
 
 def run_wrk(url: str, seconds: int) -> dict:
-    out = subprocess.run(pinned(1, ["wrk", "-t1", "-c10", f"-d{seconds}s", "--latency", url]),
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        pinned(1, ["wrk", "-t1", "-c10", f"-d{seconds}s", "--latency", url]), check=True, capture_output=True, text=True
+    ).stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
@@ -100,8 +101,11 @@ def main() -> None:
         (tmp / "exporter.yml").write_text(
             f"listen: 127.0.0.1:{port}\ndatabase:\n  url: sqlite:///{db}\n  interval: 1h\nhost:\n  interval: 1h\n"
         )
-        exporter = subprocess.Popen(pinned(0, [sys.executable, "-m", "exporter", "--config", str(tmp / "exporter.yml")]),
-                                    cwd=ROOT, stderr=subprocess.DEVNULL)
+        exporter = subprocess.Popen(
+            pinned(0, [sys.executable, "-m", "exporter", "--config", str(tmp / "exporter.yml")]),
+            cwd=ROOT,
+            stderr=subprocess.DEVNULL,
+        )
         ref_port = free_port()
         reference = None
         try:
@@ -109,8 +113,9 @@ def main() -> None:
             body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read()
             (tmp / "metrics.txt").write_bytes(body)
             series = sum(1 for line in body.decode().splitlines() if line and not line.startswith("#"))
-            reference = subprocess.Popen(pinned(0, [sys.executable, "-c", REFERENCE_SERVER, str(ref_port),
-                                                    str(tmp / "metrics.txt")]), cwd=ROOT)
+            reference = subprocess.Popen(
+                pinned(0, [sys.executable, "-c", REFERENCE_SERVER, str(ref_port), str(tmp / "metrics.txt")]), cwd=ROOT
+            )
             wait_ready(f"http://127.0.0.1:{ref_port}/metrics")
             results = {"exporter": [], "prometheus_client": []}
             for _ in range(args.rounds):
@@ -121,8 +126,10 @@ def main() -> None:
             if reference:
                 reference.terminate()
 
-    print(f"{series} series, {len(body)} bytes per scrape; wrk -t1 -c10 -d{args.seconds}s, "
-          f"{args.rounds} alternating rounds, medians; servers on core 0, wrk on core 1\n")
+    print(
+        f"{series} series, {len(body)} bytes per scrape; wrk -t1 -c10 -d{args.seconds}s, "
+        f"{args.rounds} alternating rounds, medians; servers on core 0, wrk on core 1\n"
+    )
     print("| server | requests/s | p50 (ms) | p99 (ms) | non-2xx |")
     print("| --- | ---: | ---: | ---: | ---: |")
     medians = {}

@@ -65,8 +65,11 @@ def write_openmetrics(path: Path, start: int, end: int, interval: int) -> int:
             selector = f"{name}{{{labels}}}"
             # ALERTS only while firing: one hour a day
             times = range(start + 30, end, interval)
-            lines = [f"{selector} {value(name, index, t, counter):.6g} {t}\n" for t in times
-                     if name not in ("ALERTS", "ALERTS_FOR_STATE") or (t % 86400) < 3600]
+            lines = [
+                f"{selector} {value(name, index, t, counter):.6g} {t}\n"
+                for t in times
+                if name not in ("ALERTS", "ALERTS_FOR_STATE") or (t % 86400) < 3600
+            ]
             out.writelines(lines)
             samples += len(lines)
         out.write("# EOF\n")
@@ -84,8 +87,11 @@ def load(work: Path, start: int, end: int, interval: int) -> int:
         index, (first, last) = index_bounds
         source = work / f"series-{index:04d}.om.txt"
         count = write_openmetrics(source, first, last, interval)
-        subprocess.run(["/usr/bin/promtool", "tsdb", "create-blocks-from", "openmetrics", "-q", str(source),
-                        str(work / "tsdb")], check=True, capture_output=True)
+        subprocess.run(
+            ["/usr/bin/promtool", "tsdb", "create-blocks-from", "openmetrics", "-q", str(source), str(work / "tsdb")],
+            check=True,
+            capture_output=True,
+        )
         source.unlink()
         return count
 
@@ -130,14 +136,24 @@ def main() -> None:
         previous = quarter.previous()
         began = time.monotonic()
         samples = load(work, int(previous.start_ts) - 3600, int(quarter.end_ts), args.interval)
-        print(f"data: {len(series_set())} series, {samples} samples every {args.interval}s "
-              f"from {previous.start:%Y-%m-%d} to {quarter.end:%Y-%m-%d}, loaded in {time.monotonic() - began:.0f}s")
+        print(
+            f"data: {len(series_set())} series, {samples} samples every {args.interval}s "
+            f"from {previous.start:%Y-%m-%d} to {quarter.end:%Y-%m-%d}, loaded in {time.monotonic() - began:.0f}s"
+        )
         server = PrometheusServer(work)
         try:
             print(f"blocks loaded when timing starts: {wait_for_compaction(server.url)}")
-            config = parse_config(yaml.safe_load(yaml.safe_dump({
-                "prometheus": {"url": server.url, "timeout": "120s"}, "timezone": "UTC",
-                "output": {"directory": str(work / "archive")}})))
+            config = parse_config(
+                yaml.safe_load(
+                    yaml.safe_dump(
+                        {
+                            "prometheus": {"url": server.url, "timeout": "120s"},
+                            "timezone": "UTC",
+                            "output": {"directory": str(work / "archive")},
+                        }
+                    )
+                )
+            )
             formats = ["html", "json", "csv"] + (["pdf"] if args.pdf else [])
             timings = []
             for run in range(args.repeat):
@@ -147,8 +163,10 @@ def main() -> None:
                 print(f"run {run + 1}: {timings[-1]:.2f}s")
         finally:
             server.stop()
-        print(f"quarterly report {quarter.name} ({','.join(formats)}): median {statistics.median(timings):.2f}s "
-              f"over {args.repeat} runs")
+        print(
+            f"quarterly report {quarter.name} ({','.join(formats)}): median {statistics.median(timings):.2f}s "
+            f"over {args.repeat} runs"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -57,8 +57,11 @@ def build_db(path: Path, skus: int, locations: list[str]) -> None:
     conn.executemany("INSERT INTO products (sku, name) VALUES (?, ?)", [(f"B{i:06d}", f"P{i}") for i in range(skus)])
     conn.executemany(
         "INSERT INTO stock_levels (sku, location_id, on_hand, reserved, updated_at) VALUES (?, ?, ?, ?, ?)",
-        [(f"B{i:06d}", loc, 3 + (i * 7 + j) % 200, i % 3, "2026-11-22T00:00:00Z")
-         for i in range(skus) for j, loc in enumerate(locations)],
+        [
+            (f"B{i:06d}", loc, 3 + (i * 7 + j) % 200, i % 3, "2026-11-22T00:00:00Z")
+            for i in range(skus)
+            for j, loc in enumerate(locations)
+        ],
     )
     conn.commit()
     conn.close()
@@ -66,8 +69,9 @@ def build_db(path: Path, skus: int, locations: list[str]) -> None:
 
 def control(url: str, body: dict | None = None) -> dict:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{url}/_control", data=data, method="POST" if data else "GET",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{url}/_control", data=data, method="POST" if data else "GET", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
@@ -86,11 +90,19 @@ def wait_up(url: str, process: subprocess.Popen) -> None:
 
 
 async def run(args: argparse.Namespace, db_url: str, url: str, mapping: dict[str, str]) -> dict:
-    integration = CONNECTORS["shopify"].Settings.model_validate({
-        "name": "shopify_bench", "kind": "shopify", "url": url, "token_env": "BENCH_SHOPIFY_TOKEN",
-        "interval": 3600, "timeout": 3600, "locations": mapping,
-        "page_size": args.page_size, "levels_per_item": args.levels,
-    })
+    integration = CONNECTORS["shopify"].Settings.model_validate(
+        {
+            "name": "shopify_bench",
+            "kind": "shopify",
+            "url": url,
+            "token_env": "BENCH_SHOPIFY_TOKEN",
+            "interval": 3600,
+            "timeout": 3600,
+            "locations": mapping,
+            "page_size": args.page_size,
+            "levels_per_item": args.levels,
+        }
+    )
     collector = IntegrationCollector(integration, CONNECTORS["shopify"], Database(db_url, timeout=60))
     baseline_peak, baseline_now = rss_kib(), current_rss_kib()
     started = time.perf_counter()
@@ -100,9 +112,12 @@ async def run(args: argparse.Namespace, db_url: str, url: str, mapping: dict[str
     comparison = collector.last_comparison
     await collector.close()
     return {
-        "wall": wall, "peak_growth_mib": (peak - max(baseline_peak, baseline_now)) / 1024,
-        "rss_before_mib": baseline_now / 1024, "peak_mib": peak / 1024,
-        "fetch_success": collector.fetch_success, "requests": sum(collector.stats.by_code.values()),
+        "wall": wall,
+        "peak_growth_mib": (peak - max(baseline_peak, baseline_now)) / 1024,
+        "rss_before_mib": baseline_now / 1024,
+        "peak_mib": peak / 1024,
+        "fetch_success": collector.fetch_success,
+        "requests": sum(collector.stats.by_code.values()),
         "client_throttled": collector.stats.throttled,
         "compared": sum(comparison.compared.values()) if comparison else 0,
         "mismatched": sum(comparison.mismatched.values()) if comparison else 0,
@@ -129,15 +144,33 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     fake = subprocess.Popen(
-        [sys.executable, "-m", "demo.fakes.shopify", "--port", str(port), "--db", str(db_path), "--token", TOKEN,
-         "--location-map", ",".join(f"{k}={v}" for k, v in mapping.items())],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "demo.fakes.shopify",
+            "--port",
+            str(port),
+            "--db",
+            str(db_path),
+            "--token",
+            TOKEN,
+            "--location-map",
+            ",".join(f"{k}={v}" for k, v in mapping.items()),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_up(url, fake)
         drift = {f"B{i:06d}@gid://shopify/Location/{1 + i % args.locations}": 5 for i in range(0, skus, 100)}
-        control(url, {"throttle": {"maximum_available": args.maximum_available, "restore_rate": args.restore_rate},
-                      "drift": drift})
+        control(
+            url,
+            {
+                "throttle": {"maximum_available": args.maximum_available, "restore_rate": args.restore_rate},
+                "drift": drift,
+            },
+        )
         os.environ["BENCH_SHOPIFY_TOKEN"] = TOKEN
         result = asyncio.run(run(args, f"sqlite:///{db_path}", url, mapping))
         status = control(url)
@@ -151,8 +184,11 @@ def main() -> None:
     rows = [
         ("SKU-locations fetched", f"{args.sku_locations} ({skus} items x {args.locations} locations)"),
         ("throttle", f"maximumAvailable {args.maximum_available:g}, restoreRate {args.restore_rate:g}/s"),
-        ("page", f"{args.page_size} items x {args.levels} levels (requested cost "
-                 f"{2 + args.page_size * (3 + 3 * args.levels)})"),
+        (
+            "page",
+            f"{args.page_size} items x {args.levels} levels (requested cost "
+            f"{2 + args.page_size * (3 + 3 * args.levels)})",
+        ),
         ("requests (probe + pages)", str(result["requests"])),
         ("THROTTLED answers (fake's throttle_violations)", str(status["throttle_violations"])),
         ("total actual cost (points)", str(actual_cost)),

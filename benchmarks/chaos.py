@@ -62,10 +62,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # resend delay (1m) + group_wait (5s) + restart and evaluation slack.
 RECOVERY_BOUND_SECONDS = 30.0
 ALERT_DELIVERY_BOUND_SECONDS = 100.0
-SCRAPE_TIMEOUT_SECONDS = 1.0          # scrape_timeout of demo.run --fast
+SCRAPE_TIMEOUT_SECONDS = 1.0  # scrape_timeout of demo.run --fast
 ALERT = "InventoryAPIHealthCheckFailing"
 CHAOS_RULE = "chaos-action-log"
-RECEIVER_DELAY_SECONDS = 0.5          # so a kill can land while a call is in flight
+RECEIVER_DELAY_SECONDS = 0.5  # so a kill can land while a call is in flight
 FAKES = ("shopify", "square", "odoo")
 
 
@@ -85,8 +85,9 @@ def _json(url: str, timeout: float = 3.0):
 
 
 def _post(url: str, body: dict) -> None:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=5):
         pass
 
@@ -100,6 +101,7 @@ def free_offset() -> int:
 
 
 # --- the action receiver ---------------------------------------------------------------
+
 
 class ActionReceiver:
     """Counts the enhancer's action calls by Idempotency-Key; answers after a delay."""
@@ -146,7 +148,7 @@ class ActionReceiver:
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "ActionReceiver":
+    def __enter__(self) -> ActionReceiver:
         self.thread.start()
         return self
 
@@ -157,11 +159,12 @@ class ActionReceiver:
 
 # --- the scraper -----------------------------------------------------------------------
 
+
 @dataclass
 class Scrape:
     at: float
     seconds: float
-    outcome: str       # ok | timeout | refused | http_<code> | error
+    outcome: str  # ok | timeout | refused | http_<code> | error
 
 
 class Scraper(threading.Thread):
@@ -201,14 +204,17 @@ class Scraper(threading.Thread):
             outcomes[s.outcome] = outcomes.get(s.outcome, 0) + 1
         slowest = max((s.seconds for s in self.scrapes if s.outcome != "refused"), default=0.0)
         return {
-            "scrapes": len(self.scrapes), "outcomes": outcomes,
+            "scrapes": len(self.scrapes),
+            "outcomes": outcomes,
             "p50_ms": 1000 * ok[len(ok) // 2] if ok else None,
             "p99_ms": 1000 * ok[min(len(ok) - 1, int(len(ok) * 0.99))] if ok else None,
-            "max_ms": 1000 * slowest, "timeout_ms": 1000 * self.timeout,
+            "max_ms": 1000 * slowest,
+            "timeout_ms": 1000 * self.timeout,
         }
 
 
 # --- the stack -------------------------------------------------------------------------
+
 
 @dataclass
 class Recovery:
@@ -236,7 +242,7 @@ class DemoStack:
     def __init__(self, state_dir: Path, skus: int, receiver_port: int, log=print, faults: bool = False):
         self.state_dir = state_dir
         self.skus = skus
-        self.faults = faults        # the simulator's default fault schedule (the soak), or none
+        self.faults = faults  # the simulator's default fault schedule (the soak), or none
         self.offset = free_offset()
         self.ports = {name: port + self.offset for name, port in BASE_PORTS.items()}
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
@@ -253,28 +259,47 @@ class DemoStack:
         config["max_poll_backoff"] = "5s"
         config["budget"] = {"per_hour": 100000}
         config["allowed_hosts"] = list(config.get("allowed_hosts") or []) + [receiver]
-        config["rules"] = list(config.get("rules") or []) + [{
-            "name": CHAOS_RULE,
-            "description": "Fault suite: one action per location every few seconds, counted by Idempotency-Key.",
-            "query": "inventory_skus",
-            "trigger": {"kind": "threshold", "op": "above", "value": 0},
-            # retries 0: a key arriving twice can only be a re-send across a restart
-            "action": {"kind": "webhook", "url": f"http://{receiver}/chaos", "timeout": "5s", "retries": 0,
-                       "body": {"location": "{labels.location}"}},
-            "cooldown": "3s",
-        }]
+        config["rules"] = list(config.get("rules") or []) + [
+            {
+                "name": CHAOS_RULE,
+                "description": "Fault suite: one action per location every few seconds, counted by Idempotency-Key.",
+                "query": "inventory_skus",
+                "trigger": {"kind": "threshold", "op": "above", "value": 0},
+                # retries 0: a key arriving twice can only be a re-send across a restart
+                "action": {
+                    "kind": "webhook",
+                    "url": f"http://{receiver}/chaos",
+                    "timeout": "5s",
+                    "retries": 0,
+                    "body": {"location": "{labels.location}"},
+                },
+                "cooldown": "3s",
+            }
+        ]
         path = self.state_dir / "chaos-enhancer.yml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         return path
 
     def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "demo.run", "--state-dir", str(self.state_dir / "state"),
-                "--port-offset", str(self.offset), "--fast", "--skus", str(self.skus),
-                "--enhancer-config", str(self.enhancer_config())] + ([] if self.faults else ["--no-faults"])
+        argv = [
+            sys.executable,
+            "-m",
+            "demo.run",
+            "--state-dir",
+            str(self.state_dir / "state"),
+            "--port-offset",
+            str(self.offset),
+            "--fast",
+            "--skus",
+            str(self.skus),
+            "--enhancer-config",
+            str(self.enhancer_config()),
+        ] + ([] if self.faults else ["--no-faults"])
         self.log_file = open(self.log_path, "w")
-        self.process = subprocess.Popen(argv, cwd=ROOT, stdout=self.log_file, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            argv, cwd=ROOT, stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.wait(lambda: "demo is up" in self.log_path.read_text(), 120, "the demo to start")
 
     def stop(self) -> None:
@@ -296,8 +321,9 @@ class DemoStack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"demo.run exited ({self.process.returncode}) while waiting for {what}:\n"
-                                     + self.log_tail())
+                raise AssertionError(
+                    f"demo.run exited ({self.process.returncode}) while waiting for {what}:\n" + self.log_tail()
+                )
             try:
                 value = predicate()
             except (OSError, ValueError, KeyError, IndexError):
@@ -366,14 +392,20 @@ def kill_and_time(stack: DemoStack, name: str, timeout: float = 90.0) -> Recover
         # scrape. (Not the stock fetch: under --fast Shopify's cost throttle fails some of
         # those by design.)
         expr = f'inventory_integration_up{{integration="{name}"}}'
-        stack.wait(lambda: stack.fresh_value(expr, local_at + 3.0) == 1, timeout,
-                   f"the exporter's probe of {name} to succeed again")
+        stack.wait(
+            lambda: stack.fresh_value(expr, local_at + 3.0) == 1,
+            timeout,
+            f"the exporter's probe of {name} to succeed again",
+        )
         window = max(5, int(time.time() - killed_at) + 2)
         low = stack.query(f"min_over_time({expr}[{window}s])")
         detected = f"inventory_integration_up 0 seen: {bool(low and low[0][1] == 0)}"
     elif expr is not None:
-        stack.wait(lambda: stack.fresh_value(expr, local_at - 0.5) == 1, timeout,
-                   f"Prometheus to see {name} back ({expr} == 1)")
+        stack.wait(
+            lambda: stack.fresh_value(expr, local_at - 0.5) == 1,
+            timeout,
+            f"Prometheus to see {name} back ({expr} == 1)",
+        )
         if name != "prometheus":
             window = max(5, int(time.time() - killed_at) + 2)
             low = stack.query(f"min_over_time({expr}[{window}s])")
@@ -398,12 +430,22 @@ def database_outage(stack: DemoStack, hold: float = 8.0, timeout: float = 60.0) 
     finally:
         hidden.rename(db)
     back_at = time.time()
-    stack.wait(lambda: stack.query(
-        'inventory_exporter_collector_last_success_timestamp_seconds{collector="business"}')[0][1] > back_at
-        and stack.fresh_value(expr, back_at) == 1, timeout, "collector_success{business} 1 again")
-    return Recovery("database (SQLite)", f"file gone for {hold:g}s under write load", time.time() - back_at,
-                    f"collector_success 0 after {detected_after:.1f}s; /metrics kept serving: {serving}",
-                    "time counted from the file's return")
+    stack.wait(
+        lambda: (
+            stack.query('inventory_exporter_collector_last_success_timestamp_seconds{collector="business"}')[0][1]
+            > back_at
+            and stack.fresh_value(expr, back_at) == 1
+        ),
+        timeout,
+        "collector_success{business} 1 again",
+    )
+    return Recovery(
+        "database (SQLite)",
+        f"file gone for {hold:g}s under write load",
+        time.time() - back_at,
+        f"collector_success 0 after {detected_after:.1f}s; /metrics kept serving: {serving}",
+        "time counted from the file's return",
+    )
 
 
 def kill_enhancer_mid_action(stack: DemoStack, receiver: ActionReceiver, timeout: float = 60.0) -> Recovery:
@@ -411,8 +453,9 @@ def kill_enhancer_mid_action(stack: DemoStack, receiver: ActionReceiver, timeout
     recovery = kill_and_time(stack, "enhancer")
     recovery.fault = "kill -9 while an action is in flight"
     received_before = sum(receiver.keys.values())
-    stack.wait(lambda: sum(receiver.keys.values()) > received_before + 2, timeout,
-               "the restarted enhancer to act again")
+    stack.wait(
+        lambda: sum(receiver.keys.values()) > received_before + 2, timeout, "the restarted enhancer to act again"
+    )
     return recovery
 
 
@@ -459,9 +502,13 @@ def alert_across_alertmanager_restart(stack: DemoStack, during_for: list) -> tup
 
     delivered_at = stack.wait(delivered, ALERT_DELIVERY_BOUND_SECONDS + 60, f"{ALERT} at the sink", interval=0.5)
     _post(f"{stack.urls['api']}/_control", {"reset": True})
-    info = {"alert": ALERT, "fired_after_condition_s": fired_at - condition_at,
-            "delivered_after_firing_s": delivered_at - fired_at, "lost": 0,
-            "delivered_before_kill": delivered_at < fired_at + 0.01}
+    info = {
+        "alert": ALERT,
+        "fired_after_condition_s": fired_at - condition_at,
+        "delivered_after_firing_s": delivered_at - fired_at,
+        "lost": 0,
+        "delivered_before_kill": delivered_at < fired_at + 0.01,
+    }
     recovery.detected = f"{ALERT} delivered {delivered_at - fired_at:.0f}s after firing"
     return recovery, info
 
@@ -486,8 +533,11 @@ def action_audit(stack: DemoStack, receiver: ActionReceiver) -> dict:
     unlogged = [k for k in keys if k not in sent]
     interrupted = [r for r in rows if "outcome unknown" in (r["reason"] or "")]
     return {
-        "logged_actions": len(sent), "received_keys": len(keys), "repeated": len(repeated),
-        "successful_but_not_received": len(success_missing), "received_but_not_logged": len(unlogged),
+        "logged_actions": len(sent),
+        "received_keys": len(keys),
+        "repeated": len(repeated),
+        "successful_but_not_received": len(success_missing),
+        "received_but_not_logged": len(unlogged),
         "interrupted_by_kill": len(interrupted),
         "interrupted_received": sum(1 for r in interrupted if r["action_id"] in keys),
         "without_key": receiver.without_key,
@@ -508,8 +558,11 @@ def run(rounds: int = 1, skus: int = 1000, workdir: Path | None = None, log=prin
         try:
             stack.start()
             log(f"demo up on port offset {stack.offset}")
-            stack.wait(lambda: all(v == 1 for _, v, _ in stack.query("up")) and len(stack.query("up")) >= 5, 90,
-                       "every target up in Prometheus")
+            stack.wait(
+                lambda: all(v == 1 for _, v, _ in stack.query("up")) and len(stack.query("up")) >= 5,
+                90,
+                "every target up in Prometheus",
+            )
             stack.wait(lambda: sum(receiver.keys.values()) > 0, 90, "the enhancer's first chaos action")
             scraper.start()
             scrape_from = time.time()
@@ -524,6 +577,7 @@ def run(rounds: int = 1, skus: int = 1000, workdir: Path | None = None, log=prin
                         result.recoveries.append(kill_and_time(stack, name))
                     result.recoveries.append(kill_enhancer_mid_action(stack, receiver))
                     result.recoveries.append(database_outage(stack))
+
             # the last round's remaining faults run while the alert is pending
             def other_faults():
                 for name in (*FAKES, "sink"):
@@ -540,7 +594,7 @@ def run(rounds: int = 1, skus: int = 1000, workdir: Path | None = None, log=prin
             recovery, result.alert = alert_across_alertmanager_restart(stack, [other_faults])
             log(f"alertmanager back after {recovery.seconds:.1f}s; {recovery.detected}")
             result.recoveries.append(recovery)
-            time.sleep(2)   # let the last in-flight actions finish before the audit
+            time.sleep(2)  # let the last in-flight actions finish before the audit
             result.actions = action_audit(stack, receiver)
             window = int(time.time() - scrape_from) + 1
             slowest = stack.query(f'max_over_time(scrape_duration_seconds{{job="inventory-exporter"}}[{window}s])')
@@ -560,18 +614,23 @@ def run(rounds: int = 1, skus: int = 1000, workdir: Path | None = None, log=prin
 
 # --- the report ------------------------------------------------------------------------
 
+
 def table(result: ChaosResult) -> str:
     by_component: dict[str, list[Recovery]] = {}
     for r in result.recoveries:
         by_component.setdefault(r.component, []).append(r)
-    lines = ["| component | fault | time to recover (median / max) | alerts lost | actions repeated | seen as |",
-             "| --- | --- | ---: | ---: | ---: | --- |"]
+    lines = [
+        "| component | fault | time to recover (median / max) | alerts lost | actions repeated | seen as |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
     for name, items in by_component.items():
         secs = [r.seconds for r in items]
         lost = str(result.alert.get("lost", "-")) if name == "alertmanager" else "-"
         repeated = str(result.actions.get("repeated", "-")) if name == "enhancer" else "-"
-        lines.append(f"| {name} | {items[-1].fault} | {statistics.median(secs):.1f} s / {max(secs):.1f} s "
-                     f"(n={len(secs)}) | {lost} | {repeated} | {items[-1].detected} |")
+        lines.append(
+            f"| {name} | {items[-1].fault} | {statistics.median(secs):.1f} s / {max(secs):.1f} s "
+            f"(n={len(secs)}) | {lost} | {repeated} | {items[-1].detected} |"
+        )
     return "\n".join(lines)
 
 
@@ -589,14 +648,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Prometheus max scrape_duration_seconds of the exporter: {result.prometheus_scrape_max_seconds}")
     print(f"supervisor restarts logged: {json.dumps(result.restarts_logged)}; run took {result.duration_seconds:.0f}s")
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "recoveries": [r.__dict__ for r in result.recoveries], "alert": result.alert,
-            "actions": result.actions, "scrapes": result.scrapes,
-            "prometheus_scrape_max_seconds": result.prometheus_scrape_max_seconds,
-            "restarts_logged": result.restarts_logged, "duration_seconds": result.duration_seconds}, indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "recoveries": [r.__dict__ for r in result.recoveries],
+                    "alert": result.alert,
+                    "actions": result.actions,
+                    "scrapes": result.scrapes,
+                    "prometheus_scrape_max_seconds": result.prometheus_scrape_max_seconds,
+                    "restarts_logged": result.restarts_logged,
+                    "duration_seconds": result.duration_seconds,
+                },
+                indent=2,
+            )
+        )
     failures = [r for r in result.recoveries if r.seconds is None or r.seconds > RECOVERY_BOUND_SECONDS]
-    bad = (failures or result.actions.get("repeated") or result.actions.get("successful_but_not_received")
-           or result.actions.get("received_but_not_logged") or result.scrapes.get("outcomes", {}).get("timeout"))
+    bad = (
+        failures
+        or result.actions.get("repeated")
+        or result.actions.get("successful_but_not_received")
+        or result.actions.get("received_but_not_logged")
+        or result.scrapes.get("outcomes", {}).get("timeout")
+    )
     return 1 if bad else 0
 
 

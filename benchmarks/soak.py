@@ -52,10 +52,23 @@ class SoakResult:
     samples: list[dict] = field(default_factory=list)
 
 
-def _scraper(url: str, gzip_openmetrics: bool, pause: float, stop: threading.Event, latencies: list[float],
-             errors: dict[str, int], lock: threading.Lock) -> None:
-    headers = ({"Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
-                "Accept-Encoding": "gzip"} if gzip_openmetrics else {})
+def _scraper(
+    url: str,
+    gzip_openmetrics: bool,
+    pause: float,
+    stop: threading.Event,
+    latencies: list[float],
+    errors: dict[str, int],
+    lock: threading.Lock,
+) -> None:
+    headers = (
+        {
+            "Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+            "Accept-Encoding": "gzip",
+        }
+        if gzip_openmetrics
+        else {}
+    )
     while not stop.is_set():
         started = time.perf_counter()
         outcome = None
@@ -69,8 +82,9 @@ def _scraper(url: str, gzip_openmetrics: bool, pause: float, stop: threading.Eve
             outcome = f"http_{exc.code}"
         except (TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            outcome = "timeout" if isinstance(reason, TimeoutError) or "timed out" in str(reason) else \
-                type(reason).__name__
+            outcome = (
+                "timeout" if isinstance(reason, TimeoutError) or "timed out" in str(reason) else type(reason).__name__
+            )
         elapsed = time.perf_counter() - started
         with lock:
             if outcome is None:
@@ -96,8 +110,14 @@ def _slope_per_hour(points: list[tuple[float, float]]) -> float:
     return 0.0 if var == 0 else sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var * 3600
 
 
-def run(seconds: float, scrapers: int = 10, scrape_interval: float = 0.1, skus: int = 3000,
-        workdir: Path | None = None, log=print) -> SoakResult:
+def run(
+    seconds: float,
+    scrapers: int = 10,
+    scrape_interval: float = 0.1,
+    skus: int = 3000,
+    workdir: Path | None = None,
+    log=print,
+) -> SoakResult:
     own_tmp = None
     if workdir is None:
         own_tmp = tempfile.TemporaryDirectory(prefix="soak-")
@@ -117,8 +137,12 @@ def run(seconds: float, scrapers: int = 10, scrape_interval: float = 0.1, skus: 
         log(f"demo up on port offset {stack.offset}; soaking for {seconds:.0f}s with {scrapers} scrapers")
         url = stack.urls["exporter"] + "/metrics"
         for i in range(scrapers):
-            thread = threading.Thread(target=_scraper, args=(url, i % 2 == 1, scrape_interval, stop, latencies,
-                                                             errors, lock), daemon=True, name=f"scraper-{i}")
+            thread = threading.Thread(
+                target=_scraper,
+                args=(url, i % 2 == 1, scrape_interval, stop, latencies, errors, lock),
+                daemon=True,
+                name=f"scraper-{i}",
+            )
             thread.start()
             threads.append(thread)
         started = time.monotonic()
@@ -140,8 +164,10 @@ def run(seconds: float, scrapers: int = 10, scrape_interval: float = 0.1, skus: 
             with lock:
                 done = len(latencies)
             if len(samples) % 12 == 0:
-                log(f"{now:.0f}s: {done} scrapes, errors {errors}, RSS MB "
-                    + ", ".join(f"{n} {sample[n]:.0f}" for n in WATCHED if sample[n] is not None))
+                log(
+                    f"{now:.0f}s: {done} scrapes, errors {errors}, RSS MB "
+                    + ", ".join(f"{n} {sample[n]:.0f}" for n in WATCHED if sample[n] is not None)
+                )
             time.sleep(min(SAMPLE_SECONDS, max(0.0, seconds - now)))
         elapsed = time.monotonic() - started
     finally:
@@ -156,8 +182,10 @@ def run(seconds: float, scrapers: int = 10, scrape_interval: float = 0.1, skus: 
 
     ordered = sorted(latencies)
     latency = {
-        "p50": 1000 * _percentile(ordered, 0.50), "p90": 1000 * _percentile(ordered, 0.90),
-        "p99": 1000 * _percentile(ordered, 0.99), "max": 1000 * (ordered[-1] if ordered else float("nan")),
+        "p50": 1000 * _percentile(ordered, 0.50),
+        "p90": 1000 * _percentile(ordered, 0.90),
+        "p99": 1000 * _percentile(ordered, 0.99),
+        "max": 1000 * (ordered[-1] if ordered else float("nan")),
         "mean": 1000 * statistics.fmean(ordered) if ordered else float("nan"),
         "stdev": 1000 * statistics.pstdev(ordered) if len(ordered) > 1 else 0.0,
     }
@@ -168,24 +196,32 @@ def run(seconds: float, scrapers: int = 10, scrape_interval: float = 0.1, skus: 
         if not points:
             continue
         after_warmup = [p for p in points if p[0] >= warmup] or points
-        rss[name] = {"warm": after_warmup[0][1], "end": points[-1][1], "peak": max(p[1] for p in points),
-                     "growth": points[-1][1] - after_warmup[0][1],
-                     "slope_mb_per_hour": _slope_per_hour(after_warmup)}
-    return SoakResult(elapsed, scrapers, len(latencies) + sum(errors.values()), errors, latency, rss, restarts,
-                      samples)
+        rss[name] = {
+            "warm": after_warmup[0][1],
+            "end": points[-1][1],
+            "peak": max(p[1] for p in points),
+            "growth": points[-1][1] - after_warmup[0][1],
+            "slope_mb_per_hour": _slope_per_hour(after_warmup),
+        }
+    return SoakResult(elapsed, scrapers, len(latencies) + sum(errors.values()), errors, latency, rss, restarts, samples)
 
 
 def report(result: SoakResult, scrape_interval: float) -> str:
-    lines = [f"{result.seconds:.0f} s, {result.scrapers} scrapers (pause {scrape_interval:g} s, timeout "
-             f"{SCRAPE_TIMEOUT_SECONDS:g} s): {result.scrapes} scrapes "
-             f"({result.scrapes / max(result.seconds, 1):.0f}/s), errors {result.errors or 0}, "
-             f"supervisor restarts {result.restarts}",
-             "latency ms: " + ", ".join(f"{k} {v:.2f}" for k, v in result.latency_ms.items()),
-             "", "| process | RSS after warm-up (MB) | at the end | peak | growth | slope (MB/h) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        f"{result.seconds:.0f} s, {result.scrapers} scrapers (pause {scrape_interval:g} s, timeout "
+        f"{SCRAPE_TIMEOUT_SECONDS:g} s): {result.scrapes} scrapes "
+        f"({result.scrapes / max(result.seconds, 1):.0f}/s), errors {result.errors or 0}, "
+        f"supervisor restarts {result.restarts}",
+        "latency ms: " + ", ".join(f"{k} {v:.2f}" for k, v in result.latency_ms.items()),
+        "",
+        "| process | RSS after warm-up (MB) | at the end | peak | growth | slope (MB/h) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for name, r in result.rss_mb.items():
-        lines.append(f"| {name} | {r['warm']:.1f} | {r['end']:.1f} | {r['peak']:.1f} | {r['growth']:+.1f} | "
-                     f"{r['slope_mb_per_hour']:+.1f} |")
+        lines.append(
+            f"| {name} | {r['warm']:.1f} | {r['end']:.1f} | {r['peak']:.1f} | {r['growth']:+.1f} | "
+            f"{r['slope_mb_per_hour']:+.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -197,8 +233,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skus", type=int, default=3000)
     parser.add_argument("--json", help="write the result (with every RSS sample) here")
     args = parser.parse_args(argv)
-    result = run(args.minutes * 60, args.scrapers, args.scrape_interval, args.skus,
-                 log=lambda line: print(f"[soak] {line}", flush=True))
+    result = run(
+        args.minutes * 60,
+        args.scrapers,
+        args.scrape_interval,
+        args.skus,
+        log=lambda line: print(f"[soak] {line}", flush=True),
+    )
     print(report(result, args.scrape_interval))
     if args.json:
         Path(args.json).write_text(json.dumps(result.__dict__, indent=1))

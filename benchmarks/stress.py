@@ -147,12 +147,19 @@ def series_limit(max_series: int, log=print) -> list[dict]:
         finally:
             server.terminate()
             server.wait(30)
-        row = {"series": series, "render_s": render["render_seconds"],
-               "plain_s": statistics.median(s for s, _ in plain), "plain_mb": plain[0][1] / 2**20,
-               "gzip_s": statistics.median(s for s, _ in gz), "gzip_mb": gz[0][1] / 2**20}
+        row = {
+            "series": series,
+            "render_s": render["render_seconds"],
+            "plain_s": statistics.median(s for s, _ in plain),
+            "plain_mb": plain[0][1] / 2**20,
+            "gzip_s": statistics.median(s for s, _ in gz),
+            "gzip_mb": gz[0][1] / 2**20,
+        }
         rows.append(row)
-        log(f"{series} series: render {row['render_s']:.2f}s, /metrics plain {row['plain_s']:.3f}s "
-            f"({row['plain_mb']:.1f} MB), gzip {row['gzip_s']:.3f}s ({row['gzip_mb']:.1f} MB)")
+        log(
+            f"{series} series: render {row['render_s']:.2f}s, /metrics plain {row['plain_s']:.3f}s "
+            f"({row['plain_mb']:.1f} MB), gzip {row['gzip_s']:.3f}s ({row['gzip_mb']:.1f} MB)"
+        )
         if max(row["plain_s"], row["gzip_s"]) > 1.0:
             break
         series *= 2
@@ -173,11 +180,15 @@ def _wrk(url: str, seconds: int, connections: int, gzip: bool = False) -> dict:
         number, unit = re.match(r"([\d.]+)(us|ms|s)", value).groups()
         return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "p50_ms": ms(latency["50"]), "p90_ms": ms(latency["90"]), "p99_ms": ms(latency["99"]),
-            "stdev_ms": ms(stdev.group(1)) if stdev else None,
-            "errors": int(errors.group(1)) if errors else 0,
-            "socket_errors": socket_errors.group(1).strip() if socket_errors else ""}
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": ms(latency["50"]),
+        "p90_ms": ms(latency["90"]),
+        "p99_ms": ms(latency["99"]),
+        "stdev_ms": ms(stdev.group(1)) if stdev else None,
+        "errors": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1).strip() if socket_errors else "",
+    }
 
 
 def saturation(seconds: int, rounds: int, log=print) -> dict:
@@ -187,9 +198,13 @@ def saturation(seconds: int, rounds: int, log=print) -> dict:
         db = make_inventory(tmp / "inv.db", 10_000, movements=10_000, orders=1000)
         port = free_port()
         (tmp / "exporter.yml").write_text(
-            f"listen: 127.0.0.1:{port}\ndatabase:\n  url: sqlite:///{db}\n  interval: 1h\nhost:\n  interval: 1h\n")
-        exporter = subprocess.Popen(pinned(0, [sys.executable, "-m", "exporter", "--config", str(tmp / "exporter.yml")]),
-                                    cwd=ROOT, stderr=subprocess.DEVNULL)
+            f"listen: 127.0.0.1:{port}\ndatabase:\n  url: sqlite:///{db}\n  interval: 1h\nhost:\n  interval: 1h\n"
+        )
+        exporter = subprocess.Popen(
+            pinned(0, [sys.executable, "-m", "exporter", "--config", str(tmp / "exporter.yml")]),
+            cwd=ROOT,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_ready(f"http://127.0.0.1:{port}/-/ready")
             body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read()
@@ -199,7 +214,8 @@ def saturation(seconds: int, rounds: int, log=print) -> dict:
                     for gzip in (False, True):
                         key = f"c{connections}{' gzip' if gzip else ''}"
                         results.setdefault(key, []).append(
-                            _wrk(f"http://127.0.0.1:{port}/metrics", seconds, connections, gzip))
+                            _wrk(f"http://127.0.0.1:{port}/metrics", seconds, connections, gzip)
+                        )
         finally:
             exporter.terminate()
             exporter.wait(30)
@@ -209,8 +225,10 @@ def saturation(seconds: int, rounds: int, log=print) -> dict:
         summary[key]["stdev_ms"] = statistics.median(r["stdev_ms"] for r in runs if r["stdev_ms"] is not None)
         summary[key]["errors"] = sum(r["errors"] for r in runs)
         summary[key]["socket_errors"] = "; ".join(r["socket_errors"] for r in runs if r["socket_errors"])
-        log(f"/metrics {key}: {summary[key]['rps']:.0f} req/s, p50 {summary[key]['p50_ms']:.2f} ms, "
-            f"p99 {summary[key]['p99_ms']:.2f} ms, stdev {summary[key]['stdev_ms']:.2f} ms")
+        log(
+            f"/metrics {key}: {summary[key]['rps']:.0f} req/s, p50 {summary[key]['p50_ms']:.2f} ms, "
+            f"p99 {summary[key]['p99_ms']:.2f} ms, stdev {summary[key]['stdev_ms']:.2f} ms"
+        )
     return summary
 
 
@@ -220,8 +238,10 @@ def middleware_overhead(seconds: int, rounds: int, log=print) -> dict:
     try:
         for mode in runs:
             port = free_port()
-            servers[mode] = (port, subprocess.Popen(pinned(0, [sys.executable, "-c", MIDDLEWARE_SERVER, str(port), mode]),
-                                                    cwd=ROOT))
+            servers[mode] = (
+                port,
+                subprocess.Popen(pinned(0, [sys.executable, "-c", MIDDLEWARE_SERVER, str(port), mode]), cwd=ROOT),
+            )
             wait_ready(f"http://127.0.0.1:{port}/products/SKU-1")
         for round_no in range(rounds):
             # alternate which goes first: a neighbour's burst should not always hit the same one
@@ -242,8 +262,10 @@ def middleware_overhead(seconds: int, rounds: int, log=print) -> dict:
     out["rounds_rps"] = {mode: [round(r["rps"]) for r in items] for mode, items in runs.items()}
     out["overhead_us_per_request"] = (1 / out["instrumented"]["rps"] - 1 / out["plain"]["rps"]) * 1e6
     out["throughput_ratio"] = out["instrumented"]["rps"] / out["plain"]["rps"]
-    log(f"middleware: plain {out['plain']['rps']:.0f} req/s, instrumented {out['instrumented']['rps']:.0f} req/s, "
-        f"{out['overhead_us_per_request']:.0f} us per request ({out['throughput_ratio']:.2f}x)")
+    log(
+        f"middleware: plain {out['plain']['rps']:.0f} req/s, instrumented {out['instrumented']['rps']:.0f} req/s, "
+        f"{out['overhead_us_per_request']:.0f} us per request ({out['throughput_ratio']:.2f}x)"
+    )
     return out
 
 
@@ -258,7 +280,8 @@ def scrape_during_render(sizes=(100_000, 400_000), rounds: int = 3, log=print) -
         for mode in ("inline", "thread"):
             port = free_port()
             server = subprocess.Popen(
-                pinned(0, [sys.executable, "-c", SERIES_SERVER, str(port), str(series), mode]), cwd=ROOT)
+                pinned(0, [sys.executable, "-c", SERIES_SERVER, str(port), str(series), mode]), cwd=ROOT
+            )
             try:
                 base = f"http://127.0.0.1:{port}"
                 wait_ready(f"{base}/-/ready", timeout=600)
@@ -276,13 +299,20 @@ def scrape_during_render(sizes=(100_000, 400_000), rounds: int = 3, log=print) -
             finally:
                 server.terminate()
                 server.wait(30)
-            row = {"series": series, "render": mode, "render_s": first_render,
-                   "max_scrape_s": statistics.median(maxima), "maxima": maxima,
-                   "scrapes": int(statistics.median(counts))}
+            row = {
+                "series": series,
+                "render": mode,
+                "render_s": first_render,
+                "max_scrape_s": statistics.median(maxima),
+                "maxima": maxima,
+                "scrapes": int(statistics.median(counts)),
+            }
             rows.append(row)
-            log(f"{series} series, render {mode}: render {first_render:.2f}s, slowest scrape during it "
+            log(
+                f"{series} series, render {mode}: render {first_render:.2f}s, slowest scrape during it "
                 f"{row['max_scrape_s']:.3f}s (rounds {', '.join(f'{m:.3f}' for m in maxima)}; "
-                f"{row['scrapes']} scrapes per window)")
+                f"{row['scrapes']} scrapes per window)"
+            )
     return rows
 
 

@@ -18,8 +18,10 @@ def make_inventory(path: Path, stock_rows: int, movements: int = 0, orders: int 
     path.unlink(missing_ok=True)
     conn = sqlite3.connect(path)
     conn.executescript(SCHEMA)
-    conn.executemany("INSERT INTO locations VALUES (?, ?, ?)",
-                     [(loc, loc, "warehouse" if loc.startswith("wh") else "store") for loc in LOCATIONS])
+    conn.executemany(
+        "INSERT INTO locations VALUES (?, ?, ?)",
+        [(loc, loc, "warehouse" if loc.startswith("wh") else "store") for loc in LOCATIONS],
+    )
     products = max(1, stock_rows // len(LOCATIONS))
     conn.execute(f"""
         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {products})

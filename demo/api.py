@@ -36,7 +36,7 @@ import random
 import sqlite3
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -54,7 +54,7 @@ MAX_LIMIT = 10000
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(moment: datetime) -> str:
@@ -109,7 +109,8 @@ class Inventory:
     def _max_seq(self, table: str, column: str, prefix: str) -> int:
         row = self.conn.execute(
             f"SELECT MAX(CAST(SUBSTR({column}, {len(prefix) + 1}) AS INTEGER)) FROM {table} WHERE {column} LIKE ?",
-            (prefix + "%",)).fetchone()
+            (prefix + "%",),
+        ).fetchone()
         return int(row[0] or 0)
 
     def next_order_id(self) -> str:
@@ -126,19 +127,22 @@ class Inventory:
     def transaction(self):
         return _Transaction(self.conn)
 
-    def movement(self, sku: str, location: str, quantity: int, kind: str, source: str, actor: str,
-                 now: str) -> int:
+    def movement(self, sku: str, location: str, quantity: int, kind: str, source: str, actor: str, now: str) -> int:
         cur = self.conn.execute(
             "INSERT INTO stock_movements (sku, location_id, quantity, kind, source, occurred_at) VALUES (?,?,?,?,?,?)",
-            (sku, location, quantity, kind, source, now))
+            (sku, location, quantity, kind, source, now),
+        )
         movement_id = cur.lastrowid
-        self.conn.execute("INSERT INTO audit_log (movement_id, actor, action, recorded_at) VALUES (?,?,?,?)",
-                          (movement_id, actor, f"movement.{kind}", now))
+        self.conn.execute(
+            "INSERT INTO audit_log (movement_id, actor, action, recorded_at) VALUES (?,?,?,?)",
+            (movement_id, actor, f"movement.{kind}", now),
+        )
         return movement_id
 
     def stock_row(self, sku: str, location: str) -> sqlite3.Row | None:
-        return self.conn.execute("SELECT * FROM stock_levels WHERE sku = ? AND location_id = ?",
-                                 (sku, location)).fetchone()
+        return self.conn.execute(
+            "SELECT * FROM stock_levels WHERE sku = ? AND location_id = ?", (sku, location)
+        ).fetchone()
 
 
 class _Transaction:
@@ -203,8 +207,9 @@ async def fault_middleware(request: web.Request, handler):
     if faults.latency > 0:
         await asyncio.sleep(faults.latency)
     if request.path != "/health" and faults.error_ratio > 0 and request.app[RANDOM_KEY].random() < faults.error_ratio:
-        raise web.HTTPInternalServerError(text=json.dumps({"error": "worker crashed (injected fault)"}),
-                                          content_type="application/json")
+        raise web.HTTPInternalServerError(
+            text=json.dumps({"error": "worker crashed (injected fault)"}), content_type="application/json"
+        )
     return await handler(request)
 
 
@@ -247,6 +252,7 @@ async def control_post(request: web.Request) -> web.Response:
 
 # --- business endpoints --------------------------------------------------------------
 
+
 async def health(request: web.Request) -> web.Response:
     faults = request.app[FAULTS_KEY]
     if faults.unhealthy:
@@ -256,15 +262,28 @@ async def health(request: web.Request) -> web.Response:
 
 
 def _product(row: sqlite3.Row) -> dict[str, Any]:
-    return {"sku": row["sku"], "name": row["name"], "category": row["category"],
-            "unit_cost": float(row["unit_cost"] or 0), "currency": row["currency"], "active": bool(row["active"])}
+    return {
+        "sku": row["sku"],
+        "name": row["name"],
+        "category": row["category"],
+        "unit_cost": float(row["unit_cost"] or 0),
+        "currency": row["currency"],
+        "active": bool(row["active"]),
+    }
 
 
 def _stock(row: sqlite3.Row) -> dict[str, Any]:
-    return {"sku": row["sku"], "location": row["location_id"], "on_hand": row["on_hand"],
-            "reserved": row["reserved"], "available": row["on_hand"] - row["reserved"],
-            "reorder_point": row["reorder_point"], "safety_stock": row["safety_stock"],
-            "lead_time_days": row["lead_time_days"], "updated_at": row["updated_at"]}
+    return {
+        "sku": row["sku"],
+        "location": row["location_id"],
+        "on_hand": row["on_hand"],
+        "reserved": row["reserved"],
+        "available": row["on_hand"] - row["reserved"],
+        "reorder_point": row["reorder_point"],
+        "safety_stock": row["safety_stock"],
+        "lead_time_days": row["lead_time_days"],
+        "updated_at": row["updated_at"],
+    }
 
 
 async def list_products(request: web.Request) -> web.Response:
@@ -274,8 +293,11 @@ async def list_products(request: web.Request) -> web.Response:
     if "category" in request.query:
         sql += " WHERE category = ?"
         params.append(request.query["category"])
-    rows = request.app[INVENTORY_KEY].conn.execute(sql + " ORDER BY sku LIMIT ? OFFSET ?",
-                                                   (*params, limit, offset)).fetchall()
+    rows = (
+        request.app[INVENTORY_KEY]
+        .conn.execute(sql + " ORDER BY sku LIMIT ? OFFSET ?", (*params, limit, offset))
+        .fetchall()
+    )
     return web.json_response({"products": [_product(r) for r in rows], "limit": limit, "offset": offset})
 
 
@@ -294,17 +316,16 @@ async def list_stock(request: web.Request) -> web.Response:
     if not location:
         raise _bad("location is required")
     limit = _int_param(request, "limit", 1000, 1, MAX_LIMIT)
-    sql = ("SELECT s.* FROM stock_levels s JOIN products p ON p.sku = s.sku "
-           "WHERE s.location_id = ? AND p.active = 1")
+    sql = "SELECT s.* FROM stock_levels s JOIN products p ON p.sku = s.sku WHERE s.location_id = ? AND p.active = 1"
     params: list[Any] = [location]
     if request.query.get("low") in ("1", "true"):
         sql += " AND s.reorder_point IS NOT NULL AND s.on_hand - s.reserved <= s.reorder_point"
     if "max_available" in request.query:
         sql += " AND s.on_hand - s.reserved <= ?"
-        params.append(_int_param(request, "max_available", 0, -10**9, 10**9))
+        params.append(_int_param(request, "max_available", 0, -(10**9), 10**9))
     if "min_available" in request.query:
         sql += " AND s.on_hand - s.reserved >= ?"
-        params.append(_int_param(request, "min_available", 0, -10**9, 10**9))
+        params.append(_int_param(request, "min_available", 0, -(10**9), 10**9))
     rows = request.app[INVENTORY_KEY].conn.execute(sql + " ORDER BY s.sku LIMIT ?", (*params, limit)).fetchall()
     return web.json_response({"location": location, "stock": [_stock(r) for r in rows]})
 
@@ -328,13 +349,21 @@ def _order_view(inventory: Inventory, order_id: str) -> dict[str, Any] | None:
     order = inventory.conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
     if order is None:
         return None
-    lines = inventory.conn.execute("SELECT sku, quantity, fulfilled_quantity FROM order_lines WHERE order_id = ?",
-                                   (order_id,)).fetchall()
-    return {"id": order["id"], "channel": order["channel"], "location": order["location_id"],
-            "status": order["status"], "created_at": order["created_at"], "promised_at": order["promised_at"],
-            "fulfilled_at": order["fulfilled_at"],
-            "lines": [{"sku": l["sku"], "quantity": l["quantity"], "fulfilled_quantity": l["fulfilled_quantity"]}
-                      for l in lines]}
+    lines = inventory.conn.execute(
+        "SELECT sku, quantity, fulfilled_quantity FROM order_lines WHERE order_id = ?", (order_id,)
+    ).fetchall()
+    return {
+        "id": order["id"],
+        "channel": order["channel"],
+        "location": order["location_id"],
+        "status": order["status"],
+        "created_at": order["created_at"],
+        "promised_at": order["promised_at"],
+        "fulfilled_at": order["fulfilled_at"],
+        "lines": [
+            {"sku": x["sku"], "quantity": x["quantity"], "fulfilled_quantity": x["fulfilled_quantity"]} for x in lines
+        ],
+    }
 
 
 async def create_order(request: web.Request) -> web.Response:
@@ -356,7 +385,8 @@ async def create_order(request: web.Request) -> web.Response:
             if inventory.stock_row(sku, location) is None:
                 raise web.HTTPUnprocessableEntity(
                     text=json.dumps({"error": f"SKU {sku!r} is not stocked at {location!r}"}),
-                    content_type="application/json")
+                    content_type="application/json",
+                )
         order_id = inventory.next_order_id()
         complete = True
         for sku, quantity in lines:
@@ -364,24 +394,32 @@ async def create_order(request: web.Request) -> web.Response:
             take = max(0, min(quantity, row["on_hand"] - row["reserved"]))
             complete &= take == quantity
             if hold:
-                conn.execute("UPDATE stock_levels SET reserved = reserved + ?, updated_at = ? "
-                             "WHERE sku = ? AND location_id = ?", (take, now, sku, location))
+                conn.execute(
+                    "UPDATE stock_levels SET reserved = reserved + ?, updated_at = ? WHERE sku = ? AND location_id = ?",
+                    (take, now, sku, location),
+                )
                 fulfilled = 0
             else:
                 if take:
-                    conn.execute("UPDATE stock_levels SET on_hand = on_hand - ?, updated_at = ? "
-                                 "WHERE sku = ? AND location_id = ?", (take, now, sku, location))
-                    inventory.movement(sku, location, -take, "sale", SALE_SOURCE[channel],
-                                       f"api:{channel}", now)
+                    conn.execute(
+                        "UPDATE stock_levels SET on_hand = on_hand - ?, updated_at = ? "
+                        "WHERE sku = ? AND location_id = ?",
+                        (take, now, sku, location),
+                    )
+                    inventory.movement(sku, location, -take, "sale", SALE_SOURCE[channel], f"api:{channel}", now)
                 fulfilled = take
-            conn.execute("INSERT INTO order_lines (order_id, sku, quantity, fulfilled_quantity) VALUES (?,?,?,?)",
-                         (order_id, sku, quantity, fulfilled))
+            conn.execute(
+                "INSERT INTO order_lines (order_id, sku, quantity, fulfilled_quantity) VALUES (?,?,?,?)",
+                (order_id, sku, quantity, fulfilled),
+            )
             results.append({"sku": sku, "quantity": quantity, "allocated": take})
         status = ("open" if hold else "fulfilled") if complete else "backordered"
         promised = None if channel == "pos" else iso(moment + timedelta(days=3 if channel == "online" else 7))
-        conn.execute("INSERT INTO orders (id, channel, location_id, status, created_at, promised_at, fulfilled_at) "
-                     "VALUES (?,?,?,?,?,?,?)",
-                     (order_id, channel, location, status, now, promised, now if status == "fulfilled" else None))
+        conn.execute(
+            "INSERT INTO orders (id, channel, location_id, status, created_at, promised_at, fulfilled_at) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (order_id, channel, location, status, now, promised, now if status == "fulfilled" else None),
+        )
     return web.json_response({"id": order_id, "status": status, "lines": results}, status=201)
 
 
@@ -401,18 +439,29 @@ async def fulfill_order(request: web.Request) -> web.Response:
         if order is None:
             raise web.HTTPNotFound(text=json.dumps({"error": "unknown order"}), content_type="application/json")
         if order["status"] != "open":
-            raise web.HTTPConflict(text=json.dumps({"error": f"order is {order['status']}, not open"}),
-                                   content_type="application/json")
+            raise web.HTTPConflict(
+                text=json.dumps({"error": f"order is {order['status']}, not open"}), content_type="application/json"
+            )
         location = order["location_id"]
-        for line in conn.execute("SELECT rowid, sku, quantity FROM order_lines WHERE order_id = ?",
-                                 (order_id,)).fetchall():
+        for line in conn.execute(
+            "SELECT rowid, sku, quantity FROM order_lines WHERE order_id = ?", (order_id,)
+        ).fetchall():
             # An open order had its full quantity reserved when it was placed.
-            conn.execute("UPDATE stock_levels SET on_hand = on_hand - ?, reserved = MAX(0, reserved - ?), "
-                         "updated_at = ? WHERE sku = ? AND location_id = ?",
-                         (line["quantity"], line["quantity"], now, line["sku"], location))
+            conn.execute(
+                "UPDATE stock_levels SET on_hand = on_hand - ?, reserved = MAX(0, reserved - ?), "
+                "updated_at = ? WHERE sku = ? AND location_id = ?",
+                (line["quantity"], line["quantity"], now, line["sku"], location),
+            )
             conn.execute("UPDATE order_lines SET fulfilled_quantity = quantity WHERE rowid = ?", (line["rowid"],))
-            inventory.movement(line["sku"], location, -line["quantity"], "sale", SALE_SOURCE[order["channel"]],
-                               f"api:{order['channel']}", now)
+            inventory.movement(
+                line["sku"],
+                location,
+                -line["quantity"],
+                "sale",
+                SALE_SOURCE[order["channel"]],
+                f"api:{order['channel']}",
+                now,
+            )
         conn.execute("UPDATE orders SET status = 'fulfilled', fulfilled_at = ? WHERE id = ?", (now, order_id))
     return web.json_response(_order_view(inventory, order_id))
 
@@ -428,18 +477,24 @@ async def create_receipt(request: web.Request) -> web.Response:
     now = iso(utcnow())
     with inventory.transaction() as conn:
         if inventory.stock_row(sku, location) is None:
-            raise web.HTTPUnprocessableEntity(text=json.dumps({"error": f"SKU {sku!r} is not stocked at {location!r}"}),
-                                              content_type="application/json")
-        conn.execute("UPDATE stock_levels SET on_hand = on_hand + ?, updated_at = ? WHERE sku = ? AND location_id = ?",
-                     (quantity, now, sku, location))
-        movement_id = inventory.movement(sku, location, quantity, "receipt", str(body.get("source") or "wms"),
-                                         "api:receiving", now)
+            raise web.HTTPUnprocessableEntity(
+                text=json.dumps({"error": f"SKU {sku!r} is not stocked at {location!r}"}),
+                content_type="application/json",
+            )
+        conn.execute(
+            "UPDATE stock_levels SET on_hand = on_hand + ?, updated_at = ? WHERE sku = ? AND location_id = ?",
+            (quantity, now, sku, location),
+        )
+        movement_id = inventory.movement(
+            sku, location, quantity, "receipt", str(body.get("source") or "wms"), "api:receiving", now
+        )
         row = inventory.stock_row(sku, location)
     return web.json_response({"movement_id": movement_id, "stock": _stock(row)}, status=201)
 
 
-def _record_sync(inventory: Inventory, integration: str, *, records: int, conflicts: int, failed: bool,
-                 error: str | None = None) -> dict[str, Any]:
+def _record_sync(
+    inventory: Inventory, integration: str, *, records: int, conflicts: int, failed: bool, error: str | None = None
+) -> dict[str, Any]:
     moment = utcnow()
     started = iso(moment - timedelta(seconds=2))
     status = "failed" if failed else "success"
@@ -447,8 +502,16 @@ def _record_sync(inventory: Inventory, integration: str, *, records: int, confli
         cur = conn.execute(
             "INSERT INTO integration_syncs (integration, started_at, finished_at, status, records, conflicts, error) "
             "VALUES (?,?,?,?,?,?,?)",
-            (integration, started, iso(moment), status, 0 if failed else records, conflicts,
-             (error or "sync failed") if failed else None))
+            (
+                integration,
+                started,
+                iso(moment),
+                status,
+                0 if failed else records,
+                conflicts,
+                (error or "sync failed") if failed else None,
+            ),
+        )
     return {"id": cur.lastrowid, "integration": integration, "status": status, "finished_at": iso(moment)}
 
 
@@ -464,39 +527,54 @@ async def create_sync(request: web.Request) -> web.Response:
     if integration in request.app[FAULTS_KEY].stalled:
         # A stalled sync: one run hangs in "running" and blocks every later run.
         running = inventory.conn.execute(
-            "SELECT id FROM integration_syncs WHERE integration = ? AND status = 'running'", (integration,)).fetchone()
+            "SELECT id FROM integration_syncs WHERE integration = ? AND status = 'running'", (integration,)
+        ).fetchone()
         if running is None:
             with inventory.transaction() as conn:
-                cur = conn.execute("INSERT INTO integration_syncs (integration, started_at, status) "
-                                   "VALUES (?, ?, 'running')", (integration, iso(utcnow())))
+                cur = conn.execute(
+                    "INSERT INTO integration_syncs (integration, started_at, status) VALUES (?, ?, 'running')",
+                    (integration, iso(utcnow())),
+                )
             running_id = cur.lastrowid
             log.info("sync of %s is stalled (run %d hangs)", integration, running_id)
         else:
             running_id = running["id"]
-        return web.json_response({"id": running_id, "integration": integration, "status": "running",
-                                  "stalled": True}, status=202)
-    result = _record_sync(inventory, integration, records=records, conflicts=conflicts,
-                          failed=bool(body.get("failed")), error=body.get("error"))
+        return web.json_response(
+            {"id": running_id, "integration": integration, "status": "running", "stalled": True}, status=202
+        )
+    result = _record_sync(
+        inventory,
+        integration,
+        records=records,
+        conflicts=conflicts,
+        failed=bool(body.get("failed")),
+        error=body.get("error"),
+    )
     return web.json_response(result, status=201)
 
 
 # --- action webhooks -----------------------------------------------------------------
+
 
 async def _fetch_exporter_view(request: web.Request, view: str, params: dict[str, str]) -> list[dict[str, Any]]:
     url = f"{request.app[SETTINGS_KEY]['exporter_url'].rstrip('/')}/api/v1/{view}"
     try:
         async with request.app[SESSION_KEY].get(url, params=params, timeout=aiohttp.ClientTimeout(total=10)) as resp:
             if resp.status != 200:
-                raise web.HTTPBadGateway(text=json.dumps({"error": f"exporter {view}: HTTP {resp.status}"}),
-                                         content_type="application/json")
+                raise web.HTTPBadGateway(
+                    text=json.dumps({"error": f"exporter {view}: HTTP {resp.status}"}), content_type="application/json"
+                )
             payload = await resp.json()
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        raise web.HTTPBadGateway(text=json.dumps({"error": f"exporter unreachable: {exc or type(exc).__name__}"}),
-                                 content_type="application/json") from None
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise web.HTTPBadGateway(
+            text=json.dumps({"error": f"exporter unreachable: {exc or type(exc).__name__}"}),
+            content_type="application/json",
+        ) from None
     data = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(data, list):
-        raise web.HTTPBadGateway(text=json.dumps({"error": f"exporter {view}: no data list"}),
-                                 content_type="application/json")
+        raise web.HTTPBadGateway(
+            text=json.dumps({"error": f"exporter {view}: no data list"}), content_type="application/json"
+        )
     return data
 
 
@@ -509,10 +587,14 @@ async def action_resync(request: web.Request) -> web.Response:
     request.app[FAULTS_KEY].stalled.discard(integration)
     with inventory.transaction() as conn:
         abandoned = conn.execute(
-            "UPDATE integration_syncs SET status = 'failed', finished_at = ?, error = 'abandoned: superseded by resync' "
-            "WHERE integration = ? AND status = 'running'", (iso(utcnow()), integration)).rowcount
-    result = _record_sync(inventory, integration, records=request.app[RANDOM_KEY].randint(50, 400), conflicts=0,
-                          failed=False)
+            "UPDATE integration_syncs SET status = 'failed', finished_at = ?, "
+            "error = 'abandoned: superseded by resync' "
+            "WHERE integration = ? AND status = 'running'",
+            (iso(utcnow()), integration),
+        ).rowcount
+    result = _record_sync(
+        inventory, integration, records=request.app[RANDOM_KEY].randint(50, 400), conflicts=0, failed=False
+    )
     log.info("action resync %s: sync %d succeeded, %d hung runs abandoned", integration, result["id"], abandoned)
     return web.json_response({"ok": True, "sync": result, "abandoned_runs": abandoned})
 
@@ -529,7 +611,11 @@ async def action_reconcile(request: web.Request) -> web.Response:
     with inventory.transaction() as conn:
         for item in mismatches:
             sku, compared_db, remote = item.get("sku"), item.get("database"), item.get("remote")
-            if not isinstance(sku, str) or not isinstance(remote, (int, float)) or not isinstance(compared_db, (int, float)):
+            if (
+                not isinstance(sku, str)
+                or not isinstance(remote, (int, float))
+                or not isinstance(compared_db, (int, float))
+            ):
                 skipped += 1
                 continue
             row = inventory.stock_row(sku, location)
@@ -541,12 +627,21 @@ async def action_reconcile(request: web.Request) -> web.Response:
             delta = int(round(remote - compared_db))
             if delta == 0:
                 continue
-            conn.execute("UPDATE stock_levels SET on_hand = on_hand + ?, updated_at = ? WHERE sku = ? AND location_id = ?",
-                         (delta, now, sku, location))
-            inventory.movement(sku, location, delta, "adjustment", "reconcile", f"enhancer:reconcile:{integration}", now)
+            conn.execute(
+                "UPDATE stock_levels SET on_hand = on_hand + ?, updated_at = ? WHERE sku = ? AND location_id = ?",
+                (delta, now, sku, location),
+            )
+            inventory.movement(
+                sku, location, delta, "adjustment", "reconcile", f"enhancer:reconcile:{integration}", now
+            )
             adjusted.append({"sku": sku, "delta": delta})
-    log.info("action reconcile %s@%s: %d SKUs adjusted to the remote count, %d skipped",
-             integration, location, len(adjusted), skipped)
+    log.info(
+        "action reconcile %s@%s: %d SKUs adjusted to the remote count, %d skipped",
+        integration,
+        location,
+        len(adjusted),
+        skipped,
+    )
     return web.json_response({"ok": True, "adjusted": adjusted, "skipped": skipped})
 
 
@@ -560,8 +655,12 @@ async def action_purchase_orders(request: web.Request) -> web.Response:
     moment = utcnow()
     created, skipped = [], 0
     with inventory.transaction() as conn:
-        pending = {r[0] for r in conn.execute(
-            "SELECT sku FROM purchase_orders WHERE location_id = ? AND status IN ('draft', 'sent')", (location,))}
+        pending = {
+            r[0]
+            for r in conn.execute(
+                "SELECT sku FROM purchase_orders WHERE location_id = ? AND status IN ('draft', 'sent')", (location,)
+            )
+        }
         for item in recommendations:
             sku, quantity = item.get("sku"), item.get("quantity")
             if not isinstance(sku, str) or not isinstance(quantity, (int, float)) or quantity <= 0 or sku in pending:
@@ -570,13 +669,19 @@ async def action_purchase_orders(request: web.Request) -> web.Response:
             lead_days = item.get("lead_time_days")
             expected = moment + timedelta(days=float(lead_days)) if isinstance(lead_days, (int, float)) else None
             po_id = inventory.next_po_id()
-            conn.execute("INSERT INTO purchase_orders (id, sku, location_id, quantity, status, created_at, expected_at) "
-                         "VALUES (?,?,?,?, 'draft', ?, ?)",
-                         (po_id, sku, location, int(quantity), iso(moment), iso(expected) if expected else None))
+            conn.execute(
+                "INSERT INTO purchase_orders (id, sku, location_id, quantity, status, created_at, expected_at) "
+                "VALUES (?,?,?,?, 'draft', ?, ?)",
+                (po_id, sku, location, int(quantity), iso(moment), iso(expected) if expected else None),
+            )
             pending.add(sku)
             created.append({"id": po_id, "sku": sku, "quantity": int(quantity)})
-    log.info("action purchase-orders %s: %d draft purchase orders written, %d skipped (already on order or invalid)",
-             location, len(created), skipped)
+    log.info(
+        "action purchase-orders %s: %d draft purchase orders written, %d skipped (already on order or invalid)",
+        location,
+        len(created),
+        skipped,
+    )
     return web.json_response({"ok": True, "created": created, "skipped": skipped})
 
 
@@ -600,6 +705,7 @@ async def action_restart_workers(request: web.Request) -> web.Response:
 
 
 # --- wiring --------------------------------------------------------------------------
+
 
 def build_app(db_path: str, *, exporter_url: str = "http://127.0.0.1:9877", seed: int | None = None) -> web.Application:
     registry = CollectorRegistry()
@@ -644,8 +750,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default=".demo/inventory.db")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--exporter-url", default="http://127.0.0.1:9877",
-                        help="where /actions/reconcile and /actions/purchase-orders read mismatches and recommendations")
+    parser.add_argument(
+        "--exporter-url",
+        default="http://127.0.0.1:9877",
+        help="where /actions/reconcile and /actions/purchase-orders read mismatches and recommendations",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed for the injected-error dice")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stdout)

@@ -26,7 +26,7 @@ import sqlite3
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -48,10 +48,38 @@ SALE_SOURCE = {"pos": "pos", "online": "shopify", "wholesale": "wms"}
 SYNC_SCHEDULE = {"shopify": 15, "square": 10, "odoo": 30}
 INTEGRATIONS = tuple(SYNC_SCHEDULE)
 
-CATEGORIES = ("apparel", "footwear", "accessories", "home", "kitchen", "garden", "toys",
-              "electronics", "beauty", "sports", "books", "grocery")
-_ADJECTIVES = ("Classic", "Organic", "Compact", "Deluxe", "Everyday", "Heavy-duty", "Mini", "Pro",
-               "Recycled", "Slim", "Smart", "Vintage", "Waterproof", "Wireless", "Premium", "Eco")
+CATEGORIES = (
+    "apparel",
+    "footwear",
+    "accessories",
+    "home",
+    "kitchen",
+    "garden",
+    "toys",
+    "electronics",
+    "beauty",
+    "sports",
+    "books",
+    "grocery",
+)
+_ADJECTIVES = (
+    "Classic",
+    "Organic",
+    "Compact",
+    "Deluxe",
+    "Everyday",
+    "Heavy-duty",
+    "Mini",
+    "Pro",
+    "Recycled",
+    "Slim",
+    "Smart",
+    "Vintage",
+    "Waterproof",
+    "Wireless",
+    "Premium",
+    "Eco",
+)
 _NOUNS = {
     "apparel": ("T-shirt", "Hoodie", "Jacket", "Jeans", "Scarf"),
     "footwear": ("Sneaker", "Boot", "Sandal", "Slipper", "Loafer"),
@@ -87,7 +115,7 @@ def iso(epoch_seconds: np.ndarray) -> np.ndarray:
 
 
 def iso_one(epoch_seconds: float) -> str:
-    return datetime.fromtimestamp(int(epoch_seconds), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(int(epoch_seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Progress:
@@ -152,8 +180,12 @@ class _Movements:
         self.kinds.append(np.full(rows.size, _K[kind], dtype=np.int8))
 
     def arrays(self):
-        return (np.concatenate(self.rows), np.concatenate(self.times),
-                np.concatenate(self.qtys), np.concatenate(self.kinds))
+        return (
+            np.concatenate(self.rows),
+            np.concatenate(self.times),
+            np.concatenate(self.qtys),
+            np.concatenate(self.kinds),
+        )
 
 
 def _sum_by(index: np.ndarray, weights: np.ndarray, length: int) -> np.ndarray:
@@ -167,8 +199,15 @@ def _business_time(rng: np.random.Generator, day_start: np.ndarray, n: int | Non
     return np.asarray(day_start) + rng.integers(8 * 3600, 18 * 3600, size=size)
 
 
-def generate(db_path: str | Path, *, skus: int = 3000, days: int = 90, seed: int = 42,
-             now: float | None = None, progress: bool | None = None) -> SeedSummary:
+def generate(
+    db_path: str | Path,
+    *,
+    skus: int = 3000,
+    days: int = 90,
+    seed: int = 42,
+    now: float | None = None,
+    progress: bool | None = None,
+) -> SeedSummary:
     """Write a fresh demo database at db_path (replacing any file there)."""
     started = time.monotonic()
     rng = np.random.default_rng(seed)
@@ -183,8 +222,10 @@ def generate(db_path: str | Path, *, skus: int = 3000, days: int = 90, seed: int
     category_idx = rng.integers(0, len(CATEGORIES), size=n)
     adjective_idx = rng.integers(0, len(_ADJECTIVES), size=n)
     noun_idx = rng.integers(0, 5, size=n)
-    names = [f"{_ADJECTIVES[a]} {_NOUNS[CATEGORIES[c]][k]} {i + 1}"
-             for i, (a, c, k) in enumerate(zip(adjective_idx, category_idx, noun_idx))]
+    names = [
+        f"{_ADJECTIVES[a]} {_NOUNS[CATEGORIES[c]][k]} {i + 1}"
+        for i, (a, c, k) in enumerate(zip(adjective_idx, category_idx, noun_idx))
+    ]
     unit_cost = np.round(np.exp(rng.normal(math.log(12), 0.8, size=n)), 2)
     active = rng.random(n) >= 0.02
     popularity = np.exp(rng.normal(0.0, 0.9, size=n)) * active
@@ -276,8 +317,12 @@ def generate(db_path: str | Path, *, skus: int = 3000, days: int = 90, seed: int
             back_day = d + rng.integers(1, 15, size=back.size)
             np.add.at(return_arrivals, (back_day, idx[back]), filled[back])
             in_range = back_day < days
-            movements.add(idx[back][in_range], _business_time(rng, day_start[back_day[in_range]]),
-                          filled[back][in_range], "return")
+            movements.add(
+                idx[back][in_range],
+                _business_time(rng, day_start[back_day[in_range]]),
+                filled[back][in_range],
+                "return",
+            )
 
         # Cycle counts: shrinkage more often than surplus.
         counted = np.nonzero(rng.random(rows) < 0.002)[0]
@@ -286,8 +331,9 @@ def generate(db_path: str | Path, *, skus: int = 3000, days: int = 90, seed: int
             delta = np.maximum(delta, -stock[counted])
             nonzero = delta != 0
             stock[counted[nonzero]] += delta[nonzero]
-            movements.add(counted[nonzero], _business_time(rng, day_start[d], int(nonzero.sum())),
-                          delta[nonzero], "adjustment")
+            movements.add(
+                counted[nonzero], _business_time(rng, day_start[d], int(nonzero.sum())), delta[nonzero], "adjustment"
+            )
 
         # Replenishment of stores and online from the warehouse, as far as it has stock.
         position = stock + on_order
@@ -306,8 +352,9 @@ def generate(db_path: str | Path, *, skus: int = 3000, days: int = 90, seed: int
             np.add.at(replenish_arrivals, (arrive, need), shipped)
             movements.add(wh_rows_of_sku[row_sku[need]], ship_time, -shipped, "transfer_out")
             in_range = arrive < days
-            movements.add(need[in_range], _business_time(rng, day_start[arrive[in_range]]), shipped[in_range],
-                          "transfer_in")
+            movements.add(
+                need[in_range], _business_time(rng, day_start[arrive[in_range]]), shipped[in_range], "transfer_in"
+            )
 
         # Purchase orders for the warehouse from suppliers.
         position = stock + on_order
@@ -338,15 +385,17 @@ def generate(db_path: str | Path, *, skus: int = 3000, days: int = 90, seed: int
     o_fulfilled_at = o_created + ship_delay
     complete = (o_filled == o_units) & ~o_cancel
     shipped_yet = o_fulfilled_at <= now
-    status = np.where(o_cancel, "cancelled",
-                      np.where(~complete, "backordered", np.where(shipped_yet, "fulfilled", "open")))
+    status = np.where(
+        o_cancel, "cancelled", np.where(~complete, "backordered", np.where(shipped_yet, "fulfilled", "open"))
+    )
     # Backorders older than a week were settled: most shipped complete when goods arrived
     # (no second movement is modelled), the rest cancelled by the customer.
     settled = (status == "backordered") & (o_created < now - 7 * DAY)
     shipped_later = settled & (rng.random(status.size) < 0.6)
     status = np.where(shipped_later, "fulfilled", np.where(settled, "cancelled", status))
-    o_fulfilled_at = np.where(shipped_later, o_created + rng.integers(2 * DAY, 6 * DAY, size=status.size),
-                              o_fulfilled_at)
+    o_fulfilled_at = np.where(
+        shipped_later, o_created + rng.integers(2 * DAY, 6 * DAY, size=status.size), o_fulfilled_at
+    )
     line_fulfilled = np.where(status == "open", 0, np.where(shipped_later, o_units, o_filled))
     # Open orders have their units reserved, not yet moved out.
     open_orders = status == "open"
@@ -373,18 +422,24 @@ def generate(db_path: str | Path, *, skus: int = 3000, days: int = 90, seed: int
     kind_names = np.array(MOVEMENT_KINDS)[m_kind]
     row_channel = np.array([CHANNEL_OF_KIND[k] for k in loc_kind])
     sale_source = np.array([SALE_SOURCE[c] for c in row_channel])[m_row]
-    source = np.where(np.isin(m_kind, [_K["sale"], _K["return"]]), sale_source,
-                      np.where(m_kind == _K["adjustment"], "manual", "wms"))
+    source = np.where(
+        np.isin(m_kind, [_K["sale"], _K["return"]]), sale_source, np.where(m_kind == _K["adjustment"], "manual", "wms")
+    )
     m_ids = np.arange(1, m_count + 1)
     loc_ids = np.array([loc for loc, _, _ in LOCATIONS])
     m_sku = sku_ids[row_sku[m_row]]
     m_loc = loc_ids[row_loc[m_row]]
     m_iso = iso(m_time)
     store_actor = np.array(_STORE_ACTORS)[rng.integers(0, len(_STORE_ACTORS), size=m_count)]
-    actor = np.where(source == "pos", np.char.add(np.char.add(m_loc, ":"), store_actor),
-                     np.where(source == "shopify", "shopify-webhook",
-                              np.where(source == "manual", np.array(_STAFF)[rng.integers(0, 5, size=m_count)],
-                                       "wms-sync")))
+    actor = np.where(
+        source == "pos",
+        np.char.add(np.char.add(m_loc, ":"), store_actor),
+        np.where(
+            source == "shopify",
+            "shopify-webhook",
+            np.where(source == "manual", np.array(_STAFF)[rng.integers(0, 5, size=m_count)], "wms-sync"),
+        ),
+    )
     # The audit gap: a handful of recent movements whose audit rows were lost.
     recent = np.nonzero(m_time > now - 3 * DAY)[0]
     missing = rng.choice(recent, size=min(6, recent.size), replace=False) if recent.size else np.array([], int)
@@ -411,19 +466,36 @@ def generate(db_path: str | Path, *, skus: int = 3000, days: int = 90, seed: int
         counts[table] = counts.get(table, 0) + len(data)
 
     insert("locations", "id,name,kind", LOCATIONS)
-    insert("products", "sku,name,category,unit_cost,currency,active",
-           zip(sku_ids.tolist(), names, np.array(CATEGORIES)[category_idx].tolist(), unit_cost.tolist(),
-               ["USD"] * n, active.astype(int).tolist()))
+    insert(
+        "products",
+        "sku,name,category,unit_cost,currency,active",
+        zip(
+            sku_ids.tolist(),
+            names,
+            np.array(CATEGORIES)[category_idx].tolist(),
+            unit_cost.tolist(),
+            ["USD"] * n,
+            active.astype(int).tolist(),
+        ),
+    )
 
     # Reorder settings: most rows have them; some were never set up (NULL), as in real data.
     unset = rng.random(rows) < 0.08
     updated = iso(now - rng.integers(60, 6 * 3600, size=rows))
-    insert("stock_levels", "sku,location_id,on_hand,reserved,reorder_point,safety_stock,lead_time_days,updated_at",
-           zip(sku_ids[row_sku].tolist(), loc_ids[row_loc].tolist(), stock.tolist(), reserved.tolist(),
-               [None if u else int(v) for u, v in zip(unset, reorder_point)],
-               [None if u else int(v) for u, v in zip(unset, safety)],
-               [None if u else float(v) for u, v in zip(unset, lead_time)],
-               updated.tolist()))
+    insert(
+        "stock_levels",
+        "sku,location_id,on_hand,reserved,reorder_point,safety_stock,lead_time_days,updated_at",
+        zip(
+            sku_ids[row_sku].tolist(),
+            loc_ids[row_loc].tolist(),
+            stock.tolist(),
+            reserved.tolist(),
+            [None if u else int(v) for u, v in zip(unset, reorder_point)],
+            [None if u else int(v) for u, v in zip(unset, safety)],
+            [None if u else float(v) for u, v in zip(unset, lead_time)],
+            updated.tolist(),
+        ),
+    )
     bar.advance(3, "stock levels")
 
     o_sort = np.argsort(o_created, kind="stable")
@@ -433,37 +505,75 @@ def generate(db_path: str | Path, *, skus: int = 3000, days: int = 90, seed: int
     o_created_iso = iso(o_created[o_sort])
     o_promised_iso = iso(promised[o_sort])
     o_fulfilled_iso = iso(np.maximum(fulfilled_at, 0))
-    insert("orders", "id,channel,location_id,status,created_at,promised_at,fulfilled_at",
-           zip(o_ids.tolist(), channel[o_sort].tolist(), loc_ids[row_loc[o_row[o_sort]]].tolist(),
-               status[o_sort].tolist(), o_created_iso.tolist(),
-               [None if p else t for p, t in zip(is_pos[o_sort], o_promised_iso.tolist())],
-               [t if f >= 0 else None for f, t in zip(fulfilled_at, o_fulfilled_iso.tolist())]))
+    insert(
+        "orders",
+        "id,channel,location_id,status,created_at,promised_at,fulfilled_at",
+        zip(
+            o_ids.tolist(),
+            channel[o_sort].tolist(),
+            loc_ids[row_loc[o_row[o_sort]]].tolist(),
+            status[o_sort].tolist(),
+            o_created_iso.tolist(),
+            [None if p else t for p, t in zip(is_pos[o_sort], o_promised_iso.tolist())],
+            [t if f >= 0 else None for f, t in zip(fulfilled_at, o_fulfilled_iso.tolist())],
+        ),
+    )
     bar.advance(8, "orders")
-    insert("order_lines", "order_id,sku,quantity,fulfilled_quantity",
-           zip(o_ids.tolist(), sku_ids[row_sku[o_row[o_sort]]].tolist(), o_units[o_sort].tolist(),
-               line_fulfilled[o_sort].tolist()))
+    insert(
+        "order_lines",
+        "order_id,sku,quantity,fulfilled_quantity",
+        zip(
+            o_ids.tolist(),
+            sku_ids[row_sku[o_row[o_sort]]].tolist(),
+            o_units[o_sort].tolist(),
+            line_fulfilled[o_sort].tolist(),
+        ),
+    )
     bar.advance(5, "order lines")
 
-    insert("stock_movements", "id,sku,location_id,quantity,kind,source,occurred_at",
-           zip(m_ids.tolist(), m_sku.tolist(), m_loc.tolist(), m_qty.tolist(), kind_names.tolist(),
-               source.tolist(), m_iso.tolist()))
+    insert(
+        "stock_movements",
+        "id,sku,location_id,quantity,kind,source,occurred_at",
+        zip(
+            m_ids.tolist(),
+            m_sku.tolist(),
+            m_loc.tolist(),
+            m_qty.tolist(),
+            kind_names.tolist(),
+            source.tolist(),
+            m_iso.tolist(),
+        ),
+    )
     # Movements of a discontinued SKU that was deleted from products: dirty, but old news.
     legacy_id = m_count + 1
-    legacy = [(legacy_id + i, "SKU-LEGACY-0042", "store-north", -1, "sale", "pos",
-               iso_one(now - (40 + i) * DAY)) for i in range(2)]
+    legacy = [
+        (legacy_id + i, "SKU-LEGACY-0042", "store-north", -1, "sale", "pos", iso_one(now - (40 + i) * DAY))
+        for i in range(2)
+    ]
     insert("stock_movements", "id,sku,location_id,quantity,kind,source,occurred_at", legacy)
     bar.advance(8, "movements")
-    insert("audit_log", "movement_id,actor,action,recorded_at",
-           zip(m_ids[audited].tolist(), actor[audited].tolist(),
-               np.char.add("movement.", kind_names[audited]).tolist(), audit_time[audited].tolist()))
-    insert("audit_log", "movement_id,actor,action,recorded_at",
-           [(mid, "pos-migration", "movement.sale", t) for mid, _, _, _, _, _, t in legacy])
+    insert(
+        "audit_log",
+        "movement_id,actor,action,recorded_at",
+        zip(
+            m_ids[audited].tolist(),
+            actor[audited].tolist(),
+            np.char.add("movement.", kind_names[audited]).tolist(),
+            audit_time[audited].tolist(),
+        ),
+    )
+    insert(
+        "audit_log",
+        "movement_id,actor,action,recorded_at",
+        [(mid, "pos-migration", "movement.sale", t) for mid, _, _, _, _, _, t in legacy],
+    )
     bar.advance(3, "audit log")
 
     po = _purchase_orders(rng, po_rows, po_created, po_qty, po_arrival, day_start, days, now, sku_ids, row_sku)
     insert("purchase_orders", "id,sku,location_id,quantity,status,created_at,expected_at", po)
-    insert("integration_syncs", "integration,started_at,finished_at,status,records,conflicts,error",
-           _syncs(rng, now, days))
+    insert(
+        "integration_syncs", "integration,started_at,finished_at,status,records,conflicts,error", _syncs(rng, now, days)
+    )
     bar.advance(3, "syncs")
     conn.commit()
     conn.close()
@@ -489,9 +599,17 @@ def _purchase_orders(rng, po_rows, po_created, po_qty, po_arrival, day_start, da
     expected = day_start[0] + arrival * DAY + 10 * 3600
     order = np.argsort(created, kind="stable")
     status = np.where(arrival < days, "received", "sent")
-    return list(zip([f"PO-{i:06d}" for i in range(1, rows.size + 1)], sku_ids[row_sku[rows[order]]].tolist(),
-                    ["wh-main"] * rows.size, qty[order].tolist(), status[order].tolist(),
-                    iso(created[order]).tolist(), iso(expected[order]).tolist()))
+    return list(
+        zip(
+            [f"PO-{i:06d}" for i in range(1, rows.size + 1)],
+            sku_ids[row_sku[rows[order]]].tolist(),
+            ["wh-main"] * rows.size,
+            qty[order].tolist(),
+            status[order].tolist(),
+            iso(created[order]).tolist(),
+            iso(expected[order]).tolist(),
+        )
+    )
 
 
 def _syncs(rng: np.random.Generator, now: int, days: int):
@@ -534,8 +652,9 @@ def main(argv: list[str] | None = None) -> int:
             now = datetime.fromisoformat(args.now.replace("Z", "+00:00")).timestamp()
         except ValueError:
             parser.error(f"--now: not an ISO-8601 time: {args.now!r}")
-    summary = generate(args.db, skus=args.skus, days=args.days, seed=args.seed, now=now,
-                       progress=False if args.no_progress else None)
+    summary = generate(
+        args.db, skus=args.skus, days=args.days, seed=args.seed, now=now, progress=False if args.no_progress else None
+    )
     print(summary.line())
     return 0
 

@@ -119,13 +119,23 @@ class Stats:
     syncs: int = 0
 
     def line(self) -> str:
-        return (f"{self.requests} requests ({self.errors} failed), {self.orders} orders, "
-                f"{self.receipts} receipts, {self.syncs} sync runs")
+        return (
+            f"{self.requests} requests ({self.errors} failed), {self.orders} orders, "
+            f"{self.receipts} receipts, {self.syncs} sync runs"
+        )
 
 
 class Simulator:
-    def __init__(self, api: str, *, seed: int, rate: float, faults: list[Fault], random_faults: bool,
-                 integrations: dict[str, Integration]):
+    def __init__(
+        self,
+        api: str,
+        *,
+        seed: int,
+        rate: float,
+        faults: list[Fault],
+        random_faults: bool,
+        integrations: dict[str, Integration],
+    ):
         self.api = api.rstrip("/")
         self.rng = random.Random(seed)
         self.rate = rate
@@ -153,7 +163,7 @@ class Simulator:
                     if r.status >= 500:
                         self.stats.errors += 1
                     return r.status, body
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
                 self.stats.errors += 1
                 log.debug("%s %s failed: %s", method, path, exc)
                 return 0, None
@@ -182,8 +192,9 @@ class Simulator:
                 if (row["sku"], location) in self.held:
                     continue
                 quantity = max(10, 2 * int(row["reorder_point"] or 5)) - min(row["available"], 0)
-                status, _ = await self.call("POST", "/receipts", {"sku": row["sku"], "location": location,
-                                                                   "quantity": quantity})
+                status, _ = await self.call(
+                    "POST", "/receipts", {"sku": row["sku"], "location": location, "quantity": quantity}
+                )
                 if status == 201:
                     self.stats.receipts += 1
 
@@ -195,15 +206,22 @@ class Simulator:
         location = self.rng.choice(STORES)
         sku = self.pick(location)
         if sku:
-            status, _ = await self.call("POST", "/orders", {"channel": "pos", "location": location,
-                                                            "lines": [{"sku": sku, "quantity": self.rng.choice((1, 1, 1, 2))}]})
+            status, _ = await self.call(
+                "POST",
+                "/orders",
+                {
+                    "channel": "pos",
+                    "location": location,
+                    "lines": [{"sku": sku, "quantity": self.rng.choice((1, 1, 1, 2))}],
+                },
+            )
             self.stats.orders += status == 201
 
     async def online_order(self) -> None:
         lines = []
         for _ in range(self.rng.choice((1, 1, 2, 3))):
             sku = self.pick("online")
-            if sku and sku not in {l["sku"] for l in lines}:
+            if sku and sku not in {line["sku"] for line in lines}:
                 lines.append({"sku": sku, "quantity": 1})
         if not lines:
             return
@@ -219,8 +237,11 @@ class Simulator:
     async def wholesale_order(self) -> None:
         sku = self.pick("wh-main")
         if sku:
-            status, _ = await self.call("POST", "/orders", {"channel": "wholesale",
-                                                            "lines": [{"sku": sku, "quantity": 6 * self.rng.randint(1, 4)}]})
+            status, _ = await self.call(
+                "POST",
+                "/orders",
+                {"channel": "wholesale", "lines": [{"sku": sku, "quantity": 6 * self.rng.randint(1, 4)}]},
+            )
             self.stats.orders += status == 201
 
     async def browse(self) -> None:
@@ -238,8 +259,16 @@ class Simulator:
 
     async def sync(self, integration: str) -> None:
         failed = self.rng.random() < 0.02
-        status, _ = await self.call("POST", "/syncs", {"integration": integration, "records": self.rng.randint(20, 400),
-                                                       "conflicts": int(self.rng.random() < 0.05), "failed": failed})
+        status, _ = await self.call(
+            "POST",
+            "/syncs",
+            {
+                "integration": integration,
+                "records": self.rng.randint(20, 400),
+                "conflicts": int(self.rng.random() < 0.05),
+                "failed": failed,
+            },
+        )
         self.stats.syncs += status == 201
 
     # --- faults ---------------------------------------------------------------------
@@ -267,10 +296,19 @@ class Simulator:
         if row["sku"] in self.sellable.get(location, []):
             self.sellable[location].remove(row["sku"])
         channel = "pos" if location in STORES else ("online" if location == "online" else "wholesale")
-        status, _ = await self.call("POST", "/orders", {"channel": channel, "location": location,
-                                                        "lines": [{"sku": row["sku"], "quantity": row["available"]}]})
-        log.info("stockout: sold all %d of %s at %s (HTTP %d); restock in %.0fs",
-                 row["available"], row["sku"], location, status, RESTOCK_AFTER_SECONDS)
+        status, _ = await self.call(
+            "POST",
+            "/orders",
+            {"channel": channel, "location": location, "lines": [{"sku": row["sku"], "quantity": row["available"]}]},
+        )
+        log.info(
+            "stockout: sold all %d of %s at %s (HTTP %d); restock in %.0fs",
+            row["available"],
+            row["sku"],
+            location,
+            status,
+            RESTOCK_AFTER_SECONDS,
+        )
         self.spawn(self._restock_later(key, max(10, 2 * int(row["reorder_point"] or 5))))
 
     async def _restock_later(self, key: tuple[str, str], quantity: int) -> None:
@@ -303,14 +341,21 @@ class Simulator:
         chosen = self.rng.sample(skus, min(DRIFT_SKUS, len(skus)))
         drift = {f"{sku}@{remote}": -self.rng.randint(1, 4) for sku in chosen}
         status, _ = await self.call("POST", "/_control", {"drift": drift}, base=target.url.rstrip("/"))
-        log.info("drift: %s reports %d SKUs at %s short by 1-4 units (HTTP %d)", integration, len(drift), location, status)
+        log.info(
+            "drift: %s reports %d SKUs at %s short by 1-4 units (HTTP %d)", integration, len(drift), location, status
+        )
 
     def random_fault(self, at: float) -> Fault:
         kind = self.rng.choice(("api_errors", "latency", "stockout", "stockout", "drift"))
-        args = {"api_errors": (str(self.rng.randint(60, 150)),), "latency": (str(self.rng.randint(120, 300)),),
-                "stockout": (self.rng.choice(("store-north", "store-south", "online")),),
-                "drift": (self.rng.choice([n for n in self.integrations] or ["square"]),
-                          self.rng.choice(STORES + ("online",)))}[kind]
+        args = {
+            "api_errors": (str(self.rng.randint(60, 150)),),
+            "latency": (str(self.rng.randint(120, 300)),),
+            "stockout": (self.rng.choice(("store-north", "store-south", "online")),),
+            "drift": (
+                self.rng.choice([n for n in self.integrations] or ["square"]),
+                self.rng.choice(STORES + ("online",)),
+            ),
+        }[kind]
         return Fault(at, kind, args)
 
     # --- main loop ------------------------------------------------------------------
@@ -320,7 +365,9 @@ class Simulator:
             self.session = session
             await self.refresh_sellable()
             pending = list(self.faults)
-            next_random = (max((f.at for f in pending), default=0) + self.rng.uniform(240, 480)) if self.random_faults else None
+            next_random = (
+                (max((f.at for f in pending), default=0) + self.rng.uniform(240, 480)) if self.random_faults else None
+            )
             next_refresh = next_replenish = 30.0
             next_sync = {name: self.rng.uniform(0, SYNC_PERIOD_SECONDS) for name in INTEGRATIONS}
             next_report = 30.0
@@ -332,8 +379,12 @@ class Simulator:
                 if next_random is not None and now >= next_random:
                     self.spawn(self.inject(self.random_fault(now)))
                     next_random = now + self.rng.uniform(240, 480)
-                for action, per_second in ((self.pos_sale, 0.6), (self.online_order, 0.25),
-                                           (self.wholesale_order, 0.03), (self.browse, 2.0)):
+                for action, per_second in (
+                    (self.pos_sale, 0.6),
+                    (self.online_order, 0.25),
+                    (self.wholesale_order, 0.03),
+                    (self.browse, 2.0),
+                ):
                     for _ in range(self._poisson(per_second * self.rate * tick)):
                         self.spawn(action())
                 for name, due in next_sync.items():
@@ -366,16 +417,24 @@ class Simulator:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m demo.simulator", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 2)[2])
+    parser = argparse.ArgumentParser(
+        prog="python -m demo.simulator",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 2)[2],
+    )
     parser.add_argument("--api", default="http://127.0.0.1:8080", help="base URL of the demo inventory API")
     parser.add_argument("--config", help="exporter config with the integrations (fakes) for drift faults")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rate", type=float, default=1.0, help="traffic multiplier")
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
-    parser.add_argument("--fault-at", action="append", default=[], metavar="WHEN:KIND[:ARG]",
-                        help="schedule a fault (repeatable); replaces the default schedule")
+    parser.add_argument(
+        "--fault-at",
+        action="append",
+        default=[],
+        metavar="WHEN:KIND[:ARG]",
+        help="schedule a fault (repeatable); replaces the default schedule",
+    )
     parser.add_argument("--no-faults", action="store_true", help="no scheduled or random faults")
     parser.add_argument("--no-random-faults", action="store_true", help="only the scheduled faults")
     args = parser.parse_args(argv)
@@ -388,12 +447,20 @@ def main(argv: list[str] | None = None) -> int:
         faults = []
     elif not faults:
         faults = list(DEFAULT_SCHEDULE)
-    simulator = Simulator(args.api, seed=args.seed, rate=args.rate, faults=faults,
-                          random_faults=not (args.no_faults or args.no_random_faults or args.fault_at),
-                          integrations=load_integrations(args.config))
-    log.info("simulating traffic against %s; faults: %s%s", args.api,
-             ", ".join(f"{f.at:g}s {f}" for f in faults) or "none",
-             " then random" if simulator.random_faults else "")
+    simulator = Simulator(
+        args.api,
+        seed=args.seed,
+        rate=args.rate,
+        faults=faults,
+        random_faults=not (args.no_faults or args.no_random_faults or args.fault_at),
+        integrations=load_integrations(args.config),
+    )
+    log.info(
+        "simulating traffic against %s; faults: %s%s",
+        args.api,
+        ", ".join(f"{f.at:g}s {f}" for f in faults) or "none",
+        " then random" if simulator.random_faults else "",
+    )
     try:
         asyncio.run(simulator.run(args.duration))
     except KeyboardInterrupt:

@@ -1,14 +1,14 @@
 """The demo's webhook sink: where Alertmanager and the enhancer's notifications land.
 
-    python -m demo.sink [--port 9099]
+  python -m demo.sink [--port 9099]
 
-  POST /alerts/<receiver>   an Alertmanager webhook payload (one line printed per alert)
-  POST /notify              an enhancer notification
-  POST /actions/<name>      an action call, when an enhancer config points actions here
-  GET  /received[?kind=alert|notify|action][&receiver=][&since=<unix seconds>]
-                            everything recorded, oldest first, as JSON (for tests)
-  DELETE /received          forget everything
-  GET  /-/healthy
+POST /alerts/<receiver>   an Alertmanager webhook payload (one line printed per alert)
+POST /notify              an enhancer notification
+POST /actions/<name>      an action call, when an enhancer config points actions here
+GET  /received[?kind=alert|notify|action][&receiver=][&since=<unix seconds>]
+                          everything recorded, oldest first, as JSON (for tests)
+DELETE /received          forget everything
+GET  /-/healthy
 """
 
 from __future__ import annotations
@@ -123,7 +123,9 @@ def build_app(out=None) -> web.Application:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m demo.sink", description="Webhook sink for alerts and notifications.")
+    parser = argparse.ArgumentParser(
+        prog="python -m demo.sink", description="Webhook sink for alerts and notifications."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9099)
     args = parser.parse_args(argv)

@@ -3,7 +3,6 @@ and attempts, checks the host allowlist first, and carries an Idempotency-Key.""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -44,23 +43,31 @@ class ActionSender:
         self.config = config
         self.session = session
 
-    async def send(self, rule: RuleConfig, *, action_id: str, labels: dict[str, str], value: float | None,
-                   baseline: float | None) -> ActionResult:
+    async def send(
+        self, rule: RuleConfig, *, action_id: str, labels: dict[str, str], value: float | None, baseline: float | None
+    ) -> ActionResult:
         context = {"labels": labels, "value": value, "baseline": baseline, "rule": rule.name}
         action = rule.action
         try:
             if isinstance(action, LogAction):
                 message = templates.render(action.message, **context)
-                log.warning("action %s: %s", action_id, message,
-                            extra={"rule": rule.name, "action_id": action_id, "labels": labels})
+                log.warning(
+                    "action %s: %s",
+                    action_id,
+                    message,
+                    extra={"rule": rule.name, "action_id": action_id, "labels": labels},
+                )
                 return ActionResult(True, 1, f"logged: {message}")
             if isinstance(action, WebhookAction):
                 url = action.url
                 body = templates.render(action.body, **context) if action.body is not None else None
                 headers = {name: _header_value(name, header) for name, header in action.headers.items()}
                 # the secret part of each secret header, kept out of whatever the receiver answers
-                secrets = [headers[name][len(header.prefix):] for name, header in action.headers.items()
-                           if isinstance(header, SecretRef)]
+                secrets = [
+                    headers[name][len(header.prefix) :]
+                    for name, header in action.headers.items()
+                    if isinstance(header, SecretRef)
+                ]
                 method = action.method
             else:
                 url, method, headers, body = self._silence_request(action, context)
@@ -74,11 +81,18 @@ class ActionSender:
 
     def _silence_request(self, action: SilenceAction, context: dict) -> tuple[str, str, dict, dict]:
         # Alertmanager judges silences by its own wall clock, whatever clock the engine runs on
-        starts = dt.datetime.now(dt.timezone.utc)
+        starts = dt.datetime.now(dt.UTC)
         ends = starts + dt.timedelta(seconds=action.duration)
         body = {
-            "matchers": [{"name": m.name, "value": templates.render(m.value, **context),
-                          "isRegex": m.is_regex, "isEqual": m.is_equal} for m in action.matchers],
+            "matchers": [
+                {
+                    "name": m.name,
+                    "value": templates.render(m.value, **context),
+                    "isRegex": m.is_regex,
+                    "isEqual": m.is_equal,
+                }
+                for m in action.matchers
+            ],
             "startsAt": starts.isoformat().replace("+00:00", "Z"),
             "endsAt": ends.isoformat().replace("+00:00", "Z"),
             "createdBy": action.created_by,
@@ -87,16 +101,18 @@ class ActionSender:
         url = (action.url or self.config.alertmanager.url).rstrip("/") + "/api/v2/silences"
         return url, "POST", {}, body
 
-    async def _request(self, method: str, url: str, headers: dict, body, action,
-                       secrets: list[str] = ()) -> ActionResult:
+    async def _request(
+        self, method: str, url: str, headers: dict, body, action, secrets: list[str] = ()
+    ) -> ActionResult:
         attempts = 0
 
         async def attempt() -> ActionResult:
             nonlocal attempts
             attempts += 1
             try:
-                async with self.session.request(method, url, json=body, headers=headers,
-                                                timeout=aiohttp.ClientTimeout(total=action.timeout)) as response:
+                async with self.session.request(
+                    method, url, json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=action.timeout)
+                ) as response:
                     # A receiver may echo the request's headers (a debugging proxy, an error
                     # page): its answer goes into the action log, so the secrets come out first.
                     text = redact(await response.text(errors="replace"), *secrets)[:200]
@@ -104,23 +120,35 @@ class ActionSender:
                     if 200 <= response.status < 300:
                         return ActionResult(True, attempts, answer)
                     # Another 4xx: the receiver rejected the request itself; the same one will not pass.
-                    raise _Failed(answer, retry=response.status == 429 or response.status >= 500,
-                                  retry_after=parse_retry_after(response.headers.get("Retry-After")))
-            except asyncio.TimeoutError:
+                    raise _Failed(
+                        answer,
+                        retry=response.status == 429 or response.status >= 500,
+                        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                    )
+            except TimeoutError:
                 raise _Failed(f"no answer within {action.timeout:g}s") from None
             except (aiohttp.ClientError, OSError) as exc:
                 raise _Failed(redact(f"{type(exc).__name__}: {exc}", *secrets)) from None
 
         def before_sleep(retry: int, failed: Exception, wait: float) -> None:
-            log.info("action to %s failed (attempt %d of %d): %s; retrying in %.1fs",
-                     redact(url), retry, action.retries + 1, failed, wait)
+            log.info(
+                "action to %s failed (attempt %d of %d): %s; retrying in %.1fs",
+                redact(url),
+                retry,
+                action.retries + 1,
+                failed,
+                wait,
+            )
 
         # Backoff doubling from `backoff`, or the receiver's Retry-After when longer (at most 60s).
         retry = Retry(attempts=action.retries + 1, initial=action.backoff, jitter=False)
         try:
-            return await retry.call(attempt, retryable=lambda e: isinstance(e, _Failed) and e.retry,
-                                    retry_after=lambda e: e.retry_after if isinstance(e, _Failed) else None,
-                                    before_sleep=before_sleep)
+            return await retry.call(
+                attempt,
+                retryable=lambda e: isinstance(e, _Failed) and e.retry,
+                retry_after=lambda e: e.retry_after if isinstance(e, _Failed) else None,
+                before_sleep=before_sleep,
+            )
         except _Failed as failed:
             return ActionResult(False, attempts, f"{failed} (after {attempts} attempt{'s' if attempts > 1 else ''})")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import math
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from enhancer.config import RobustBaseline, SeasonalBaseline
 from servicekit.prometheus import PrometheusClient, target_key
@@ -22,8 +22,8 @@ WEEK = 7 * 86400.0
 
 @dataclass(frozen=True)
 class Baseline:
-    center: float       # median
-    deviation: float    # scaled MAD
+    center: float  # median
+    deviation: float  # scaled MAD
     samples: int
     min_samples: int
 
@@ -53,8 +53,9 @@ def seasonal_ranges(spec: SeasonalBaseline, now: float) -> list[tuple[float, flo
     return [(now - week * WEEK - half, now - week * WEEK + half) for week in range(1, spec.weeks + 1)]
 
 
-async def fetch_baselines(client: PrometheusClient, spec: RobustBaseline | SeasonalBaseline,
-                          query: str, now: float) -> dict[str, Baseline]:
+async def fetch_baselines(
+    client: PrometheusClient, spec: RobustBaseline | SeasonalBaseline, query: str, now: float
+) -> dict[str, Baseline]:
     ranges = robust_ranges(spec, now) if isinstance(spec, RobustBaseline) else seasonal_ranges(spec, now)
     answers = await asyncio.gather(*(client.query_range(query, start, end, spec.step) for start, end in ranges))
     values_by_target: dict[str, list[float]] = {}

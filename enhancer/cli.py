@@ -18,13 +18,13 @@ from enhancer.config import Config, ConfigError, load_config
 from enhancer.engine import Engine
 from enhancer.lease import LeaderLease
 from enhancer.metrics import build_registry
-from servicekit.prometheus import PrometheusClient
 from enhancer.server import build_app
 from enhancer.state import SchemaTooNew, StateStore
 from servicekit.config import parse_listen
 from servicekit.exitcodes import ExitCode
-from servicekit.server import SERVER_LIMITS
 from servicekit.logs import setup_logging
+from servicekit.prometheus import PrometheusClient
+from servicekit.server import SERVER_LIMITS
 from servicekit.webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("enhancer")
@@ -35,15 +35,23 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="inventory-enhancer",
-        description="Polls Prometheus and applies known fixes within baselines, cooldowns and budgets.")
+        description="Polls Prometheus and applies known fixes within baselines, cooldowns and budgets.",
+    )
     parser.add_argument("--config", required=True, metavar="FILE", help="enhancer.yml")
     parser.add_argument("--once", action="store_true", help="run one poll cycle and exit (1 if Prometheus is down)")
     parser.add_argument("--dry-run", action="store_true", help="decide and record, but send nothing")
     parser.add_argument("--check-config", action="store_true", help="validate the config and exit")
-    parser.add_argument("--listen", metavar="ADDR", help="host:port for /metrics and the API "
-                                                         "(default: the config's listen, 0.0.0.0:9878)")
-    parser.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
-                        help="exporter-toolkit web config: TLS, basic auth, headers (docs/security.md)")
+    parser.add_argument(
+        "--listen",
+        metavar="ADDR",
+        help="host:port for /metrics and the API (default: the config's listen, 0.0.0.0:9878)",
+    )
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        help="exporter-toolkit web config: TLS, basic auth, headers (docs/security.md)",
+    )
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     parser.add_argument("--version", action="version", version=f"inventory-enhancer {__version__}")
@@ -67,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         store = StateStore(config.state)
     except (SQLAlchemyError, SchemaTooNew) as exc:
-        print(f"{args.config}: state: cannot open {config.state!r}: {' '.join(str(exc).split())[:300]}",
-              file=sys.stderr)
+        print(
+            f"{args.config}: state: cannot open {config.state!r}: {' '.join(str(exc).split())[:300]}", file=sys.stderr
+        )
         return ExitCode.CONFIG
     try:
         return asyncio.run(_serve(config, store, args, listen, web_config))
@@ -76,21 +85,34 @@ def main(argv: list[str] | None = None) -> int:
         store.close()
 
 
-async def _serve(config: Config, store: StateStore, args: argparse.Namespace, listen: tuple[str, int],
-                 web_config: WebConfig | None) -> int:
+async def _serve(
+    config: Config, store: StateStore, args: argparse.Namespace, listen: tuple[str, int], web_config: WebConfig | None
+) -> int:
     async with aiohttp.ClientSession() as session:
-        prometheus = PrometheusClient(config.prometheus.url, session, timeout=config.prometheus.timeout,
-                                      retries=config.prometheus.retries, backoff=config.prometheus.backoff)
+        prometheus = PrometheusClient(
+            config.prometheus.url,
+            session,
+            timeout=config.prometheus.timeout,
+            retries=config.prometheus.retries,
+            backoff=config.prometheus.backoff,
+        )
         # several enhancers may share a PostgreSQL state: only the lease holder acts (docs/scaling.md)
-        lease = (LeaderLease(store, ttl=config.lease.ttl, holder=config.lease.holder)
-                 if config.lease.enabled and store.engine.dialect.name == "postgresql" else None)
-        engine = Engine(config, store, prometheus, ActionSender(config, session), force_dry_run=args.dry_run,
-                        lease=lease)
+        lease = (
+            LeaderLease(store, ttl=config.lease.ttl, holder=config.lease.holder)
+            if config.lease.enabled and store.engine.dialect.name == "postgresql"
+            else None
+        )
+        engine = Engine(
+            config, store, prometheus, ActionSender(config, session), force_dry_run=args.dry_run, lease=lease
+        )
         if args.once:
             report = await engine.run_cycle()
-            log.info("cycle done: outcomes %s, errors %s, prometheus_up %s",
-                     {str(outcome): count for outcome, count in report.outcomes.items()},
-                     report.errors, report.prometheus_up)
+            log.info(
+                "cycle done: outcomes %s, errors %s, prometheus_up %s",
+                {str(outcome): count for outcome, count in report.outcomes.items()},
+                report.errors,
+                report.prometheus_up,
+            )
             if lease is not None:
                 lease.release()
             return ExitCode.OK if report.prometheus_up else ExitCode.FAILURE
@@ -100,10 +122,17 @@ async def _serve(config: Config, store: StateStore, args: argparse.Namespace, li
             app.middlewares.append(web_config.middleware())
         runner = web.AppRunner(app, access_log=None, **SERVER_LIMITS)
         await runner.setup()
-        await web.TCPSite(runner, listen[0], listen[1],
-                          ssl_context=web_config.ssl_context if web_config else None).start()
-        log.info("inventory-enhancer %s listening on %s:%d with %d rules%s", __version__, listen[0], listen[1],
-                 len(config.rules), " (dry run)" if args.dry_run or config.dry_run else "")
+        await web.TCPSite(
+            runner, listen[0], listen[1], ssl_context=web_config.ssl_context if web_config else None
+        ).start()
+        log.info(
+            "inventory-enhancer %s listening on %s:%d with %d rules%s",
+            __version__,
+            listen[0],
+            listen[1],
+            len(config.rules),
+            " (dry run)" if args.dry_run or config.dry_run else "",
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -115,11 +144,11 @@ async def _serve(config: Config, store: StateStore, args: argparse.Namespace, li
             # a cycle cut short leaves its in-flight actions "started": the next start records them
             # as failed and never re-sends them
             await asyncio.wait_for(poller, SHUTDOWN_GRACE_SECONDS)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("poll cycle did not finish in time; cancelled")
         if lease is not None:
             try:
-                lease.release()   # a standby takes over now rather than after the TTL
+                lease.release()  # a standby takes over now rather than after the TTL
             except SQLAlchemyError as exc:
                 log.warning("lease: could not release: %s", exc)
         await runner.cleanup()

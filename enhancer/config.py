@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -11,7 +11,14 @@ from pydantic import Field, field_validator, model_validator
 
 from enhancer import templates
 from servicekit.config import (  # noqa: F401 - ConfigError and parse_duration re-exported
-    ConfigError, Duration, DurationOrZero, HttpUrl, Model, load_model, parse_duration, validate_model,
+    ConfigError,
+    Duration,
+    DurationOrZero,
+    HttpUrl,
+    Model,
+    load_model,
+    parse_duration,
+    validate_model,
 )
 from servicekit.prometheus import PrometheusConfig
 
@@ -42,8 +49,8 @@ class LeaseConfig(Model):
 
     enabled: bool = True
     ttl: Duration = Field(15.0, ge=1.0)
-    renew_interval: Duration | None = None   # default ttl / 3
-    holder: str | None = Field(None, min_length=1, max_length=200)   # default host:pid:random
+    renew_interval: Duration | None = None  # default ttl / 3
+    holder: str | None = Field(None, min_length=1, max_length=200)  # default host:pid:random
 
 
 class BudgetConfig(Model):
@@ -74,7 +81,7 @@ class SeasonalBaseline(Model):
     refresh: DurationOrZero = 900.0
 
 
-Baseline = Annotated[Union[RobustBaseline, SeasonalBaseline], Field(discriminator="kind")]
+Baseline = Annotated[RobustBaseline | SeasonalBaseline, Field(discriminator="kind")]
 
 
 class _TriggerBase(Model):
@@ -102,7 +109,7 @@ class ThresholdTrigger(_TriggerBase):
     value: float
 
 
-Trigger = Annotated[Union[DeviationTrigger, RatioTrigger, ThresholdTrigger], Field(discriminator="kind")]
+Trigger = Annotated[DeviationTrigger | RatioTrigger | ThresholdTrigger, Field(discriminator="kind")]
 
 
 class SecretRef(Model):
@@ -124,7 +131,7 @@ class WebhookAction(_ActionBase):
     url: str
     method: Literal["POST", "PUT", "PATCH", "GET", "DELETE"] = "POST"
     body: Any = None
-    headers: dict[str, Union[str, SecretRef]] = {}
+    headers: dict[str, str | SecretRef] = {}
 
 
 class SilenceMatcher(Model):
@@ -148,7 +155,7 @@ class LogAction(Model):
     message: str = "rule {rule} fired: value {value}, baseline {baseline}"
 
 
-Action = Annotated[Union[WebhookAction, SilenceAction, LogAction], Field(discriminator="kind")]
+Action = Annotated[WebhookAction | SilenceAction | LogAction, Field(discriminator="kind")]
 
 
 class VerifyConfig(Model):
@@ -179,12 +186,12 @@ _HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
 
 class MaintenanceWindow(Model):
-    days: list[Weekday] = []        # empty: every day
+    days: list[Weekday] = []  # empty: every day
     start: str = Field(pattern=_HHMM)
     end: str = Field(pattern=_HHMM)  # at or before start: ends the next day
 
     @model_validator(mode="after")
-    def _not_empty(self) -> "MaintenanceWindow":
+    def _not_empty(self) -> MaintenanceWindow:
         if self.start == self.end:
             raise ValueError(f"start and end are both {self.start}: the window would be empty")
         return self
@@ -254,9 +261,11 @@ def _check(config: Config, source: str | Path) -> None:
     """Checks across keys that a per-field model cannot express."""
     renew = config.lease.renew_interval
     if renew is not None and not 0 < renew < config.lease.ttl:
-        raise ConfigError.at(source, "lease.renew_interval",
-                             f"must be above 0 and below lease.ttl ({config.lease.ttl:g}s), or the lease lapses "
-                             "between renewals")
+        raise ConfigError.at(
+            source,
+            "lease.renew_interval",
+            f"must be above 0 and below lease.ttl ({config.lease.ttl:g}s), or the lease lapses between renewals",
+        )
     seen: set[str] = set()
     for index, rule in enumerate(config.rules):
         here = f"rules.{index}"
@@ -264,21 +273,24 @@ def _check(config: Config, source: str | Path) -> None:
             raise ConfigError.at(source, f"{here}.name", f"duplicate rule name {rule.name!r}")
         seen.add(rule.name)
         if rule.trigger.kind in ("deviation", "ratio") and rule.baseline is None:
-            raise ConfigError.at(source, f"{here}.baseline",
-                                 f"trigger kind {rule.trigger.kind!r} needs a baseline (robust or seasonal)")
+            raise ConfigError.at(
+                source, f"{here}.baseline", f"trigger kind {rule.trigger.kind!r} needs a baseline (robust or seasonal)"
+            )
         url = config.action_url(rule)
         if url is not None and not host_allowed(url, config.allowed_hosts):
             host = urlsplit(url).netloc or url
-            raise ConfigError.at(source, f"{here}.action.url",
-                                 f"host {host!r} is not in allowed_hosts {config.allowed_hosts}")
+            raise ConfigError.at(
+                source, f"{here}.action.url", f"host {host!r} is not in allowed_hosts {config.allowed_hosts}"
+            )
         action = rule.action
         template_sources: dict[str, Any] = {}
         if isinstance(action, WebhookAction):
             template_sources["body"] = action.body
             for name, header in action.headers.items():
                 if isinstance(header, SecretRef) and (header.env is None) == (header.file is None):
-                    raise ConfigError.at(source, f"{here}.action.headers.{name}",
-                                         "a secret header needs exactly one of env or file")
+                    raise ConfigError.at(
+                        source, f"{here}.action.headers.{name}", "a secret header needs exactly one of env or file"
+                    )
         elif isinstance(action, SilenceAction):
             template_sources["matchers"] = [m.value for m in action.matchers]
             template_sources["comment"] = action.comment
@@ -287,6 +299,9 @@ def _check(config: Config, source: str | Path) -> None:
         for key, template in template_sources.items():
             unknown = templates.unknown_fields(template)
             if unknown:
-                raise ConfigError.at(source, f"{here}.action.{key}",
-                                     f"unknown template field {{{unknown[0]}}}; use {{labels.NAME}}, "
-                                     "{value}, {baseline} or {rule}")
+                raise ConfigError.at(
+                    source,
+                    f"{here}.action.{key}",
+                    f"unknown template field {{{unknown[0]}}}; use {{labels.NAME}}, "
+                    "{value}, {baseline} or {rule}",
+                )

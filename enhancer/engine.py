@@ -7,8 +7,9 @@ import logging
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from enhancer import governance
 from enhancer.actions import ActionResult, ActionSender
@@ -16,10 +17,10 @@ from enhancer.baselines import Baseline, fetch_baselines
 from enhancer.config import Config, RuleConfig
 from enhancer.governance import Candidate, Decision, Outcome
 from enhancer.maintenance import active_window
-from servicekit.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailable, target_key
 from enhancer.state import ActionRow, FencedOut, StateStore
 from enhancer.triggers import Holds, TargetState, check
 from enhancer.verify import backing_off, cooldown_seconds, verify_due
+from servicekit.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailable, target_key
 
 if TYPE_CHECKING:
     from enhancer.lease import LeaderLease
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("enhancer.engine")
 
 HOUR = 3600.0
-RULE_CONCURRENCY = 8     # rules queried at once; Prometheus shares two cores with everything else
-ACTION_CONCURRENCY = 8   # actions sent at once; each is bounded by its own timeout and retries
+RULE_CONCURRENCY = 8  # rules queried at once; Prometheus shares two cores with everything else
+ACTION_CONCURRENCY = 8  # actions sent at once; each is bounded by its own timeout and retries
 
 
 @dataclass
@@ -74,9 +75,18 @@ class _Evaluation:
 
 
 class Engine:
-    def __init__(self, config: Config, store: StateStore, prometheus: PrometheusClient, sender: ActionSender,
-                 *, clock: Callable[[], float] = time.time, force_dry_run: bool = False,
-                 state_retention: float = 30 * 86400.0, lease: LeaderLease | None = None):
+    def __init__(
+        self,
+        config: Config,
+        store: StateStore,
+        prometheus: PrometheusClient,
+        sender: ActionSender,
+        *,
+        clock: Callable[[], float] = time.time,
+        force_dry_run: bool = False,
+        state_retention: float = 30 * 86400.0,
+        lease: LeaderLease | None = None,
+    ):
         self.config = config
         self.store = store
         self.prometheus = prometheus
@@ -85,7 +95,7 @@ class Engine:
         self.force_dry_run = force_dry_run
         self.state_retention = state_retention
         self.holds = Holds()
-        self.outcomes: Counter = Counter()       # (rule, outcome) -> count, for actions_total
+        self.outcomes: Counter = Counter()  # (rule, outcome) -> count, for actions_total
         self.views = {rule.name: RuleView(rule.name) for rule in config.rules}
         self.prometheus_up: bool | None = None
         self.last_cycle: CycleReport | None = None
@@ -117,8 +127,12 @@ class Engine:
     def _resolve_interrupted(self) -> None:
         for row in self.store.resolve_interrupted(self.clock()):
             self.outcomes[(row.rule, Outcome.FAILED)] += 1
-            log.warning("rule %s: action %s was in flight when the enhancer (or the previous leader) stopped; "
-                        "recorded as failed, not re-sent", row.rule, row.action_id)
+            log.warning(
+                "rule %s: action %s was in flight when the enhancer (or the previous leader) stopped; "
+                "recorded as failed, not re-sent",
+                row.rule,
+                row.action_id,
+            )
         self.improvements = self.store.last_improvements()
         self._refresh_cooldowns()
 
@@ -142,7 +156,7 @@ class Engine:
             except FencedOut as exc:
                 log.warning("lease: lost again before resolving: %s", exc)
                 return 0.0
-            self._wake.set()   # act now, not a poll interval later
+            self._wake.set()  # act now, not a poll interval later
         return None if status.leader else status.expires_in
 
     async def hold_lease(self, stop: asyncio.Event) -> None:
@@ -157,7 +171,7 @@ class Engine:
             delay = interval if expires_in is None else min(interval, expires_in + 0.05)
             try:
                 await asyncio.wait_for(stop.wait(), max(delay, 0.05))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def dry_run(self, rule: RuleConfig) -> bool:
@@ -177,7 +191,7 @@ class Engine:
             self.store.prune(now, self.state_retention)
             self._last_pruned = now
         due: dict[str, list[ActionRow]] = {}
-        for row in (self.store.due_verifications(now) if leading else []):
+        for row in self.store.due_verifications(now) if leading else []:
             due.setdefault(row.rule, []).append(row)
 
         unavailable = asyncio.Event()
@@ -197,14 +211,22 @@ class Engine:
             candidates,
             cooldowns={mode: self.store.cooldowns(mode) for mode in (False, True)},
             usage={mode: self.store.budget_usage(now - HOUR, mode) for mode in (False, True)},
-            global_budget=self.config.budget.per_hour, now=now,
-            maintenance=self.maintenance_window(now))
+            global_budget=self.config.budget.per_hour,
+            now=now,
+            maintenance=self.maintenance_window(now),
+        )
         outcomes = await self._apply(decisions, now)
         self._refresh_cooldowns()
 
-        report = CycleReport(now, decisions, outcomes,
-                             {name: view.error for name, view in self.views.items() if view.error},
-                             self.prometheus_up, time.perf_counter() - wall0, time.process_time() - cpu0)
+        report = CycleReport(
+            now,
+            decisions,
+            outcomes,
+            {name: view.error for name, view in self.views.items() if view.error},
+            self.prometheus_up,
+            time.perf_counter() - wall0,
+            time.process_time() - cpu0,
+        )
         self.last_cycle = report
         return report
 
@@ -229,7 +251,7 @@ class Engine:
                 failures += 1
             delay = self.config.poll_interval
             if failures:
-                delay = min(delay * 2 ** failures, max(self.config.max_poll_backoff, delay))
+                delay = min(delay * 2**failures, max(self.config.max_poll_backoff, delay))
                 log.warning("Prometheus unavailable for %d polls in a row; next poll in %.0fs", failures, delay)
             self._wake.clear()
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
@@ -239,15 +261,17 @@ class Engine:
 
     # -- per rule --------------------------------------------------------------------------
 
-    async def _evaluate(self, order: int, rule: RuleConfig, now: float, due: list[ActionRow],
-                        unavailable: asyncio.Event) -> _Evaluation:
+    async def _evaluate(
+        self, order: int, rule: RuleConfig, now: float, due: list[ActionRow], unavailable: asyncio.Event
+    ) -> _Evaluation:
         view = self.views[rule.name]
         previous = {target_key(t.labels): t.state for t in view.targets}
         if unavailable.is_set():
             return self._failed(rule, view, now, "Prometheus unavailable")
         try:
-            samples, baselines = await asyncio.gather(self.prometheus.query(rule.query, now),
-                                                      self._baselines_for(rule, now))
+            samples, baselines = await asyncio.gather(
+                self.prometheus.query(rule.query, now), self._baselines_for(rule, now)
+            )
         except PrometheusUnavailable as exc:
             unavailable.set()
             return self._failed(rule, view, now, str(exc))
@@ -271,8 +295,7 @@ class Engine:
                 if held >= rule.trigger.for_:
                     state, reason = TargetState.FIRING, f"{reason} (held {held:.0f}s)"
                     center = baseline.center if baseline is not None and baseline.samples else None
-                    candidates.append(Candidate(rule, order, sample.labels, key, sample.value, center, reason,
-                                                dry_run))
+                    candidates.append(Candidate(rule, order, sample.labels, key, sample.value, center, reason, dry_run))
                 else:
                     state, reason = TargetState.PENDING, f"{reason} (held {held:.0f}s of {rule.trigger.for_:.0f}s)"
             if state == TargetState.WAITING_BASELINE and previous.get(key) != TargetState.WAITING_BASELINE:
@@ -288,9 +311,13 @@ class Engine:
         if rule.verify is not None:
             backing = backing_off(self.store.recent_verdicts(rule.name, rule.verify.backoff_after), rule.verify)
             if backing and not view.backing_off:
-                log.warning("rule %s: its last %d verified actions did not help; cooldown raised to %.0fs "
-                            "(x%g) until one does", rule.name, rule.verify.backoff_after,
-                            cooldown_seconds(rule, True), rule.verify.backoff_factor)
+                log.warning(
+                    "rule %s: its last %d verified actions did not help; cooldown raised to %.0fs (x%g) until one does",
+                    rule.name,
+                    rule.verify.backoff_after,
+                    cooldown_seconds(rule, True),
+                    rule.verify.backoff_factor,
+                )
             view.backing_off = backing
         view.evaluated_at, view.error, view.targets = now, None, targets
         return _Evaluation(rule, candidates)
@@ -327,8 +354,15 @@ class Engine:
         for decision in decisions:
             candidate, rule = decision.candidate, decision.candidate.rule
             key = (rule.name, candidate.target)
-            common = dict(rule=rule.name, target=candidate.target, reason=decision.reason,
-                          dry_run=candidate.dry_run, value=candidate.value, baseline=candidate.baseline, now=now)
+            common = dict(
+                rule=rule.name,
+                target=candidate.target,
+                reason=decision.reason,
+                dry_run=candidate.dry_run,
+                value=candidate.value,
+                baseline=candidate.baseline,
+                now=now,
+            )
             until = now + cooldown_seconds(rule, self.views[rule.name].backing_off)
             if decision.outcome == Outcome.ACT:
                 action_id = uuid.uuid4().hex
@@ -344,16 +378,16 @@ class Engine:
             outcomes[decision.outcome] += 1
             self.outcomes[(rule.name, decision.outcome)] += 1
             if decision.outcome == Outcome.DRY_RUN:
-                self.store.record_decision(action_id=uuid.uuid4().hex, outcome=Outcome.DRY_RUN, cooldown_until=until,
-                                           **common)
+                self.store.record_decision(
+                    action_id=uuid.uuid4().hex, outcome=Outcome.DRY_RUN, cooldown_until=until, **common
+                )
                 self._logged_suppression.pop(key, None)
                 log.info("rule %s target %s: dry run, would act: %s", rule.name, candidate.target, decision.reason)
             elif self._logged_suppression.get(key) != decision.outcome:
                 # a suppression repeats every poll while it lasts: log it once per run of the same outcome
                 self._logged_suppression[key] = decision.outcome
                 self.store.record_decision(action_id=uuid.uuid4().hex, outcome=decision.outcome, **common)
-                log.info("rule %s target %s: %s: %s", rule.name, candidate.target, decision.outcome,
-                         decision.reason)
+                log.info("rule %s target %s: %s: %s", rule.name, candidate.target, decision.outcome, decision.reason)
 
         limit = asyncio.Semaphore(ACTION_CONCURRENCY)
 
@@ -368,30 +402,50 @@ class Engine:
     async def _send(self, candidate: Candidate, action_id: str, decided_at: float) -> Outcome:
         rule = candidate.rule
         try:
-            result = await self.sender.send(rule, action_id=action_id, labels=candidate.labels,
-                                            value=candidate.value, baseline=candidate.baseline)
+            result = await self.sender.send(
+                rule, action_id=action_id, labels=candidate.labels, value=candidate.value, baseline=candidate.baseline
+            )
         except Exception as exc:  # the row is written; it must be finished whatever went wrong
             log.exception("rule %s: action %s raised", rule.name, action_id)
             result = ActionResult(False, 0, f"internal error: {type(exc).__name__}: {exc}")
         outcome = Outcome.SUCCESS if result.success else Outcome.FAILED
         verify_at = decided_at + rule.verify.after if result.success and rule.verify is not None else None
         try:
-            recorded = self.store.finish_action(action_id, outcome=outcome, reason=candidate.reason,
-                                                attempts=result.attempts, detail=result.detail, now=self.clock(),
-                                                verify_due_at=verify_at)
+            recorded = self.store.finish_action(
+                action_id,
+                outcome=outcome,
+                reason=candidate.reason,
+                attempts=result.attempts,
+                detail=result.detail,
+                now=self.clock(),
+                verify_due_at=verify_at,
+            )
         except FencedOut as exc:
             recorded = False
-            log.warning("rule %s: action %s %s, but this instance was deposed meanwhile: %s", rule.name,
-                        action_id, outcome, exc)
+            log.warning(
+                "rule %s: action %s %s, but this instance was deposed meanwhile: %s", rule.name, action_id, outcome, exc
+            )
         if not recorded:
             # the new leader has recorded it as failed with an unknown outcome; that row stands
-            log.warning("rule %s: action %s was resolved by the new leader; its %s is not recorded",
-                        rule.name, action_id, outcome)
+            log.warning(
+                "rule %s: action %s was resolved by the new leader; its %s is not recorded",
+                rule.name,
+                action_id,
+                outcome,
+            )
             return Outcome.FAILED
         self.outcomes[(rule.name, outcome)] += 1
         level = logging.INFO if result.success else logging.ERROR
-        log.log(level, "rule %s target %s: action %s %s after %d attempt(s): %s", rule.name, candidate.target,
-                action_id, outcome, result.attempts, result.detail)
+        log.log(
+            level,
+            "rule %s target %s: action %s %s after %d attempt(s): %s",
+            rule.name,
+            candidate.target,
+            action_id,
+            outcome,
+            result.attempts,
+            result.detail,
+        )
         return outcome
 
     def _refresh_cooldowns(self) -> None:
@@ -400,5 +454,8 @@ class Engine:
     def cooldown_remaining(self, rule: RuleConfig, now: float) -> dict[str, float]:
         """Seconds of cooldown left per target of the rule, in the rule's mode."""
         mode = self.dry_run(rule)
-        return {target: until - now for (name, target), until in self.cooldown_until[mode].items()
-                if name == rule.name and until > now}
+        return {
+            target: until - now
+            for (name, target), until in self.cooldown_until[mode].items()
+            if name == rule.name and until > now
+        }

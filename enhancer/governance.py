@@ -36,7 +36,7 @@ class Candidate:
     """A (rule, target) whose trigger has held for its `for` duration."""
 
     rule: RuleConfig
-    order: int              # position in the config; breaks priority ties
+    order: int  # position in the config; breaks priority ties
     labels: dict[str, str]
     target: str
     value: float
@@ -48,7 +48,7 @@ class Candidate:
 @dataclass(frozen=True)
 class Decision:
     candidate: Candidate
-    outcome: Outcome        # ACT, DRY_RUN or a SUPPRESSED_* outcome
+    outcome: Outcome  # ACT, DRY_RUN or a SUPPRESSED_* outcome
     reason: str
 
 
@@ -61,9 +61,15 @@ def same_target(a: dict[str, str], b: dict[str, str]) -> bool:
     return all(a[name] == b[name] for name in a.keys() & b.keys())
 
 
-def decide(candidates: list[Candidate], *, cooldowns: dict[bool, dict[tuple[str, str], float]],
-           usage: dict[bool, dict[str, int]], global_budget: int, now: float,
-           maintenance: str | None = None) -> list[Decision]:
+def decide(
+    candidates: list[Candidate],
+    *,
+    cooldowns: dict[bool, dict[tuple[str, str], float]],
+    usage: dict[bool, dict[str, int]],
+    global_budget: int,
+    now: float,
+    maintenance: str | None = None,
+) -> list[Decision]:
     """`maintenance`: the window in force (see enhancer.maintenance), if any."""
     decisions: list[Decision] = []
     acting: list[Candidate] = []
@@ -76,25 +82,40 @@ def decide(candidates: list[Candidate], *, cooldowns: dict[bool, dict[tuple[str,
             continue
         until = cooldowns.get(mode, {}).get((rule.name, candidate.target))
         if until is not None and until > now:
-            decisions.append(Decision(candidate, Outcome.SUPPRESSED_COOLDOWN,
-                                      f"in cooldown for another {until - now:.0f}s"))
+            decisions.append(
+                Decision(candidate, Outcome.SUPPRESSED_COOLDOWN, f"in cooldown for another {until - now:.0f}s")
+            )
             continue
         winner = _winner(candidate, acting)
         if winner is not None:
-            decisions.append(Decision(candidate, Outcome.SUPPRESSED_PRIORITY,
-                                      f"rule {winner.rule.name!r} (priority {winner.rule.priority}) acts on "
-                                      f"the same target in exclusive group {rule.exclusive_group!r}"))
+            decisions.append(
+                Decision(
+                    candidate,
+                    Outcome.SUPPRESSED_PRIORITY,
+                    f"rule {winner.rule.name!r} (priority {winner.rule.priority}) acts on "
+                    f"the same target in exclusive group {rule.exclusive_group!r}",
+                )
+            )
             continue
         per_rule = used.setdefault(mode, {})
         total = sum(per_rule.values())
         if total >= global_budget:
-            decisions.append(Decision(candidate, Outcome.SUPPRESSED_BUDGET,
-                                      f"global budget used: {total}/{global_budget} actions in the last hour"))
+            decisions.append(
+                Decision(
+                    candidate,
+                    Outcome.SUPPRESSED_BUDGET,
+                    f"global budget used: {total}/{global_budget} actions in the last hour",
+                )
+            )
             continue
         if rule.budget_per_hour is not None and per_rule.get(rule.name, 0) >= rule.budget_per_hour:
-            decisions.append(Decision(candidate, Outcome.SUPPRESSED_BUDGET,
-                                      f"rule budget used: {per_rule.get(rule.name, 0)}/{rule.budget_per_hour} "
-                                      "actions in the last hour"))
+            decisions.append(
+                Decision(
+                    candidate,
+                    Outcome.SUPPRESSED_BUDGET,
+                    f"rule budget used: {per_rule.get(rule.name, 0)}/{rule.budget_per_hour} actions in the last hour",
+                )
+            )
             continue
         per_rule[rule.name] = per_rule.get(rule.name, 0) + 1
         acting.append(candidate)
@@ -107,7 +128,10 @@ def _winner(candidate: Candidate, acting: list[Candidate]) -> Candidate | None:
     if group is None:
         return None
     for other in acting:
-        if (other.rule.exclusive_group == group and other.rule.name != candidate.rule.name
-                and same_target(other.labels, candidate.labels)):
+        if (
+            other.rule.exclusive_group == group
+            and other.rule.name != candidate.rule.name
+            and same_target(other.labels, candidate.labels)
+        ):
             return other
     return None

@@ -39,7 +39,8 @@ log = logging.getLogger("enhancer.lease")
 LEASE_NAME = "enhancer"
 
 lease_table = Table(
-    "enhancer_lease", metadata,
+    "enhancer_lease",
+    metadata,
     Column("name", String(64), primary_key=True),
     Column("holder", String(200), nullable=False),
     Column("token", Integer, nullable=False),
@@ -64,10 +65,10 @@ def _db_now(dialect: str):
 @dataclass(frozen=True)
 class LeaseStatus:
     leader: bool
-    acquired: bool          # this call made us leader (a new term: resolve the old leader's actions)
-    holder: str             # the current holder, as the row says
-    token: int              # the current fencing token
-    expires_in: float       # seconds until the row expires, by the database's clock
+    acquired: bool  # this call made us leader (a new term: resolve the old leader's actions)
+    holder: str  # the current holder, as the row says
+    token: int  # the current fencing token
+    expires_in: float  # seconds until the row expires, by the database's clock
 
 
 class LeaderLease:
@@ -78,11 +79,11 @@ class LeaderLease:
         self.ttl = ttl
         self.holder = holder or default_holder()
         self.name = name
-        self.token: int | None = None       # our token while we lead
-        self.known_token = 0                # the latest token seen, ours or another holder's
+        self.token: int | None = None  # our token while we lead
+        self.known_token = 0  # the latest token seen, ours or another holder's
         self.known_holder: str | None = None
         self.acquisitions = 0
-        self._valid_until = 0.0             # local monotonic bound: at most ttl after the renewal began
+        self._valid_until = 0.0  # local monotonic bound: at most ttl after the renewal began
         self._now = _db_now(store.engine.dialect.name)
         lease_table.create(store.engine, checkfirst=True)
 
@@ -96,25 +97,46 @@ class LeaderLease:
         try:
             with self.store.engine.begin() as conn:
                 now = conn.execute(select(self._now)).scalar_one()
-                row = conn.execute(select(lease_table).where(lease_table.c.name == self.name)
-                                   .with_for_update()).mappings().first()
+                row = (
+                    conn.execute(select(lease_table).where(lease_table.c.name == self.name).with_for_update())
+                    .mappings()
+                    .first()
+                )
                 if row is None:
                     token = 1
-                    conn.execute(insert(lease_table).values(name=self.name, holder=self.holder, token=token,
-                                                            expires_at=now + self.ttl, acquired_at=now,
-                                                            renewed_at=now))
+                    conn.execute(
+                        insert(lease_table).values(
+                            name=self.name,
+                            holder=self.holder,
+                            token=token,
+                            expires_at=now + self.ttl,
+                            acquired_at=now,
+                            renewed_at=now,
+                        )
+                    )
                     return self._won(token, started, acquired=True)
                 if row["holder"] == self.holder and row["token"] == self.token:
-                    conn.execute(update(lease_table).where(lease_table.c.name == self.name)
-                                 .values(expires_at=now + self.ttl, renewed_at=now))
+                    conn.execute(
+                        update(lease_table)
+                        .where(lease_table.c.name == self.name)
+                        .values(expires_at=now + self.ttl, renewed_at=now)
+                    )
                     return self._won(self.token, started, acquired=False)
                 if row["expires_at"] <= now:
                     token = row["token"] + 1
-                    conn.execute(update(lease_table).where(lease_table.c.name == self.name).values(
-                        holder=self.holder, token=token, expires_at=now + self.ttl, acquired_at=now,
-                        renewed_at=now))
-                    log.warning("lease: took over from %s (expired %.1fs ago); fencing token %d",
-                                row["holder"], now - row["expires_at"], token)
+                    conn.execute(
+                        update(lease_table)
+                        .where(lease_table.c.name == self.name)
+                        .values(
+                            holder=self.holder, token=token, expires_at=now + self.ttl, acquired_at=now, renewed_at=now
+                        )
+                    )
+                    log.warning(
+                        "lease: took over from %s (expired %.1fs ago); fencing token %d",
+                        row["holder"],
+                        now - row["expires_at"],
+                        token,
+                    )
                     return self._won(token, started, acquired=True)
                 return self._lost(row["holder"], row["token"], row["expires_at"] - now)
         except IntegrityError:
@@ -126,10 +148,15 @@ class LeaderLease:
         if self.token is None:
             return
         with self.store.engine.begin() as conn:
-            conn.execute(update(lease_table).where(lease_table.c.name == self.name,
-                                                   lease_table.c.holder == self.holder,
-                                                   lease_table.c.token == self.token)
-                         .values(expires_at=self._now))
+            conn.execute(
+                update(lease_table)
+                .where(
+                    lease_table.c.name == self.name,
+                    lease_table.c.holder == self.holder,
+                    lease_table.c.token == self.token,
+                )
+                .values(expires_at=self._now)
+            )
         log.info("lease: released (fencing token %d)", self.token)
         self.token = None
 
@@ -140,9 +167,11 @@ class LeaderLease:
         starts something new also needs an unexpired lease; finishing or resolving what we
         started only needs the token to be still ours.
         """
-        row = conn.execute(select(lease_table.c.holder, lease_table.c.token, lease_table.c.expires_at,
-                                  self._now.label("now"))
-                           .where(lease_table.c.name == self.name).with_for_update(read=True)).first()
+        row = conn.execute(
+            select(lease_table.c.holder, lease_table.c.token, lease_table.c.expires_at, self._now.label("now"))
+            .where(lease_table.c.name == self.name)
+            .with_for_update(read=True)
+        ).first()
         if row is None or self.token is None or row.token != self.token or row.holder != self.holder:
             current = "nobody" if row is None else f"{row.holder} (token {row.token})"
             raise FencedOut(f"not the leader: fencing token {self.token} is not current; lease held by {current}")

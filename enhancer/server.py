@@ -32,35 +32,42 @@ def build_app(engine: Engine, registry: CollectorRegistry) -> web.Application:
         for rule in engine.config.rules:
             view = engine.views[rule.name]
             cooldowns = engine.cooldown_remaining(rule, now)
-            data.append({
-                "name": rule.name,
-                "description": rule.description,
-                "query": rule.query,
-                "priority": rule.priority,
-                "exclusive_group": rule.exclusive_group,
-                "dry_run": engine.dry_run(rule),
-                "cooldown_seconds": rule.cooldown,
-                "backing_off": view.backing_off,
-                "evaluated_at": view.evaluated_at,
-                "error": view.error,
-                "baseline": _number(view.baseline),
-                "improvement_ratio": _number(engine.improvements.get(rule.name)),
-                "cooldown_remaining_seconds": max(cooldowns.values(), default=0.0),
-                "targets": [{
-                    "labels": target.labels,
-                    "value": _number(target.value),
-                    "state": target.state,
-                    "reason": target.reason,
-                    "pending_since": target.pending_since,
-                    "baseline": None if target.baseline is None else {
-                        "median": _number(target.baseline.center),
-                        "deviation": _number(target.baseline.deviation),
-                        "samples": target.baseline.samples,
-                        "trusted": target.baseline.trusted,
-                    },
-                    "cooldown_remaining_seconds": cooldowns.get(target_key(target.labels), 0.0),
-                } for target in view.targets],
-            })
+            data.append(
+                {
+                    "name": rule.name,
+                    "description": rule.description,
+                    "query": rule.query,
+                    "priority": rule.priority,
+                    "exclusive_group": rule.exclusive_group,
+                    "dry_run": engine.dry_run(rule),
+                    "cooldown_seconds": rule.cooldown,
+                    "backing_off": view.backing_off,
+                    "evaluated_at": view.evaluated_at,
+                    "error": view.error,
+                    "baseline": _number(view.baseline),
+                    "improvement_ratio": _number(engine.improvements.get(rule.name)),
+                    "cooldown_remaining_seconds": max(cooldowns.values(), default=0.0),
+                    "targets": [
+                        {
+                            "labels": target.labels,
+                            "value": _number(target.value),
+                            "state": target.state,
+                            "reason": target.reason,
+                            "pending_since": target.pending_since,
+                            "baseline": None
+                            if target.baseline is None
+                            else {
+                                "median": _number(target.baseline.center),
+                                "deviation": _number(target.baseline.deviation),
+                                "samples": target.baseline.samples,
+                                "trusted": target.baseline.trusted,
+                            },
+                            "cooldown_remaining_seconds": cooldowns.get(target_key(target.labels), 0.0),
+                        }
+                        for target in view.targets
+                    ],
+                }
+            )
         # the window in force, if any: while it lasts nothing is sent
         return web.json_response({"status": "success", "data": data, "maintenance": engine.maintenance_window()})
 
@@ -70,8 +77,9 @@ def build_app(engine: Engine, registry: CollectorRegistry) -> web.Application:
             before = int(request.query["before"]) if "before" in request.query else None
         except ValueError:
             return web.json_response({"status": "error", "error": "limit and before must be integers"}, status=400)
-        rows = engine.store.list_actions(limit=limit, before=before, rule=request.query.get("rule"),
-                                         outcome=request.query.get("outcome"))
+        rows = engine.store.list_actions(
+            limit=limit, before=before, rule=request.query.get("rule"), outcome=request.query.get("outcome")
+        )
         data = [row.as_json() for row in rows]
         next_before = rows[-1].seq if len(rows) == limit else None
         return web.json_response({"status": "success", "data": data, "next_before": next_before})

@@ -10,13 +10,32 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Callable
 
-from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, String, Table, Text, and_,
-                        create_engine, delete, event, func, insert, inspect, or_, select, text, update)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection, Engine
 
 from enhancer.governance import Outcome
@@ -29,14 +48,15 @@ ACTED_OUTCOMES = (Outcome.SUCCESS, Outcome.FAILED, Outcome.DRY_RUN)
 class Status(StrEnum):
     """An action row's status (stored: never change a value)."""
 
-    STARTED = "started"     # written before sending; its outcome is not known yet
-    FINISHED = "finished"   # with its outcome
+    STARTED = "started"  # written before sending; its outcome is not known yet
+    FINISHED = "finished"  # with its outcome
 
 
 metadata = MetaData()
 
 actions = Table(
-    "enhancer_actions", metadata,
+    "enhancer_actions",
+    metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("action_id", String(32), nullable=False, unique=True),
     Column("rule", String(100), nullable=False, index=True),
@@ -61,7 +81,8 @@ actions = Table(
 )
 
 cooldowns = Table(
-    "enhancer_cooldowns", metadata,
+    "enhancer_cooldowns",
+    metadata,
     Column("rule", String(100), primary_key=True),
     Column("target", Text, primary_key=True),
     Column("dry_run", Boolean, primary_key=True),
@@ -133,38 +154,101 @@ class StateStore:
 
     # -- writing -------------------------------------------------------------------------
 
-    def start_action(self, *, action_id: str, rule: str, target: str, reason: str, dry_run: bool,
-                     value: float | None, baseline: float | None, now: float, cooldown_until: float) -> None:
+    def start_action(
+        self,
+        *,
+        action_id: str,
+        rule: str,
+        target: str,
+        reason: str,
+        dry_run: bool,
+        value: float | None,
+        baseline: float | None,
+        now: float,
+        cooldown_until: float,
+    ) -> None:
         """Commit the action and its cooldown before anything is sent (write-ahead)."""
         with self.engine.begin() as conn:
             token = self._fenced(conn, True)
-            conn.execute(insert(actions).values(
-                action_id=action_id, rule=rule, target=target, status=Status.STARTED, outcome=None,
-                reason=reason, dry_run=dry_run, value=value, baseline=baseline, decided_at=now,
-                fencing_token=token))
+            conn.execute(
+                insert(actions).values(
+                    action_id=action_id,
+                    rule=rule,
+                    target=target,
+                    status=Status.STARTED,
+                    outcome=None,
+                    reason=reason,
+                    dry_run=dry_run,
+                    value=value,
+                    baseline=baseline,
+                    decided_at=now,
+                    fencing_token=token,
+                )
+            )
             _set_cooldown(conn, rule, target, dry_run, cooldown_until)
 
-    def finish_action(self, action_id: str, *, outcome: str, reason: str, attempts: int, detail: str | None,
-                      now: float, verify_due_at: float | None) -> bool:
+    def finish_action(
+        self,
+        action_id: str,
+        *,
+        outcome: str,
+        reason: str,
+        attempts: int,
+        detail: str | None,
+        now: float,
+        verify_due_at: float | None,
+    ) -> bool:
         """False if the row is no longer `started`: a new leader has already resolved it."""
         with self.engine.begin() as conn:
             self._fenced(conn, False)
-            changed = conn.execute(update(actions).where(actions.c.action_id == action_id,
-                                                         actions.c.status == Status.STARTED).values(
-                status=Status.FINISHED, outcome=outcome, reason=reason, attempts=attempts, detail=detail,
-                finished_at=now, verify_due_at=verify_due_at)).rowcount
+            changed = conn.execute(
+                update(actions)
+                .where(actions.c.action_id == action_id, actions.c.status == Status.STARTED)
+                .values(
+                    status=Status.FINISHED,
+                    outcome=outcome,
+                    reason=reason,
+                    attempts=attempts,
+                    detail=detail,
+                    finished_at=now,
+                    verify_due_at=verify_due_at,
+                )
+            ).rowcount
         return changed == 1
 
-    def record_decision(self, *, action_id: str, rule: str, target: str, outcome: str, reason: str,
-                        dry_run: bool, value: float | None, baseline: float | None, now: float,
-                        cooldown_until: float | None = None) -> None:
+    def record_decision(
+        self,
+        *,
+        action_id: str,
+        rule: str,
+        target: str,
+        outcome: str,
+        reason: str,
+        dry_run: bool,
+        value: float | None,
+        baseline: float | None,
+        now: float,
+        cooldown_until: float | None = None,
+    ) -> None:
         """A decision that sends nothing (suppressed or dry run), logged finished at once."""
         with self.engine.begin() as conn:
             token = self._fenced(conn, True)
-            conn.execute(insert(actions).values(
-                action_id=action_id, rule=rule, target=target, status=Status.FINISHED, outcome=outcome,
-                reason=reason, dry_run=dry_run, value=value, baseline=baseline, decided_at=now,
-                finished_at=now, fencing_token=token))
+            conn.execute(
+                insert(actions).values(
+                    action_id=action_id,
+                    rule=rule,
+                    target=target,
+                    status=Status.FINISHED,
+                    outcome=outcome,
+                    reason=reason,
+                    dry_run=dry_run,
+                    value=value,
+                    baseline=baseline,
+                    decided_at=now,
+                    finished_at=now,
+                    fencing_token=token,
+                )
+            )
             if cooldown_until is not None:
                 _set_cooldown(conn, rule, target, dry_run, cooldown_until)
 
@@ -181,29 +265,52 @@ class StateStore:
             by = f"; resolved by the leader with fencing token {token}" if token is not None else ""
             rows = conn.execute(select(actions).where(actions.c.status == Status.STARTED)).mappings().all()
             for row in rows:
-                change = dict(status=Status.FINISHED, outcome=Outcome.FAILED, finished_at=now,
-                              reason=(row["reason"] + "; " if row["reason"] else "") +
-                              "outcome unknown: the enhancer stopped while sending; not re-sent "
-                              f"(Idempotency-Key {row['action_id']}){by}")
+                change = dict(
+                    status=Status.FINISHED,
+                    outcome=Outcome.FAILED,
+                    finished_at=now,
+                    reason=(row["reason"] + "; " if row["reason"] else "")
+                    + "outcome unknown: the enhancer stopped while sending; not re-sent "
+                    f"(Idempotency-Key {row['action_id']}){by}",
+                )
                 conn.execute(update(actions).where(actions.c.seq == row["seq"]).values(**change))
                 resolved.append(self._row({**row, **change}))
         return resolved
 
-    def record_verification(self, action_id: str, *, now: float, value_after: float | None,
-                            improvement: float | None, improved: bool | None, note: str) -> None:
+    def record_verification(
+        self,
+        action_id: str,
+        *,
+        now: float,
+        value_after: float | None,
+        improvement: float | None,
+        improved: bool | None,
+        note: str,
+    ) -> None:
         with self.engine.begin() as conn:
             self._fenced(conn, False)
             row = conn.execute(select(actions.c.reason).where(actions.c.action_id == action_id)).scalar_one()
-            conn.execute(update(actions).where(actions.c.action_id == action_id).values(
-                verified_at=now, value_after=value_after, improvement=improvement, improved=improved,
-                reason=f"{row}; verified: {note}"))
+            conn.execute(
+                update(actions)
+                .where(actions.c.action_id == action_id)
+                .values(
+                    verified_at=now,
+                    value_after=value_after,
+                    improvement=improvement,
+                    improved=improved,
+                    reason=f"{row}; verified: {note}",
+                )
+            )
 
     def prune(self, now: float, keep_seconds: float) -> None:
         with self.engine.begin() as conn:
             self._fenced(conn, False)
             conn.execute(delete(cooldowns).where(cooldowns.c.until < now))
-            conn.execute(delete(actions).where(and_(actions.c.decided_at < now - keep_seconds,
-                                                    actions.c.status == Status.FINISHED)))
+            conn.execute(
+                delete(actions).where(
+                    and_(actions.c.decided_at < now - keep_seconds, actions.c.status == Status.FINISHED)
+                )
+            )
 
     # -- reading -------------------------------------------------------------------------
 
@@ -216,37 +323,60 @@ class StateStore:
         """Actions per rule decided since `since` (sent, failed, in flight or dry run)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(actions.c.rule, func.count()).where(
-                    actions.c.decided_at >= since, actions.c.dry_run == dry_run,
-                    or_(actions.c.status == Status.STARTED, actions.c.outcome.in_(ACTED_OUTCOMES)))
-                .group_by(actions.c.rule)).all()
+                select(actions.c.rule, func.count())
+                .where(
+                    actions.c.decided_at >= since,
+                    actions.c.dry_run == dry_run,
+                    or_(actions.c.status == Status.STARTED, actions.c.outcome.in_(ACTED_OUTCOMES)),
+                )
+                .group_by(actions.c.rule)
+            ).all()
         return {rule: count for rule, count in rows}
 
     def due_verifications(self, now: float) -> list[ActionRow]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(actions).where(
-                actions.c.outcome == Outcome.SUCCESS, actions.c.verify_due_at <= now,
-                actions.c.verified_at.is_(None)).order_by(actions.c.seq)).mappings().all()
+            rows = (
+                conn.execute(
+                    select(actions)
+                    .where(
+                        actions.c.outcome == Outcome.SUCCESS,
+                        actions.c.verify_due_at <= now,
+                        actions.c.verified_at.is_(None),
+                    )
+                    .order_by(actions.c.seq)
+                )
+                .mappings()
+                .all()
+            )
         return [self._row(row) for row in rows]
 
     def recent_verdicts(self, rule: str, count: int) -> list[bool]:
         """The last `count` verification verdicts of a rule, newest first (absent signals skipped)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(actions.c.improved).where(
-                actions.c.rule == rule, actions.c.improved.is_not(None))
-                .order_by(actions.c.verified_at.desc(), actions.c.seq.desc()).limit(count)).all()
+            rows = conn.execute(
+                select(actions.c.improved)
+                .where(actions.c.rule == rule, actions.c.improved.is_not(None))
+                .order_by(actions.c.verified_at.desc(), actions.c.seq.desc())
+                .limit(count)
+            ).all()
         return [bool(row.improved) for row in rows]
 
     def last_improvements(self) -> dict[str, float]:
         with self.engine.connect() as conn:
-            newest = (select(actions.c.rule, func.max(actions.c.seq).label("seq"))
-                      .where(actions.c.improvement.is_not(None)).group_by(actions.c.rule).subquery())
-            rows = conn.execute(select(actions.c.rule, actions.c.improvement)
-                                .join(newest, actions.c.seq == newest.c.seq)).all()
+            newest = (
+                select(actions.c.rule, func.max(actions.c.seq).label("seq"))
+                .where(actions.c.improvement.is_not(None))
+                .group_by(actions.c.rule)
+                .subquery()
+            )
+            rows = conn.execute(
+                select(actions.c.rule, actions.c.improvement).join(newest, actions.c.seq == newest.c.seq)
+            ).all()
         return {rule: improvement for rule, improvement in rows}
 
-    def list_actions(self, *, limit: int = 50, before: int | None = None, rule: str | None = None,
-                     outcome: str | None = None) -> list[ActionRow]:
+    def list_actions(
+        self, *, limit: int = 50, before: int | None = None, rule: str | None = None, outcome: str | None = None
+    ) -> list[ActionRow]:
         query = select(actions).order_by(actions.c.seq.desc()).limit(limit)
         if before is not None:
             query = query.where(actions.c.seq < before)
@@ -266,8 +396,9 @@ class StateStore:
 
 def _set_cooldown(conn, rule: str, target: str, dry_run: bool, until: float) -> None:
     # delete + insert is portable across SQLite and PostgreSQL inside one transaction
-    conn.execute(delete(cooldowns).where(cooldowns.c.rule == rule, cooldowns.c.target == target,
-                                         cooldowns.c.dry_run == dry_run))
+    conn.execute(
+        delete(cooldowns).where(cooldowns.c.rule == rule, cooldowns.c.target == target, cooldowns.c.dry_run == dry_run)
+    )
     conn.execute(insert(cooldowns).values(rule=rule, target=target, dry_run=dry_run, until=until))
 
 
@@ -283,7 +414,8 @@ def _set_cooldown(conn, rule: str, target: str, dry_run: bool, until: float) -> 
 # serialised here.)
 
 schema_versions = Table(
-    "enhancer_schema_version", metadata,
+    "enhancer_schema_version",
+    metadata,
     Column("version", Integer, primary_key=True),
     Column("applied_at", Float, nullable=False),
 )
@@ -303,9 +435,7 @@ def _add_fencing_token(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE {actions.name} ADD COLUMN fencing_token INTEGER"))
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
-    (2, _add_fencing_token),
-)
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((2, _add_fencing_token),)
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
@@ -325,8 +455,10 @@ def migrate(engine: Engine) -> int:
             found = 1
             _record_version(conn, found)
         if found > SCHEMA_VERSION:
-            raise SchemaTooNew(f"the state database is at schema version {found}, this enhancer knows "
-                               f"versions up to {SCHEMA_VERSION}: upgrade the enhancer")
+            raise SchemaTooNew(
+                f"the state database is at schema version {found}, this enhancer knows "
+                f"versions up to {SCHEMA_VERSION}: upgrade the enhancer"
+            )
         for version, migration in MIGRATIONS:
             if version > found:
                 migration(conn)

@@ -31,13 +31,12 @@ def unknown_fields(template: Any) -> list[str]:
     return found
 
 
-def render(template: Any, *, labels: dict[str, str], value: float | None,
-           baseline: float | None, rule: str) -> Any:
+def render(template: Any, *, labels: dict[str, str], value: float | None, baseline: float | None, rule: str) -> Any:
     fields: dict[str, Any] = {"value": value, "baseline": baseline, "rule": rule}
 
     def lookup(name: str) -> Any:
         if name.startswith("labels."):
-            label = name[len("labels."):]
+            label = name[len("labels.") :]
             if label not in labels:
                 raise TemplateError(f"target has no label {label!r}")
             return labels[label]
@@ -75,7 +74,7 @@ def _strings(node: Any):
     if isinstance(node, str):
         yield node
     elif isinstance(node, dict):
-        for key, item in node.items():
+        for item in node.values():
             yield from _strings(item)
     elif isinstance(node, list):
         for item in node:

@@ -26,7 +26,7 @@ def improvement_ratio(before: float, after: float, better: str) -> float:
 
 def backing_off(verdicts_newest_first: list[bool], verify: VerifyConfig) -> bool:
     """True after `backoff_after` verified actions in a row that did not help."""
-    recent = verdicts_newest_first[:verify.backoff_after]
+    recent = verdicts_newest_first[: verify.backoff_after]
     return len(recent) == verify.backoff_after and not any(recent)
 
 
@@ -45,8 +45,9 @@ class Verdict:
     improved: bool | None
 
 
-def verify_due(store: StateStore, rule: RuleConfig, due: list[ActionRow], values: dict[str, float],
-               now: float) -> list[Verdict]:
+def verify_due(
+    store: StateStore, rule: RuleConfig, due: list[ActionRow], values: dict[str, float], now: float
+) -> list[Verdict]:
     """Judge this rule's due actions against the values read in this poll."""
     verdicts = []
     spec = rule.verify
@@ -54,17 +55,21 @@ def verify_due(store: StateStore, rule: RuleConfig, due: list[ActionRow], values
         after = values.get(row.target)
         if spec is None or row.value is None or after is None or not math.isfinite(after):
             note = "the signal is absent now; no improvement measured"
-            store.record_verification(row.action_id, now=now, value_after=None, improvement=None,
-                                      improved=None, note=note)
+            store.record_verification(
+                row.action_id, now=now, value_after=None, improvement=None, improved=None, note=note
+            )
             verdicts.append(Verdict(row.action_id, row.labels, None, None, None))
             log.info("rule %s action %s: %s", rule.name, row.action_id, note)
             continue
         ratio = improvement_ratio(row.value, after, spec.better)
         improved = ratio > spec.min_improvement
-        note = (f"signal {row.value:g} -> {after:g} ({spec.better} is better): improvement {ratio:+.3f}, "
-                f"{'helped' if improved else 'did not help'}")
-        store.record_verification(row.action_id, now=now, value_after=after, improvement=ratio,
-                                  improved=improved, note=note)
+        note = (
+            f"signal {row.value:g} -> {after:g} ({spec.better} is better): improvement {ratio:+.3f}, "
+            f"{'helped' if improved else 'did not help'}"
+        )
+        store.record_verification(
+            row.action_id, now=now, value_after=after, improvement=ratio, improved=improved, note=note
+        )
         verdicts.append(Verdict(row.action_id, row.labels, after, ratio, improved))
         log.info("rule %s action %s verified: %s", rule.name, row.action_id, note)
     return verdicts

@@ -24,30 +24,41 @@ class MetricSpec:
 METRICS: dict[str, MetricSpec] = {
     "inventory_skus": MetricSpec("gauge", "Stock-level rows (SKU-locations) of active products.", ("location",)),
     "inventory_on_hand_units": MetricSpec(
-        "gauge", "Sum of on_hand of active products; rows with negative or invalid on_hand skipped.", ("location",)),
+        "gauge", "Sum of on_hand of active products; rows with negative or invalid on_hand skipped.", ("location",)
+    ),
     "inventory_available_units": MetricSpec(
-        "gauge", "Sum of on_hand - reserved of active products; rows with negative or invalid on_hand skipped.",
-        ("location",)),
+        "gauge",
+        "Sum of on_hand - reserved of active products; rows with negative or invalid on_hand skipped.",
+        ("location",),
+    ),
     "inventory_stock_value": MetricSpec(
-        "gauge", "Sum of on_hand x unit_cost over rows with on_hand > 0 and a known cost.", ("location", "currency")),
+        "gauge", "Sum of on_hand x unit_cost over rows with on_hand > 0 and a known cost.", ("location", "currency")
+    ),
     "inventory_low_stock_skus": MetricSpec(
-        "gauge", "Rows with reorder_point set and 0 < on_hand - reserved <= reorder_point.", ("location",)),
+        "gauge", "Rows with reorder_point set and 0 < on_hand - reserved <= reorder_point.", ("location",)
+    ),
     "inventory_out_of_stock_skus": MetricSpec("gauge", "Rows with on_hand - reserved <= 0.", ("location",)),
     "inventory_below_safety_stock_skus": MetricSpec(
-        "gauge", "Rows with safety_stock set and on_hand - reserved < safety_stock.", ("location",)),
+        "gauge", "Rows with safety_stock set and on_hand - reserved < safety_stock.", ("location",)
+    ),
     "inventory_orders": MetricSpec("gauge", "Orders by current status.", ("channel", "status")),
     "inventory_order_fulfillment_ratio": MetricSpec(
-        "gauge", "Fulfilled over non-cancelled orders created in the trailing window.", ("channel",)),
+        "gauge", "Fulfilled over non-cancelled orders created in the trailing window.", ("channel",)
+    ),
     "inventory_stock_movements_total": MetricSpec("counter", "Rows in stock_movements.", ("kind", "source")),
     "inventory_last_stock_movement_timestamp_seconds": MetricSpec(
-        "gauge", "Unix time of the newest stock movement.", ()),
+        "gauge", "Unix time of the newest stock movement.", ()
+    ),
     "inventory_audit_unlogged_movements": MetricSpec("gauge", "Stock movements with no audit_log row.", ()),
     "inventory_integration_sync_runs_total": MetricSpec(
-        "counter", "Rows in integration_syncs.", ("integration", "status")),
+        "counter", "Rows in integration_syncs.", ("integration", "status")
+    ),
     "inventory_integration_sync_conflicts_total": MetricSpec(
-        "counter", "Sum of conflicts over integration_syncs rows.", ("integration",)),
+        "counter", "Sum of conflicts over integration_syncs rows.", ("integration",)
+    ),
     "inventory_integration_last_sync_success_timestamp_seconds": MetricSpec(
-        "gauge", "Unix time of the newest finished successful sync.", ("integration",)),
+        "gauge", "Unix time of the newest finished successful sync.", ("integration",)
+    ),
 }
 
 
@@ -61,37 +72,56 @@ class BuiltinStatement:
 
 
 STOCK_METRICS = (
-    "inventory_skus", "inventory_on_hand_units", "inventory_available_units", "inventory_stock_value",
-    "inventory_low_stock_skus", "inventory_out_of_stock_skus", "inventory_below_safety_stock_skus",
+    "inventory_skus",
+    "inventory_on_hand_units",
+    "inventory_available_units",
+    "inventory_stock_value",
+    "inventory_low_stock_skus",
+    "inventory_out_of_stock_skus",
+    "inventory_below_safety_stock_skus",
 )
 
 BUILTIN_STATEMENTS: dict[str, BuiltinStatement] = {
     "stock": BuiltinStatement(
         STOCK_METRICS,
-        ("negative_on_hand", "invalid_quantity", "null_unit_cost", "null_reorder_point", "stock_unknown_sku",
-         "missing_label", "invalid_utf8"),
-        ("stock_levels", "products")),
+        (
+            "negative_on_hand",
+            "invalid_quantity",
+            "null_unit_cost",
+            "null_reorder_point",
+            "stock_unknown_sku",
+            "missing_label",
+            "invalid_utf8",
+        ),
+        ("stock_levels", "products"),
+    ),
     "orders": BuiltinStatement(
-        ("inventory_orders",), ("unknown_order_status", "orders_bad_timestamp", "missing_label", "invalid_utf8"),
-        ("orders",)),
+        ("inventory_orders",),
+        ("unknown_order_status", "orders_bad_timestamp", "missing_label", "invalid_utf8"),
+        ("orders",),
+    ),
     "fulfillment": BuiltinStatement(
-        ("inventory_order_fulfillment_ratio",), ("missing_label", "invalid_utf8"), ("orders",)),
+        ("inventory_order_fulfillment_ratio",), ("missing_label", "invalid_utf8"), ("orders",)
+    ),
     "movements": BuiltinStatement(
         ("inventory_stock_movements_total",),
-        ("unknown_movement_kind", "movements_bad_timestamp", "movements_unknown_sku", "missing_label",
-         "invalid_utf8"),
-        ("stock_movements", "products")),
+        ("unknown_movement_kind", "movements_bad_timestamp", "movements_unknown_sku", "missing_label", "invalid_utf8"),
+        ("stock_movements", "products"),
+    ),
     "last_movement": BuiltinStatement(
-        ("inventory_last_stock_movement_timestamp_seconds",), ("movements_bad_timestamp",), ("stock_movements",)),
-    "audit_unlogged": BuiltinStatement(
-        ("inventory_audit_unlogged_movements",), (), ("stock_movements", "audit_log")),
+        ("inventory_last_stock_movement_timestamp_seconds",), ("movements_bad_timestamp",), ("stock_movements",)
+    ),
+    "audit_unlogged": BuiltinStatement(("inventory_audit_unlogged_movements",), (), ("stock_movements", "audit_log")),
     "syncs": BuiltinStatement(
         ("inventory_integration_sync_runs_total", "inventory_integration_sync_conflicts_total"),
         ("unknown_sync_status", "negative_conflicts", "missing_label", "invalid_utf8"),
-        ("integration_syncs",)),
+        ("integration_syncs",),
+    ),
     "sync_last_success": BuiltinStatement(
         ("inventory_integration_last_sync_success_timestamp_seconds",),
-        ("syncs_bad_timestamp", "missing_label", "invalid_utf8"), ("integration_syncs",)),
+        ("syncs_bad_timestamp", "missing_label", "invalid_utf8"),
+        ("integration_syncs",),
+    ),
     # Pure data-quality statements: they run while the statement they check runs.
     "syncs_bad_timestamp": BuiltinStatement((), ("syncs_bad_timestamp",), ("integration_syncs",)),
     "syncs_out_of_order": BuiltinStatement((), ("syncs_out_of_order",), ("integration_syncs",)),
@@ -104,8 +134,9 @@ CHECK_COMPANIONS: dict[str, str] = {"syncs_bad_timestamp": "syncs", "syncs_out_o
 VALUE_CHECKS = ("null_value", "non_numeric_value", "non_finite_value", "duplicate_labels")
 
 # Published on the reference schema: the checks of the built-in statements.
-REFERENCE_CHECKS: tuple[str, ...] = tuple(dict.fromkeys(
-    check for statement in BUILTIN_STATEMENTS.values() for check in statement.checks))
+REFERENCE_CHECKS: tuple[str, ...] = tuple(
+    dict.fromkeys(check for statement in BUILTIN_STATEMENTS.values() for check in statement.checks)
+)
 DATA_QUALITY_CHECKS: tuple[str, ...] = REFERENCE_CHECKS + tuple(c for c in VALUE_CHECKS if c not in REFERENCE_CHECKS)
 
 # database.schema: the reference schema, a schema the user maps entirely, or a preset.
@@ -115,7 +146,10 @@ CUSTOM_SCHEMA = "custom"
 
 def builtin_statements_needed(mapped: set[str]) -> list[str]:
     """Built-in statements that still yield a metric nobody mapped, with their companions."""
-    needed = [name for name, statement in BUILTIN_STATEMENTS.items()
-              if statement.metrics and not set(statement.metrics) <= mapped]
+    needed = [
+        name
+        for name, statement in BUILTIN_STATEMENTS.items()
+        if statement.metrics and not set(statement.metrics) <= mapped
+    ]
     needed += [name for name, parent in CHECK_COMPANIONS.items() if parent in needed]
     return needed

@@ -14,8 +14,8 @@ from exporter.business_catalogue import BUILTIN_STATEMENTS, METRICS
 from exporter.collectors.business import BusinessCollector
 from exporter.config import Config
 from exporter.db import Database, DatabaseUnavailable
-from servicekit.secrets import redact
 from servicekit.exitcodes import ExitCode
+from servicekit.secrets import redact
 
 HEADER = ("metric", "query", "rows", "series", "time", "error")
 
@@ -40,13 +40,16 @@ def check_database(config: Config, out: TextIO) -> int:
         metrics = BUILTIN_STATEMENTS[query].metrics if query in BUILTIN_STATEMENTS else (query,)
         for metric in [m for m in metrics if m not in collector.mapped or m == query] or ["(data quality)"]:
             error = failed.get(query)
-            lines.append((
-                metric, query,
-                str(len(results[query].rows)) if query in results else "-",
-                "-" if error or metric == "(data quality)" else str(series.get(metric, 0)),
-                f"{durations[query] * 1000:.1f}ms" if query in durations else "-",
-                str(getattr(error, "reason", error)) if error else "",
-            ))
+            lines.append(
+                (
+                    metric,
+                    query,
+                    str(len(results[query].rows)) if query in results else "-",
+                    "-" if error or metric == "(data quality)" else str(series.get(metric, 0)),
+                    f"{durations[query] * 1000:.1f}ms" if query in durations else "-",
+                    str(getattr(error, "reason", error)) if error else "",
+                )
+            )
     published = {line[0] for line in lines}
     for metric in METRICS:
         if metric not in published:

@@ -13,10 +13,10 @@ from aiohttp import web
 from exporter import __version__
 from exporter.collectors import build_collectors
 from exporter.config import Config, ConfigError, load_config, parse_listen
-from servicekit.logs import setup_logging
 from exporter.runner import Runner
 from exporter.server import build_app
 from servicekit.exitcodes import ExitCode
+from servicekit.logs import setup_logging
 from servicekit.server import SERVER_LIMITS
 from servicekit.webconfig import WebConfig, load_web_config
 
@@ -30,11 +30,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--config", required=True, metavar="FILE", help="YAML config file (see docs/configuration.md)")
     parser.add_argument("--listen", metavar="ADDR", help="host:port to serve on (overrides the config's listen)")
-    parser.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
-                        help="exporter-toolkit web config: TLS, basic auth, headers (docs/security.md)")
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        help="exporter-toolkit web config: TLS, basic auth, headers (docs/security.md)",
+    )
     parser.add_argument("--check-config", action="store_true", help="validate the config and exit")
-    parser.add_argument("--check-database", action="store_true",
-                        help="run every configured business statement once, print a table and exit (1 on a failure)")
+    parser.add_argument(
+        "--check-database",
+        action="store_true",
+        help="run every configured business statement once, print a table and exit (1 on a failure)",
+    )
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     parser.add_argument("--version", action="version", version=f"inventory-exporter {__version__}")
@@ -42,8 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def serve(config: Config, host: str, port: int, web_config: WebConfig | None = None) -> None:
-    runner = Runner(build_collectors(config), config.constant_labels,
-                    extra_sources=[web_config.families] if web_config else [])
+    runner = Runner(
+        build_collectors(config), config.constant_labels, extra_sources=[web_config.families] if web_config else []
+    )
     app = build_app(runner, web_config)
     web_runner = web.AppRunner(app, access_log=None, handle_signals=False, **SERVER_LIMITS)
     await web_runner.setup()

@@ -16,9 +16,15 @@ from exporter.analytics.config import AnalyticsConfig
 from exporter.business_catalogue import BUILTIN_STATEMENTS, CUSTOM_SCHEMA, METRICS, REFERENCE_SCHEMA
 from exporter.integrations import KINDS, Integration
 from servicekit.config import (  # noqa: F401 - ConfigError and parsers re-exported
-    ConfigError, Duration, HttpUrl, Model, format_validation_error, load_model, parse_duration, parse_listen,
+    ConfigError,
+    Duration,
+    HttpUrl,
+    Model,
+    format_validation_error,
+    load_model,
+    parse_duration,
+    parse_listen,
 )
-
 
 _METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -43,7 +49,7 @@ class DatabaseConfig(Model):
         return schema
 
     @model_validator(mode="after")
-    def _check_preset_dialect(self) -> "DatabaseConfig":
+    def _check_preset_dialect(self) -> DatabaseConfig:
         from sqlalchemy.engine import make_url
 
         from exporter.presets import load_preset
@@ -53,8 +59,9 @@ class DatabaseConfig(Model):
         preset = load_preset(self.schema_)
         backend = make_url(self.url).get_backend_name()
         if preset.dialects and backend not in preset.dialects:
-            raise ValueError(f"schema {self.schema_!r} is for {' or '.join(preset.dialects)} databases, "
-                             f"the url is {backend}")
+            raise ValueError(
+                f"schema {self.schema_!r} is for {' or '.join(preset.dialects)} databases, the url is {backend}"
+            )
         return self
 
     @field_validator("url")
@@ -110,7 +117,7 @@ class BusinessConfig(Model):
     metrics: list[CustomMetric] = []
 
     @model_validator(mode="after")
-    def _check_names(self) -> "BusinessConfig":
+    def _check_names(self) -> BusinessConfig:
         for name in self.overrides:
             if name not in METRICS:
                 raise ValueError(f"overrides: unknown metric {name!r}; known: {', '.join(sorted(METRICS))}")
@@ -186,7 +193,7 @@ class Config(Model):
         return labels
 
     @model_validator(mode="after")
-    def _check_unique(self) -> "Config":
+    def _check_unique(self) -> Config:
         names = [i.name for i in self.integrations]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -212,6 +219,9 @@ def _check_integrations(path: str, config: Config) -> None:
         return
     for index, integration in enumerate(config.integrations):
         if not integration.database_sql:
-            raise ConfigError.at(path, f"integrations.{index}.database_sql",
-                                 "required when database.schema is not 'reference': SQL returning "
-                                 "sku, location, available (the built-in one reads stock_levels)")
+            raise ConfigError.at(
+                path,
+                f"integrations.{index}.database_sql",
+                "required when database.schema is not 'reference': SQL returning "
+                "sku, location, available (the built-in one reads stock_levels)",
+            )

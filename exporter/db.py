@@ -13,9 +13,10 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, event, text
@@ -45,12 +46,14 @@ class Dialect:
     def valid_timestamp(self, column: str) -> str:
         """True where the column holds ISO-8601 UTC text (2026-11-22T14:05:00Z)."""
         if self.name == "sqlite":
-            return (
-                f"({column} GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]*')"
-            )
+            return f"({column} GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]*')"
         if self.name == "postgresql":
             return f"(CAST({column} AS TEXT) ~ '^[0-9]{{4}}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]')"
         return f"(CAST({column} AS CHAR) REGEXP '^[0-9]{{4}}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]')"
+
+
+# The dialect of the reference schema's own default database.
+SQLITE = Dialect("sqlite")
 
 
 def _decode_text(raw: bytes) -> str:
@@ -107,7 +110,7 @@ class QueryResult:
     rows: list[tuple]
 
 
-def _fetch(conn: Any, sql: str, params: Mapping[str, Any]) -> "QueryResult":
+def _fetch(conn: Any, sql: str, params: Mapping[str, Any]) -> QueryResult:
     result = conn.execute(text(sql), dict(params))
     return QueryResult(list(result.keys()), [tuple(row) for row in result])
 
@@ -258,11 +261,14 @@ class Database:
         finally:
             killer.close()
 
-    def fetch_all(self, statements: Mapping[str, str | Partitioned],
-                  params: Mapping[str, Any] | None = None,
-                  consume: Callable[[str, QueryResult], bool] | None = None,
-                  errors: dict[str, QueryError] | None = None,
-                  durations: dict[str, float] | None = None) -> dict[str, QueryResult]:
+    def fetch_all(
+        self,
+        statements: Mapping[str, str | Partitioned],
+        params: Mapping[str, Any] | None = None,
+        consume: Callable[[str, QueryResult], bool] | None = None,
+        errors: dict[str, QueryError] | None = None,
+        durations: dict[str, float] | None = None,
+    ) -> dict[str, QueryResult]:
         """Run named statements in one read-only transaction; return their results by name.
 
         One transaction gives every metric of a cycle the same view of the data. The one
@@ -280,8 +286,9 @@ class Database:
         connection always raises DatabaseUnavailable.
         """
         params = dict(params or {})
-        plain = {n: (s.sql.replace("{rows}", "1 = 1") if isinstance(s, Partitioned) else s)
-                 for n, s in statements.items()}
+        plain = {
+            n: (s.sql.replace("{rows}", "1 = 1") if isinstance(s, Partitioned) else s) for n, s in statements.items()
+        }
         parallel: dict[str, Partitioned] = {}
         if self.dialect.name == "sqlite" and _cores() > 1:
             parallel = {n: s for n, s in statements.items() if isinstance(s, Partitioned)}
@@ -297,8 +304,10 @@ class Database:
             del plain[name]
             sql = statement.sql.replace("{rows}", f"{statement.alias}.rowid BETWEEN :part_lo AND :part_hi")
             bounds = [(i * sizes[name] // workers + 1, (i + 1) * sizes[name] // workers) for i in range(workers)]
-            jobs += [(name, {f"{name}#{i}": sql}, {**params, "part_lo": lo, "part_hi": hi})
-                     for i, (lo, hi) in enumerate(bounds)]
+            jobs += [
+                (name, {f"{name}#{i}": sql}, {**params, "part_lo": lo, "part_hi": hi})
+                for i, (lo, hi) in enumerate(bounds)
+            ]
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=len(jobs) + 1, thread_name_prefix="sql") as pool:
             rest = pool.submit(self._run, plain, params, consume, errors, durations)
@@ -338,10 +347,14 @@ class Database:
                     sizes[name] = 0
         return sizes
 
-    def _run(self, statements: Mapping[str, str], params: Mapping[str, Any],
-             consume: Callable[[str, QueryResult], bool] | None = None,
-             errors: dict[str, QueryError] | None = None,
-             durations: dict[str, float] | None = None) -> dict[str, QueryResult]:
+    def _run(
+        self,
+        statements: Mapping[str, str],
+        params: Mapping[str, Any],
+        consume: Callable[[str, QueryResult], bool] | None = None,
+        errors: dict[str, QueryError] | None = None,
+        durations: dict[str, float] | None = None,
+    ) -> dict[str, QueryResult]:
         results: dict[str, QueryResult] = {}
         savepoints = errors is not None and self.dialect.name == "postgresql"
         interrupts = self._interrupts

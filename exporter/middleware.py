@@ -98,8 +98,9 @@ class ApiMetrics:
         return web.Response(body=encoder(self.registry), headers={"Content-Type": content_type})
 
 
-def instrument(app: web.Application, registry: CollectorRegistry | None = None,
-               metrics_path: str | None = "/metrics") -> ApiMetrics:
+def instrument(
+    app: web.Application, registry: CollectorRegistry | None = None, metrics_path: str | None = "/metrics"
+) -> ApiMetrics:
     """Add the middleware to `app` and (unless metrics_path is None) a GET handler for /metrics.
 
     Call before the app starts. Pass `registry=prometheus_client.REGISTRY` to expose the

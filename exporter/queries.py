@@ -43,16 +43,20 @@ def business_statements(dialect: Dialect) -> dict[str, str | Partitioned]:
         # counted as a data-quality issue); they still count as out of stock. A quantity
         # that is no number within +-1e15 (text in SQLite, an overflow) makes the row
         # invalid_quantity: counted as a SKU-location, in no sum, never out of stock.
-        "stock": Partitioned(table="stock_levels", alias="s", group_columns=3, sql=f"""
+        "stock": Partitioned(
+            table="stock_levels",
+            alias="s",
+            group_columns=3,
+            sql=f"""
             SELECT s.location_id, p.currency, p.active,
                    COUNT(*),
                    SUM(CASE WHEN {valid} AND s.on_hand >= 0 THEN s.on_hand ELSE 0 END),
                    SUM(CASE WHEN {valid} AND s.on_hand >= 0 THEN {available} ELSE 0 END),
                    SUM(CASE WHEN {valid} AND s.on_hand > 0 AND {cost_ok} THEN s.on_hand * p.unit_cost ELSE 0 END),
-                   SUM(CASE WHEN {in_range('s.reorder_point')} AND {valid} AND {available} > 0
+                   SUM(CASE WHEN {in_range("s.reorder_point")} AND {valid} AND {available} > 0
                              AND {available} <= s.reorder_point THEN 1 ELSE 0 END),
                    SUM(CASE WHEN {valid} AND {available} <= 0 THEN 1 ELSE 0 END),
-                   SUM(CASE WHEN {in_range('s.safety_stock')} AND {valid}
+                   SUM(CASE WHEN {in_range("s.safety_stock")} AND {valid}
                              AND {available} < s.safety_stock THEN 1 ELSE 0 END),
                    SUM(CASE WHEN {valid} AND s.on_hand < 0 THEN 1 ELSE 0 END),
                    SUM(CASE WHEN {valid} AND s.on_hand > 0 AND NOT {cost_ok} THEN 1 ELSE 0 END),
@@ -61,9 +65,10 @@ def business_statements(dialect: Dialect) -> dict[str, str | Partitioned]:
             FROM stock_levels s LEFT JOIN products p ON p.sku = s.sku
             WHERE {{rows}}
             GROUP BY s.location_id, p.currency, p.active
-        """),
+        """,
+        ),
         "orders": f"""
-            SELECT channel, status, COUNT(*), SUM(CASE WHEN {ts('created_at')} THEN 0 ELSE 1 END)
+            SELECT channel, status, COUNT(*), SUM(CASE WHEN {ts("created_at")} THEN 0 ELSE 1 END)
             FROM orders GROUP BY channel, status
         """,
         # Cancelled orders are excluded; an order counts as fulfilled by its status.
@@ -73,17 +78,22 @@ def business_statements(dialect: Dialect) -> dict[str, str | Partitioned]:
                    COUNT(*)
             FROM orders
             WHERE status IN ('open', 'fulfilled', 'backordered')
-              AND {ts('created_at')} AND created_at >= :since
+              AND {ts("created_at")} AND created_at >= :since
             GROUP BY channel
         """,
-        "movements": Partitioned(table="stock_movements", alias="m", group_columns=2, sql=f"""
+        "movements": Partitioned(
+            table="stock_movements",
+            alias="m",
+            group_columns=2,
+            sql=f"""
             SELECT m.kind, m.source, COUNT(*),
-                   SUM(CASE WHEN {ts('m.occurred_at')} THEN 0 ELSE 1 END),
+                   SUM(CASE WHEN {ts("m.occurred_at")} THEN 0 ELSE 1 END),
                    SUM(CASE WHEN p.sku IS NULL THEN 1 ELSE 0 END)
             FROM stock_movements m LEFT JOIN products p ON p.sku = m.sku
             WHERE {{rows}}
             GROUP BY m.kind, m.source
-        """),
+        """,
+        ),
         "last_movement": f"SELECT MAX(occurred_at) FROM stock_movements WHERE {ts('occurred_at')}",
         "audit_unlogged": """
             SELECT COUNT(*) FROM stock_movements m
@@ -96,17 +106,17 @@ def business_statements(dialect: Dialect) -> dict[str, str | Partitioned]:
         """,
         "sync_last_success": f"""
             SELECT integration, MAX(finished_at) FROM integration_syncs
-            WHERE status = 'success' AND {ts('finished_at')}
+            WHERE status = 'success' AND {ts("finished_at")}
             GROUP BY integration
         """,
         "syncs_bad_timestamp": f"""
             SELECT COUNT(*) FROM integration_syncs
-            WHERE NOT {ts('started_at')} OR (finished_at IS NOT NULL AND NOT {ts('finished_at')})
+            WHERE NOT {ts("started_at")} OR (finished_at IS NOT NULL AND NOT {ts("finished_at")})
         """,
         # Out-of-order rows: a sync that finished before it started.
         "syncs_out_of_order": f"""
             SELECT COUNT(*) FROM integration_syncs
-            WHERE finished_at IS NOT NULL AND {ts('started_at')} AND {ts('finished_at')}
+            WHERE finished_at IS NOT NULL AND {ts("started_at")} AND {ts("finished_at")}
               AND finished_at < started_at
         """,
     }

@@ -57,8 +57,12 @@ class CollectorState:
 
 
 class Runner:
-    def __init__(self, collectors: list[Collector], constant_labels: dict[str, str] | None = None,
-                 extra_sources: list | None = None):
+    def __init__(
+        self,
+        collectors: list[Collector],
+        constant_labels: dict[str, str] | None = None,
+        extra_sources: list | None = None,
+    ):
         self.collectors = collectors
         self.constant_labels = constant_labels or {}
         # Callables returning families of the process itself (e.g. refused requests),

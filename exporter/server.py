@@ -84,10 +84,17 @@ async def landing(request: web.Request) -> web.Response:
     failing = [
         f"<tr class='failed'><td>{html.escape(c.name)}</td><td>{html.escape(query)}</td>"
         f"<td>{html.escape(error)}</td></tr>"
-        for c in runner.collectors for query, error in sorted(getattr(c, "failing", {}).items())
+        for c in runner.collectors
+        for query, error in sorted(getattr(c, "failing", {}).items())
     ]
-    statements = ("<h2>Failing statements</h2>\n<table><tr><th>collector</th><th>query</th><th>error</th></tr>"
-                  f"{''.join(failing)}</table>") if failing else ""
+    statements = (
+        (
+            "<h2>Failing statements</h2>\n<table><tr><th>collector</th><th>query</th><th>error</th></tr>"
+            f"{''.join(failing)}</table>"
+        )
+        if failing
+        else ""
+    )
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>inventory-exporter</title>
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.2em .8em;text-align:left}}
@@ -97,7 +104,7 @@ async def landing(request: web.Request) -> web.Response:
  · <a href="/api/v1/mismatches">Mismatches</a> · <a href="/api/v1/recommendations">Recommendations</a></p>
 <h2>Collectors</h2>
 <table><tr><th>collector</th><th>status</th><th>duration</th><th>last run</th><th>last error</th></tr>
-{''.join(rows)}
+{"".join(rows)}
 </table>
 {statements}</body></html>
 """

@@ -1,4 +1,4 @@
-""""What changed": figures that crossed their objective or moved more than a threshold.
+""" "What changed": figures that crossed their objective or moved more than a threshold.
 
 Worst first: a figure that fell below its objective, then one that lost its data,
 then moves for the worse (largest first), neutral moves, moves for the better, and last
@@ -24,11 +24,16 @@ class Change:
     key: str
     labels: dict[str, str]
     text: str
-    magnitude: float     # |relative move|; inf when the previous value was 0
+    magnitude: float  # |relative move|; inf when the previous value was 0
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "key": self.key, "labels": self.labels, "text": self.text,
-                "magnitude": self.magnitude if math.isfinite(self.magnitude) else None}
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "labels": self.labels,
+            "text": self.text,
+            "magnitude": self.magnitude if math.isfinite(self.magnitude) else None,
+        }
 
 
 def _name(figure: Figure) -> str:
@@ -60,35 +65,57 @@ def detect(figures: list[Figure], config: ChangesConfig) -> list[Change]:
         after = format_value(figure.unit, figure.value, figure.note)
         if figure.value is None:
             if figure.previous is not None and figure.note is None:
-                changes.append(Change("lost_data", figure.key, figure.labels,
-                                      f"{name}: no data this period (was {before}).", math.inf))
+                changes.append(
+                    Change(
+                        "lost_data", figure.key, figure.labels, f"{name}: no data this period (was {before}).", math.inf
+                    )
+                )
             continue
         if figure.previous is None:
             if figure.met is False:
-                changes.append(Change("missed_objective", figure.key, figure.labels,
-                                      f"{name} is {after}, outside {_objective_words(figure)} "
-                                      "(no data for the previous period).", math.inf))
+                changes.append(
+                    Change(
+                        "missed_objective",
+                        figure.key,
+                        figure.labels,
+                        f"{name} is {after}, outside {_objective_words(figure)} (no data for the previous period).",
+                        math.inf,
+                    )
+                )
             continue
         delta = figure.delta
         magnitude = abs(delta) / abs(figure.previous) if figure.previous else (math.inf if delta else 0.0)
         verb = "rose" if delta > 0 else "fell"
         if figure.met is False and figure.previous_met is True:
-            changes.append(Change("missed_objective", figure.key, figure.labels,
-                                  f"{name} {verb} from {before} to {after}, now outside {_objective_words(figure)}.",
-                                  magnitude))
+            changes.append(
+                Change(
+                    "missed_objective",
+                    figure.key,
+                    figure.labels,
+                    f"{name} {verb} from {before} to {after}, now outside {_objective_words(figure)}.",
+                    magnitude,
+                )
+            )
             continue
         if figure.met is True and figure.previous_met is False:
-            changes.append(Change("met_objective", figure.key, figure.labels,
-                                  f"{name} {verb} from {before} to {after}, back within {_objective_words(figure)}.",
-                                  magnitude))
+            changes.append(
+                Change(
+                    "met_objective",
+                    figure.key,
+                    figure.labels,
+                    f"{name} {verb} from {before} to {after}, back within {_objective_words(figure)}.",
+                    magnitude,
+                )
+            )
             continue
         threshold = config.thresholds.get(figure.key, config.threshold)
         if magnitude > threshold:
             kind = _direction(figure)
             percent = "" if not math.isfinite(magnitude) else f" {magnitude * 100:.0f} %,"
-            changes.append(Change(kind, figure.key, figure.labels,
-                                  f"{name} {verb}{percent} from {before} to {after}.", magnitude))
+            changes.append(
+                Change(kind, figure.key, figure.labels, f"{name} {verb}{percent} from {before} to {after}.", magnitude)
+            )
     changes.sort(key=lambda c: (RANKS[c.kind], -c.magnitude if c.kind != "met_objective" else c.magnitude))
     if config.limit:
-        changes = changes[:config.limit]
+        changes = changes[: config.limit]
     return changes

@@ -29,12 +29,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="inventory-report",
         description="Period reports (HTML, PDF, JSON, CSV) computed from Prometheus history, "
-                    "compared with the previous period.")
+        "compared with the previous period.",
+    )
     parser.add_argument("--config", required=True, metavar="FILE", help="YAML config (see docs/reports.md)")
     parser.add_argument("--period", choices=KINDS, help="report on the last complete period of this kind")
     parser.add_argument("--end", metavar="DATE", help="with --period: a day inside the period to report")
-    parser.add_argument("--from", dest="start", metavar="T", help="custom period start (2026-11-22, "
-                        "2026-11-22T06:00, now-1h), in the config's time zone")
+    parser.add_argument(
+        "--from",
+        dest="start",
+        metavar="T",
+        help="custom period start (2026-11-22, 2026-11-22T06:00, now-1h), in the config's time zone",
+    )
     parser.add_argument("--to", dest="stop", metavar="T", help="custom period end (exclusive)")
     parser.add_argument("--out", metavar="DIR", help="archive directory (default: output.directory)")
     parser.add_argument("--format", metavar="LIST", help="comma-separated: html,pdf,json,csv")
@@ -53,8 +58,11 @@ def parse_formats(text: str | None, default: list[str]) -> list[str]:
     formats = [part.strip() for part in text.split(",") if part.strip()]
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
-        raise ValueError(f"--format: unknown format {unknown[0]!r}; expected some of {','.join(FORMATS)}"
-                         if unknown else "--format: empty list")
+        raise ValueError(
+            f"--format: unknown format {unknown[0]!r}; expected some of {','.join(FORMATS)}"
+            if unknown
+            else "--format: empty list"
+        )
     return formats
 
 
@@ -104,8 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         return ExitCode.CONFIG
     out_dir = Path(args.out or config.output.directory)
     if args.schedule and not config.schedule.specs():
-        print(f"config error: {args.config}: schedule: --schedule needs a cron expression for at least one "
-              "of daily, weekly, monthly, quarterly", file=sys.stderr)
+        print(
+            f"config error: {args.config}: schedule: --schedule needs a cron expression for at least one "
+            "of daily, weekly, monthly, quarterly",
+            file=sys.stderr,
+        )
         return ExitCode.CONFIG
     if args.check_config:
         print(f"{args.config}: OK")

@@ -99,7 +99,7 @@ class EmailConfig(Model):
     subject: str = "{title}: {period}"
 
     @model_validator(mode="after")
-    def _check_credentials(self) -> "EmailConfig":
+    def _check_credentials(self) -> EmailConfig:
         if self.password_env and self.password_file:
             raise ValueError("set password_env or password_file, not both")
         if (self.password_env or self.password_file) and not self.username:
@@ -122,7 +122,7 @@ class WebhookConfig(Model):
     token_file: str | None = None
 
     @model_validator(mode="after")
-    def _check_token(self) -> "WebhookConfig":
+    def _check_token(self) -> WebhookConfig:
         if self.token_env and self.token_file:
             raise ValueError("set token_env or token_file, not both")
         return self

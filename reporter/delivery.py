@@ -27,7 +27,7 @@ log = logging.getLogger("reporter.delivery")
 
 @dataclass(frozen=True)
 class Delivery:
-    channel: str   # email | webhook
+    channel: str  # email | webhook
     ok: bool
     detail: str
 
@@ -38,8 +38,9 @@ def report_link(base_url: str | None, report: Report, fmt: str = "html") -> str 
     return f"{base_url.rstrip('/')}/{report.period.name}/{report.period.name}.{fmt}"
 
 
-def build_message(config: EmailConfig, report: Report, html: str, pdf: bytes | None,
-                  link: str | None = None) -> EmailMessage:
+def build_message(
+    config: EmailConfig, report: Report, html: str, pdf: bytes | None, link: str | None = None
+) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = config.subject.format(title=report.title, period=report.period.label)
     message["From"] = config.sender
@@ -75,8 +76,9 @@ def _send_smtp(config: EmailConfig, message: EmailMessage, password: Secret | No
         client.send_message(message)
 
 
-async def send_email(config: EmailConfig, report: Report, html: str, pdf: bytes | None,
-                     link: str | None = None) -> Delivery:
+async def send_email(
+    config: EmailConfig, report: Report, html: str, pdf: bytes | None, link: str | None = None
+) -> Delivery:
     where = f"{config.host}:{config.port}"
     password = None
     try:
@@ -100,20 +102,31 @@ def webhook_payload(report: Report, link: str | None) -> dict:
     from reporter.outputs import report_dict
 
     data = report_dict(report)
-    return {"title": report.title, "period": data["period"], "previous_period": data["previous_period"],
-            "link": link, "changes": data["changes"], "figures": data["figures"]}
+    return {
+        "title": report.title,
+        "period": data["period"],
+        "previous_period": data["previous_period"],
+        "link": link,
+        "changes": data["changes"],
+        "figures": data["figures"],
+    }
 
 
-async def send_webhook(config: WebhookConfig, report: Report, link: str | None,
-                       session: aiohttp.ClientSession) -> Delivery:
+async def send_webhook(
+    config: WebhookConfig, report: Report, link: str | None, session: aiohttp.ClientSession
+) -> Delivery:
     token = None
     url = redact(config.url)  # a password in the URL stays out of the details and the log
     try:
         token = config.token()
         headers = {"Authorization": f"Bearer {token.reveal()}"} if token else {}
         body = json.dumps(webhook_payload(report, link), allow_nan=False)
-        async with session.post(config.url, data=body, headers={**headers, "Content-Type": "application/json"},
-                                timeout=aiohttp.ClientTimeout(total=config.timeout)) as response:
+        async with session.post(
+            config.url,
+            data=body,
+            headers={**headers, "Content-Type": "application/json"},
+            timeout=aiohttp.ClientTimeout(total=config.timeout),
+        ) as response:
             if response.status >= 300:
                 detail = f"webhook {url} answered HTTP {response.status}"
             else:
@@ -121,7 +134,7 @@ async def send_webhook(config: WebhookConfig, report: Report, link: str | None,
                 return Delivery("webhook", True, f"HTTP {response.status}")
     except ConfigError as exc:
         detail = f"webhook not sent: token: {exc}"
-    except asyncio.TimeoutError:
+    except TimeoutError:
         detail = f"webhook {url} did not answer within {config.timeout:g}s"
     except (aiohttp.ClientError, OSError) as exc:
         detail = redact(f"webhook {url} failed: {exc}", token)

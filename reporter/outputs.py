@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from reporter.report import Report
@@ -26,20 +26,28 @@ MANIFEST = "manifest.json"
 
 def report_dict(report: Report) -> dict:
     def period_dict(period):
-        return {"kind": period.kind, "name": period.name, "label": period.label,
-                "start": period.start.isoformat(), "end": period.end.isoformat(),
-                "start_ts": period.start_ts, "end_ts": period.end_ts, "seconds": period.seconds}
+        return {
+            "kind": period.kind,
+            "name": period.name,
+            "label": period.label,
+            "start": period.start.isoformat(),
+            "end": period.end.isoformat(),
+            "start_ts": period.start_ts,
+            "end_ts": period.end_ts,
+            "seconds": period.seconds,
+        }
 
     return {
         "title": report.title,
         "period": period_dict(report.period),
         "previous_period": period_dict(report.previous_period),
-        "generated_at": datetime.fromtimestamp(report.generated_at, timezone.utc).isoformat(),
+        "generated_at": datetime.fromtimestamp(report.generated_at, UTC).isoformat(),
         "sections": [{"name": name, "has_data": report.section_has_data(name)} for name in report.sections],
         "figures": [figure.to_dict() for figure in report.figures],
         "changes": [change.to_dict() for change in report.changes],
-        "charts": [{"key": c.key, "section": c.section, "title": c.title, "has_data": c.has_data}
-                   for c in report.charts],
+        "charts": [
+            {"key": c.key, "section": c.section, "title": c.title, "has_data": c.has_data} for c in report.charts
+        ],
     }
 
 
@@ -47,8 +55,21 @@ def to_json(report: Report) -> str:
     return json.dumps(report_dict(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-CSV_COLUMNS = ["section", "key", "title", "unit", "labels", "value", "previous", "delta", "delta_ratio",
-               "objective", "objective_op", "objective_met", "note"]
+CSV_COLUMNS = [
+    "section",
+    "key",
+    "title",
+    "unit",
+    "labels",
+    "value",
+    "previous",
+    "delta",
+    "delta_ratio",
+    "objective",
+    "objective_op",
+    "objective_met",
+    "note",
+]
 
 
 def to_csv(report: Report) -> str:
@@ -89,10 +110,15 @@ def write_archive(out_dir: Path, report: Report, rendered: dict[str, bytes]) -> 
         atomic_write(directory / name, data)
         files[fmt] = name
     manifest = {
-        "period": report.period.name, "kind": report.period.kind, "label": report.period.label,
-        "start": report.period.start.isoformat(), "end": report.period.end.isoformat(),
-        "generated_at": datetime.fromtimestamp(report.generated_at, timezone.utc).isoformat(),
-        "files": files, "changes": len(report.changes), "deliveries": {},
+        "period": report.period.name,
+        "kind": report.period.kind,
+        "label": report.period.label,
+        "start": report.period.start.isoformat(),
+        "end": report.period.end.isoformat(),
+        "generated_at": datetime.fromtimestamp(report.generated_at, UTC).isoformat(),
+        "files": files,
+        "changes": len(report.changes),
+        "deliveries": {},
     }
     atomic_write(directory / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     write_index(out_dir)
@@ -108,8 +134,7 @@ def read_manifest(out_dir: Path, period_name: str) -> dict | None:
 
 def record_delivery(out_dir: Path, period_name: str, channel: str, ok: bool, detail: str = "") -> None:
     manifest = read_manifest(out_dir, period_name) or {"period": period_name, "files": {}}
-    manifest.setdefault("deliveries", {})[channel] = {
-        "ok": ok, "at": datetime.now(timezone.utc).isoformat(), "detail": detail}
+    manifest.setdefault("deliveries", {})[channel] = {"ok": ok, "at": datetime.now(UTC).isoformat(), "detail": detail}
     atomic_write(out_dir / period_name / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
 
 
@@ -120,6 +145,7 @@ def write_index(out_dir: Path) -> None:
         if manifest:
             manifests.append(manifest)
     manifests.sort(key=lambda m: (m.get("start", ""), m.get("period", "")), reverse=True)
-    html = render_page("index.html.j2", manifests=manifests,
-                       updated=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+    html = render_page(
+        "index.html.j2", manifests=manifests, updated=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    )
     atomic_write(out_dir / "index.html", html.encode())

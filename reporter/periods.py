@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 KINDS = ("daily", "weekly", "monthly", "quarterly")
 
 
 @dataclass(frozen=True)
 class Period:
-    kind: str            # daily | weekly | monthly | quarterly | custom
-    start: datetime      # aware, local
-    end: datetime        # aware, local, exclusive
+    kind: str  # daily | weekly | monthly | quarterly | custom
+    start: datetime  # aware, local
+    end: datetime  # aware, local, exclusive
     week_start: str = "monday"
 
     @property
@@ -65,7 +65,7 @@ class Period:
             return f"Q{(s.month - 1) // 3 + 1} {s.year} ({s:%b} to {last:%b})"
         return f"{s:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M}"
 
-    def previous(self) -> "Period":
+    def previous(self) -> Period:
         tz = self.start.tzinfo
         if self.kind == "custom":
             length = self.end_ts - self.start_ts
@@ -75,7 +75,7 @@ class Period:
 
 
 def _from_ts(ts: float, tz: tzinfo) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc).astimezone(tz)
+    return datetime.fromtimestamp(ts, UTC).astimezone(tz)
 
 
 def _midnight(day: date, tz: tzinfo) -> datetime:

@@ -26,8 +26,16 @@ class QueryError(Exception):
 
 
 class Prometheus:
-    def __init__(self, url: str, session: aiohttp.ClientSession, *, timeout: float = 30.0, retries: int = 2,
-                 backoff: float = 0.5, concurrency: int = 4):
+    def __init__(
+        self,
+        url: str,
+        session: aiohttp.ClientSession,
+        *,
+        timeout: float = 30.0,
+        retries: int = 2,
+        backoff: float = 0.5,
+        concurrency: int = 4,
+    ):
         self.url = url.rstrip("/")
         self._client = PrometheusClient(url, session, timeout=timeout, retries=retries, backoff=backoff)
         # A report asks ~100 queries; a few at a time keeps a small Prometheus responsive.

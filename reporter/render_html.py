@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 
 import matplotlib
@@ -31,29 +31,36 @@ from reporter.figures.format import format_delta, format_value  # noqa: E402
 from reporter.report import Chart, Figure, Report  # noqa: E402
 from reporter.templating import render_page  # noqa: E402
 
-matplotlib.rcParams.update({
-    "svg.fonttype": "path",
-    "svg.hashsalt": "inventory-report",   # stable ids, so the same data gives the same file
-    "font.family": "DejaVu Sans",          # bundled with matplotlib
-    "font.size": 8,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-})
+matplotlib.rcParams.update(
+    {
+        "svg.fonttype": "path",
+        "svg.hashsalt": "inventory-report",  # stable ids, so the same data gives the same file
+        "font.family": "DejaVu Sans",  # bundled with matplotlib
+        "font.size": 8,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    }
+)
 
 COLORS = ["#1f5fa8", "#d9622b", "#2e8b57", "#8e44ad", "#b8860b", "#c0392b"]
 
 HEADLINES = [
-    "service.availability_ratio", "service.error_budget_remaining_ratio", "service.latency_p95_seconds",
-    "business.stock_value_end", "business.stockout_sku_hours", "integrations.accuracy_ratio",
+    "service.availability_ratio",
+    "service.error_budget_remaining_ratio",
+    "service.latency_p95_seconds",
+    "business.stock_value_end",
+    "business.stockout_sku_hours",
+    "integrations.accuracy_ratio",
 ]
 
 
 def _local(ts: float, report: Report) -> str:
     tz = report.period.start.tzinfo
-    return datetime.fromtimestamp(ts, timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    return datetime.fromtimestamp(ts, UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
 # ---- charts -----------------------------------------------------------------
+
 
 def _split_gaps(points: list[tuple[float, float]], step: float) -> tuple[list[float], list[float]]:
     xs, ys, last = [], [], None
@@ -87,14 +94,25 @@ def chart_svg(chart: Chart, report: Report, index: int) -> Markup:
     for number, series in enumerate(chart.current):
         xs, ys = _split_gaps(series.points, chart.step)
         label = series.labels.get(chart.legend, "") if chart.legend else "this period"
-        ax.plot([(x - period.start_ts) / scale for x in xs], ys, color=COLORS[number % len(COLORS)],
-                linewidth=1.2, label=label or "this period")
+        ax.plot(
+            [(x - period.start_ts) / scale for x in xs],
+            ys,
+            color=COLORS[number % len(COLORS)],
+            linewidth=1.2,
+            label=label or "this period",
+        )
         drawn = drawn or bool(series.points)
     for number, series in enumerate(chart.previous):
         xs, ys = _split_gaps(series.points, chart.step)
-        ax.plot([(x + shift - period.start_ts) / scale for x in xs], ys, color=COLORS[number % len(COLORS)],
-                linewidth=0.9, linestyle="--", alpha=0.55,
-                label="previous period" if number == 0 and not chart.legend else None)
+        ax.plot(
+            [(x + shift - period.start_ts) / scale for x in xs],
+            ys,
+            color=COLORS[number % len(COLORS)],
+            linewidth=0.9,
+            linestyle="--",
+            alpha=0.55,
+            label="previous period" if number == 0 and not chart.legend else None,
+        )
         drawn = drawn or bool(series.points)
     ax.set_xlim(0, period.seconds / scale)
     ax.set_xlabel("days since the period's start" if days else "hours since the period's start", fontsize=7)
@@ -106,8 +124,7 @@ def chart_svg(chart: Chart, report: Report, index: int) -> Markup:
         if labels:
             ax.legend(fontsize=6.5, frameon=False, loc="best")
     else:
-        ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", fontsize=11,
-                color="#8a93a0")
+        ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", fontsize=11, color="#8a93a0")
         ax.set_yticks([])
     fig.tight_layout(pad=0.4)
     buffer = io.StringIO()
@@ -120,17 +137,18 @@ _ID = re.compile(r'\bid="([^"]+)"')
 
 
 def _clean_svg(svg: str, prefix: str, title: str) -> str:
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
     svg = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg)
     svg = _ID.sub(lambda m: f'id="{prefix}{m.group(1)}"', svg)
     svg = re.sub(r'(xlink:href|href)="#([^"]+)"', lambda m: f'{m.group(1)}="#{prefix}{m.group(2)}"', svg)
     svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}{m.group(1)})", svg)
-    svg = re.sub(r'<svg([^>]*?)\swidth="[^"]*"\s+height="[^"]*"', r'<svg\1', svg, count=1)
+    svg = re.sub(r'<svg([^>]*?)\swidth="[^"]*"\s+height="[^"]*"', r"<svg\1", svg, count=1)
     return svg.replace("<svg", f'<svg role="img" aria-label="{title}"', 1)
 
 
 # ---- the page ---------------------------------------------------------------
+
 
 def _headlines(report: Report) -> list[Figure]:
     """The summary's tiles: the first figure of each headline key the report has."""
@@ -144,6 +162,13 @@ def render(report: Report) -> str:
     charts: dict[str, list[tuple[Chart, Markup]]] = {section: [] for section in report.sections}
     for index, chart in enumerate(report.charts):
         charts.setdefault(chart.section, []).append((chart, chart_svg(chart, report, index)))
-    return render_page("report.html.j2", report=report, headlines=_headlines(report), charts=charts,
-                       titles=SECTIONS, local=lambda ts: _local(ts, report),
-                       format_value=format_value, format_delta=format_delta)
+    return render_page(
+        "report.html.j2",
+        report=report,
+        headlines=_headlines(report),
+        charts=charts,
+        titles=SECTIONS,
+        local=lambda ts: _local(ts, report),
+        format_value=format_value,
+        format_delta=format_delta,
+    )

@@ -17,8 +17,13 @@ from pathlib import Path
 log = logging.getLogger("reporter.pdf")
 
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
     "--host-resolver-rules=MAP * ~NOTFOUND",
     # The browser's own clock check (clients2.google.com) survives --disable-background-networking.
     "--disable-features=NetworkTimeServiceQuerying",
@@ -54,8 +59,9 @@ def html_to_pdf(html: str, chromium: str = "/usr/bin/chromium", timeout: float =
         source = Path(work) / "report.html"
         target = Path(work) / "report.pdf"
         source.write_text(html, encoding="utf-8")
-        result = run_chromium(chromium, ["--no-pdf-header-footer", f"--print-to-pdf={target}",
-                                         source.as_uri()], timeout)
+        result = run_chromium(
+            chromium, ["--no-pdf-header-footer", f"--print-to-pdf={target}", source.as_uri()], timeout
+        )
         if not target.exists() or target.stat().st_size == 0:
             tail = result.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
             raise PdfError(f"chromium exited {result.returncode} without a PDF: {tail[0]}")

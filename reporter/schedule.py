@@ -15,8 +15,8 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import aiohttp
 
@@ -32,8 +32,9 @@ log = logging.getLogger("reporter.schedule")
 class Scheduler:
     """One tick per cron fire: build what is missing, redeliver what failed."""
 
-    def __init__(self, config: Config, out_dir: Path, formats: list[str] | None = None,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self, config: Config, out_dir: Path, formats: list[str] | None = None, clock: Callable[[], float] = time.time
+    ):
         self.config = config
         self.out_dir = out_dir
         self.formats = formats or config.schedule.formats or config.output.formats
@@ -98,7 +99,7 @@ async def run_forever(config: Config, out_dir: Path, formats: list[str] | None =
             # Wake at the next fire, and at least once a minute so a clock change is noticed.
             try:
                 await asyncio.wait_for(stop.wait(), timeout=min(60.0, scheduler.seconds_to_next_fire()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
     log.info("schedule: stopped")
     return 0

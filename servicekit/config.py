@@ -80,7 +80,7 @@ class ConfigError(Exception):
     """A configuration problem; str() is the one line printed before exit 2."""
 
     @classmethod
-    def at(cls, path: str | Path, key: str, problem: str) -> "ConfigError":
+    def at(cls, path: str | Path, key: str, problem: str) -> ConfigError:
         """A problem found after validation (across keys): same one-line form."""
         return cls(f"{path}: {key}: {problem}")
 

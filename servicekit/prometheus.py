@@ -3,7 +3,6 @@ the `prometheus:` section of the enhancer's and the reporter's configs that sets
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
@@ -83,8 +82,9 @@ class Series:
 
 
 class PrometheusClient:
-    def __init__(self, url: str, session: aiohttp.ClientSession, *, timeout: float = 10.0,
-                 retries: int = 2, backoff: float = 0.5):
+    def __init__(
+        self, url: str, session: aiohttp.ClientSession, *, timeout: float = 10.0, retries: int = 2, backoff: float = 0.5
+    ):
         self.url = url.rstrip("/")
         self.session = session
         self.timeout = timeout
@@ -108,14 +108,18 @@ class PrometheusClient:
         raise PrometheusError("bad_result", f"query returned a {kind}, expected an instant vector or scalar", 200)
 
     async def query_range(self, promql: str, start: float, end: float, step: float) -> list[Series]:
-        data = await self._get("/api/v1/query_range", {
-            "query": promql, "start": _fmt_time(start), "end": _fmt_time(end), "step": f"{step:g}"})
+        data = await self._get(
+            "/api/v1/query_range",
+            {"query": promql, "start": _fmt_time(start), "end": _fmt_time(end), "step": f"{step:g}"},
+        )
         if data.get("resultType") != "matrix":
             raise PrometheusError("bad_result", f"range query returned a {data.get('resultType')}", 200)
         try:
             # plain float(): NaN and Inf pass through here and are dropped by the statistics
-            return [Series(_labels(item["metric"]), [(float(t), float(v)) for t, v in item["values"]])
-                    for item in data["result"]]
+            return [
+                Series(_labels(item["metric"]), [(float(t), float(v)) for t, v in item["values"]])
+                for item in data["result"]
+            ]
         except (KeyError, TypeError, ValueError) as exc:
             raise PrometheusError("bad_response", f"malformed matrix result: {exc!r}", 200) from None
 
@@ -127,18 +131,21 @@ class PrometheusClient:
             nonlocal attempts
             attempts += 1
             try:
-                async with self.session.get(self.url + path, params=params,
-                                            timeout=aiohttp.ClientTimeout(total=self.timeout)) as response:
+                async with self.session.get(
+                    self.url + path, params=params, timeout=aiohttp.ClientTimeout(total=self.timeout)
+                ) as response:
                     body = await _json_or_none(response)
                     if body is None or "status" not in body:
-                        raise _NoAnswer(f"HTTP {response.status} without a Prometheus JSON body from {where}",
-                                        retry=response.status >= 500)
+                        raise _NoAnswer(
+                            f"HTTP {response.status} without a Prometheus JSON body from {where}",
+                            retry=response.status >= 500,
+                        )
                     self.up = True  # the server answered, even if it refused
                     if body["status"] == "success":
                         data: dict[str, Any] = body["data"]
                         return data
                     raise PrometheusError(body.get("errorType", "unknown"), body.get("error", ""), response.status)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 problem = redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
                 log.debug("prometheus request failed (attempt %d): %s", attempts, problem)
                 raise _NoAnswer(problem) from None
@@ -149,8 +156,9 @@ class PrometheusClient:
             return await retry.call(attempt, retryable=_retryable)
         except _NoAnswer as exc:
             self.up = False
-            raise PrometheusUnavailable(f"Prometheus at {where} unavailable after {attempts} attempt(s): "
-                                        f"{exc}") from None
+            raise PrometheusUnavailable(
+                f"Prometheus at {where} unavailable after {attempts} attempt(s): {exc}"
+            ) from None
 
 
 async def _json_or_none(response: aiohttp.ClientResponse) -> dict[str, Any] | None:

@@ -36,8 +36,10 @@ class Format(NamedTuple):
 
     @classmethod
     def negotiate(cls, headers: Mapping[str, str]) -> Format:
-        return cls(openmetrics="application/openmetrics-text" in headers.get("Accept", ""),
-                   gzip="gzip" in headers.get("Accept-Encoding", ""))
+        return cls(
+            openmetrics="application/openmetrics-text" in headers.get("Accept", ""),
+            gzip="gzip" in headers.get("Accept-Encoding", ""),
+        )
 
     @property
     def content_type(self) -> str:

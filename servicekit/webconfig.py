@@ -203,8 +203,9 @@ class WebConfig:
             response: web.StreamResponse
             if not self.check_basic_auth(request.headers.get("Authorization")):
                 self.unauthorized_total += 1
-                response = web.Response(status=401, text="Unauthorized\n",
-                                        headers={"WWW-Authenticate": 'Basic realm="inventory-monitor"'})
+                response = web.Response(
+                    status=401, text="Unauthorized\n", headers={"WWW-Authenticate": 'Basic realm="inventory-monitor"'}
+                )
             else:
                 try:
                     response = await handler(request)
@@ -215,7 +216,6 @@ class WebConfig:
             return response
 
         return web_config_middleware
-
 
     def families(self) -> list[Metric]:
         from prometheus_client.core import CounterMetricFamily

@@ -57,8 +57,17 @@ class PostgresServer:
 
     def start(self) -> None:
         self._run(
-            _pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"), "-w", "-t", "30",
-            "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start",
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "-t",
+            "30",
+            "-o",
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
         )
 
     def stop(self, mode: str = "fast") -> None:
@@ -74,9 +83,27 @@ class PostgresServer:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         result = subprocess.run(
-            [shutil.which("psql") or _pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-             "-d", database, "-v", "ON_ERROR_STOP=1", "-q", "-A", "-t", "-c", sql],
-            check=True, capture_output=True, text=True,
+            [
+                shutil.which("psql") or _pg_bin("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-A",
+                "-t",
+                "-c",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return result.stdout
 
@@ -97,7 +124,7 @@ def postgres_server():
 _db_counter = 0
 
 
-def _new_database(server: "PostgresServer | MariaDBServer") -> str:
+def _new_database(server: PostgresServer | MariaDBServer) -> str:
     global _db_counter
     _db_counter += 1
     name = f"inv_{os.getpid()}_{_db_counter}"
@@ -105,7 +132,7 @@ def _new_database(server: "PostgresServer | MariaDBServer") -> str:
     return name
 
 
-def _throwaway_database(server: "PostgresServer | MariaDBServer", schema: str | None):
+def _throwaway_database(server: PostgresServer | MariaDBServer, schema: str | None):
     """A fresh database on the server (with `schema` loaded); yields its name, then drops it."""
     name = _new_database(server)
     if schema:
@@ -140,11 +167,15 @@ def sqlite_db(tmp_path):
 
 
 def _mariadb_bin(name: str) -> str:
-    found = shutil.which(name) or next((str(p) for p in (Path("/usr/sbin") / name, Path("/usr/bin") / name)
-                                        if p.is_file() and os.access(p, os.X_OK)), None)
+    found = shutil.which(name) or next(
+        (str(p) for p in (Path("/usr/sbin") / name, Path("/usr/bin") / name) if p.is_file() and os.access(p, os.X_OK)),
+        None,
+    )
     if not found:
-        pytest.fail(f"MariaDB binary {name!r} not found: install Debian's mariadb-server package "
-                    "(make test does, through deploy/install-system-deps.sh)")
+        pytest.fail(
+            f"MariaDB binary {name!r} not found: install Debian's mariadb-server package "
+            "(make test does, through deploy/install-system-deps.sh)"
+        )
     return found
 
 
@@ -171,8 +202,13 @@ class MariaDBServer:
             os.chown(self.dir, self.user.pw_uid, self.user.pw_gid)
 
     def init(self) -> None:
-        args = [_mariadb_bin("mariadb-install-db"), "--no-defaults", f"--datadir={self.data}",
-                "--auth-root-authentication-method=normal", "--skip-test-db"]
+        args = [
+            _mariadb_bin("mariadb-install-db"),
+            "--no-defaults",
+            f"--datadir={self.data}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ]
         if self.user is not None:
             args = ["runuser", "-u", "mysql", "--", *args]
         result = subprocess.run(args, capture_output=True, text=True, cwd=self.dir)
@@ -183,17 +219,30 @@ class MariaDBServer:
         # mariadbd started as root with --user switches to that user itself, so the
         # process we hold is the server (a wrapper's pid would not be).
         args = [
-            _mariadb_bin("mariadbd"), "--no-defaults", f"--datadir={self.data}", f"--socket={self.dir / 'sock'}",
-            f"--port={self.port}", "--bind-address=127.0.0.1", "--skip-networking=0", "--skip-name-resolve",
-            f"--pid-file={self.dir / 'mariadbd.pid'}", f"--log-error={self.log}", f"--tmpdir={self.dir}",
-            "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
-            f"--default-time-zone={self.TIME_ZONE}", "--skip-log-bin", "--innodb-buffer-pool-size=64M",
-            "--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0",
+            _mariadb_bin("mariadbd"),
+            "--no-defaults",
+            f"--datadir={self.data}",
+            f"--socket={self.dir / 'sock'}",
+            f"--port={self.port}",
+            "--bind-address=127.0.0.1",
+            "--skip-networking=0",
+            "--skip-name-resolve",
+            f"--pid-file={self.dir / 'mariadbd.pid'}",
+            f"--log-error={self.log}",
+            f"--tmpdir={self.dir}",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci",
+            f"--default-time-zone={self.TIME_ZONE}",
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=64M",
+            "--innodb-flush-log-at-trx-commit=0",
+            "--innodb-doublewrite=0",
         ]
         if self.user is not None:
             args.append("--user=mysql")
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        cwd=self.dir, start_new_session=True)
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir, start_new_session=True
+        )
         # The fixture stops it; this is the net for a session that ends without teardown.
         atexit.register(self._kill_if_running)
         deadline = time.monotonic() + timeout
@@ -218,9 +267,17 @@ class MariaDBServer:
         import pymysql
         from pymysql.constants import CLIENT
 
-        return pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="", database=database,
-                               charset="utf8mb4", connect_timeout=5, autocommit=True,
-                               client_flag=CLIENT.MULTI_STATEMENTS)
+        return pymysql.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user="root",
+            password="",
+            database=database,
+            charset="utf8mb4",
+            connect_timeout=5,
+            autocommit=True,
+            client_flag=CLIENT.MULTI_STATEMENTS,
+        )
 
     DROP = "DROP DATABASE IF EXISTS {name}"
 
@@ -315,9 +372,17 @@ class PrometheusServer:
         config.write_text("global:\n  scrape_interval: 1h\n")
         self.log = open(data_dir / "prometheus.log", "wb")
         self.process = subprocess.Popen(
-            ["/usr/bin/prometheus", f"--config.file={config}", f"--storage.tsdb.path={data_dir / 'tsdb'}",
-             "--storage.tsdb.retention.time=10y", f"--web.listen-address=127.0.0.1:{self.port}", *flags],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                "/usr/bin/prometheus",
+                f"--config.file={config}",
+                f"--storage.tsdb.path={data_dir / 'tsdb'}",
+                "--storage.tsdb.retention.time=10y",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                *flags,
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -6,7 +6,7 @@ MySQL/MariaDB database through SQLAlchemy, so the same rows feed all of them.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import create_engine, text
 
@@ -16,7 +16,7 @@ def iso(moment: datetime) -> str:
 
 
 def hours_ago(hours: float) -> str:
-    return iso(datetime.now(timezone.utc) - timedelta(hours=hours))
+    return iso(datetime.now(UTC) - timedelta(hours=hours))
 
 
 def load(url: str, tables: dict[str, list[dict]]) -> None:
@@ -39,25 +39,52 @@ def load(url: str, tables: dict[str, list[dict]]) -> None:
 
 def stock(sku, location, on_hand, reserved=0, reorder_point=None, safety_stock=None):
     return {
-        "sku": sku, "location_id": location, "on_hand": on_hand, "reserved": reserved,
-        "reorder_point": reorder_point, "safety_stock": safety_stock, "lead_time_days": None,
+        "sku": sku,
+        "location_id": location,
+        "on_hand": on_hand,
+        "reserved": reserved,
+        "reorder_point": reorder_point,
+        "safety_stock": safety_stock,
+        "lead_time_days": None,
         "updated_at": "2026-11-20T08:00:00Z",
     }
 
 
 def movement(id, sku, location, quantity, kind, source, occurred_at):
-    return {"id": id, "sku": sku, "location_id": location, "quantity": quantity, "kind": kind,
-            "source": source, "occurred_at": occurred_at}
+    return {
+        "id": id,
+        "sku": sku,
+        "location_id": location,
+        "quantity": quantity,
+        "kind": kind,
+        "source": source,
+        "occurred_at": occurred_at,
+    }
 
 
 def sync(id, integration, status, started_at, finished_at, conflicts=0):
-    return {"id": id, "integration": integration, "started_at": started_at, "finished_at": finished_at,
-            "status": status, "records": 10, "conflicts": conflicts, "error": None}
+    return {
+        "id": id,
+        "integration": integration,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "status": status,
+        "records": 10,
+        "conflicts": conflicts,
+        "error": None,
+    }
 
 
 def order(id, channel, status, created_at):
-    return {"id": id, "channel": channel, "location_id": None, "status": status, "created_at": created_at,
-            "promised_at": None, "fulfilled_at": None}
+    return {
+        "id": id,
+        "channel": channel,
+        "location_id": None,
+        "status": status,
+        "created_at": created_at,
+        "promised_at": None,
+        "fulfilled_at": None,
+    }
 
 
 def reference_dataset() -> dict[str, list[dict]]:

@@ -37,16 +37,29 @@ ROUTE_CASES = [
 
 # Keys that would hold a secret inline; the *_file forms are the allowed ones.
 INLINE_SECRET_KEYS = {
-    "smtp_auth_password", "auth_password", "auth_secret", "slack_api_url", "api_url", "api_key",
-    "opsgenie_api_key", "victorops_api_key", "service_key", "routing_key", "password",
-    "bearer_token", "credentials", "client_secret",
+    "smtp_auth_password",
+    "auth_password",
+    "auth_secret",
+    "slack_api_url",
+    "api_url",
+    "api_key",
+    "opsgenie_api_key",
+    "victorops_api_key",
+    "service_key",
+    "routing_key",
+    "password",
+    "bearer_token",
+    "credentials",
+    "client_secret",
 }
 
 
 def binary(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.fail(f"{name} is not on PATH: install it (Debian: apt-get install prometheus-alertmanager) to run these tests")
+        pytest.fail(
+            f"{name} is not on PATH: install it (Debian: apt-get install prometheus-alertmanager) to run these tests"
+        )
     return path
 
 
@@ -90,7 +103,17 @@ def test_the_documented_maintenance_window_is_valid(tmp_path):
 @pytest.mark.parametrize("receiver,labels", ROUTE_CASES, ids=lambda v: v if isinstance(v, str) else v.get("alertname"))
 def test_amtool_route(config, receiver, labels):
     args = [f"{k}={v}" for k, v in labels.items()]
-    result = run([binary("amtool"), "config", "routes", "test", f"--config.file={config}", f"--verify.receivers={receiver}", *args])
+    result = run(
+        [
+            binary("amtool"),
+            "config",
+            "routes",
+            "test",
+            f"--config.file={config}",
+            f"--verify.receivers={receiver}",
+            *args,
+        ]
+    )
     assert result.returncode == 0, f"{labels} -> {result.stdout.strip()}, expected {receiver}"
     assert result.stdout.strip() == receiver
 
@@ -98,7 +121,17 @@ def test_amtool_route(config, receiver, labels):
 @pytest.mark.parametrize("config", CONFIGS)
 def test_amtool_route_verification_can_fail(config):
     """A warning does not page: --verify.receivers really checks."""
-    result = run([binary("amtool"), "config", "routes", "test", f"--config.file={config}", "--verify.receivers=pager", "severity=warning"])
+    result = run(
+        [
+            binary("amtool"),
+            "config",
+            "routes",
+            "test",
+            f"--config.file={config}",
+            "--verify.receivers=pager",
+            "severity=warning",
+        ]
+    )
     assert result.returncode != 0
     assert result.stdout.strip().splitlines()[0] == "team-warnings"
 
@@ -156,30 +189,59 @@ def test_configs_differ_only_in_the_webhook_host():
 TEMPLATE_DATA = {
     "receiver": "pager",
     "status": "firing",
-    "alerts": [{
-        "status": "firing",
-        "labels": {"alertname": "InventoryTargetDown", "severity": "critical", "service": "inventory-api", "job": "inventory-api", "instance": "127.0.0.1:8080"},
-        "annotations": {"summary": "inventory-api target 127.0.0.1:8080 is down", "description": "Prometheus has failed to scrape 127.0.0.1:8080.", "runbook_url": RUNBOOK + "inventorytargetdown"},
-        "startsAt": "2026-11-22T14:05:00Z",
-        "endsAt": "0001-01-01T00:00:00Z",
-    }],
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {
+                "alertname": "InventoryTargetDown",
+                "severity": "critical",
+                "service": "inventory-api",
+                "job": "inventory-api",
+                "instance": "127.0.0.1:8080",
+            },
+            "annotations": {
+                "summary": "inventory-api target 127.0.0.1:8080 is down",
+                "description": "Prometheus has failed to scrape 127.0.0.1:8080.",
+                "runbook_url": RUNBOOK + "inventorytargetdown",
+            },
+            "startsAt": "2026-11-22T14:05:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+        }
+    ],
     "groupLabels": {"alertname": "InventoryTargetDown", "service": "inventory-api"},
-    "commonLabels": {"alertname": "InventoryTargetDown", "severity": "critical", "service": "inventory-api", "job": "inventory-api", "instance": "127.0.0.1:8080"},
+    "commonLabels": {
+        "alertname": "InventoryTargetDown",
+        "severity": "critical",
+        "service": "inventory-api",
+        "job": "inventory-api",
+        "instance": "127.0.0.1:8080",
+    },
     "commonAnnotations": {},
     "externalURL": "http://127.0.0.1:9093",
 }
 
 
-@pytest.mark.parametrize("template,expected", [
-    ("inventory.title", "[FIRING:1] CRITICAL InventoryTargetDown (inventory-api)"),
-    ("inventory.slack.color", "danger"),
-    ("inventory.email.subject", "[FIRING:1] CRITICAL InventoryTargetDown (inventory-api)"),
-])
+@pytest.mark.parametrize(
+    "template,expected",
+    [
+        ("inventory.title", "[FIRING:1] CRITICAL InventoryTargetDown (inventory-api)"),
+        ("inventory.slack.color", "danger"),
+        ("inventory.email.subject", "[FIRING:1] CRITICAL InventoryTargetDown (inventory-api)"),
+    ],
+)
 def test_template_renders(tmp_path, template, expected):
     data = tmp_path / "data.json"
     data.write_text(json.dumps(TEMPLATE_DATA))
-    result = run([binary("amtool"), "template", "render", "--template.glob=templates/*.tmpl",
-                  f"--template.text={{{{ template \"{template}\" . }}}}", f"--template.data={data}"])
+    result = run(
+        [
+            binary("amtool"),
+            "template",
+            "render",
+            "--template.glob=templates/*.tmpl",
+            f'--template.text={{{{ template "{template}" . }}}}',
+            f"--template.data={data}",
+        ]
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
 
@@ -187,8 +249,16 @@ def test_template_renders(tmp_path, template, expected):
 def test_text_template_carries_runbook_and_labels(tmp_path):
     data = tmp_path / "data.json"
     data.write_text(json.dumps(TEMPLATE_DATA))
-    result = run([binary("amtool"), "template", "render", "--template.glob=templates/*.tmpl",
-                  '--template.text={{ template "inventory.text" . }}', f"--template.data={data}"])
+    result = run(
+        [
+            binary("amtool"),
+            "template",
+            "render",
+            "--template.glob=templates/*.tmpl",
+            '--template.text={{ template "inventory.text" . }}',
+            f"--template.data={data}",
+        ]
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0] == "inventory-api target 127.0.0.1:8080 is down"
@@ -227,7 +297,11 @@ class Sink:
         await self.runner.cleanup()
 
     def alerts(self, path: str) -> list[dict]:
-        return [alert for payload in self.received.get(path, []) for alert in payload.get("alerts", payload.get("attachments", []))]
+        return [
+            alert
+            for payload in self.received.get(path, [])
+            for alert in payload.get("alerts", payload.get("attachments", []))
+        ]
 
     async def wait_for(self, condition, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
@@ -238,7 +312,7 @@ class Sink:
             self.arrived.clear()
             try:
                 await asyncio.wait_for(self.arrived.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
 
@@ -269,9 +343,16 @@ class Alertmanager:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp_path / "alertmanager.log"
         self.process = subprocess.Popen(
-            [binary("prometheus-alertmanager"), f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=", "--log.level=debug"],
-            stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+            [
+                binary("prometheus-alertmanager"),
+                f"--config.file={config}",
+                f"--storage.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+                "--log.level=debug",
+            ],
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
         )
 
     async def wait_ready(self, session: aiohttp.ClientSession) -> None:
@@ -314,19 +395,33 @@ def alert(alertname: str, severity: str | None, **labels: str) -> dict:
     all_labels = {"alertname": alertname, **labels}
     if severity:
         all_labels["severity"] = severity
-    return {"labels": all_labels, "annotations": {
-        "summary": f"{alertname} summary", "description": f"{alertname} description",
-        "runbook_url": RUNBOOK + alertname.lower()}}
+    return {
+        "labels": all_labels,
+        "annotations": {
+            "summary": f"{alertname} summary",
+            "description": f"{alertname} description",
+            "runbook_url": RUNBOOK + alertname.lower(),
+        },
+    }
 
 
 async def test_each_severity_reaches_its_receiver(stack):
     sink, am, session = stack
-    await am.post(session, [
-        alert("InventoryTargetDown", "critical", service="inventory-api", job="inventory-api", instance="127.0.0.1:8080"),
-        alert("InventoryLowStock", "warning", service="inventory-data", location="wh-east"),
-        alert("InventoryIntegrationBackInSync", "info", service="integrations", integration="odoo"),
-        alert("RuleWithoutSeverity", None, service="inventory-api"),
-    ])
+    await am.post(
+        session,
+        [
+            alert(
+                "InventoryTargetDown",
+                "critical",
+                service="inventory-api",
+                job="inventory-api",
+                instance="127.0.0.1:8080",
+            ),
+            alert("InventoryLowStock", "warning", service="inventory-data", location="wh-east"),
+            alert("InventoryIntegrationBackInSync", "info", service="integrations", integration="odoo"),
+            alert("RuleWithoutSeverity", None, service="inventory-api"),
+        ],
+    )
     paths = ["/alerts/pager", "/alerts/team-warnings", "/alerts/low-noise", "/alerts/default", "/slack/pager"]
     await sink.wait_for(lambda: all(sink.received.get(p) for p in paths))
 
@@ -336,11 +431,19 @@ async def test_each_severity_reaches_its_receiver(stack):
         assert payload["status"] == "firing"
         assert len(payload["alerts"]) == 1
     page = delivered["/alerts/pager"]["alerts"][0]
-    assert page["labels"] == {"alertname": "InventoryTargetDown", "severity": "critical", "service": "inventory-api",
-                              "job": "inventory-api", "instance": "127.0.0.1:8080"}
+    assert page["labels"] == {
+        "alertname": "InventoryTargetDown",
+        "severity": "critical",
+        "service": "inventory-api",
+        "job": "inventory-api",
+        "instance": "127.0.0.1:8080",
+    }
     assert page["annotations"]["runbook_url"] == RUNBOOK + "inventorytargetdown"
     assert delivered["/alerts/team-warnings"]["alerts"][0]["labels"]["location"] == "wh-east"
-    assert delivered["/alerts/team-warnings"]["groupLabels"] == {"alertname": "InventoryLowStock", "location": "wh-east"}
+    assert delivered["/alerts/team-warnings"]["groupLabels"] == {
+        "alertname": "InventoryLowStock",
+        "location": "wh-east",
+    }
     assert delivered["/alerts/low-noise"]["alerts"][0]["labels"]["integration"] == "odoo"
     assert delivered["/alerts/default"]["alerts"][0]["labels"]["alertname"] == "RuleWithoutSeverity"
     # Each alert went to exactly one webhook receiver.
@@ -358,26 +461,55 @@ async def test_each_severity_reaches_its_receiver(stack):
 
 async def test_critical_inhibits_warning_for_the_same_target(stack):
     sink, am, session = stack
-    await am.post(session, [
-        # Rule 1: the fast burn pages, the slow burn of the same service is muted.
-        alert("InventoryAPIErrorBudgetBurn", "critical", service="inventory-api", job="inventory-api", long_window="1h", short_window="5m"),
-        alert("InventoryAPIErrorBudgetBurn", "warning", service="inventory-api", job="inventory-api", long_window="1d", short_window="2h"),
-        # Rule 2: the API is down, so its error ratio is no separate news ...
-        alert("InventoryTargetDown", "critical", service="inventory-api", job="inventory-api", instance="127.0.0.1:8080"),
-        alert("InventoryAPIHighErrorRatio", "warning", service="inventory-api", job="inventory-api"),
-        # ... but a warning on another service still goes out.
-        alert("InventoryLowStock", "warning", service="inventory-data", location="store-1"),
-        # Rule 3: square is down: its staleness is muted, shopify's is not.
-        alert("InventoryIntegrationDown", "warning", service="integrations", integration="square"),
-        alert("InventoryIntegrationSyncStale", "warning", service="integrations", integration="square"),
-        alert("InventoryIntegrationSyncStale", "warning", service="integrations", integration="shopify"),
-    ])
+    await am.post(
+        session,
+        [
+            # Rule 1: the fast burn pages, the slow burn of the same service is muted.
+            alert(
+                "InventoryAPIErrorBudgetBurn",
+                "critical",
+                service="inventory-api",
+                job="inventory-api",
+                long_window="1h",
+                short_window="5m",
+            ),
+            alert(
+                "InventoryAPIErrorBudgetBurn",
+                "warning",
+                service="inventory-api",
+                job="inventory-api",
+                long_window="1d",
+                short_window="2h",
+            ),
+            # Rule 2: the API is down, so its error ratio is no separate news ...
+            alert(
+                "InventoryTargetDown",
+                "critical",
+                service="inventory-api",
+                job="inventory-api",
+                instance="127.0.0.1:8080",
+            ),
+            alert("InventoryAPIHighErrorRatio", "warning", service="inventory-api", job="inventory-api"),
+            # ... but a warning on another service still goes out.
+            alert("InventoryLowStock", "warning", service="inventory-data", location="store-1"),
+            # Rule 3: square is down: its staleness is muted, shopify's is not.
+            alert("InventoryIntegrationDown", "warning", service="integrations", integration="square"),
+            alert("InventoryIntegrationSyncStale", "warning", service="integrations", integration="square"),
+            alert("InventoryIntegrationSyncStale", "warning", service="integrations", integration="shopify"),
+        ],
+    )
 
     def warning_names() -> list[tuple[str, str]]:
-        return sorted((a["labels"]["alertname"], a["labels"].get("integration", a["labels"].get("location", "")))
-                      for a in sink.alerts("/alerts/team-warnings"))
+        return sorted(
+            (a["labels"]["alertname"], a["labels"].get("integration", a["labels"].get("location", "")))
+            for a in sink.alerts("/alerts/team-warnings")
+        )
 
-    expected_warnings = [("InventoryIntegrationDown", "square"), ("InventoryIntegrationSyncStale", "shopify"), ("InventoryLowStock", "store-1")]
+    expected_warnings = [
+        ("InventoryIntegrationDown", "square"),
+        ("InventoryIntegrationSyncStale", "shopify"),
+        ("InventoryLowStock", "store-1"),
+    ]
     await sink.wait_for(lambda: len(sink.alerts("/alerts/pager")) >= 2 and len(warning_names()) >= 3)
     # Every group has group_wait 1s and the groups flush independently: give a muted group
     # that would have slipped through time to arrive before concluding it did not.
@@ -392,7 +524,8 @@ async def test_critical_inhibits_warning_for_the_same_target(stack):
         alerts = await response.json()
     inhibited = sorted(
         (a["labels"]["alertname"], a["labels"]["severity"], a["labels"].get("integration", ""))
-        for a in alerts if a["status"]["inhibitedBy"]
+        for a in alerts
+        if a["status"]["inhibitedBy"]
     )
     assert inhibited == [
         ("InventoryAPIErrorBudgetBurn", "warning", ""),
@@ -403,14 +536,23 @@ async def test_critical_inhibits_warning_for_the_same_target(stack):
 
 async def test_burning_error_budget_mutes_its_own_symptoms(stack):
     sink, am, session = stack
-    await am.post(session, [
-        alert("InventoryAPIErrorBudgetBurn", "critical", service="inventory-api", job="inventory-api",
-              long_window="6h", short_window="30m"),
-        alert("InventoryAPIHighErrorRatio", "warning", service="inventory-api", job="inventory-api"),
-        alert("InventoryPerformanceDegraded", "warning", service="inventory-api", job="inventory-api"),
-        # A different problem of the same service still goes out.
-        alert("InventoryAPISlowResponses", "warning", service="inventory-api", job="inventory-api"),
-    ])
+    await am.post(
+        session,
+        [
+            alert(
+                "InventoryAPIErrorBudgetBurn",
+                "critical",
+                service="inventory-api",
+                job="inventory-api",
+                long_window="6h",
+                short_window="30m",
+            ),
+            alert("InventoryAPIHighErrorRatio", "warning", service="inventory-api", job="inventory-api"),
+            alert("InventoryPerformanceDegraded", "warning", service="inventory-api", job="inventory-api"),
+            # A different problem of the same service still goes out.
+            alert("InventoryAPISlowResponses", "warning", service="inventory-api", job="inventory-api"),
+        ],
+    )
     await sink.wait_for(lambda: sink.alerts("/alerts/pager") and sink.alerts("/alerts/team-warnings"))
     await asyncio.sleep(3)
     assert [a["labels"]["alertname"] for a in sink.alerts("/alerts/pager")] == ["InventoryAPIErrorBudgetBurn"]
@@ -420,8 +562,17 @@ async def test_burning_error_budget_mutes_its_own_symptoms(stack):
 def test_email_html_template_renders(tmp_path):
     data = tmp_path / "data.json"
     data.write_text(json.dumps(TEMPLATE_DATA))
-    result = run([binary("amtool"), "template", "render", "--template.glob=templates/*.tmpl", "--template.type=html",
-                  '--template.text={{ template "inventory.email.html" . }}', f"--template.data={data}"])
+    result = run(
+        [
+            binary("amtool"),
+            "template",
+            "render",
+            "--template.glob=templates/*.tmpl",
+            "--template.type=html",
+            '--template.text={{ template "inventory.email.html" . }}',
+            f"--template.data={data}",
+        ]
+    )
     assert result.returncode == 0, result.stderr
     assert "<h2>[FIRING:1] CRITICAL InventoryTargetDown (inventory-api)</h2>" in result.stdout
     assert f'<a href="{RUNBOOK}inventorytargetdown">Runbook</a>' in result.stdout

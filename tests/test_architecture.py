@@ -69,12 +69,11 @@ def graph() -> dict[str, set[str]]:
 def test_services_import_servicekit_and_never_each_other():
     wrong = sorted(
         f"{module} imports {target}"
-        for module, targets in graph().items() for target in targets
-        if target.split(".")[0] != module.split(".")[0]
-        and target.split(".")[0] not in MAY_IMPORT[module.split(".")[0]]
+        for module, targets in graph().items()
+        for target in targets
+        if target.split(".")[0] != module.split(".")[0] and target.split(".")[0] not in MAY_IMPORT[module.split(".")[0]]
     )
     assert wrong == []
-
 
 
 def cycle_through(module: str, edges: dict[str, set[str]]) -> list[str] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,7 +16,7 @@ from tests.inventory_data import hours_ago, load, movement, order, reference_dat
 
 
 def ts(text: str) -> float:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
 def samples(families) -> dict[tuple, float]:
@@ -86,9 +86,17 @@ def assert_reference_values(values: dict) -> None:
     assert of(values, "inventory_below_safety_stock_skus") == {("st",): 3, ("wh",): 0}
 
     assert of(values, "inventory_orders") == {
-        ("pos", "open"): 1, ("pos", "fulfilled"): 3, ("pos", "cancelled"): 1, ("pos", "backordered"): 0,
-        ("online", "open"): 0, ("online", "fulfilled"): 1, ("online", "cancelled"): 0, ("online", "backordered"): 1,
-        ("wholesale", "open"): 0, ("wholesale", "fulfilled"): 0, ("wholesale", "cancelled"): 1,
+        ("pos", "open"): 1,
+        ("pos", "fulfilled"): 3,
+        ("pos", "cancelled"): 1,
+        ("pos", "backordered"): 0,
+        ("online", "open"): 0,
+        ("online", "fulfilled"): 1,
+        ("online", "cancelled"): 0,
+        ("online", "backordered"): 1,
+        ("wholesale", "open"): 0,
+        ("wholesale", "fulfilled"): 0,
+        ("wholesale", "cancelled"): 1,
         ("wholesale", "backordered"): 0,
     }
     # Last 24h, cancelled excluded: pos o1, o2 fulfilled of o1-o3 (o5 is 30h old);
@@ -96,18 +104,25 @@ def assert_reference_values(values: dict) -> None:
     assert of(values, "inventory_order_fulfillment_ratio") == {("pos",): pytest.approx(2 / 3), ("online",): 0.5}
 
     assert of(values, "inventory_stock_movements_total") == {
-        ("sale", "pos"): 2, ("receipt", "wms"): 1, ("sale", "shopify"): 1, ("return", "pos"): 1,
+        ("sale", "pos"): 2,
+        ("receipt", "wms"): 1,
+        ("sale", "shopify"): 1,
+        ("return", "pos"): 1,
     }
     assert of(values, "inventory_last_stock_movement_timestamp_seconds") == {(): ts("2026-11-22T14:05:00")}
     # Movements 4 and 5 have no audit_log row.
     assert of(values, "inventory_audit_unlogged_movements") == {(): 2}
 
     assert of(values, "inventory_integration_sync_runs_total") == {
-        ("shopify", "success"): 2, ("shopify", "failed"): 1, ("square", "running"): 1, ("square", "success"): 1,
+        ("shopify", "success"): 2,
+        ("shopify", "failed"): 1,
+        ("square", "running"): 1,
+        ("square", "success"): 1,
     }
     assert of(values, "inventory_integration_sync_conflicts_total") == {("shopify",): 3, ("square",): 0}
     assert of(values, "inventory_integration_last_sync_success_timestamp_seconds") == {
-        ("shopify",): ts("2026-11-22T12:02:00"), ("square",): ts("2026-11-22T09:00:45"),
+        ("shopify",): ts("2026-11-22T12:02:00"),
+        ("square",): ts("2026-11-22T09:00:45"),
     }
 
     quality = of(values, "inventory_data_quality_issues")
@@ -233,7 +248,10 @@ async def test_override_and_custom_metrics_from_config(database_url):
     # wh rows: A 90-1, B -1, D 6, X 49 -> 143; st rows: A 4, B -3, C -4 -> -3
     assert of(values, "inventory_available_units") == {("st",): -3, ("wh",): 143}
     assert of(values, "inventory_products_by_category") == {
-        ("bakery",): 1, ("dairy",): 1, ("fruit",): 2, ("old",): 1,
+        ("bakery",): 1,
+        ("dairy",): 1,
+        ("fruit",): 2,
+        ("old",): 1,
     }
     # The rest of the built-in metrics are untouched.
     assert of(values, "inventory_on_hand_units") == {("st",): 8, ("wh",): 107}

@@ -14,7 +14,7 @@ import math
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -40,19 +40,32 @@ FOREIGN_DDL = [
 ]
 
 ITEMS = [  # id, code, cost, archived
-    (1, "TEA", 4.5, 0), (2, "MUG", 7.25, 0), (3, "POT", None, 0), (4, "OLD", 1.0, 1),
+    (1, "TEA", 4.5, 0),
+    (2, "MUG", 7.25, 0),
+    (3, "POT", None, 0),
+    (4, "OLD", 1.0, 1),
 ]
 STORES = [(1, "north"), (2, "south")]
 INVENTORY = [  # item, store, qty, allocated, min_qty
-    (1, 1, 40, 5, 10), (2, 1, 3, 1, 5), (3, 1, 0, 0, 2),
-    (1, 2, 12, 12, None), (2, 2, 8.5, 0, 4), (4, 2, 99, 0, 1),
+    (1, 1, 40, 5, 10),
+    (2, 1, 3, 1, 5),
+    (3, 1, 0, 0, 2),
+    (1, 2, 12, 12, None),
+    (2, 2, 8.5, 0, 4),
+    (4, 2, 99, 0, 1),
 ]
 SALE_STATES = {"new": "open", "shipped": "fulfilled", "void": "cancelled", "waiting": "backordered"}
 
 
 def sales(now: datetime) -> list[tuple]:
-    return [(1, 1, "new", now), (2, 1, "shipped", now), (3, 0, "shipped", now), (4, 0, "void", now),
-            (5, 0, "waiting", now - timedelta(days=3)), (6, 1, "shipped", now - timedelta(days=9))]
+    return [
+        (1, 1, "new", now),
+        (2, 1, "shipped", now),
+        (3, 0, "shipped", now),
+        (4, 0, "void", now),
+        (5, 0, "waiting", now - timedelta(days=3)),
+        (6, 1, "shipped", now - timedelta(days=9)),
+    ]
 
 
 # The user's mapping: six metrics, labels and meaning as docs/metrics.md defines them.
@@ -86,9 +99,11 @@ MAPPING = {
         FROM sale GROUP BY web, state""",
 }
 # A seventh mapping with a typo in a column: it alone must fail.
-BROKEN = {"inventory_out_of_stock_skus": "SELECT s.label AS location, COUNT(*) AS value FROM store s "
-                                          "JOIN inventory i ON i.store_id = s.id WHERE i.quantity <= 0 "
-                                          "GROUP BY s.label"}
+BROKEN = {
+    "inventory_out_of_stock_skus": "SELECT s.label AS location, COUNT(*) AS value FROM store s "
+    "JOIN inventory i ON i.store_id = s.id WHERE i.quantity <= 0 "
+    "GROUP BY s.label"
+}
 
 
 def expected_figures(now: datetime) -> dict[str, dict[tuple, float]]:
@@ -117,13 +132,15 @@ def create_foreign(url: str, now: datetime) -> None:
     with engine.begin() as conn:
         for ddl in FOREIGN_DDL:
             conn.execute(text(ddl))
-        conn.execute(text("INSERT INTO item VALUES (:a, :b, :c, :d)"),
-                     [dict(zip("abcd", row)) for row in ITEMS])
+        conn.execute(text("INSERT INTO item VALUES (:a, :b, :c, :d)"), [dict(zip("abcd", row)) for row in ITEMS])
         conn.execute(text("INSERT INTO store VALUES (:a, :b)"), [dict(zip("ab", row)) for row in STORES])
-        conn.execute(text("INSERT INTO inventory VALUES (:a, :b, :c, :d, :e)"),
-                     [dict(zip("abcde", row)) for row in INVENTORY])
-        conn.execute(text("INSERT INTO sale VALUES (:a, :b, :c, :d)"),
-                     [dict(zip("abcd", (i, w, s, p.replace(tzinfo=None)))) for i, w, s, p in sales(now)])
+        conn.execute(
+            text("INSERT INTO inventory VALUES (:a, :b, :c, :d, :e)"), [dict(zip("abcde", row)) for row in INVENTORY]
+        )
+        conn.execute(
+            text("INSERT INTO sale VALUES (:a, :b, :c, :d)"),
+            [dict(zip("abcd", (i, w, s, p.replace(tzinfo=None)))) for i, w, s, p in sales(now)],
+        )
     engine.dispose()
 
 
@@ -151,11 +168,12 @@ async def collect(url: str, schema: str = "reference", **business) -> dict[tuple
 
 def published_metrics(values: dict) -> set[str]:
     return {name.removesuffix("_total") if name.endswith("_total") else name for name, _ in values} & {
-        m.removesuffix("_total") if m.endswith("_total") else m for m in METRICS}
+        m.removesuffix("_total") if m.endswith("_total") else m for m in METRICS
+    }
 
 
 async def test_custom_schema_publishes_exactly_what_is_mapped(empty_url):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     create_foreign(empty_url, now)
     values = await collect(empty_url, schema="custom", overrides={**MAPPING, **BROKEN})
 
@@ -168,8 +186,14 @@ async def test_custom_schema_publishes_exactly_what_is_mapped(empty_url):
     assert success == {**{m: 1 for m in MAPPING}, "inventory_out_of_stock_skus": 0}
     # No reference statement ran, so none of their data-quality checks claims a clean 0.
     checks = {check for (check,) in of(values, "inventory_data_quality_issues")}
-    assert checks == {"null_value", "non_numeric_value", "non_finite_value", "duplicate_labels",
-                      "missing_label", "invalid_utf8"}
+    assert checks == {
+        "null_value",
+        "non_numeric_value",
+        "non_finite_value",
+        "duplicate_labels",
+        "missing_label",
+        "invalid_utf8",
+    }
 
 
 async def test_a_missing_reference_table_costs_only_its_own_metrics(database_url, caplog):
@@ -196,8 +220,12 @@ async def test_a_missing_reference_table_costs_only_its_own_metrics(database_url
 
         engine = create_engine(_driver_url(database_url))
         with engine.begin() as conn:
-            conn.execute(text("CREATE TABLE audit_log (id INTEGER PRIMARY KEY, movement_id INTEGER NULL, "
-                              "actor TEXT NOT NULL, action TEXT NOT NULL, recorded_at TEXT NOT NULL)"))
+            conn.execute(
+                text(
+                    "CREATE TABLE audit_log (id INTEGER PRIMARY KEY, movement_id INTEGER NULL, "
+                    "actor TEXT NOT NULL, action TEXT NOT NULL, recorded_at TEXT NOT NULL)"
+                )
+            )
         engine.dispose()
         third = samples(await collector.collect())
         assert caplog.text.count("business query audit_unlogged recovered") == 1
@@ -251,11 +279,15 @@ async def test_dirty_values_of_a_mapping_are_counted_never_coerced(tmp_path):
     conn.commit()
     conn.close()
     url = f"sqlite:///{path}"
-    values = await collect(url, schema="custom", overrides={
-        # Per-row, so each dirty value reaches the exporter as it is; e and f overflow to +Inf.
-        "inventory_on_hand_units": "SELECT loc AS location, CASE WHEN qty = 1e308 THEN qty * 10 ELSE qty END "
-                                   "AS value FROM stock",
-    })
+    values = await collect(
+        url,
+        schema="custom",
+        overrides={
+            # Per-row, so each dirty value reaches the exporter as it is; e and f overflow to +Inf.
+            "inventory_on_hand_units": "SELECT loc AS location, CASE WHEN qty = 1e308 THEN qty * 10 ELSE qty END "
+            "AS value FROM stock",
+        },
+    )
     assert of(values, "inventory_on_hand_units") == {("a",): 5, ("b",): 12.5}
     quality = {c: v for (c,), v in of(values, "inventory_data_quality_issues").items()}
     assert quality["non_numeric_value"] == 1  # c: 'n/a'
@@ -271,8 +303,10 @@ async def test_reference_quantities_that_are_no_number_are_counted_and_never_sum
     data["stock_levels"] += [stock("C", "wh", 1e308), stock("C", "wh2", 1e308, reserved=-1e308)]
     load(url, data)
     raw = sqlite3.connect(sqlite_db)
-    raw.execute("INSERT INTO stock_levels (sku, location_id, on_hand, reserved, updated_at) "
-                "VALUES ('D', 'wh2', 'lots', 0, '2026-11-20T08:00:00Z')")
+    raw.execute(
+        "INSERT INTO stock_levels (sku, location_id, on_hand, reserved, updated_at) "
+        "VALUES ('D', 'wh2', 'lots', 0, '2026-11-20T08:00:00Z')"
+    )
     raw.commit()
     raw.close()
     values = await collect(url)
@@ -292,32 +326,47 @@ def write_config(tmp_path: Path, body: str) -> Path:
 
 def test_schema_custom_switches_analytics_off_with_one_line(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="exporter")
-    config = load_config(write_config(tmp_path, f"database: {{url: 'sqlite:///{tmp_path}/x.db', schema: custom}}\n"
-                                                "host: {enabled: false}\n"))
+    config = load_config(
+        write_config(
+            tmp_path, f"database: {{url: 'sqlite:///{tmp_path}/x.db', schema: custom}}\nhost: {{enabled: false}}\n"
+        )
+    )
     names = [c.name for c in build_collectors(config)]
     assert names == ["business"]
     lines = [r.getMessage() for r in caplog.records if "analytics" in r.getMessage()]
     assert len(lines) == 1 and lines[0].startswith("analytics off")
 
 
-@pytest.mark.parametrize("body, problem", [
-    ("database: {schema: ours}\n", "database.schema: unknown schema 'ours'; known: reference, custom"),
-    ("database: {url: 'sqlite:///x.db', schema: odoo}\n",
-     "database: schema 'odoo' is for postgresql databases, the url is sqlite"),
-    ("database: {schema: custom}\nintegrations: [{name: s, kind: rest_json, url: 'http://127.0.0.1:1/x', "
-     "locations: {a: b}, sku_path: s, location_path: l, quantity_path: q}]\n", "integrations.0.database_sql: required when database.schema is not 'reference'"),
-])
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        ("database: {schema: ours}\n", "database.schema: unknown schema 'ours'; known: reference, custom"),
+        (
+            "database: {url: 'sqlite:///x.db', schema: odoo}\n",
+            "database: schema 'odoo' is for postgresql databases, the url is sqlite",
+        ),
+        (
+            "database: {schema: custom}\nintegrations: [{name: s, kind: rest_json, url: 'http://127.0.0.1:1/x', "
+            "locations: {a: b}, sku_path: s, location_path: l, quantity_path: q}]\n",
+            "integrations.0.database_sql: required when database.schema is not 'reference'",
+        ),
+    ],
+)
 def test_schema_mistakes_exit_2_with_one_line(tmp_path, body, problem):
     path = write_config(tmp_path, body)
-    result = subprocess.run([sys.executable, "-m", "exporter", "--config", str(path), "--check-config"],
-                            capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", "--config", str(path), "--check-config"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert problem in result.stderr, result.stderr
 
 
 def test_check_database_on_a_good_and_a_broken_mapping(tmp_path):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     url = f"sqlite:///{tmp_path / 'shop.db'}"
     sqlite3.connect(tmp_path / "shop.db").close()
     create_foreign(url, now)
@@ -325,10 +374,16 @@ def test_check_database_on_a_good_and_a_broken_mapping(tmp_path):
     def run(overrides: dict[str, str]) -> subprocess.CompletedProcess:
         import yaml
 
-        path = write_config(tmp_path, yaml.safe_dump(
-            {"database": {"url": url, "schema": "custom"}, "business": {"overrides": overrides}}))
-        return subprocess.run([sys.executable, "-m", "exporter", "--config", str(path), "--check-database"],
-                              capture_output=True, text=True, cwd=ROOT)
+        path = write_config(
+            tmp_path,
+            yaml.safe_dump({"database": {"url": url, "schema": "custom"}, "business": {"overrides": overrides}}),
+        )
+        return subprocess.run(
+            [sys.executable, "-m", "exporter", "--config", str(path), "--check-database"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
 
     good = run(MAPPING)
     assert good.returncode == 0, good.stdout + good.stderr
@@ -350,11 +405,14 @@ def test_check_database_on_a_good_and_a_broken_mapping(tmp_path):
 
 def test_check_database_says_when_the_database_is_unreachable(tmp_path):
     path = write_config(tmp_path, f"database: {{url: 'sqlite:///{tmp_path}/missing.db'}}\n")
-    result = subprocess.run([sys.executable, "-m", "exporter", "--config", str(path), "--check-database"],
-                            capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", "--config", str(path), "--check-database"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert result.returncode == 1
     assert "cannot read the database" in result.stdout and "unable to open database file" in result.stdout
-
 
 
 async def test_the_worked_example_of_the_docs_maps_what_it_says(empty_url):
@@ -362,11 +420,11 @@ async def test_the_worked_example_of_the_docs_maps_what_it_says(empty_url):
     import yaml
 
     doc = (ROOT / "docs" / "configuration.md").read_text()
-    section = doc[doc.index("**A worked example.**"):]
-    block = section[section.index("```yaml") + len("```yaml"):]
-    example = yaml.safe_load(block[:block.index("```")])
+    section = doc[doc.index("**A worked example.**") :]
+    block = section[section.index("```yaml") + len("```yaml") :]
+    example = yaml.safe_load(block[: block.index("```")])
     assert example["database"]["schema"] == "custom"
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     create_foreign(empty_url, now)
     values = await collect(empty_url, schema="custom", overrides=example["business"]["overrides"])
 
@@ -431,8 +489,14 @@ async def test_split_scan_pre_check_reads_only_tables_of_configured_statements(s
     url = f"sqlite:///{sqlite_db}"
     load(url, reference_dataset())
     await collect(url)
-    await collect(url, overrides={"inventory_stock_movements_total": "SELECT 'sale' AS kind, 'pos' AS source, "
-                                                                      "1 AS value"})
-    await collect(url, schema="custom", overrides={
-        "inventory_skus": "SELECT location_id AS location, COUNT(*) AS value FROM stock_levels GROUP BY location_id"})
+    await collect(
+        url, overrides={"inventory_stock_movements_total": "SELECT 'sale' AS kind, 'pos' AS source, 1 AS value"}
+    )
+    await collect(
+        url,
+        schema="custom",
+        overrides={
+            "inventory_skus": "SELECT location_id AS location, COUNT(*) AS value FROM stock_levels GROUP BY location_id"
+        },
+    )
     assert checked == [["stock_levels", "stock_movements"], ["stock_levels"]]

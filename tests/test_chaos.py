@@ -32,8 +32,16 @@ def test_every_component_recovers_by_itself_and_nothing_is_lost(tmp_path):
     print(f"alert {result.alert}\nactions {result.actions}\nscrapes {result.scrapes}")
 
     killed = {r.component for r in result.recoveries}
-    assert killed >= {"api", "exporter", "prometheus", "alertmanager", "enhancer", "sink", *chaos.FAKES,
-                      "database (SQLite)"}
+    assert killed >= {
+        "api",
+        "exporter",
+        "prometheus",
+        "alertmanager",
+        "enhancer",
+        "sink",
+        *chaos.FAKES,
+        "database (SQLite)",
+    }
     for recovery in result.recoveries:
         assert recovery.seconds is not None and recovery.seconds <= chaos.RECOVERY_BOUND_SECONDS, recovery
     # the supervisor did it, and said so
@@ -87,17 +95,17 @@ def test_supervisor_restarts_with_doubling_backoff_and_leaves_bad_configs_alone(
             component.process.wait(10)
         now = time.monotonic()
         stack.supervise(now)
-        assert crashing.restart_at == pytest.approx(now + 1.0)     # first backoff: 1 s
+        assert crashing.restart_at == pytest.approx(now + 1.0)  # first backoff: 1 s
         assert bad_config.given_up and bad_config.restart_at is None
         stack.supervise(now + 0.5)
-        assert crashing.restarts == 0                                 # not before the backoff
+        assert crashing.restarts == 0  # not before the backoff
         stack.supervise(now + 1.0)
         assert crashing.restarts == 1 and crashing.process.pid != first_pid
         assert json.loads((tmp_path / "pids.json").read_text())["crashing"] == crashing.process.pid
         crashing.process.wait(10)
         now = time.monotonic()
         stack.supervise(now)
-        assert crashing.restart_at == pytest.approx(now + 2.0)     # died again at once: doubled
+        assert crashing.restart_at == pytest.approx(now + 2.0)  # died again at once: doubled
     finally:
         stack.stop()
     out = capsys.readouterr().out

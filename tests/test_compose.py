@@ -35,8 +35,9 @@ def _mounts(service: dict) -> list[tuple[str, str, str]]:
 
 
 def _compose_config() -> dict:
-    result = subprocess.run([DOCKER_COMPOSE, "-f", str(COMPOSE), "config"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [DOCKER_COMPOSE, "-f", str(COMPOSE), "config"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
 
@@ -49,8 +50,9 @@ def compose():
 
 
 def test_docker_compose_config_quiet_passes():
-    result = subprocess.run([DOCKER_COMPOSE, "-f", str(COMPOSE), "config", "-q"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [DOCKER_COMPOSE, "-f", str(COMPOSE), "config", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
 
@@ -64,8 +66,11 @@ def test_the_stack_has_every_service_and_each_a_healthcheck(compose):
 
 
 def test_official_images_are_pinned(compose):
-    expected = {"prometheus": "prom/prometheus:v2.", "alertmanager": "prom/alertmanager:v0.",
-                "grafana": "grafana/grafana-oss:"}
+    expected = {
+        "prometheus": "prom/prometheus:v2.",
+        "alertmanager": "prom/alertmanager:v0.",
+        "grafana": "grafana/grafana-oss:",
+    }
     for name, prefix in expected.items():
         image = compose["services"][name]["image"]
         assert image.startswith(prefix), image
@@ -110,14 +115,15 @@ def _container_path(compose: dict, service: str, flag: str) -> str:
 def _host_path(compose: dict, service: str, container_path: str) -> str:
     for kind, source, target in _mounts(compose["services"][service]):
         if kind == "bind" and container_path.startswith(target + "/"):
-            return source + container_path[len(target):]
+            return source + container_path[len(target) :]
     raise AssertionError(f"{container_path} is not on a bind mount of {service}")
 
 
 def test_prometheus_and_alertmanager_configs_pass_their_checks(compose, tmp_path):
     prometheus_yml = _host_path(compose, "prometheus", _container_path(compose, "prometheus", "--config.file"))
-    result = subprocess.run(["promtool", "check", "config", "--syntax-only", prometheus_yml], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        ["promtool", "check", "config", "--syntax-only", prometheus_yml], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     alertmanager_yml = _host_path(compose, "alertmanager", _container_path(compose, "alertmanager", "--config.file"))
     result = subprocess.run(["amtool", "check-config", alertmanager_yml], capture_output=True, text=True, timeout=60)
@@ -130,8 +136,14 @@ def test_exporter_docker_config_is_valid(compose):
     assert config_path.startswith("/app/")
     host_path = ROOT / config_path.removeprefix("/app/")
     env = {**os.environ, **exporter["environment"]}
-    result = subprocess.run([sys.executable, "-m", "exporter", "--config", str(host_path), "--check-config"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", "--config", str(host_path), "--check-config"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(host_path.read_text())
     assert config["database"]["url"] == "sqlite:////data/inventory.db"
@@ -149,7 +161,8 @@ def test_enhancer_command_renders_a_valid_config(compose, tmp_path):
     assert command[:2] == ["sh", "-c"]
     script = command[2].replace("/app/", f"{ROOT}/").replace("/tmp/enhancer.yml", str(tmp_path / "enhancer.yml"))
     script = script.replace("exec python", f"exec {sys.executable}").replace(
-        "--config " + str(tmp_path / "enhancer.yml"), "--config " + str(tmp_path / "enhancer.yml") + " --check-config")
+        "--config " + str(tmp_path / "enhancer.yml"), "--config " + str(tmp_path / "enhancer.yml") + " --check-config"
+    )
     result = subprocess.run(["sh", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     rendered = (tmp_path / "enhancer.yml").read_text()

@@ -26,15 +26,24 @@ from tests.conftest import ROOT
         ("listen: 'localhost'\n", "listen", "invalid listen address"),
         ("business:\n  fulfillment_window: soon\n", "business.fulfillment_window", "invalid duration"),
         ("business:\n  overrides:\n    inventory_nope: SELECT 1\n", "business", "unknown metric 'inventory_nope'"),
-        ("business:\n  metrics:\n    - name: 'bad name'\n      sql: SELECT 1 AS value\n",
-         "business.metrics.0.name", "invalid metric name"),
-        ("business:\n  metrics:\n    - name: m\n      labels: ['__x']\n      sql: SELECT 1\n",
-         "business.metrics.0.labels", "invalid label name"),
+        (
+            "business:\n  metrics:\n    - name: 'bad name'\n      sql: SELECT 1 AS value\n",
+            "business.metrics.0.name",
+            "invalid metric name",
+        ),
+        (
+            "business:\n  metrics:\n    - name: m\n      labels: ['__x']\n      sql: SELECT 1\n",
+            "business.metrics.0.labels",
+            "invalid label name",
+        ),
         ("api_probes:\n  - target: api\n    url: ftp://x\n", "api_probes.0.url", "http:// or https://"),
         ("api_probes:\n  - target: api\n", "api_probes.0.url", "required key is missing"),
         ("host:\n  ignored_interfaces: '('\n", "host.ignored_interfaces", "invalid regular expression"),
-        ("integrations:\n  - name: s\n    kind: carrier-pigeon\n    url: http://x\n",
-         "integrations.0.kind", "unknown kind 'carrier-pigeon', expected one of 'shopify', 'square'"),
+        (
+            "integrations:\n  - name: s\n    kind: carrier-pigeon\n    url: http://x\n",
+            "integrations.0.kind",
+            "unknown kind 'carrier-pigeon', expected one of 'shopify', 'square'",
+        ),
         ("constant_labels:\n  'bad-label': x\n", "constant_labels", "invalid label name"),
         ("- just\n- a list\n", "(top level)", "expected a mapping"),
         ("database: [\n", "line 2 column 1", "invalid YAML"),
@@ -62,16 +71,25 @@ def test_cli_exits_2_with_one_line_and_check_config_passes_a_good_file(tmp_path)
     bad.write_text("database:\n  interval: often\n")
     result = subprocess.run(
         [sys.executable, "-m", "exporter", "--config", str(bad), "--check-config"],
-        cwd=ROOT, capture_output=True, text=True, timeout=30,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
-    assert result.stderr == f"config error: {bad}: database.interval: invalid duration 'often': expected e.g. 15s, 5m, 1h30m\n"
+    assert (
+        result.stderr
+        == f"config error: {bad}: database.interval: invalid duration 'often': expected e.g. 15s, 5m, 1h30m\n"
+    )
 
     good = tmp_path / "good.yml"
     good.write_text("database:\n  url: sqlite:///does/not/matter.db\n  interval: 1m30s\n")
     result = subprocess.run(
         [sys.executable, "-m", "exporter", "--config", str(good), "--check-config"],
-        cwd=ROOT, capture_output=True, text=True, timeout=30,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"{good}: OK"

@@ -54,10 +54,11 @@ DASHBOARDS = generate.build_all()
 # What the dashboards contain
 # ---------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Query:
     dashboard: str
-    where: str       # "<panel id> <panel title>/<refId>" or "annotation <name>"
+    where: str  # "<panel id> <panel title>/<refId>" or "annotation <name>"
     expr: str
     instant: bool
 
@@ -110,6 +111,7 @@ def variable_queries() -> list[tuple[str, str, str, str]]:
 # 1. The committed files are the generator's output
 # ---------------------------------------------------------------------------------------
 
+
 def test_committed_dashboards_are_generated():
     committed = {p.stem for p in DASHBOARD_DIR.glob("*.json")}
     assert committed == set(DASHBOARDS), "grafana/dashboards/ holds files the generator does not write (or lacks some)"
@@ -117,7 +119,8 @@ def test_committed_dashboards_are_generated():
         text = (DASHBOARD_DIR / f"{name}.json").read_text()
         assert text == generate.render(dashboard), (
             f"grafana/dashboards/{name}.json differs from the generator: edit grafana/generate.py "
-            "and run `python -m grafana.generate`")
+            "and run `python -m grafana.generate`"
+        )
 
 
 def test_generator_check_mode_detects_a_hand_edit(tmp_path):
@@ -144,6 +147,7 @@ def test_thresholds_come_from_the_rule_files():
 # ---------------------------------------------------------------------------------------
 # 2. Schema
 # ---------------------------------------------------------------------------------------
+
 
 @pytest.fixture(params=sorted(DASHBOARDS), ids=str)
 def dashboard(request) -> dict:
@@ -212,8 +216,23 @@ def test_every_panel_uses_the_datasource_variable_and_has_unit_and_description(d
 # Panel types and unit ids of Grafana 10/11 (packages/grafana-data/src/valueFormats/categories.ts)
 # that the generator may use; a typo in either renders silently wrong, so it fails here.
 PANEL_TYPES = {"row", "stat", "timeseries", "gauge", "bargauge", "table"}
-GRAFANA_UNITS = {"none", "short", "percent", "percentunit", "s", "ms", "m", "h", "d", "bytes", "Bps", "reqps",
-                 "ops", "opm", "locale"}
+GRAFANA_UNITS = {
+    "none",
+    "short",
+    "percent",
+    "percentunit",
+    "s",
+    "ms",
+    "m",
+    "h",
+    "d",
+    "bytes",
+    "Bps",
+    "reqps",
+    "ops",
+    "opm",
+    "locale",
+}
 
 
 def test_panel_types_and_units_are_grafana_ones(dashboard):
@@ -227,12 +246,13 @@ def test_panel_types_and_units_are_grafana_ones(dashboard):
 def test_docs_describe_every_panel():
     text = (DOCS_DIR / "dashboards.md").read_text()
     sections = re.split(r"^## ", text, flags=re.MULTILINE)
-    for name, dashboard in DASHBOARDS.items():
+    for dashboard in DASHBOARDS.values():
         title = dashboard["title"].split(" / ", 1)[1]
         [section] = [s for s in sections if s.startswith(title + "\n")]
         for panel in dashboard["panels"]:
             assert f"**{panel['title']}**" in " ".join(section.split()) or panel["type"] == "row", (
-                f"docs/dashboards.md, section {title}: panel {panel['title']!r} is not described")
+                f"docs/dashboards.md, section {title}: panel {panel['title']!r} is not described"
+            )
         assert dashboard["uid"] in text
 
 
@@ -260,7 +280,7 @@ def test_template_variables_are_defined_used_and_regex_matched(dashboard):
                 continue
             assert name in defined, f"${name} is not a variable of {dashboard['uid']}"
             # Multi-value and All expand to a regex: only =~ matches them.
-            assert re.search(rf'=~\s*"\${name}"', expr), f"${name} must be used as label=~\"${name}\": {expr}"
+            assert re.search(rf'=~\s*"\${name}"', expr), f'${name} must be used as label=~"${name}": {expr}'
             used.add(name)
     unused = defined - used - {"datasource"}
     assert not unused, f"variables no panel uses: {unused}"
@@ -269,8 +289,8 @@ def test_template_variables_are_defined_used_and_regex_matched(dashboard):
 def test_dashboards_link_to_each_other():
     by_uid = {d["uid"] for d in DASHBOARDS.values()}
     for name, dashboard in DASHBOARDS.items():
-        tag_links = [l for l in dashboard["links"] if l["type"] == "dashboards"]
-        assert tag_links and all(generate.TAG in l["tags"] for l in tag_links), name
+        tag_links = [link for link in dashboard["links"] if link["type"] == "dashboards"]
+        assert tag_links and all(generate.TAG in link["tags"] for link in tag_links), name
         for panel in data_panels(dashboard):
             for link in panel["fieldConfig"]["defaults"].get("links", []):
                 uid = re.match(r"^/d/([^/?]+)", link["url"]).group(1)
@@ -288,21 +308,39 @@ def test_dashboards_cover_the_issue():
     exprs = {name: " ".join(t["expr"] for p in data_panels(d) for t in p["targets"]) for name, d in DASHBOARDS.items()}
     assert "Performance score" in titles["overview"] and "Active alerts" in titles["overview"]
     assert "ALERTS" in exprs["overview"]
-    for metric in ("inventory_low_stock_skus", "inventory_out_of_stock_skus", "inventory_stock_value",
-                   "inventory_order_fulfillment_ratio", "inventory_audit_unlogged_movements",
-                   "inventory_data_quality_issues", "inventory_below_safety_stock_skus",
-                   "inventory_forecast_abs_error_units", "inventory_forecast_error_units",
-                   "inventory_stock_cover_seconds", "inventory_reorder_recommended_skus"):
+    for metric in (
+        "inventory_low_stock_skus",
+        "inventory_out_of_stock_skus",
+        "inventory_stock_value",
+        "inventory_order_fulfillment_ratio",
+        "inventory_audit_unlogged_movements",
+        "inventory_data_quality_issues",
+        "inventory_below_safety_stock_skus",
+        "inventory_forecast_abs_error_units",
+        "inventory_forecast_error_units",
+        "inventory_stock_cover_seconds",
+        "inventory_reorder_recommended_skus",
+    ):
         assert metric in exprs["business"], metric
-    for metric in ("inventory_integration_up", "inventory_integration_accuracy_ratio",
-                   "inventory_integration_stock_mismatch_skus", "last_sync_success",
-                   "inventory_integration_requests_total", "inventory_integration_request_duration_seconds",
-                   "inventory_integration_rate_limit_headroom_ratio", "inventory_integration_sync_runs_total",
-                   "inventory_integration_sync_conflicts_total"):
+    for metric in (
+        "inventory_integration_up",
+        "inventory_integration_accuracy_ratio",
+        "inventory_integration_stock_mismatch_skus",
+        "last_sync_success",
+        "inventory_integration_requests_total",
+        "inventory_integration_request_duration_seconds",
+        "inventory_integration_rate_limit_headroom_ratio",
+        "inventory_integration_sync_runs_total",
+        "inventory_integration_sync_conflicts_total",
+    ):
         assert metric in exprs["integrations"], metric
-    for metric in ("inventory_enhancer_actions_total", "inventory_enhancer_baseline",
-                   "inventory_enhancer_cooldown_remaining_seconds", "inventory_enhancer_action_improvement_ratio",
-                   "inventory_enhancer_prometheus_up"):
+    for metric in (
+        "inventory_enhancer_actions_total",
+        "inventory_enhancer_baseline",
+        "inventory_enhancer_cooldown_remaining_seconds",
+        "inventory_enhancer_action_improvement_ratio",
+        "inventory_enhancer_prometheus_up",
+    ):
         assert metric in exprs["enhancer"], metric
 
 
@@ -322,8 +360,22 @@ def test_provisioning_files():
 
 # Series Prometheus makes itself: up per target, ALERTS per pending or firing alert.
 PROMETHEUS_SERIES = {"up", "ALERTS"}
-_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
-             "offset", "bool", "inf", "nan", "atan2"}
+_KEYWORDS = {
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "bool",
+    "inf",
+    "nan",
+    "atan2",
+}
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 _GROUPING = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
 _IDENTIFIER = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
@@ -332,16 +384,16 @@ _IDENTIFIER = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 def metric_names(expr: str) -> set[str]:
     """The metric names a PromQL expression selects (functions, keywords, labels left out)."""
     text = _STRING.sub('""', expr)
-    text = re.sub(r"\{[^}]*\}", " ", text)   # label matchers
-    text = _RANGE.sub(" ", text)             # [5m], [$__rate_interval]
-    text = _GROUPING.sub(" ", text)          # by (job), on (job), group_left (x)
+    text = re.sub(r"\{[^}]*\}", " ", text)  # label matchers
+    text = _RANGE.sub(" ", text)  # [5m], [$__rate_interval]
+    text = _GROUPING.sub(" ", text)  # by (job), on (job), group_left (x)
     names = set()
     for match in _IDENTIFIER.finditer(text):
         word = match.group(0)
         before = text[match.start() - 1] if match.start() else " "
         if before.isdigit() or before in ".$":  # 1e3, 0.5, 5m, $var
             continue
-        if text[match.end():].lstrip().startswith("("):  # a function call
+        if text[match.end() :].lstrip().startswith("("):  # a function call
             continue
         if word.lower() in _KEYWORDS:
             continue
@@ -354,8 +406,10 @@ def test_metric_names_parser():
         'sum by (job, le) (rate(foo_bucket{a="b", c=~"$x"}[$__rate_interval])) / on (job) group_left(z) '
         "job:bar:ratio5m offset 5m > 0.5 * 1e3 or vector(0)"
     ) == {"foo_bucket", "job:bar:ratio5m"}
-    assert metric_names('histogram_quantile(0.95, sum by (le) (x_bucket)) and count(ALERTS{alertstate="firing"})') \
-        == {"x_bucket", "ALERTS"}
+    assert metric_names('histogram_quantile(0.95, sum by (le) (x_bucket)) and count(ALERTS{alertstate="firing"})') == {
+        "x_bucket",
+        "ALERTS",
+    }
     assert metric_names("time() - a_seconds") == {"a_seconds"}
 
 
@@ -363,7 +417,7 @@ def _expand_braces(text: str) -> list[str]:
     match = re.search(r"\{([^{}]*)\}", text)
     if not match:
         return [text]
-    head, tail = text[:match.start()], text[match.end():]
+    head, tail = text[: match.start()], text[match.end() :]
     return [x for option in match.group(1).split(",") for x in _expand_braces(head + option.strip() + tail)]
 
 
@@ -414,8 +468,13 @@ def test_documented_metrics_parser(tmp_path):
         "\n| key | default |\n| --- | --- |\n| `not_a_metric` | 1 |\n"
     )
     names, prefixes = documented_metrics(tmp_path)
-    assert {"a_total", "host_memory_used_bytes", "host_disk_total_bytes", "fc_abs_error_units",
-            "fc_actual_units"} <= names
+    assert {
+        "a_total",
+        "host_memory_used_bytes",
+        "host_disk_total_bytes",
+        "fc_abs_error_units",
+        "fc_actual_units",
+    } <= names
     assert "not_a_metric" not in names and "a_total{rule,outcome}" not in names
     assert prefixes == {"process_"}
 
@@ -452,7 +511,8 @@ def test_every_metric_is_documented_or_recorded(known_metrics):
     missing = unknown_metrics(exprs, known, prefixes)
     assert not missing, (
         f"metrics used by the dashboards but neither in a `| metric |` table of docs/*.md nor a recording rule: "
-        f"{sorted(missing)}")
+        f"{sorted(missing)}"
+    )
 
 
 def test_a_renamed_metric_breaks_the_check(known_metrics):
@@ -471,7 +531,7 @@ def test_a_renamed_metric_breaks_the_check(known_metrics):
 # 4. Every query against a real Prometheus that scraped the live demo
 # ---------------------------------------------------------------------------------------
 
-LIVE_DEADLINE_SECONDS = 150     # from the demo's start: the 1m rule groups need one evaluation
+LIVE_DEADLINE_SECONDS = 150  # from the demo's start: the 1m rule groups need one evaluation
 DEMO_READY_SECONDS = 90
 
 
@@ -553,23 +613,51 @@ class LiveDemo:
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
         log = self.tmp / f"{name}.log"
         self.logs.append(log)
-        proc = subprocess.Popen(argv, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         self.processes.append(proc)
         return proc
 
     def start(self) -> None:
         # The whole demo but its enhancer, which the test runs with fast baselines (below).
-        self.demo = self._spawn("demo", [
-            sys.executable, "-m", "demo.run", "--fast", "--port-offset", str(self.offset),
-            "--state-dir", str(self.tmp / "demo"), "--skus", "600", "--duration", "600", "--no-random-faults",
-            "--only", "seed,sink,fakes,api,exporter,alertmanager,prometheus,simulator",
-        ])
-        self.wait(lambda: self._ready(self.prometheus + "/-/ready") and self._ready(
-            f"http://127.0.0.1:{self.ports['exporter']}/-/healthy"), DEMO_READY_SECONDS, "the demo stack")
-        config = _enhancer_test_config(ROOT / "enhancer" / "enhancer.yml", self.tmp / "enhancer.yml", self.ports,
-                                       self.tmp / "enhancer-state.db")
+        self.demo = self._spawn(
+            "demo",
+            [
+                sys.executable,
+                "-m",
+                "demo.run",
+                "--fast",
+                "--port-offset",
+                str(self.offset),
+                "--state-dir",
+                str(self.tmp / "demo"),
+                "--skus",
+                "600",
+                "--duration",
+                "600",
+                "--no-random-faults",
+                "--only",
+                "seed,sink,fakes,api,exporter,alertmanager,prometheus,simulator",
+            ],
+        )
+        self.wait(
+            lambda: (
+                self._ready(self.prometheus + "/-/ready")
+                and self._ready(f"http://127.0.0.1:{self.ports['exporter']}/-/healthy")
+            ),
+            DEMO_READY_SECONDS,
+            "the demo stack",
+        )
+        config = _enhancer_test_config(
+            ROOT / "enhancer" / "enhancer.yml", self.tmp / "enhancer.yml", self.ports, self.tmp / "enhancer-state.db"
+        )
         self._spawn("enhancer", [sys.executable, "-m", "enhancer", "--config", str(config)])
 
     def _ready(self, url: str) -> bool:
@@ -590,8 +678,11 @@ class LiveDemo:
         pytest.fail(f"{what} not ready after {timeout}s:\n{self.tail()}")
 
     def tail(self, lines: int = 40) -> str:
-        return "\n".join(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-                         for log in self.logs if log.exists())
+        return "\n".join(
+            f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+            for log in self.logs
+            if log.exists()
+        )
 
     def query(self, q: Query) -> dict:
         expr = substitute(q.expr)
@@ -673,12 +764,14 @@ def test_query_runs_on_real_prometheus(live, query):
 def test_panel_query_returns_data_from_the_live_demo(live, query):
     response = live.responses[query.id]
     assert _has_data(response), (
-        f"no series after {live.waited:.0f}s of the live demo: {substitute(query.expr)}\n{live.tail}")
+        f"no series after {live.waited:.0f}s of the live demo: {substitute(query.expr)}\n{live.tail}"
+    )
 
 
 @pytest.mark.prometheus
-@pytest.mark.parametrize("dashboard_name, variable, metric, label", variable_queries(),
-                         ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize(
+    "dashboard_name, variable, metric, label", variable_queries(), ids=lambda v: v if isinstance(v, str) else None
+)
 def test_template_variable_has_values_in_the_live_demo(live, dashboard_name, variable, metric, label):
     assert live.variables[(dashboard_name, variable)], f"label_values({metric}, {label}) is empty"
 

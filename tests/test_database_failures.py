@@ -8,7 +8,6 @@ import shutil
 import sqlite3
 import time
 
-
 from exporter.collectors.business import BusinessCollector
 from exporter.config import BusinessConfig, CustomMetric, DatabaseConfig
 from exporter.db import Database
@@ -19,8 +18,9 @@ from tests.inventory_data import load, reference_dataset
 
 
 def business(url: str, timeout: float = 2.0, **config) -> BusinessCollector:
-    return BusinessCollector(Database(url, timeout=timeout), DatabaseConfig(url=url, timeout=timeout),
-                             BusinessConfig(**config))
+    return BusinessCollector(
+        Database(url, timeout=timeout), DatabaseConfig(url=url, timeout=timeout), BusinessConfig(**config)
+    )
 
 
 async def scrape(client) -> tuple[str, float]:
@@ -134,8 +134,9 @@ async def test_postgresql_stopped_mid_run_then_restarted(aiohttp_client):
 
 async def test_postgresql_statement_over_timeout_is_cancelled(postgres_db):
     url, server, name = postgres_db
-    collector = business(url, timeout=1.0, metrics=[CustomMetric(name="inventory_sleep",
-                                                                 sql="SELECT pg_sleep(30) IS NULL AS value")])
+    collector = business(
+        url, timeout=1.0, metrics=[CustomMetric(name="inventory_sleep", sql="SELECT pg_sleep(30) IS NULL AS value")]
+    )
     runner = Runner([collector])
     started = time.perf_counter()
     await runner.run_once(collector)

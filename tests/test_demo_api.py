@@ -21,6 +21,7 @@ from exporter.config import Config
 from exporter.runner import Runner
 from exporter.server import build_app as build_exporter_app
 
+
 @pytest.fixture(scope="module")
 def seeded_template(tmp_path_factory):
     path = tmp_path_factory.mktemp("api") / "template.db"
@@ -54,9 +55,13 @@ async def api(db, aiohttp_client):
 
 
 def stocked(db, location, minimum=3):
-    sku, on_hand, reserved = q(db, "SELECT s.sku, s.on_hand, s.reserved FROM stock_levels s JOIN products p "
-                                   "ON p.sku = s.sku WHERE p.active = 1 AND s.location_id = ? "
-                                   "AND s.on_hand - s.reserved >= ? ORDER BY s.sku LIMIT 1", (location, minimum))[0]
+    sku, on_hand, reserved = q(
+        db,
+        "SELECT s.sku, s.on_hand, s.reserved FROM stock_levels s JOIN products p "
+        "ON p.sku = s.sku WHERE p.active = 1 AND s.location_id = ? "
+        "AND s.on_hand - s.reserved >= ? ORDER BY s.sku LIMIT 1",
+        (location, minimum),
+    )[0]
     return sku, on_hand - reserved
 
 
@@ -80,13 +85,15 @@ async def test_health_products_and_stock(api, db):
 async def test_pos_order_moves_stock_and_writes_audit(api, db):
     sku, available = stocked(db, "store-north")
     before = q(db, "SELECT COUNT(*) FROM stock_movements")[0][0]
-    resp = await api.post("/orders", json={"channel": "pos", "location": "store-north",
-                                           "lines": [{"sku": sku, "quantity": 2}]})
+    resp = await api.post(
+        "/orders", json={"channel": "pos", "location": "store-north", "lines": [{"sku": sku, "quantity": 2}]}
+    )
     assert resp.status == 201
     order = await resp.json()
     assert order["status"] == "fulfilled"
-    (on_hand, reserved), = q(db, "SELECT on_hand, reserved FROM stock_levels WHERE sku = ? AND location_id = ?",
-                             (sku, "store-north"))
+    ((on_hand, reserved),) = q(
+        db, "SELECT on_hand, reserved FROM stock_levels WHERE sku = ? AND location_id = ?", (sku, "store-north")
+    )
     assert on_hand - reserved == available - 2
     movement = q(db, "SELECT id, quantity, kind, source FROM stock_movements ORDER BY id DESC LIMIT 1")[0]
     assert movement[1:] == (-2, "sale", "pos")
@@ -102,31 +109,36 @@ async def test_short_order_is_backordered(api, db):
     resp = await api.post("/orders", json={"channel": "wholesale", "lines": [{"sku": sku, "quantity": available + 5}]})
     body = await resp.json()
     assert body["status"] == "backordered" and body["lines"][0]["allocated"] == available
-    (avail,), = q(db, "SELECT on_hand - reserved FROM stock_levels WHERE sku = ? AND location_id = 'wh-main'", (sku,))
+    ((avail,),) = q(db, "SELECT on_hand - reserved FROM stock_levels WHERE sku = ? AND location_id = 'wh-main'", (sku,))
     assert avail == 0
 
 
 async def test_online_order_is_reserved_then_shipped(api, db):
     sku, available = stocked(db, "online")
-    body = await (await api.post("/orders", json={"channel": "online", "hold": True,
-                                                  "lines": [{"sku": sku, "quantity": 1}]})).json()
+    body = await (
+        await api.post("/orders", json={"channel": "online", "hold": True, "lines": [{"sku": sku, "quantity": 1}]})
+    ).json()
     assert body["status"] == "open"
-    (reserved_before,), = q(db, "SELECT reserved FROM stock_levels WHERE sku = ? AND location_id = 'online'", (sku,))
+    ((reserved_before,),) = q(db, "SELECT reserved FROM stock_levels WHERE sku = ? AND location_id = 'online'", (sku,))
     shipped = await (await api.post(f"/orders/{body['id']}/fulfill")).json()
     assert shipped["status"] == "fulfilled" and shipped["fulfilled_at"]
-    (on_hand, reserved), = q(db, "SELECT on_hand, reserved FROM stock_levels WHERE sku = ? AND location_id = 'online'",
-                             (sku,))
+    ((on_hand, reserved),) = q(
+        db, "SELECT on_hand, reserved FROM stock_levels WHERE sku = ? AND location_id = 'online'", (sku,)
+    )
     assert reserved == reserved_before - 1 and on_hand - reserved == available - 1
     assert (await api.post(f"/orders/{body['id']}/fulfill")).status == 409
 
 
-@pytest.mark.parametrize("body", [
-    {"channel": "fax", "lines": [{"sku": "SKU-00001", "quantity": 1}]},
-    {"channel": "pos", "lines": [{"sku": "SKU-00001", "quantity": 1}]},  # pos needs a location
-    {"channel": "online", "lines": []},
-    {"channel": "online", "lines": [{"sku": "SKU-00001", "quantity": 0}]},
-    {"channel": "online", "lines": [{"sku": "SKU-00001", "quantity": "2"}]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"channel": "fax", "lines": [{"sku": "SKU-00001", "quantity": 1}]},
+        {"channel": "pos", "lines": [{"sku": "SKU-00001", "quantity": 1}]},  # pos needs a location
+        {"channel": "online", "lines": []},
+        {"channel": "online", "lines": [{"sku": "SKU-00001", "quantity": 0}]},
+        {"channel": "online", "lines": [{"sku": "SKU-00001", "quantity": "2"}]},
+    ],
+)
 async def test_invalid_orders_are_rejected(api, body):
     assert (await api.post("/orders", json=body)).status == 400
 
@@ -182,8 +194,9 @@ async def test_latency_and_cache_warmup(api):
     assert time.monotonic() - started < 0.25
 
 
-@pytest.mark.parametrize("body", [{"latency": -1}, {"latency": "x"}, {"error_ratio": 2}, {"for": 0, "latency": 1},
-                                  {"stall": ""}])
+@pytest.mark.parametrize(
+    "body", [{"latency": -1}, {"latency": "x"}, {"error_ratio": 2}, {"for": 0, "latency": 1}, {"stall": ""}]
+)
 async def test_control_rejects_bad_switches(api, body):
     assert (await api.post("/_control", json=body)).status == 400
 
@@ -195,7 +208,9 @@ async def test_stalled_sync_and_resync(api, db):
     first = await (await api.post("/syncs", json={"integration": "odoo"})).json()
     second = await (await api.post("/syncs", json={"integration": "odoo"})).json()
     assert first["stalled"] and second["id"] == first["id"], "one hung run blocks the later ones"
-    assert q(db, "SELECT status, finished_at FROM integration_syncs WHERE id = ?", (first["id"],)) == [("running", None)]
+    assert q(db, "SELECT status, finished_at FROM integration_syncs WHERE id = ?", (first["id"],)) == [
+        ("running", None)
+    ]
     newest_success = q(db, "SELECT MAX(id) FROM integration_syncs WHERE integration = 'odoo' AND status = 'success'")
     body = await (await api.post("/actions/resync", json={"integration": "odoo"})).json()
     assert body["abandoned_runs"] == 1 and body["sync"]["status"] == "success"
@@ -212,21 +227,30 @@ async def test_actions_report_an_unreachable_exporter(api):
 
 # --- actions against the real exporter and the real fake Square ----------------------
 
+
 @pytest.fixture
 async def exporter_stack(db, aiohttp_server, aiohttp_client, monkeypatch):
     from demo.fakes.common import FakeState
     from demo.fakes.square import DEFAULT_LOCATION_MAP, DEFAULT_TOKEN
     from demo.fakes.square import build_app as build_square
 
-    fake = await aiohttp_server(build_square(FakeState("square", DEFAULT_TOKEN, DEFAULT_LOCATION_MAP,
-                                                       db_path=str(db))))
+    fake = await aiohttp_server(build_square(FakeState("square", DEFAULT_TOKEN, DEFAULT_LOCATION_MAP, db_path=str(db))))
     monkeypatch.setenv("DEMO_SQUARE_TOKEN", DEFAULT_TOKEN)
-    config = Config.model_validate({
-        "database": {"url": f"sqlite:///{db}"},
-        "host": {"enabled": False},
-        "integrations": [{"name": "square", "kind": "square", "url": str(fake.make_url("")).rstrip("/"),
-                          "token_env": "DEMO_SQUARE_TOKEN", "locations": DEFAULT_LOCATION_MAP}],
-    })
+    config = Config.model_validate(
+        {
+            "database": {"url": f"sqlite:///{db}"},
+            "host": {"enabled": False},
+            "integrations": [
+                {
+                    "name": "square",
+                    "kind": "square",
+                    "url": str(fake.make_url("")).rstrip("/"),
+                    "token_env": "DEMO_SQUARE_TOKEN",
+                    "locations": DEFAULT_LOCATION_MAP,
+                }
+            ],
+        }
+    )
     runner = Runner(build_collectors(config))
     exporter = await aiohttp_server(build_exporter_app(runner))
     api = await aiohttp_client(build_app(str(db), exporter_url=str(exporter.make_url("")).rstrip("/"), seed=1))
@@ -246,8 +270,14 @@ async def test_reconcile_adjusts_the_mismatching_skus(exporter_stack, db):
     from demo.fakes.square import DEFAULT_LOCATION_MAP
 
     remote = next(r for r, local in DEFAULT_LOCATION_MAP.items() if local == "store-south")
-    skus = [r[0] for r in q(db, "SELECT sku FROM stock_levels WHERE location_id = 'store-south' "
-                                "AND on_hand - reserved >= 5 ORDER BY sku LIMIT 3")]
+    skus = [
+        r[0]
+        for r in q(
+            db,
+            "SELECT sku FROM stock_levels WHERE location_id = 'store-south' "
+            "AND on_hand - reserved >= 5 ORDER BY sku LIMIT 3",
+        )
+    ]
     drift = {f"{sku}@{remote}": -(i + 1) for i, sku in enumerate(skus)}
     async with aiohttp.ClientSession() as session:
         async with session.post(fake.make_url("/_control"), json={"drift": drift}) as resp:
@@ -255,16 +285,19 @@ async def test_reconcile_adjusts_the_mismatching_skus(exporter_stack, db):
     metrics = await _collect(runner, "integration_square")
     key = ("inventory_integration_stock_mismatch_skus", (("integration", "square"), ("location", "store-south")))
     assert metrics[key] == 3
-    before = dict(q(db, "SELECT sku, on_hand FROM stock_levels WHERE location_id = 'store-south' AND sku IN (?,?,?)",
-                    skus))
+    before = dict(
+        q(db, "SELECT sku, on_hand FROM stock_levels WHERE location_id = 'store-south' AND sku IN (?,?,?)", skus)
+    )
 
     resp = await api.post("/actions/reconcile", json={"integration": "square", "location": "store-south"})
     assert resp.status == 200
     body = await resp.json()
     assert sorted((a["sku"], a["delta"]) for a in body["adjusted"]) == sorted(
-        (sku, -(i + 1)) for i, sku in enumerate(skus))
-    after = dict(q(db, "SELECT sku, on_hand FROM stock_levels WHERE location_id = 'store-south' AND sku IN (?,?,?)",
-                   skus))
+        (sku, -(i + 1)) for i, sku in enumerate(skus)
+    )
+    after = dict(
+        q(db, "SELECT sku, on_hand FROM stock_levels WHERE location_id = 'store-south' AND sku IN (?,?,?)", skus)
+    )
     assert all(after[sku] == before[sku] - (i + 1) for i, sku in enumerate(skus))
     assert q(db, "SELECT COUNT(*) FROM stock_movements WHERE kind = 'adjustment' AND source = 'reconcile'")[0][0] == 3
 
@@ -272,8 +305,9 @@ async def test_reconcile_adjusts_the_mismatching_skus(exporter_stack, db):
     metrics = await _collect(runner, "integration_square")
     assert metrics[key] == 0
     # Nothing left to reconcile, so a second call changes nothing.
-    assert (await (await api.post("/actions/reconcile", json={"integration": "square",
-                                                               "location": "store-south"})).json())["adjusted"] == []
+    assert (
+        await (await api.post("/actions/reconcile", json={"integration": "square", "location": "store-south"})).json()
+    )["adjusted"] == []
 
 
 async def test_purchase_orders_from_the_exporters_recommendations(exporter_stack, db):
@@ -288,11 +322,13 @@ async def test_purchase_orders_from_the_exporters_recommendations(exporter_stack
 
     body = await (await api.post("/actions/purchase-orders", json={"location": location})).json()
     created = {c["sku"]: c["quantity"] for c in body["created"]}
-    pending = {r[0] for r in q(db, "SELECT sku FROM purchase_orders WHERE location_id = ? AND status = 'sent'",
-                               (location,))}
+    pending = {
+        r[0] for r in q(db, "SELECT sku FROM purchase_orders WHERE location_id = ? AND status = 'sent'", (location,))
+    }
     assert created == {sku: qty for sku, qty in recommended.items() if sku not in pending}
-    rows = q(db, "SELECT sku, quantity, location_id, expected_at > created_at FROM purchase_orders "
-                 "WHERE status = 'draft'")
+    rows = q(
+        db, "SELECT sku, quantity, location_id, expected_at > created_at FROM purchase_orders WHERE status = 'draft'"
+    )
     assert {(sku, qty) for sku, qty, _, _ in rows} == set(created.items())
     assert all(loc == location and later for _, _, loc, later in rows)
 

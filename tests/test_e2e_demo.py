@@ -46,8 +46,9 @@ def _get(url: str, timeout: float = 3) -> object:
 
 
 def _post(url: str, body: dict) -> object:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=5) as resp:
         return json.load(resp)
 
@@ -56,8 +57,9 @@ def _wait(predicate, timeout: float, what: str, process: subprocess.Popen, log_p
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"demo.run exited ({process.returncode}) while waiting for {what}:\n"
-                                 + log_path.read_text()[-4000:])
+            raise AssertionError(
+                f"demo.run exited ({process.returncode}) while waiting for {what}:\n" + log_path.read_text()[-4000:]
+            )
         try:
             value = predicate()
         except OSError:
@@ -65,8 +67,9 @@ def _wait(predicate, timeout: float, what: str, process: subprocess.Popen, log_p
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; log tail:\n"
-                         + log_path.read_text()[-4000:])
+    raise AssertionError(
+        f"timed out after {timeout:.0f}s waiting for {what}; log tail:\n" + log_path.read_text()[-4000:]
+    )
 
 
 def _alerts(sink: str, status: str) -> list[tuple[float, str, dict]]:
@@ -88,9 +91,26 @@ def demo(tmp_path):
     log_path = tmp_path / "demo.log"
     log_file = open(log_path, "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "demo.run", "--state-dir", str(tmp_path / "state"), "--port-offset", str(offset),
-         "--fast", "--no-faults", "--skus", "1000", "--duration", "280"],
-        cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "demo.run",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--port-offset",
+            str(offset),
+            "--fast",
+            "--no-faults",
+            "--skus",
+            "1000",
+            "--duration",
+            "280",
+        ],
+        cwd=ROOT,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     ports = {name: port + offset for name, port in BASE_PORTS.items()}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     try:
@@ -153,8 +173,10 @@ def test_fault_fires_alert_that_reaches_the_sink_and_resolves(demo, capsys):
     assert 0 < resolved_delay < 90, resolved_delay
 
     with capsys.disabled():
-        print(f"\n[e2e] {ALERT}: condition-to-delivery {fired_delay:.1f}s (for: 1m + 1 s probe/scrape/eval "
-              f"+ group_wait 5s); clear-to-resolved-delivery {resolved_delay:.1f}s (group_interval 1m)")
+        print(
+            f"\n[e2e] {ALERT}: condition-to-delivery {fired_delay:.1f}s (for: 1m + 1 s probe/scrape/eval "
+            f"+ group_wait 5s); clear-to-resolved-delivery {resolved_delay:.1f}s (group_interval 1m)"
+        )
 
     # Ctrl-C stops the whole stack and leaves nothing listening.
     process.send_signal(signal.SIGINT)

@@ -9,16 +9,16 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
+from exporter.collectors import build_collectors
 from exporter.collectors.base import CollectorBase
 from exporter.config import load_config
-from exporter.collectors import build_collectors
 from exporter.runner import Runner
 from exporter.server import build_app
 from tests.conftest import ROOT, free_port, wait_for
@@ -93,13 +93,18 @@ async def test_failing_collector_drops_its_values_and_others_keep_going(aiohttp_
 
 
 async def test_landing_page_lists_collectors_and_escapes_errors(aiohttp_client, sqlite_db, tmp_path):
-    config = load_config(write_config(tmp_path, f"""
+    config = load_config(
+        write_config(
+            tmp_path,
+            f"""
 database:
   url: sqlite:///{sqlite_db}
 business:
   overrides:
     inventory_skus: 'SELECT 1 AS value FROM "<script>alert(1)</script>"'
-"""))
+""",
+        )
+    )
     runner = Runner(build_collectors(config))
     client = await aiohttp_client(build_app(runner))
     await runner.start()
@@ -125,10 +130,12 @@ class _ViewCollector(CollectorBase):
         return []
 
     def api_views(self):
-        return {"mismatches": [
-            {"integration": "shopify", "location": "wh", "sku": "A", "difference": 3},
-            {"integration": "square", "location": "st", "sku": "B", "difference": -1},
-        ]}
+        return {
+            "mismatches": [
+                {"integration": "shopify", "location": "wh", "sku": "A", "difference": 3},
+                {"integration": "square", "location": "st", "sku": "B", "difference": -1},
+            ]
+        }
 
 
 async def test_json_views_filter_limit_and_reject_unknown_parameters(aiohttp_client):
@@ -279,14 +286,18 @@ def test_cli_serves_and_shuts_down_cleanly_on_sigterm(sqlite_db, tmp_path):
     config = write_config(tmp_path, f"listen: 127.0.0.1:{port}\ndatabase:\n  url: sqlite:///{sqlite_db}\n")
     proc = subprocess.Popen(
         [sys.executable, "-m", "exporter", "--config", str(config), "--log-format", "json"],
-        cwd=ROOT, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
+
         def ready():
             try:
                 return urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1).status == 200
             except OSError:
                 return False
+
         wait_for(ready, 15, message="exporter ready")
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
         assert 'inventory_on_hand_units{location="wh"} 107.0' in body
@@ -301,7 +312,10 @@ def test_listen_flag_overrides_config_and_bad_listen_exits_2(tmp_path):
     config = write_config(tmp_path, "host:\n  enabled: true\n")
     result = subprocess.run(
         [sys.executable, "-m", "exporter", "--config", str(config), "--listen", "nonsense"],
-        cwd=ROOT, capture_output=True, text=True, timeout=30,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0

@@ -70,7 +70,10 @@ async def test_api_probes_status_body_latency_and_timeout(inventory_api):
     values = samples(await collector.collect())
     assert of(values, "inventory_api_up") == {("health",): 1, ("wrong-body",): 0, ("missing",): 0, ("refused",): 0}
     assert of(values, "inventory_api_probe_http_status_code") == {
-        ("health",): 200, ("wrong-body",): 200, ("missing",): 404, ("refused",): 0,
+        ("health",): 200,
+        ("wrong-body",): 200,
+        ("missing",): 404,
+        ("refused",): 0,
     }
 
     state["status"] = 503
@@ -111,8 +114,13 @@ constant_labels:
     await asyncio.wait_for(runner.ready.wait(), 15)
     body = await (await client.get("/metrics")).text()
     assert all(s.success for s in runner.states.values()), runner.states
-    for name in ("inventory_skus", "inventory_host_cpu_utilization_ratio", "inventory_api_up",
-                 "inventory_data_quality_issues", "inventory_exporter_build_info"):
+    for name in (
+        "inventory_skus",
+        "inventory_host_cpu_utilization_ratio",
+        "inventory_api_up",
+        "inventory_data_quality_issues",
+        "inventory_exporter_build_info",
+    ):
         assert f"\n{name}{{" in body or f"\n{name} " in body, name
     assert 'tenant="test-shop"' in body
     result = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, text=True, timeout=30)

@@ -26,8 +26,9 @@ def exporter():
         config = f"{tmp}/exporter.yml"
         with open(config, "w") as f:
             f.write(f"listen: 127.0.0.1:{port}\nbusiness:\n  enabled: false\nanalytics:\n  enabled: false\n")
-        proc = subprocess.Popen([sys.executable, "-m", "exporter", "--config", config], cwd=ROOT,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "exporter", "--config", config], cwd=ROOT, stderr=subprocess.DEVNULL
+        )
         wait_for(lambda: _status(port, "/-/ready") == 200, 15, message="exporter ready")
         yield port
         proc.send_signal(signal.SIGTERM)
@@ -51,7 +52,7 @@ def raw(port: int, payload: bytes, timeout: float = 5) -> bytes:
         while True:
             try:
                 chunk = sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 break
             if not chunk:
                 break
@@ -59,13 +60,16 @@ def raw(port: int, payload: bytes, timeout: float = 5) -> bytes:
         return b"".join(chunks)
 
 
-@pytest.mark.parametrize("payload", [
-    b"BLAH\r\n\r\n",
-    b"GET /metrics HTTP/9.9\r\nHost: x\r\n\r\n",
-    b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
-    b"GET /metrics HTTP/1.1\r\nNo colon header\r\n\r\n",
-    b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + b"\x00" * 64,  # a TLS hello on the plain port
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"BLAH\r\n\r\n",
+        b"GET /metrics HTTP/9.9\r\nHost: x\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nNo colon header\r\n\r\n",
+        b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + b"\x00" * 64,  # a TLS hello on the plain port
+    ],
+)
 def test_malformed_requests_get_400(exporter, payload):
     answer = raw(exporter, payload)
     assert answer.startswith(b"HTTP/1.") and b" 400 " in answer.split(b"\r\n", 1)[0], answer[:100]
@@ -112,8 +116,10 @@ def test_many_idle_connections_do_not_block_scrapes(exporter):
             sock.close()
 
 
-@pytest.mark.parametrize("path", ["/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/api/v1/..%2f..%2fetc%2fpasswd",
-                                  "/static/../../etc/passwd"])
+@pytest.mark.parametrize(
+    "path",
+    ["/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/api/v1/..%2f..%2fetc%2fpasswd", "/static/../../etc/passwd"],
+)
 def test_path_traversal_finds_nothing(exporter, path):
     answer = raw(exporter, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     status = answer.split(b"\r\n", 1)[0].split(b" ")[1]

@@ -67,7 +67,11 @@ def test_analytics_cycle_gives_the_sqlite_numbers(mariadb_db, sqlite_db):
         maria.dispose()
         lite.dispose()
     assert {(v["sku"], v["location"]): v["quantity"] for v in maria_result.recommendations} == {
-        ("A", "wh"): A_QTY, ("B", "wh"): B_QTY, ("G", "wh"): G_QTY, ("D", "store"): D_QTY, ("E", "store"): E_QTY,
+        ("A", "wh"): A_QTY,
+        ("B", "wh"): B_QTY,
+        ("G", "wh"): G_QTY,
+        ("D", "store"): D_QTY,
+        ("E", "store"): E_QTY,
     }
     assert maria_result.recommendations == lite_result.recommendations
 
@@ -77,23 +81,30 @@ def test_analytics_cycle_gives_the_sqlite_numbers(mariadb_db, sqlite_db):
     maria_order, lite_order = order(maria_result), order(lite_result)
     assert maria_result.demand.values.sum() > 0  # the demand rows matched their series
     np.testing.assert_array_equal(maria_result.demand.values[maria_order], lite_result.demand.values[lite_order])
-    np.testing.assert_allclose(maria_result.reorder_point[maria_order], lite_result.reorder_point[lite_order],
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        maria_result.reorder_point[maria_order], lite_result.reorder_point[lite_order], atol=1e-12
+    )
     assert maria_result.accuracy == lite_result.accuracy
     assert maria_result.accuracy.abs_error == pytest.approx(ACCURACY["abs_error"])
     assert maria_result.demand.unknown_series_rows == lite_result.demand.unknown_series_rows == 11
 
 
-@pytest.mark.parametrize("statement", [
-    "INSERT INTO locations (id, name, kind) VALUES ('x', 'Written', 'store')",
-    "UPDATE products SET unit_cost = 0",
-    "DELETE FROM stock_levels",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO locations (id, name, kind) VALUES ('x', 'Written', 'store')",
+        "UPDATE products SET unit_cost = 0",
+        "DELETE FROM stock_levels",
+    ],
+)
 def test_the_exporter_session_cannot_write(mariadb_db, statement):
     url, server, name = mariadb_db
     load(url, reference_dataset())
-    before = server.sql("SELECT (SELECT COUNT(*) FROM locations), (SELECT SUM(unit_cost) FROM products), "
-                        "(SELECT COUNT(*) FROM stock_levels)", database=name)
+    before = server.sql(
+        "SELECT (SELECT COUNT(*) FROM locations), (SELECT SUM(unit_cost) FROM products), "
+        "(SELECT COUNT(*) FROM stock_levels)",
+        database=name,
+    )
     database = Database(url, timeout=10)
     try:
         with pytest.raises(QueryError, match="READ ONLY"):
@@ -103,8 +114,14 @@ def test_the_exporter_session_cannot_write(mariadb_db, statement):
             database.fetch_all({"write": statement})
     finally:
         database.dispose()
-    assert server.sql("SELECT (SELECT COUNT(*) FROM locations), (SELECT SUM(unit_cost) FROM products), "
-                      "(SELECT COUNT(*) FROM stock_levels)", database=name) == before
+    assert (
+        server.sql(
+            "SELECT (SELECT COUNT(*) FROM locations), (SELECT SUM(unit_cost) FROM products), "
+            "(SELECT COUNT(*) FROM stock_levels)",
+            database=name,
+        )
+        == before
+    )
 
 
 def test_the_exporter_session_is_utc_with_a_statement_timeout(mariadb_db):
@@ -112,9 +129,13 @@ def test_the_exporter_session_is_utc_with_a_statement_timeout(mariadb_db):
     assert server.sql("SELECT @@global.time_zone") == [(server.TIME_ZONE,)]  # the server's own zone is not UTC
     database = Database(url, timeout=2.5)
     try:
-        result = database.fetch_all({"session": "SELECT @@session.time_zone, @@session.max_statement_time, "
-                                                "@@session.tx_read_only, "
-                                                "UNIX_TIMESTAMP(CAST('1970-01-02 00:00:00' AS DATETIME))"})
+        result = database.fetch_all(
+            {
+                "session": "SELECT @@session.time_zone, @@session.max_statement_time, "
+                "@@session.tx_read_only, "
+                "UNIX_TIMESTAMP(CAST('1970-01-02 00:00:00' AS DATETIME))"
+            }
+        )
         zone, statement_time, read_only, one_day = result["session"].rows[0]
         assert (zone, float(statement_time), read_only, int(one_day)) == ("+00:00", 2.5, 1, 86400)
         started = time.monotonic()

@@ -69,8 +69,7 @@ async def test_handler_is_the_route_template_not_the_raw_path(client):
     samples = await _metrics(client)
     assert _value(samples, "inventory_api_requests_total", handler="/products/{sku}", method="GET", code="200") == 3
     assert not any("SKU-1" in str(key) for key in samples), "a raw path leaked into a label"
-    assert _value(samples, "inventory_api_request_duration_seconds_count",
-                  handler="/products/{sku}", method="GET") == 3
+    assert _value(samples, "inventory_api_request_duration_seconds_count", handler="/products/{sku}", method="GET") == 3
 
 
 async def test_unmatched_routes_share_one_handler_label(client):
@@ -119,9 +118,11 @@ async def test_in_flight_counts_requests_being_served(client, gate):
 async def test_histogram_has_the_agreed_buckets(client):
     await client.get("/products/A")
     samples = await _metrics(client)
-    buckets = sorted(float(dict(labels)["le"]) for (name, labels) in samples
-                     if name == "inventory_api_request_duration_seconds_bucket"
-                     and dict(labels)["handler"] == "/products/{sku}")
+    buckets = sorted(
+        float(dict(labels)["le"])
+        for (name, labels) in samples
+        if name == "inventory_api_request_duration_seconds_bucket" and dict(labels)["handler"] == "/products/{sku}"
+    )
     assert buckets == sorted([*DURATION_BUCKETS, float("inf")])
     assert DURATION_BUCKETS == (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 

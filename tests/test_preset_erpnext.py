@@ -8,7 +8,7 @@ Python from the rows it inserted, following the rules docs/presets/erpnext.md st
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -23,7 +23,7 @@ from tests.test_business import of
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.timeout(180)]
 
-NOW = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 STORES, GOODS, US = "Stores - AEU", "Finished Goods - AEU", "Stores - AUS"
 STATUSES = ("open", "fulfilled", "cancelled", "backordered")
 
@@ -37,22 +37,51 @@ def hours_ago(hours: float) -> datetime:
 
 def bin_(item, warehouse, actual, reserved=0, rate=0):
     value = Decimal(str(actual)) * Decimal(str(rate)) if actual > 0 else Decimal(0)
-    return {"name": f"BIN-{item}-{warehouse}", "item_code": item, "warehouse": warehouse, "actual_qty": actual,
-            "reserved_qty": reserved, "projected_qty": actual - reserved, "valuation_rate": rate,
-            "stock_value": value, "stock_uom": "Nos", "docstatus": 0}
+    return {
+        "name": f"BIN-{item}-{warehouse}",
+        "item_code": item,
+        "warehouse": warehouse,
+        "actual_qty": actual,
+        "reserved_qty": reserved,
+        "projected_qty": actual - reserved,
+        "valuation_rate": rate,
+        "stock_value": value,
+        "stock_uom": "Nos",
+        "docstatus": 0,
+    }
 
 
 def reorder(n, item, warehouse, level, qty=10):
-    return {"name": f"IR-{n}", "parent": item, "parenttype": "Item", "parentfield": "reorder_levels", "idx": 1,
-            "warehouse": warehouse, "warehouse_reorder_level": level, "warehouse_reorder_qty": qty,
-            "material_request_type": "Purchase"}
+    return {
+        "name": f"IR-{n}",
+        "parent": item,
+        "parenttype": "Item",
+        "parentfield": "reorder_levels",
+        "idx": 1,
+        "warehouse": warehouse,
+        "warehouse_reorder_level": level,
+        "warehouse_reorder_qty": qty,
+        "material_request_type": "Purchase",
+    }
 
 
 def order(name, order_type, docstatus, status, per_delivered, created, skip_delivery_note=0):
-    return {"name": name, "order_type": order_type, "docstatus": docstatus, "status": status,
-            "per_delivered": per_delivered, "skip_delivery_note": skip_delivery_note, "creation": created,
-            "modified": created, "transaction_date": created.date(), "company": "Acme EU", "customer": "C-1",
-            "currency": "EUR", "naming_series": "SAL-ORD-.YYYY.-", "delivery_status": None}
+    return {
+        "name": name,
+        "order_type": order_type,
+        "docstatus": docstatus,
+        "status": status,
+        "per_delivered": per_delivered,
+        "skip_delivery_note": skip_delivery_note,
+        "creation": created,
+        "modified": created,
+        "transaction_date": created.date(),
+        "company": "Acme EU",
+        "customer": "C-1",
+        "currency": "EUR",
+        "naming_series": "SAL-ORD-.YYYY.-",
+        "delivery_status": None,
+    }
 
 
 _sle_count = 0
@@ -61,10 +90,22 @@ _sle_count = 0
 def sle(voucher_type, voucher_no, detail, item, warehouse, qty, posted, cancelled=0):
     global _sle_count
     _sle_count += 1
-    return {"name": f"SLE-{_sle_count:04d}", "voucher_type": voucher_type, "voucher_no": voucher_no,
-            "voucher_detail_no": detail, "item_code": item, "warehouse": warehouse, "actual_qty": qty,
-            "posting_date": posted.date(), "posting_time": posted.time(), "posting_datetime": posted,
-            "is_cancelled": cancelled, "company": "Acme EU", "docstatus": 1, "creation": posted}
+    return {
+        "name": f"SLE-{_sle_count:04d}",
+        "voucher_type": voucher_type,
+        "voucher_no": voucher_no,
+        "voucher_detail_no": detail,
+        "item_code": item,
+        "warehouse": warehouse,
+        "actual_qty": qty,
+        "posting_date": posted.date(),
+        "posting_time": posted.time(),
+        "posting_datetime": posted,
+        "is_cancelled": cancelled,
+        "company": "Acme EU",
+        "docstatus": 1,
+        "creation": posted,
+    }
 
 
 def dataset() -> dict[str, list[dict]]:
@@ -75,60 +116,78 @@ def dataset() -> dict[str, list[dict]]:
         {"name": "NOVAL", "item_code": "NOVAL", "disabled": 0, "is_stock_item": 1, "has_variants": 0},
         {"name": "RETIRED", "item_code": "RETIRED", "disabled": 1, "is_stock_item": 1, "has_variants": 0},
         {"name": "TSHIRT", "item_code": "TSHIRT", "disabled": 0, "is_stock_item": 1, "has_variants": 1},
-        {"name": "TSHIRT-RED", "item_code": "TSHIRT-RED", "disabled": 0, "is_stock_item": 1,
-         "variant_of": "TSHIRT"},
-        {"name": "TSHIRT-BLUE", "item_code": "TSHIRT-BLUE", "disabled": 0, "is_stock_item": 1,
-         "variant_of": "TSHIRT"},
+        {"name": "TSHIRT-RED", "item_code": "TSHIRT-RED", "disabled": 0, "is_stock_item": 1, "variant_of": "TSHIRT"},
+        {"name": "TSHIRT-BLUE", "item_code": "TSHIRT-BLUE", "disabled": 0, "is_stock_item": 1, "variant_of": "TSHIRT"},
     ]
     for item in items:
         item.update(item_name=item["name"].title(), item_group="Products", stock_uom="Nos")
     return {
         "tabCompany": [
-            {"name": "Acme EU", "company_name": "Acme EU", "abbr": "AEU", "default_currency": "EUR",
-             "country": "Germany"},
-            {"name": "Acme US", "company_name": "Acme US", "abbr": "AUS", "default_currency": "USD",
-             "country": "United States"},
+            {
+                "name": "Acme EU",
+                "company_name": "Acme EU",
+                "abbr": "AEU",
+                "default_currency": "EUR",
+                "country": "Germany",
+            },
+            {
+                "name": "Acme US",
+                "company_name": "Acme US",
+                "abbr": "AUS",
+                "default_currency": "USD",
+                "country": "United States",
+            },
         ],
         "tabWarehouse": [
             {"name": "All Warehouses - AEU", "warehouse_name": "All Warehouses", "company": "Acme EU", "is_group": 1},
-            {"name": STORES, "warehouse_name": "Stores", "company": "Acme EU", "is_group": 0,
-             "parent_warehouse": "All Warehouses - AEU"},
-            {"name": GOODS, "warehouse_name": "Finished Goods", "company": "Acme EU", "is_group": 0,
-             "parent_warehouse": "All Warehouses - AEU"},
+            {
+                "name": STORES,
+                "warehouse_name": "Stores",
+                "company": "Acme EU",
+                "is_group": 0,
+                "parent_warehouse": "All Warehouses - AEU",
+            },
+            {
+                "name": GOODS,
+                "warehouse_name": "Finished Goods",
+                "company": "Acme EU",
+                "is_group": 0,
+                "parent_warehouse": "All Warehouses - AEU",
+            },
             {"name": US, "warehouse_name": "Stores", "company": "Acme US", "is_group": 0},
         ],
         "tabItem": items,
         "tabItem Reorder": [
-            reorder(1, "APPLE", STORES, 40),          # 100 - 70 = 30 available: low
-            reorder(2, "BREAD", STORES, 5),           # 12 - 2 = 10: not low
-            reorder(3, "BREAD", US, 0, qty=20),       # level 0 is no level: never low
-            reorder(4, "RETIRED", STORES, 500),       # disabled item: not counted at all
-            reorder(5, "TSHIRT", GOODS, 25),          # template: RED inherits it, BLUE has its own
+            reorder(1, "APPLE", STORES, 40),  # 100 - 70 = 30 available: low
+            reorder(2, "BREAD", STORES, 5),  # 12 - 2 = 10: not low
+            reorder(3, "BREAD", US, 0, qty=20),  # level 0 is no level: never low
+            reorder(4, "RETIRED", STORES, 500),  # disabled item: not counted at all
+            reorder(5, "TSHIRT", GOODS, 25),  # template: RED inherits it, BLUE has its own
             reorder(6, "TSHIRT-BLUE", STORES, 3),
-            reorder(7, "APPLE", US, 8),               # 8 - 0 = 8 <= 8: low (boundary)
+            reorder(7, "APPLE", US, 8),  # 8 - 0 = 8 <= 8: low (boundary)
         ],
         "tabBin": [
             bin_("APPLE", STORES, 100, reserved=70, rate=2.5),
             bin_("APPLE", GOODS, 0, rate=2.5),
             bin_("APPLE", US, 8, rate=3),
             bin_("BREAD", STORES, 12, reserved=2, rate=1.25),
-            bin_("BREAD", US, 4, reserved=9, rate=1.5),         # over-reserved: out of stock
-            bin_("CHEESE", STORES, -3, rate=6),                   # negative: skipped from sums
-            bin_("NOVAL", GOODS, 7, rate=0),                      # no valuation: no value
-            bin_("RETIRED", STORES, 50, rate=9),                  # disabled item
-            bin_("TSHIRT-RED", GOODS, 20, reserved=1, rate=4),    # 19 <= template's 25: low
-            bin_("TSHIRT-BLUE", GOODS, 2, rate=4),                # own rows only for Stores: not low
-            bin_("TSHIRT-BLUE", STORES, 3, rate=4.2),             # 3 <= 3: low
+            bin_("BREAD", US, 4, reserved=9, rate=1.5),  # over-reserved: out of stock
+            bin_("CHEESE", STORES, -3, rate=6),  # negative: skipped from sums
+            bin_("NOVAL", GOODS, 7, rate=0),  # no valuation: no value
+            bin_("RETIRED", STORES, 50, rate=9),  # disabled item
+            bin_("TSHIRT-RED", GOODS, 20, reserved=1, rate=4),  # 19 <= template's 25: low
+            bin_("TSHIRT-BLUE", GOODS, 2, rate=4),  # own rows only for Stores: not low
+            bin_("TSHIRT-BLUE", STORES, 3, rate=4.2),  # 3 <= 3: low
         ],
         "tabSales Order": [
             order("SO-01", "Sales", 1, "To Deliver and Bill", 0, hours_ago(1)),
             order("SO-02", "Sales", 1, "Completed", 100, hours_ago(2)),
             order("SO-03", "Sales", 1, "To Deliver and Bill", 40, hours_ago(3)),
             order("SO-04", "Sales", 2, "Cancelled", 0, hours_ago(4)),
-            order("SO-05", "Sales", 1, "Closed", 50, hours_ago(5)),     # closed before fully delivered
+            order("SO-05", "Sales", 1, "Closed", 50, hours_ago(5)),  # closed before fully delivered
             order("SO-06", "Sales", 1, "To Bill", 100, hours_ago(30)),  # fulfilled, before the window
-            order("SO-07", "Sales", 0, "Draft", 0, hours_ago(1)),       # draft: no order yet
-            order("SO-08", "Sales", 1, "Closed", 100, hours_ago(6)),    # closed after full delivery
+            order("SO-07", "Sales", 0, "Draft", 0, hours_ago(1)),  # draft: no order yet
+            order("SO-08", "Sales", 1, "Closed", 100, hours_ago(6)),  # closed after full delivery
             order("SO-09", "Shopping Cart", 1, "On Hold", 0, hours_ago(7)),
             order("SO-10", "Shopping Cart", 1, "Completed", 100, hours_ago(8)),
             order("SO-11", "Shopping Cart", 1, "To Bill", 0, hours_ago(2), skip_delivery_note=1),
@@ -151,8 +210,7 @@ def dataset() -> dict[str, list[dict]]:
             sle("Stock Entry", "STE-4", "SED-4b", "TSHIRT-BLUE", STORES, 3, datetime(2026, 11, 21, 13, 0)),
             sle("Stock Reconciliation", "SR-1", "SRI-1", "APPLE", US, 8, datetime(2026, 11, 22, 7, 0)),
             sle("Stock Reconciliation", "SR-2", "SRI-2", "BREAD", STORES, 0, datetime(2026, 11, 22, 7, 5)),
-            sle("Subcontracting Receipt", "SCR-1", "SCRI-1", "TSHIRT-BLUE", GOODS, 2,
-                datetime(2026, 11, 22, 8, 0)),
+            sle("Subcontracting Receipt", "SCR-1", "SCRI-1", "TSHIRT-BLUE", GOODS, 2, datetime(2026, 11, 22, 8, 0)),
             sle("Delivery Note", "DN-3", "DNI-3", "BREAD", STORES, -4, datetime(2026, 11, 22, 14, 5, 30, 250000)),
             # DN-4 was cancelled: its entry is flagged and a flagged reversal added. It is the
             # newest posting, yet no movement.
@@ -205,9 +263,13 @@ def _movement_kind(row, entries):
     if voucher in ("Purchase Receipt", "Purchase Invoice", "Subcontracting Receipt"):
         return "receipt" if qty > 0 else "adjustment"
     if voucher == "Stock Entry":
-        paired = any(o is not row and o["voucher_no"] == row["voucher_no"]
-                     and o["voucher_detail_no"] == row["voucher_detail_no"] and o["actual_qty"] * qty < 0
-                     for o in entries)
+        paired = any(
+            o is not row
+            and o["voucher_no"] == row["voucher_no"]
+            and o["voucher_detail_no"] == row["voucher_detail_no"]
+            and o["actual_qty"] * qty < 0
+            for o in entries
+        )
         if qty != 0 and paired:
             return "transfer_in" if qty > 0 else "transfer_out"
         if qty > 0:
@@ -216,11 +278,21 @@ def _movement_kind(row, entries):
 
 
 def expected(data, since: datetime) -> dict[str, dict[tuple, float]]:
-    out: dict[str, dict[tuple, float]] = {name: {} for name in (
-        "inventory_skus", "inventory_on_hand_units", "inventory_available_units", "inventory_stock_value",
-        "inventory_low_stock_skus", "inventory_out_of_stock_skus", "inventory_orders",
-        "inventory_order_fulfillment_ratio", "inventory_stock_movements_total",
-        "inventory_last_stock_movement_timestamp_seconds")}
+    out: dict[str, dict[tuple, float]] = {
+        name: {}
+        for name in (
+            "inventory_skus",
+            "inventory_on_hand_units",
+            "inventory_available_units",
+            "inventory_stock_value",
+            "inventory_low_stock_skus",
+            "inventory_out_of_stock_skus",
+            "inventory_orders",
+            "inventory_order_fulfillment_ratio",
+            "inventory_stock_movements_total",
+            "inventory_last_stock_movement_timestamp_seconds",
+        )
+    }
     warehouses = {w["name"]: w for w in data["tabWarehouse"]}
     currency = {c["name"]: c["default_currency"] for c in data["tabCompany"]}
 
@@ -256,7 +328,7 @@ def expected(data, since: datetime) -> dict[str, dict[tuple, float]]:
     for e in standing:
         add("inventory_stock_movements_total", (_movement_kind(e, standing), e["voucher_type"]), 1)
     newest = max(e["posting_datetime"] for e in standing)
-    out["inventory_last_stock_movement_timestamp_seconds"][()] = newest.replace(tzinfo=timezone.utc).timestamp()
+    out["inventory_last_stock_movement_timestamp_seconds"][()] = newest.replace(tzinfo=UTC).timestamp()
     return out
 
 
@@ -279,14 +351,20 @@ def load(url: str, data: dict[str, list[dict]]) -> None:
         for table, rows in data.items():
             for row in rows:  # rows differ in their columns
                 columns = list(row)
-                conn.execute(text(f"INSERT INTO `{table}` ({', '.join(f'`{c}`' for c in columns)}) "
-                                  f"VALUES ({', '.join(':' + c for c in columns)})"), row)
+                conn.execute(
+                    text(
+                        f"INSERT INTO `{table}` ({', '.join(f'`{c}`' for c in columns)}) "
+                        f"VALUES ({', '.join(':' + c for c in columns)})"
+                    ),
+                    row,
+                )
     engine.dispose()
 
 
 async def collect_preset(url: str, tmp_path, fulfillment_window: str = "24h") -> dict[tuple, float]:
-    return await collect_with_schema(url, "erpnext", tmp_path,
-                                     f"business:\n  fulfillment_window: {fulfillment_window}\n")
+    return await collect_with_schema(
+        url, "erpnext", tmp_path, f"business:\n  fulfillment_window: {fulfillment_window}\n"
+    )
 
 
 # ----------------------------------------------------------------------- tests
@@ -304,8 +382,16 @@ def test_tables_are_frappes_from_the_doctype_json(erpnext_url):
             item_reorder = [row[0] for row in conn.exec_driver_sql("SHOW COLUMNS FROM `tabItem Reorder`")]
     finally:
         engine.dispose()
-    assert set(tables) == {"tabBin", "tabCompany", "tabItem", "tabItem Reorder", "tabSales Order",
-                           "tabSales Order Item", "tabStock Ledger Entry", "tabWarehouse"}
+    assert set(tables) == {
+        "tabBin",
+        "tabCompany",
+        "tabItem",
+        "tabItem Reorder",
+        "tabSales Order",
+        "tabSales Order Item",
+        "tabStock Ledger Entry",
+        "tabWarehouse",
+    }
     # Float -> decimal(21,9); Link -> varchar(140); layout fields and tables have no column.
     assert bin_columns["actual_qty"] == "decimal(21,9)" and bin_columns["warehouse"] == "varchar(140)"
     assert "reorder_levels" not in tables["tabItem"] and "details" not in tables["tabItem"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,22 +25,30 @@ from tests.presets.odoo.schema import ddl, load_models
 from tests.test_business import of
 
 MAPPED = (
-    "inventory_skus", "inventory_on_hand_units", "inventory_available_units", "inventory_stock_value",
-    "inventory_low_stock_skus", "inventory_out_of_stock_skus", "inventory_orders",
-    "inventory_order_fulfillment_ratio", "inventory_stock_movements_total",
+    "inventory_skus",
+    "inventory_on_hand_units",
+    "inventory_available_units",
+    "inventory_stock_value",
+    "inventory_low_stock_skus",
+    "inventory_out_of_stock_skus",
+    "inventory_orders",
+    "inventory_order_fulfillment_ratio",
+    "inventory_stock_movements_total",
     "inventory_last_stock_movement_timestamp_seconds",
 )
 # Odoo has no safety-stock field, no audit log of stock moves and no integration-sync table.
 UNMAPPED = (
-    "inventory_below_safety_stock_skus", "inventory_audit_unlogged_movements",
-    "inventory_integration_sync_runs_total", "inventory_integration_sync_conflicts_total",
+    "inventory_below_safety_stock_skus",
+    "inventory_audit_unlogged_movements",
+    "inventory_integration_sync_runs_total",
+    "inventory_integration_sync_conflicts_total",
     "inventory_integration_last_sync_success_timestamp_seconds",
 )
 KINDS = ("receipt", "sale", "return", "adjustment", "transfer_in", "transfer_out")
 STATUSES = ("open", "fulfilled", "cancelled", "backordered")
 
 # Naive UTC, as Odoo stores every Datetime field.
-NOW = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def hours_ago(hours: float) -> datetime:
@@ -62,21 +70,46 @@ class OdooData:
     def row(self, table: str, row_id: int) -> dict:
         return self.rows[table][row_id - 1]
 
-    def location(self, name: str, usage: str, parent: int | None = None, company: int | None = None,
-                 scrap: bool = False, active: bool = True) -> int:
+    def location(
+        self,
+        name: str,
+        usage: str,
+        parent: int | None = None,
+        company: int | None = None,
+        scrap: bool = False,
+        active: bool = True,
+    ) -> int:
         # stock.location: parent_path is the ids from the root, each followed by '/' (_parent_store);
         # complete_name is the parent's complete_name/name unless the location is a view.
         parent_row = self.row("stock_location", parent) if parent else None
         row_id = len(self.rows["stock_location"]) + 1
         complete = f"{parent_row['complete_name']}/{name}" if parent_row and usage != "view" else name
-        return self.add("stock_location", name=name, complete_name=complete, usage=usage, location_id=parent,
-                        parent_path=(parent_row["parent_path"] if parent_row else "") + f"{row_id}/",
-                        company_id=company, active=active, scrap_location=scrap, cyclic_inventory_frequency=0)
+        return self.add(
+            "stock_location",
+            name=name,
+            complete_name=complete,
+            usage=usage,
+            location_id=parent,
+            parent_path=(parent_row["parent_path"] if parent_row else "") + f"{row_id}/",
+            company_id=company,
+            active=active,
+            scrap_location=scrap,
+            cyclic_inventory_frequency=0,
+        )
 
     def warehouse(self, name: str, code: str, company: int, view: int, stock: int, active: bool = True) -> int:
-        return self.add("stock_warehouse", name=name, code=code, company_id=company, view_location_id=view,
-                        lot_stock_id=stock, reception_steps="one_step", delivery_steps="ship_only",
-                        active=active, sequence=10)
+        return self.add(
+            "stock_warehouse",
+            name=name,
+            code=code,
+            company_id=company,
+            view_location_id=view,
+            lot_stock_id=stock,
+            reception_steps="one_step",
+            delivery_steps="ship_only",
+            active=active,
+            sequence=10,
+        )
 
     def set_location_warehouses(self) -> None:
         # stock.location._compute_warehouse_id: the warehouse whose view location is the
@@ -86,47 +119,124 @@ class OdooData:
             ancestors = [int(i) for i in loc["parent_path"].split("/")[:-1]]
             loc["warehouse_id"] = next((views[a] for a in reversed(ancestors) if a in views), None)
 
-    def product(self, code: str, name: str, costs: dict[int, float], storable: bool = True,
-                active: bool = True) -> int:
-        template = self.add("product_template", name={"en_US": name}, type="consu", service_tracking="no",
-                            categ_id=1, uom_id=1, uom_po_id=1, tracking="none", is_storable=storable,
-                            active=active, sale_ok=True, purchase_ok=True, list_price=1.0, default_code=code)
-        return self.add("product_product", product_tmpl_id=template, default_code=code, active=active,
-                        standard_price={str(company): cost for company, cost in costs.items()})
+    def product(self, code: str, name: str, costs: dict[int, float], storable: bool = True, active: bool = True) -> int:
+        template = self.add(
+            "product_template",
+            name={"en_US": name},
+            type="consu",
+            service_tracking="no",
+            categ_id=1,
+            uom_id=1,
+            uom_po_id=1,
+            tracking="none",
+            is_storable=storable,
+            active=active,
+            sale_ok=True,
+            purchase_ok=True,
+            list_price=1.0,
+            default_code=code,
+        )
+        return self.add(
+            "product_product",
+            product_tmpl_id=template,
+            default_code=code,
+            active=active,
+            standard_price={str(company): cost for company, cost in costs.items()},
+        )
 
     def quant(self, product: int, location: int, quantity: float, reserved: float = 0.0) -> int:
-        return self.add("stock_quant", product_id=product, location_id=location, quantity=quantity,
-                        reserved_quantity=reserved, in_date=hours_ago(100),
-                        company_id=self.row("stock_location", location)["company_id"])
+        return self.add(
+            "stock_quant",
+            product_id=product,
+            location_id=location,
+            quantity=quantity,
+            reserved_quantity=reserved,
+            in_date=hours_ago(100),
+            company_id=self.row("stock_location", location)["company_id"],
+        )
 
-    def rule(self, product: int, warehouse: int, location: int, minimum: float, maximum: float,
-             active: bool = True) -> int:
-        return self.add("stock_warehouse_orderpoint", name=f"OP/{len(self.rows['stock_warehouse_orderpoint']) + 1:05d}",
-                        trigger="auto", active=active, warehouse_id=warehouse, location_id=location,
-                        product_id=product, product_min_qty=minimum, product_max_qty=maximum, qty_multiple=1.0,
-                        company_id=self.row("stock_warehouse", warehouse)["company_id"])
+    def rule(
+        self, product: int, warehouse: int, location: int, minimum: float, maximum: float, active: bool = True
+    ) -> int:
+        return self.add(
+            "stock_warehouse_orderpoint",
+            name=f"OP/{len(self.rows['stock_warehouse_orderpoint']) + 1:05d}",
+            trigger="auto",
+            active=active,
+            warehouse_id=warehouse,
+            location_id=location,
+            product_id=product,
+            product_min_qty=minimum,
+            product_max_qty=maximum,
+            qty_multiple=1.0,
+            company_id=self.row("stock_warehouse", warehouse)["company_id"],
+        )
 
     def move(self, product: int, source: int, destination: int, state: str, date: datetime) -> int:
-        return self.add("stock_move", name="move", product_id=product, location_id=source,
-                        location_dest_id=destination, state=state, date=date, company_id=1, product_uom=1,
-                        product_uom_qty=1.0, quantity=1.0 if state == "done" else 0.0,
-                        procure_method="make_to_stock", sequence=10)
+        return self.add(
+            "stock_move",
+            name="move",
+            product_id=product,
+            location_id=source,
+            location_dest_id=destination,
+            state=state,
+            date=date,
+            company_id=1,
+            product_uom=1,
+            product_uom_qty=1.0,
+            quantity=1.0 if state == "done" else 0.0,
+            procure_method="make_to_stock",
+            sequence=10,
+        )
 
-    def order(self, name: str, team: int | None, state: str, delivery: str | None, date_order: datetime,
-              created: datetime | None = None) -> int:
-        return self.add("sale_order", name=name, team_id=team, state=state, delivery_status=delivery,
-                        date_order=date_order, create_date=created or date_order, company_id=1, partner_id=7,
-                        partner_invoice_id=7, partner_shipping_id=7, picking_policy="direct", locked=False)
+    def order(
+        self,
+        name: str,
+        team: int | None,
+        state: str,
+        delivery: str | None,
+        date_order: datetime,
+        created: datetime | None = None,
+    ) -> int:
+        return self.add(
+            "sale_order",
+            name=name,
+            team_id=team,
+            state=state,
+            delivery_status=delivery,
+            date_order=date_order,
+            create_date=created or date_order,
+            company_id=1,
+            partner_id=7,
+            partner_invoice_id=7,
+            partner_shipping_id=7,
+            picking_policy="direct",
+            locked=False,
+        )
 
 
 def odoo_dataset() -> OdooData:
     d = OdooData()
     d.add("res_currency", name="EUR", symbol="€", rounding=0.01, active=True)
     d.add("res_currency", name="USD", symbol="$", rounding=0.01, active=True)
-    d.add("res_company", name="My Company (Europe)", partner_id=1, currency_id=1, parent_path="1/",
-          layout_background="Blank", active=True)
-    d.add("res_company", name="My Company (US)", partner_id=2, currency_id=2, parent_path="2/",
-          layout_background="Blank", active=True)
+    d.add(
+        "res_company",
+        name="My Company (Europe)",
+        partner_id=1,
+        currency_id=1,
+        parent_path="1/",
+        layout_background="Blank",
+        active=True,
+    )
+    d.add(
+        "res_company",
+        name="My Company (US)",
+        partner_id=2,
+        currency_id=2,
+        parent_path="2/",
+        layout_background="Blank",
+        active=True,
+    )
     website = d.add("crm_team", name={"en_US": "Website", "fr_FR": "Site web"}, sequence=10, active=True)
     direct = d.add("crm_team", name={"en_US": "Direct Sales"}, sequence=20, active=True)
 
@@ -240,15 +350,18 @@ def expected(d: OdooData, window_hours: float = 24) -> dict[str, dict[tuple, flo
     currencies = {c["id"]: c["name"] for c in d.rows["res_currency"]}
     templates = {t["id"]: t for t in d.rows["product_template"]}
     products = {p["id"]: p for p in d.rows["product_product"]}
-    tracked = {pid for pid, p in products.items()
-               if p["active"] and templates[p["product_tmpl_id"]]["active"]
-               and templates[p["product_tmpl_id"]]["is_storable"]}
+    tracked = {
+        pid
+        for pid, p in products.items()
+        if p["active"] and templates[p["product_tmpl_id"]]["active"] and templates[p["product_tmpl_id"]]["is_storable"]
+    }
 
     def internal_under(location_id: int) -> set[int]:
         """Internal locations at or below a location (Odoo's child_of, on parent_path)."""
         path = locations[location_id]["parent_path"]
-        return {lid for lid, loc in locations.items()
-                if loc["parent_path"].startswith(path) and loc["usage"] == "internal"}
+        return {
+            lid for lid, loc in locations.items() if loc["parent_path"].startswith(path) and loc["usage"] == "internal"
+        }
 
     def quants_in(product: int, scope: set[int]) -> list[dict]:
         return [q for q in d.rows["stock_quant"] if q["product_id"] == product and q["location_id"] in scope]
@@ -257,8 +370,9 @@ def expected(d: OdooData, window_hours: float = 24) -> dict[str, dict[tuple, flo
     out: dict[str, dict[tuple, float]] = defaultdict(dict)
     for w in warehouses:
         scope = internal_under(w["view_location_id"])
-        skus = {q["product_id"] for q in d.rows["stock_quant"]
-                if q["location_id"] in scope and q["product_id"] in tracked}
+        skus = {
+            q["product_id"] for q in d.rows["stock_quant"] if q["location_id"] in scope and q["product_id"] in tracked
+        }
         skus |= {r["product_id"] for r in rules if r["warehouse_id"] == w["id"]}
         if not skus:
             continue
@@ -270,7 +384,7 @@ def expected(d: OdooData, window_hours: float = 24) -> dict[str, dict[tuple, flo
 
         def low(p: int) -> bool:
             for r in rules:
-                if r["warehouse_id"] == w["id"] and r["product_id"] == p:
+                if r["warehouse_id"] == w["id"] and r["product_id"] == p:  # noqa: B023 - called in this iteration
                     rule_scope = internal_under(r["location_id"])
                     here = sum(q["quantity"] - q["reserved_quantity"] for q in quants_in(p, rule_scope))
                     if 0 < here <= r["product_min_qty"]:
@@ -282,12 +396,13 @@ def expected(d: OdooData, window_hours: float = 24) -> dict[str, dict[tuple, flo
         out["inventory_available_units"][(code,)] = sum(available[p] for p in skus if on_hand[p] >= 0)
         currency = currencies[companies[company]["currency_id"]]
         out["inventory_stock_value"][(currency, code)] = sum(
-            on_hand[p] * cost[p] for p in skus if on_hand[p] > 0 and cost[p] is not None)
+            on_hand[p] * cost[p] for p in skus if on_hand[p] > 0 and cost[p] is not None
+        )
         out["inventory_low_stock_skus"][(code,)] = sum(1 for p in skus if low(p))
         out["inventory_out_of_stock_skus"][(code,)] = sum(1 for p in skus if available[p] <= 0)
 
     teams = {t["id"]: t["name"]["en_US"] for t in d.rows["crm_team"]}
-    since = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=window_hours)
+    since = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=window_hours)
     statuses: dict[str, dict[str, int]] = {}
     window: dict[str, list[bool]] = defaultdict(list)
     for o in d.rows["sale_order"]:
@@ -326,7 +441,7 @@ def expected(d: OdooData, window_hours: float = 24) -> dict[str, dict[tuple, flo
             kinds["transfer_in"] += 1
     out["inventory_stock_movements_total"] = {(kind, "odoo"): n for kind, n in kinds.items()}
     newest = max(m["date"] for m in done)
-    out["inventory_last_stock_movement_timestamp_seconds"] = {(): newest.replace(tzinfo=timezone.utc).timestamp()}
+    out["inventory_last_stock_movement_timestamp_seconds"] = {(): newest.replace(tzinfo=UTC).timestamp()}
     return out
 
 
@@ -350,15 +465,28 @@ def _literal(value) -> str:
 def insert_sql(d: OdooData) -> str:
     """INSERTs in the order Odoo creates the records: locations before their warehouse,
     whose creation then writes warehouse_id on them."""
-    order = ["res_currency", "res_company", "crm_team", "stock_location", "stock_warehouse", "product_template",
-             "product_product", "stock_quant", "stock_warehouse_orderpoint", "stock_move", "sale_order"]
+    order = [
+        "res_currency",
+        "res_company",
+        "crm_team",
+        "stock_location",
+        "stock_warehouse",
+        "product_template",
+        "product_product",
+        "stock_quant",
+        "stock_warehouse_orderpoint",
+        "stock_move",
+        "sale_order",
+    ]
     assert set(order) >= set(d.rows), set(d.rows) - set(order)
     statements = []
     for table in order:
         for row in d.rows.get(table, []):
             values = {k: v for k, v in row.items() if not (table == "stock_location" and k == "warehouse_id")}
-            statements.append(f'INSERT INTO "{table}" ({", ".join(values)}) '
-                              f'VALUES ({", ".join(_literal(v) for v in values.values())})')
+            statements.append(
+                f'INSERT INTO "{table}" ({", ".join(values)}) '
+                f"VALUES ({', '.join(_literal(v) for v in values.values())})"
+            )
         if d.rows.get(table):
             statements.append(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {len(d.rows[table])})")
     for loc in d.rows["stock_location"]:
@@ -373,8 +501,10 @@ def odoo_db(postgres_server, empty_postgres_url):
     name = urlsplit(empty_postgres_url).path.lstrip("/")
     # Odoo creates trigram indexes only where a word_similarity function exists (pg_trgm):
     # odoo/modules/db.py has_trigram.
-    has_trigram = postgres_server.psql("SELECT count(*) FROM pg_proc WHERE proname = 'word_similarity'",
-                                       database=name).strip() != "0"
+    has_trigram = (
+        postgres_server.psql("SELECT count(*) FROM pg_proc WHERE proname = 'word_similarity'", database=name).strip()
+        != "0"
+    )
     postgres_server.psql(";\n".join(ddl(has_trigram=has_trigram)) + ";", database=name)
     return empty_postgres_url, postgres_server, name
 
@@ -403,11 +533,18 @@ def test_dataset_figures_are_the_ones_worked_out_by_hand():
     assert want["inventory_low_stock_skus"] == {("WH",): 3, ("SHOP",): 1}
     assert want["inventory_out_of_stock_skus"] == {("WH",): 1, ("SHOP",): 2}
     assert want["inventory_stock_movements_total"] == {
-        ("receipt", "odoo"): 3, ("sale", "odoo"): 2, ("return", "odoo"): 1, ("adjustment", "odoo"): 2,
-        ("transfer_in", "odoo"): 2, ("transfer_out", "odoo"): 2,
+        ("receipt", "odoo"): 3,
+        ("sale", "odoo"): 2,
+        ("return", "odoo"): 1,
+        ("adjustment", "odoo"): 2,
+        ("transfer_in", "odoo"): 2,
+        ("transfer_out", "odoo"): 2,
     }
     assert want["inventory_order_fulfillment_ratio"] == {
-        ("Website",): pytest.approx(1 / 3), ("Direct Sales",): 0.0, ("odoo",): 1.0}
+        ("Website",): pytest.approx(1 / 3),
+        ("Direct Sales",): 0.0,
+        ("odoo",): 1.0,
+    }
 
 
 def test_schema_has_the_column_types_odoo_18_creates(odoo_db):
@@ -415,7 +552,9 @@ def test_schema_has_the_column_types_odoo_18_creates(odoo_db):
     rows = server.psql(
         "SELECT table_name || '.' || column_name || ' ' || udt_name || ' ' || is_nullable "
         "|| coalesce(' ' || character_maximum_length, '') "
-        "FROM information_schema.columns WHERE table_schema = 'public'", database=name).split("\n")
+        "FROM information_schema.columns WHERE table_schema = 'public'",
+        database=name,
+    ).split("\n")
     columns = {line.split(" ")[0]: line.split(" ")[1:] for line in rows if line}
     # Company-dependent and translated fields are jsonb since Odoo 18 (16 for translations).
     assert columns["product_product.standard_price"] == ["jsonb", "YES"]
@@ -430,18 +569,31 @@ def test_schema_has_the_column_types_odoo_18_creates(odoo_db):
     assert columns["stock_location.parent_path"] == ["varchar", "YES"]
     # The ORM's magic columns on every table.
     for table in {m["table"] for m in load_models().values()}:
-        for column, udt in (("id", "int4"), ("create_uid", "int4"), ("create_date", "timestamp"),
-                            ("write_uid", "int4"), ("write_date", "timestamp")):
+        for column, udt in (
+            ("id", "int4"),
+            ("create_uid", "int4"),
+            ("create_date", "timestamp"),
+            ("write_uid", "int4"),
+            ("write_date", "timestamp"),
+        ):
             assert columns[f"{table}.{column}"][0] == udt, (table, column)
-    indexes = set(server.psql("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'",
-                              database=name).split())
-    assert {"stock_quant__product_id_index", "stock_quant__location_id_index", "stock_location__parent_path_index",
-            "stock_move__state_index", "stock_move__date_index", "sale_order_date_order_id_idx",
-            "stock_quant__owner_id_index"} <= indexes
+    indexes = set(server.psql("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'", database=name).split())
+    assert {
+        "stock_quant__product_id_index",
+        "stock_quant__location_id_index",
+        "stock_location__parent_path_index",
+        "stock_move__state_index",
+        "stock_move__date_index",
+        "sale_order_date_order_id_idx",
+        "stock_quant__owner_id_index",
+    } <= indexes
     assert "crm_team__name_index" not in indexes  # a translated field gets no btree index
     # index='btree_not_null' is a partial index.
-    assert server.psql("SELECT indexdef FROM pg_indexes WHERE indexname = 'stock_quant__owner_id_index'",
-                       database=name).strip().endswith("WHERE (owner_id IS NOT NULL)")
+    assert (
+        server.psql("SELECT indexdef FROM pg_indexes WHERE indexname = 'stock_quant__owner_id_index'", database=name)
+        .strip()
+        .endswith("WHERE (owner_id IS NOT NULL)")
+    )
 
 
 async def test_every_mapped_metric_on_an_odoo_database(odoo_db, tmp_path, monkeypatch):
@@ -461,15 +613,23 @@ async def test_every_mapped_metric_on_an_odoo_database(odoo_db, tmp_path, monkey
     # inventory_orders, in full: every status for every channel seen; quotations and the
     # services-only order nowhere.
     assert of(values, "inventory_orders") == {
-        ("Website", "open"): 1, ("Website", "fulfilled"): 2, ("Website", "cancelled"): 1,
+        ("Website", "open"): 1,
+        ("Website", "fulfilled"): 2,
+        ("Website", "cancelled"): 1,
         ("Website", "backordered"): 2,
-        ("Direct Sales", "open"): 1, ("Direct Sales", "fulfilled"): 0, ("Direct Sales", "cancelled"): 1,
+        ("Direct Sales", "open"): 1,
+        ("Direct Sales", "fulfilled"): 0,
+        ("Direct Sales", "cancelled"): 1,
         ("Direct Sales", "backordered"): 0,
-        ("odoo", "open"): 0, ("odoo", "fulfilled"): 1, ("odoo", "cancelled"): 0, ("odoo", "backordered"): 0,
+        ("odoo", "open"): 0,
+        ("odoo", "fulfilled"): 1,
+        ("odoo", "cancelled"): 0,
+        ("odoo", "backordered"): 0,
     }
     # The newest done move, not the later cancelled or pending ones.
     assert of(values, "inventory_last_stock_movement_timestamp_seconds") == {
-        (): datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc).timestamp()}
+        (): datetime(2026, 11, 20, 9, 30, tzinfo=UTC).timestamp()
+    }
     # Every statement ran, and none of its rows was skipped.
     success = of(values, "inventory_exporter_query_success")
     assert success == {("business", metric): 1.0 for metric in MAPPED}
@@ -482,18 +642,28 @@ async def test_fulfillment_window_follows_the_config(odoo_db, tmp_path):
     server.psql(insert_sql(data), database=name)
     values = await collect_odoo(url, tmp_path, "business:\n  fulfillment_window: 48h\n")
     # 48h also takes in S00005 (fulfilled, 30h) and S00012 (backordered, 26h): Website 2 of 5.
-    assert of(values, "inventory_order_fulfillment_ratio") == expected(data, window_hours=48)[
-        "inventory_order_fulfillment_ratio"]
+    assert (
+        of(values, "inventory_order_fulfillment_ratio")
+        == expected(data, window_hours=48)["inventory_order_fulfillment_ratio"]
+    )
     assert of(values, "inventory_order_fulfillment_ratio")[("Website",)] == pytest.approx(2 / 5)
 
 
 async def test_an_empty_odoo_database_publishes_no_false_figures(odoo_db, tmp_path):
     url, _, _ = odoo_db
     values = await collect_odoo(url, tmp_path)
-    for metric in ("inventory_skus", "inventory_on_hand_units", "inventory_available_units", "inventory_stock_value",
-                   "inventory_low_stock_skus", "inventory_out_of_stock_skus", "inventory_orders",
-                   "inventory_order_fulfillment_ratio", "inventory_last_stock_movement_timestamp_seconds",
-                   *UNMAPPED):
+    for metric in (
+        "inventory_skus",
+        "inventory_on_hand_units",
+        "inventory_available_units",
+        "inventory_stock_value",
+        "inventory_low_stock_skus",
+        "inventory_out_of_stock_skus",
+        "inventory_orders",
+        "inventory_order_fulfillment_ratio",
+        "inventory_last_stock_movement_timestamp_seconds",
+        *UNMAPPED,
+    ):
         assert of(values, metric) == {}, metric
     # Counters start at zero for every kind, so the first movement is an increase.
     assert of(values, "inventory_stock_movements_total") == {(kind, "odoo"): 0 for kind in KINDS}

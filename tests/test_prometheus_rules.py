@@ -129,7 +129,9 @@ def test_promtool_check_rules():
 def test_promtool_unit_tests_pass():
     """Every alert firing and quiet, recording rules (the performance score by hand) in
     prometheus/tests/*.yml."""
-    result = run([binary("promtool"), "test", "rules", *(p.name for p in UNIT_TEST_FILES)], cwd=PROMETHEUS_DIR / "tests")
+    result = run(
+        [binary("promtool"), "test", "rules", *(p.name for p in UNIT_TEST_FILES)], cwd=PROMETHEUS_DIR / "tests"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("SUCCESS") == len(UNIT_TEST_FILES), result.stdout
 
@@ -236,7 +238,11 @@ def test_alert_rule_has_a_firing_and_a_quiet_unit_test(path, rule):
     static labels): some unit test expects it to fire with those labels, and some unit
     test expects its alertname to be quiet (exp_alerts: [])."""
     static_labels = {k: str(v) for k, v in rule["labels"].items() if "{{" not in str(v)}
-    cases = [case for test_file, loaded, case in unit_test_cases() if path.resolve() in loaded and case["alertname"] == rule["alert"]]
+    cases = [
+        case
+        for test_file, loaded, case in unit_test_cases()
+        if path.resolve() in loaded and case["alertname"] == rule["alert"]
+    ]
     firing = [
         alert
         for case in cases
@@ -328,13 +334,18 @@ DOCKER_TARGETS = {
 }
 
 
-@pytest.mark.parametrize("config,targets,alertmanager", [
-    ("prometheus.yml", DEMO_TARGETS, "127.0.0.1:9093"),
-    ("prometheus.docker.yml", DOCKER_TARGETS, "alertmanager:9093"),
-])
+@pytest.mark.parametrize(
+    "config,targets,alertmanager",
+    [
+        ("prometheus.yml", DEMO_TARGETS, "127.0.0.1:9093"),
+        ("prometheus.docker.yml", DOCKER_TARGETS, "alertmanager:9093"),
+    ],
+)
 def test_prometheus_config_targets(config, targets, alertmanager):
     doc = yaml.safe_load((PROMETHEUS_DIR / config).read_text())
-    jobs = {job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]] for job in doc["scrape_configs"]}
+    jobs = {
+        job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]] for job in doc["scrape_configs"]
+    }
     assert jobs == {job: [target] for job, target in targets.items()}
     assert doc["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [alertmanager]
     assert doc["global"]["scrape_interval"] == "15s"
@@ -348,4 +359,6 @@ def test_prometheus_configs_differ_only_in_addresses():
         doc = yaml.safe_load(text)
         return doc
 
-    assert normalised("prometheus.yml", DEMO_TARGETS, "127.0.0.1:9093") == normalised("prometheus.docker.yml", DOCKER_TARGETS, "alertmanager:9093")
+    assert normalised("prometheus.yml", DEMO_TARGETS, "127.0.0.1:9093") == normalised(
+        "prometheus.docker.yml", DOCKER_TARGETS, "alertmanager:9093"
+    )

@@ -44,7 +44,7 @@ import pytest
 import yaml
 
 from demo.run import PROMETHEUS_BIN
-from tests.conftest import ROOT, PostgresServer, SCHEMA, _pg_bin, free_port
+from tests.conftest import ROOT, SCHEMA, PostgresServer, _pg_bin, free_port
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.postgres, pytest.mark.timeout(240)]
 
@@ -55,18 +55,34 @@ def _secret(name: str) -> str:
     return f"{name}-{secrets.token_hex(10)}"
 
 
-SECRET = {name: _secret(name) for name in (
-    "shopify-token", "square-token", "odoo-password", "webhook-env", "webhook-file", "webhook-crash",
-    "basic-auth-password", "wrong-basic-auth-password", "pg-password", "pg-wrong-password",
-    "smtp-password", "report-webhook-token")}
+SECRET = {
+    name: _secret(name)
+    for name in (
+        "shopify-token",
+        "square-token",
+        "odoo-password",
+        "webhook-env",
+        "webhook-file",
+        "webhook-crash",
+        "basic-auth-password",
+        "wrong-basic-auth-password",
+        "pg-password",
+        "pg-wrong-password",
+        "smtp-password",
+        "report-webhook-token",
+    )
+}
 BASIC_USER = "prometheus"
 
 
 def _forms(value: str) -> list[str]:
     """The secret and the encodings it travels in (basic auth, URL-quoted)."""
-    forms = [value, base64.b64encode(f"{BASIC_USER}:{value}".encode()).decode(),
-             base64.b64encode(f"\0reports\0{value}".encode()).decode(),
-             base64.b64encode(value.encode()).decode()]
+    forms = [
+        value,
+        base64.b64encode(f"{BASIC_USER}:{value}".encode()).decode(),
+        base64.b64encode(f"\0reports\0{value}".encode()).decode(),
+        base64.b64encode(value.encode()).decode(),
+    ]
     return forms
 
 
@@ -77,8 +93,14 @@ class Proc:
         self.name = name
         self.log_path = tmp / f"{name}.log"
         self.log = open(self.log_path, "w")
-        self.process = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -106,8 +128,9 @@ def _get(url: str, auth: str | None = None, timeout: float = 5) -> tuple[int, st
 
 
 def _post(url: str, body: dict) -> None:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=5):
         pass
 
@@ -135,6 +158,7 @@ def _ready(url: str, auth: str | None = None) -> bool:
 
 # --- receivers that misbehave on purpose -------------------------------------------------
 
+
 class EchoReceiver:
     """/401, /500, /echo-400, /echo-200 (the request's headers back in the body), /hang."""
 
@@ -143,8 +167,12 @@ class EchoReceiver:
             def do_POST(self):  # noqa: N802
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 echoed = "".join(f"{k}: {v}\n" for k, v in self.headers.items()).encode()
-                status, body = {"/401": (401, b"unauthorized"), "/500": (500, b"internal error"),
-                                "/echo-400": (400, echoed), "/echo-200": (200, echoed)}.get(self.path, (404, b"?"))
+                status, body = {
+                    "/401": (401, b"unauthorized"),
+                    "/500": (500, b"internal error"),
+                    "/echo-400": (400, echoed),
+                    "/echo-200": (200, echoed),
+                }.get(self.path, (404, b"?"))
                 if self.path == "/hang":
                     time.sleep(3)
                     status, body = 200, b"late"
@@ -214,11 +242,12 @@ class RefusingSmtp:
 
 # --- the stack of the test ----------------------------------------------------------------
 
+
 def _sample(metrics_text: str, series: str) -> float | None:
     prefix = series + " "
     for line in metrics_text.splitlines():
         if line.startswith(prefix):
-            return float(line[len(prefix):])
+            return float(line[len(prefix) :])
     return None
 
 
@@ -226,7 +255,7 @@ def _collector_success(metrics_text: str, collector: str) -> float | None:
     prefix = f'inventory_exporter_collector_success{{collector="{collector}"}} '
     for line in metrics_text.splitlines():
         if line.startswith(prefix):
-            return float(line[len(prefix):])
+            return float(line[len(prefix) :])
     return None
 
 
@@ -240,8 +269,9 @@ def _postgres_with_passwords(tmp: Path) -> PostgresServer:
     server.psql(SCHEMA, database="inv")
     server.psql("GRANT SELECT ON ALL TABLES IN SCHEMA public TO inventory", database="inv")
     hba = server.data / "pg_hba.conf"
-    hba.write_text("host all postgres 127.0.0.1/32 trust\nhost all inventory 127.0.0.1/32 scram-sha-256\n"
-                   "local all all trust\n")
+    hba.write_text(
+        "host all postgres 127.0.0.1/32 trust\nhost all inventory 127.0.0.1/32 scram-sha-256\nlocal all all trust\n"
+    )
     if server.user is not None:
         os.chown(hba, server.user.pw_uid, server.user.pw_gid)
     server._run(_pg_bin("pg_ctl"), "-D", str(server.data), "reload")
@@ -254,7 +284,7 @@ def test_no_secret_appears_in_logs_metrics_api_answers_or_reports(tmp_path):
     from demo.fakes import odoo, shopify, square
     from demo.seed import generate
 
-    exposed: dict[str, str] = {}     # where -> text that must hold no secret
+    exposed: dict[str, str] = {}  # where -> text that must hold no secret
     procs: list[Proc] = []
     stoppers = []
     receiver = EchoReceiver()
@@ -270,13 +300,19 @@ def test_no_secret_appears_in_logs_metrics_api_answers_or_reports(tmp_path):
         for module in (shopify, square, odoo):
             kind = module.__name__.rsplit(".", 1)[1]
             port = free_port()
-            procs.append(Proc(f"fake-{kind}", [python, "-m", f"demo.fakes.{kind}", "--port", str(port),
-                                               "--db", str(db)], tmp_path))
+            procs.append(
+                Proc(
+                    f"fake-{kind}", [python, "-m", f"demo.fakes.{kind}", "--port", str(port), "--db", str(db)], tmp_path
+                )
+            )
             fakes[kind] = (f"http://127.0.0.1:{port}", module)
         for kind, (url, _) in fakes.items():
-            _wait(lambda: _ready(url + "/_control"), 20, f"fake {kind}", procs)
-        planted = {"shopify": SECRET["shopify-token"], "square": SECRET["square-token"],
-                   "odoo": SECRET["odoo-password"]}
+            _wait(lambda: _ready(url + "/_control"), 20, f"fake {kind}", procs)  # noqa: B023 - called in this iteration
+        planted = {
+            "shopify": SECRET["shopify-token"],
+            "square": SECRET["square-token"],
+            "odoo": SECRET["odoo-password"],
+        }
         for kind, (url, _) in fakes.items():
             _post(url + "/_control", {"token": planted[kind]})
 
@@ -288,9 +324,17 @@ def test_no_secret_appears_in_logs_metrics_api_answers_or_reports(tmp_path):
         exporter_port = free_port()
         integrations = []
         for kind, (url, module) in fakes.items():
-            entry = {"name": kind, "kind": kind, "url": url, "interval": "1s", "timeout": "4s",
-                     "locations": dict(module.DEFAULT_LOCATION_MAP), "retries": 1, "backoff": "100ms",
-                     "request_timeout": "1s"}
+            entry = {
+                "name": kind,
+                "kind": kind,
+                "url": url,
+                "interval": "1s",
+                "timeout": "4s",
+                "locations": dict(module.DEFAULT_LOCATION_MAP),
+                "retries": 1,
+                "backoff": "100ms",
+                "request_timeout": "1s",
+            }
             if kind == "square":
                 entry["token_file"] = str(tmp_path / "square.token")
             else:
@@ -299,14 +343,21 @@ def test_no_secret_appears_in_logs_metrics_api_answers_or_reports(tmp_path):
                 entry.update(database=module.DATABASE, username=module.LOGIN)
             integrations.append(entry)
         config_a = tmp_path / "exporter-a.yml"
-        config_a.write_text(yaml.safe_dump({
-            "listen": f"127.0.0.1:{exporter_port}",
-            "database": {"url": f"sqlite:///{db}", "interval": "1s", "timeout": "5s"},
-            "integrations": integrations}))
-        exporter = Proc("exporter-a", [python, "-m", "exporter", "--config", str(config_a), "--web.config.file",
-                                       str(web_config)], tmp_path,
-                        env={"SECRET_TEST_SHOPIFY": SECRET["shopify-token"],
-                             "SECRET_TEST_ODOO": SECRET["odoo-password"]})
+        config_a.write_text(
+            yaml.safe_dump(
+                {
+                    "listen": f"127.0.0.1:{exporter_port}",
+                    "database": {"url": f"sqlite:///{db}", "interval": "1s", "timeout": "5s"},
+                    "integrations": integrations,
+                }
+            )
+        )
+        exporter = Proc(
+            "exporter-a",
+            [python, "-m", "exporter", "--config", str(config_a), "--web.config.file", str(web_config)],
+            tmp_path,
+            env={"SECRET_TEST_SHOPIFY": SECRET["shopify-token"], "SECRET_TEST_ODOO": SECRET["odoo-password"]},
+        )
         procs.append(exporter)
         base = f"http://127.0.0.1:{exporter_port}"
         pw = SECRET["basic-auth-password"]
@@ -314,12 +365,19 @@ def test_no_secret_appears_in_logs_metrics_api_answers_or_reports(tmp_path):
         def all_integrations(value: float):
             text = _get(base + "/metrics", pw)[1]
             # a remote failure is fetch_success 0 (the collector itself succeeds)
-            return all(_sample(text, f'inventory_integration_fetch_success{{integration="{kind}"}}') == value
-                       for kind in fakes)
+            return all(
+                _sample(text, f'inventory_integration_fetch_success{{integration="{kind}"}}') == value for kind in fakes
+            )
 
         def capture(phase: str) -> None:
-            for path in ("/metrics", "/", "/api/v1/mismatches", "/api/v1/recommendations",
-                         "/api/v1/mismatches?integration=shopify", "/-/ready"):
+            for path in (
+                "/metrics",
+                "/",
+                "/api/v1/mismatches",
+                "/api/v1/recommendations",
+                "/api/v1/mismatches?integration=shopify",
+                "/-/ready",
+            ):
                 exposed[f"exporter-a {path} ({phase})"] = _get(base + path, pw)[1]
 
         _wait(lambda: all_integrations(1.0), 40, "every integration collector to succeed", procs)
@@ -331,7 +389,7 @@ def test_no_secret_appears_in_logs_metrics_api_answers_or_reports(tmp_path):
         assert _get(base + "/metrics")[0] == 401
 
         # credentials rejected by every fake
-        for kind, (url, _) in fakes.items():
+        for url, _ in fakes.values():
             _post(url + "/_control", {"token": "rotated-elsewhere"})
         _wait(lambda: all_integrations(0.0), 30, "every integration to fail on bad credentials", procs)
         # the error path was really taken and reported (remote failures are logged, not raised)
@@ -343,11 +401,11 @@ def test_no_secret_appears_in_logs_metrics_api_answers_or_reports(tmp_path):
 
         # remote errors, one kind at a time
         for error in ("500", "garbage", "truncated", "403"):
-            for kind, (url, _) in fakes.items():
+            for url, _ in fakes.values():
                 _post(url + "/_control", {"error": error})
             _wait(lambda: all_integrations(0.0), 30, f"every integration to fail on {error}", procs)
             capture(f"remote {error}")
-            for kind, (url, _) in fakes.items():
+            for url, _ in fakes.values():
                 _post(url + "/_control", {"error": None})
             _wait(lambda: all_integrations(1.0), 30, f"integrations back after {error}", procs)
 
@@ -358,10 +416,18 @@ def test_no_secret_appears_in_logs_metrics_api_answers_or_reports(tmp_path):
         for label, password in (("good", SECRET["pg-password"]), ("wrong", SECRET["pg-wrong-password"])):
             port = free_port()
             path = tmp_path / f"exporter-pg-{label}.yml"
-            path.write_text(yaml.safe_dump({
-                "listen": f"127.0.0.1:{port}",
-                "database": {"url": f"postgresql://inventory:{password}@127.0.0.1:{pg.port}/inv",
-                             "interval": "1s", "timeout": "2s"}}))
+            path.write_text(
+                yaml.safe_dump(
+                    {
+                        "listen": f"127.0.0.1:{port}",
+                        "database": {
+                            "url": f"postgresql://inventory:{password}@127.0.0.1:{pg.port}/inv",
+                            "interval": "1s",
+                            "timeout": "2s",
+                        },
+                    }
+                )
+            )
             proc = Proc(f"exporter-pg-{label}", [python, "-m", "exporter", "--config", str(path)], tmp_path)
             procs.append(proc)
             exporters_pg[label] = f"http://127.0.0.1:{port}"
@@ -384,12 +450,19 @@ def test_no_secret_appears_in_logs_metrics_api_answers_or_reports(tmp_path):
                 exposed[f"exporter-pg-{label} {path}"] = _get(url + path)[1]
 
         # a database URL that does not parse, and one naming an unknown driver
-        for label, url in (("bad-port", f"postgresql://inventory:{SECRET['pg-password']}@127.0.0.1:notaport/inv"),
-                           ("bad-driver", f"oracle://inventory:{SECRET['pg-password']}@127.0.0.1/inv")):
+        for label, url in (
+            ("bad-port", f"postgresql://inventory:{SECRET['pg-password']}@127.0.0.1:notaport/inv"),
+            ("bad-driver", f"oracle://inventory:{SECRET['pg-password']}@127.0.0.1/inv"),
+        ):
             path = tmp_path / f"exporter-{label}.yml"
             path.write_text(yaml.safe_dump({"database": {"url": url}}))
-            result = subprocess.run([python, "-m", "exporter", "--config", str(path), "--check-config"], cwd=ROOT,
-                                    capture_output=True, text=True, timeout=30)
+            result = subprocess.run(
+                [python, "-m", "exporter", "--config", str(path), "--check-config"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
             exposed[f"exporter --check-config {label}"] = result.stdout + result.stderr
             assert result.returncode == 2, result
 
@@ -397,14 +470,30 @@ def test_no_secret_appears_in_logs_metrics_api_answers_or_reports(tmp_path):
         prom_port = free_port()
         (tmp_path / "scrape.password").write_text(pw)
         prom_config = tmp_path / "prometheus.yml"
-        prom_config.write_text(yaml.safe_dump({
-            "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-            "scrape_configs": [{"job_name": "inventory-exporter", "basic_auth": {
-                "username": BASIC_USER, "password_file": str(tmp_path / "scrape.password")},
-                "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}]}]}))
-        prometheus = Proc("prometheus", [PROMETHEUS_BIN, f"--config.file={prom_config}",
-                                         f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                                         f"--web.listen-address=127.0.0.1:{prom_port}"], tmp_path)
+        prom_config.write_text(
+            yaml.safe_dump(
+                {
+                    "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+                    "scrape_configs": [
+                        {
+                            "job_name": "inventory-exporter",
+                            "basic_auth": {"username": BASIC_USER, "password_file": str(tmp_path / "scrape.password")},
+                            "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
+                        }
+                    ],
+                }
+            )
+        )
+        prometheus = Proc(
+            "prometheus",
+            [
+                PROMETHEUS_BIN,
+                f"--config.file={prom_config}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+            ],
+            tmp_path,
+        )
         procs.append(prometheus)
         prom = f"http://127.0.0.1:{prom_port}"
         _wait(lambda: _ready(prom + "/-/ready"), 30, "Prometheus", procs)
@@ -419,26 +508,49 @@ def test_no_secret_appears_in_logs_metrics_api_answers_or_reports(tmp_path):
         file_header = {"file": str(tmp_path / "webhook.secret")}
 
         def rule(name: str, path: str, headers: dict) -> dict:
-            return {"name": name, "query": "vector(1)", "trigger": {"kind": "threshold", "op": "above", "value": 0},
-                    "action": {"kind": "webhook", "url": hook + path, "timeout": "1s", "retries": 1,
-                               "backoff": "100ms", "headers": headers, "body": {"rule": "{rule}"}},
-                    "cooldown": "2s"}
+            return {
+                "name": name,
+                "query": "vector(1)",
+                "trigger": {"kind": "threshold", "op": "above", "value": 0},
+                "action": {
+                    "kind": "webhook",
+                    "url": hook + path,
+                    "timeout": "1s",
+                    "retries": 1,
+                    "backoff": "100ms",
+                    "headers": headers,
+                    "body": {"rule": "{rule}"},
+                },
+                "cooldown": "2s",
+            }
 
         enhancer_config = tmp_path / "enhancer.yml"
-        enhancer_config.write_text(yaml.safe_dump({
-            "prometheus": {"url": prom, "timeout": "2s", "retries": 0}, "poll_interval": "1s",
-            "listen": f"127.0.0.1:{enhancer_port}", "state": str(tmp_path / "enhancer.db"),
-            "allowed_hosts": [f"127.0.0.1:{receiver.port}"], "budget": {"per_hour": 10000},
-            "rules": [
-                rule("env-401", "/401", {"Authorization": env_header}),
-                rule("file-500", "/500", {"X-Api-Key": file_header}),
-                rule("env-echo-400", "/echo-400", {"Authorization": env_header, "X-Api-Key": file_header}),
-                rule("file-echo-200", "/echo-200", {"Authorization": env_header, "X-Api-Key": file_header}),
-                rule("env-hang", "/hang", {"Authorization": env_header}),
-                rule("crash-trace", "/500", {"X-Api-Key": {"file": str(tmp_path / "crash.secret")}}),
-            ]}))
-        enhancer = Proc("enhancer", [python, "-m", "enhancer", "--config", str(enhancer_config), "--log-level",
-                                     "debug"], tmp_path, env={"SECRET_TEST_WEBHOOK": SECRET["webhook-env"]})
+        enhancer_config.write_text(
+            yaml.safe_dump(
+                {
+                    "prometheus": {"url": prom, "timeout": "2s", "retries": 0},
+                    "poll_interval": "1s",
+                    "listen": f"127.0.0.1:{enhancer_port}",
+                    "state": str(tmp_path / "enhancer.db"),
+                    "allowed_hosts": [f"127.0.0.1:{receiver.port}"],
+                    "budget": {"per_hour": 10000},
+                    "rules": [
+                        rule("env-401", "/401", {"Authorization": env_header}),
+                        rule("file-500", "/500", {"X-Api-Key": file_header}),
+                        rule("env-echo-400", "/echo-400", {"Authorization": env_header, "X-Api-Key": file_header}),
+                        rule("file-echo-200", "/echo-200", {"Authorization": env_header, "X-Api-Key": file_header}),
+                        rule("env-hang", "/hang", {"Authorization": env_header}),
+                        rule("crash-trace", "/500", {"X-Api-Key": {"file": str(tmp_path / "crash.secret")}}),
+                    ],
+                }
+            )
+        )
+        enhancer = Proc(
+            "enhancer",
+            [python, "-m", "enhancer", "--config", str(enhancer_config), "--log-level", "debug"],
+            tmp_path,
+            env={"SECRET_TEST_WEBHOOK": SECRET["webhook-env"]},
+        )
         procs.append(enhancer)
         enhancer_url = f"http://127.0.0.1:{enhancer_port}"
 
@@ -446,8 +558,11 @@ def test_no_secret_appears_in_logs_metrics_api_answers_or_reports(tmp_path):
             return json.loads(_get(enhancer_url + "/api/v1/actions?limit=500")[1])["data"]
 
         def every_rule_acted():
-            rules = {row["rule"] for row in enhancer_actions() if row["status"] == "finished"
-                     and row["outcome"] in ("success", "failed")}
+            rules = {
+                row["rule"]
+                for row in enhancer_actions()
+                if row["status"] == "finished" and row["outcome"] in ("success", "failed")
+            }
             return rules >= {"env-401", "file-500", "env-echo-400", "file-echo-200", "env-hang", "crash-trace"}
 
         _wait(every_rule_acted, 60, "every enhancer rule to act", procs)
@@ -460,8 +575,12 @@ def test_no_secret_appears_in_logs_metrics_api_answers_or_reports(tmp_path):
         assert "********" in details["file-echo-200"], details
         assert "Traceback" in enhancer.output(), "the crash path must have logged a trace"
         # the prometheus scrape with the password file works (the right password is accepted)
-        _wait(lambda: json.loads(_get(prom + "/api/v1/query?query=up")[1])["data"]["result"][0]["value"][1] == "1",
-              20, "Prometheus to scrape exporter A with basic auth", procs)
+        _wait(
+            lambda: json.loads(_get(prom + "/api/v1/query?query=up")[1])["data"]["result"][0]["value"][1] == "1",
+            20,
+            "Prometheus to scrape exporter A with basic auth",
+            procs,
+        )
         for path in ("/metrics", "/api/v1/actions?limit=500", "/api/v1/rules", "/-/ready"):
             exposed[f"enhancer {path}"] = _get(enhancer_url + path)[1]
 
@@ -472,21 +591,52 @@ def test_no_secret_appears_in_logs_metrics_api_answers_or_reports(tmp_path):
             (tmp_path / "report-webhook.token").write_text(SECRET["report-webhook-token"])
             reports = tmp_path / "reports"
             report_config = tmp_path / "reporter.yml"
-            report_config.write_text(yaml.safe_dump({
-                "prometheus": {"url": prom, "timeout": "5s", "retries": 0},
-                "output": {"directory": str(reports), "formats": ["html", "json", "csv"]},
-                "delivery": {
-                    "email": {"host": "127.0.0.1", "port": smtp.port, "tls": "none", "username": "reports",
-                              "password_env": "SECRET_TEST_SMTP", "from": "reports@example.org",
-                              "to": ["ops@example.org"], "timeout": "5s"},
-                    "webhook": {"url": hook + "/echo-400", "token_file": str(tmp_path / "report-webhook.token"),
-                                "timeout": "5s"}}}))
+            report_config.write_text(
+                yaml.safe_dump(
+                    {
+                        "prometheus": {"url": prom, "timeout": "5s", "retries": 0},
+                        "output": {"directory": str(reports), "formats": ["html", "json", "csv"]},
+                        "delivery": {
+                            "email": {
+                                "host": "127.0.0.1",
+                                "port": smtp.port,
+                                "tls": "none",
+                                "username": "reports",
+                                "password_env": "SECRET_TEST_SMTP",
+                                "from": "reports@example.org",
+                                "to": ["ops@example.org"],
+                                "timeout": "5s",
+                            },
+                            "webhook": {
+                                "url": hook + "/echo-400",
+                                "token_file": str(tmp_path / "report-webhook.token"),
+                                "timeout": "5s",
+                            },
+                        },
+                    }
+                )
+            )
             result = subprocess.run(
-                [python, "-m", "reporter", "--config", str(report_config), "--from", "now-10m", "--to", "now",
-                 "--send"], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                env={**os.environ, "SECRET_TEST_SMTP": SECRET["smtp-password"]})
+                [
+                    python,
+                    "-m",
+                    "reporter",
+                    "--config",
+                    str(report_config),
+                    "--from",
+                    "now-10m",
+                    "--to",
+                    "now",
+                    "--send",
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={**os.environ, "SECRET_TEST_SMTP": SECRET["smtp-password"]},
+            )
             exposed["reporter output"] = result.stdout + result.stderr
-            assert smtp.auth_attempts >= 1, exposed["reporter output"]   # the login was really refused
+            assert smtp.auth_attempts >= 1, exposed["reporter output"]  # the login was really refused
             files = [p for p in reports.rglob("*") if p.is_file()]
             assert files, exposed["reporter output"]
             for path in files:
@@ -501,10 +651,19 @@ def test_no_secret_appears_in_logs_metrics_api_answers_or_reports(tmp_path):
         if not proc.name.startswith(("fake-", "prometheus")):
             exposed[f"{proc.name} log"] = proc.output()
     assert any("log" in where for where in exposed)
-    leaks = [(name, where) for name, value in SECRET.items() for form in _forms(value)
-             for where, text in exposed.items() if form in text]
+    leaks = [
+        (name, where)
+        for name, value in SECRET.items()
+        for form in _forms(value)
+        for where, text in exposed.items()
+        if form in text
+    ]
     # the crash secret went out split by its newline: neither half may show either
     crash = SECRET["webhook-crash"]
-    leaks += [("webhook-crash (part)", where) for part in (crash[14:24], crash[24:])
-              for where, text in exposed.items() if part in text]
+    leaks += [
+        ("webhook-crash (part)", where)
+        for part in (crash[14:24], crash[24:])
+        for where, text in exposed.items()
+        if part in text
+    ]
     assert not leaks, f"secrets found: {leaks}"

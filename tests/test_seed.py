@@ -22,7 +22,6 @@ from demo.seed import CHANNEL_OF_KIND, INTEGRATIONS, LOCATIONS, MOVEMENT_KINDS, 
 from exporter.collectors.business import BusinessCollector
 from exporter.config import BusinessConfig, DatabaseConfig
 from exporter.db import Database
-
 from tests.conftest import ROOT
 
 NOW = datetime.fromisoformat("2026-11-20T12:00:00+00:00").timestamp()
@@ -48,8 +47,16 @@ def _query(path, sql, params=()):
 def _digest(path) -> str:
     conn = sqlite3.connect(path)
     digest = hashlib.sha256()
-    for table in ("products", "stock_levels", "orders", "order_lines", "stock_movements", "audit_log",
-                  "integration_syncs", "purchase_orders"):
+    for table in (
+        "products",
+        "stock_levels",
+        "orders",
+        "order_lines",
+        "stock_movements",
+        "audit_log",
+        "integration_syncs",
+        "purchase_orders",
+    ):
         for row in conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2"):
             digest.update(repr(row).encode())
     conn.close()
@@ -73,33 +80,48 @@ def test_shape_of_the_demo_inventory(seeded):
 
 def test_history_spans_the_requested_days_up_to_now(seeded):
     path, _, _ = seeded
-    oldest, newest = _query(path, "SELECT MIN(occurred_at), MAX(occurred_at) FROM stock_movements "
-                                  "WHERE sku LIKE 'SKU-0%'")[0]
+    oldest, newest = _query(
+        path, "SELECT MIN(occurred_at), MAX(occurred_at) FROM stock_movements WHERE sku LIKE 'SKU-0%'"
+    )[0]
     assert ISO_Z.match(oldest) and ISO_Z.match(newest)
-    span_days = (datetime.fromisoformat(newest.replace("Z", "+00:00")).timestamp()
-                 - datetime.fromisoformat(oldest.replace("Z", "+00:00")).timestamp()) / 86400
+    span_days = (
+        datetime.fromisoformat(newest.replace("Z", "+00:00")).timestamp()
+        - datetime.fromisoformat(oldest.replace("Z", "+00:00")).timestamp()
+    ) / 86400
     assert 28 < span_days <= 30
     assert datetime.fromisoformat(newest.replace("Z", "+00:00")).timestamp() <= NOW
-    for table, column in (("orders", "created_at"), ("audit_log", "recorded_at"), ("purchase_orders", "created_at"),
-                          ("integration_syncs", "finished_at"), ("stock_levels", "updated_at")):
-        bad = _query(path, f"SELECT COUNT(*) FROM {table} WHERE {column} NOT GLOB "
-                           "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z'")[0][0]
+    for table, column in (
+        ("orders", "created_at"),
+        ("audit_log", "recorded_at"),
+        ("purchase_orders", "created_at"),
+        ("integration_syncs", "finished_at"),
+        ("stock_levels", "updated_at"),
+    ):
+        bad = _query(
+            path,
+            f"SELECT COUNT(*) FROM {table} WHERE {column} NOT GLOB "
+            "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z'",
+        )[0][0]
         assert bad == 0, f"{table}.{column} has non-ISO timestamps"
 
 
 def test_reorder_settings_on_most_rows_and_some_missing(seeded):
     path, _, _ = seeded
     total, with_rop, with_safety, with_lead = _query(
-        path, "SELECT COUNT(*), COUNT(reorder_point), COUNT(safety_stock), COUNT(lead_time_days) FROM stock_levels")[0]
+        path, "SELECT COUNT(*), COUNT(reorder_point), COUNT(safety_stock), COUNT(lead_time_days) FROM stock_levels"
+    )[0]
     assert 0.85 * total < with_rop < total
     assert with_rop == with_safety == with_lead
     # Warehouse lead times are supplier lead times (days to weeks), shops are restocked in days.
-    (wh_min, wh_max), = _query(path, "SELECT MIN(lead_time_days), MAX(lead_time_days) FROM stock_levels "
-                                     "WHERE location_id = 'wh-main'")
-    (shop_max,), = _query(path, "SELECT MAX(lead_time_days) FROM stock_levels WHERE location_id != 'wh-main'")
+    ((wh_min, wh_max),) = _query(
+        path, "SELECT MIN(lead_time_days), MAX(lead_time_days) FROM stock_levels WHERE location_id = 'wh-main'"
+    )
+    ((shop_max,),) = _query(path, "SELECT MAX(lead_time_days) FROM stock_levels WHERE location_id != 'wh-main'")
     assert wh_min >= 5 and wh_max <= 21 and shop_max <= 3
-    assert _query(path, "SELECT COUNT(*) FROM stock_levels WHERE on_hand < 0 OR reserved < 0 "
-                        "OR reserved > on_hand")[0][0] == 0
+    assert (
+        _query(path, "SELECT COUNT(*) FROM stock_levels WHERE on_hand < 0 OR reserved < 0 OR reserved > on_hand")[0][0]
+        == 0
+    )
 
 
 def test_purchase_orders_have_lead_times(seeded):
@@ -107,15 +129,24 @@ def test_purchase_orders_have_lead_times(seeded):
     statuses = dict(_query(path, "SELECT status, COUNT(*) FROM purchase_orders GROUP BY 1"))
     assert statuses.get("received", 0) > 100 and statuses.get("sent", 0) > 10
     assert _query(path, "SELECT COUNT(*) FROM purchase_orders WHERE expected_at <= created_at")[0][0] == 0
-    assert _query(path, "SELECT COUNT(*) FROM purchase_orders WHERE status = 'sent' AND expected_at < ?",
-                  (datetime.fromtimestamp(NOW - 2 * 86400).strftime("%Y-%m-%dT%H:%M:%SZ"),))[0][0] == 0
+    assert (
+        _query(
+            path,
+            "SELECT COUNT(*) FROM purchase_orders WHERE status = 'sent' AND expected_at < ?",
+            (datetime.fromtimestamp(NOW - 2 * 86400).strftime("%Y-%m-%dT%H:%M:%SZ"),),
+        )[0][0]
+        == 0
+    )
 
 
 def test_online_open_orders_are_reserved(seeded):
     path, _, _ = seeded
-    (open_units,), = _query(path, "SELECT COALESCE(SUM(l.quantity), 0) FROM orders o JOIN order_lines l "
-                                  "ON l.order_id = o.id WHERE o.status = 'open'")
-    (reserved,), = _query(path, "SELECT SUM(reserved) FROM stock_levels")
+    ((open_units,),) = _query(
+        path,
+        "SELECT COALESCE(SUM(l.quantity), 0) FROM orders o JOIN order_lines l "
+        "ON l.order_id = o.id WHERE o.status = 'open'",
+    )
+    ((reserved,),) = _query(path, "SELECT SUM(reserved) FROM stock_levels")
     assert reserved == open_units
 
 
@@ -198,13 +229,36 @@ def test_progress_bar_is_silent_when_quick_or_disabled(monkeypatch):
 
 def test_command_line(tmp_path):
     db = tmp_path / "cli.db"
-    result = subprocess.run([sys.executable, "-m", "demo.seed", "--db", str(db), "--skus", "40", "--days", "4",
-                             "--seed", "3", "--now", "2026-11-20T12:00:00Z"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "demo.seed",
+            "--db",
+            str(db),
+            "--skus",
+            "40",
+            "--days",
+            "4",
+            "--seed",
+            "3",
+            "--now",
+            "2026-11-20T12:00:00Z",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"seeded {db} in ")
     assert "40 products" in result.stdout
     assert result.stderr == "", "no progress bar when stderr is not a terminal"
-    bad = subprocess.run([sys.executable, "-m", "demo.seed", "--db", str(db), "--now", "yesterday"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "demo.seed", "--db", str(db), "--now", "yesterday"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "--now" in bad.stderr

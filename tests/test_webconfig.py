@@ -35,8 +35,13 @@ def pki(tmp_path):
     client_cert, client_key = ca.issue(tmp_path / "client", "prometheus", server=False)
     rogue = CA(tmp_path, "rogue-ca")
     rogue_cert, rogue_key = rogue.issue(tmp_path / "rogue-client", "intruder", server=False)
-    return {"dir": tmp_path, "ca": ca, "server": (server_cert, server_key), "client": (client_cert, client_key),
-            "rogue": (rogue_cert, rogue_key)}
+    return {
+        "dir": tmp_path,
+        "ca": ca,
+        "server": (server_cert, server_key),
+        "client": (client_cert, client_key),
+        "rogue": (rogue_cert, rogue_key),
+    }
 
 
 def start_exporter(tmp_path, web_config: str, extra: str = ""):
@@ -44,9 +49,18 @@ def start_exporter(tmp_path, web_config: str, extra: str = ""):
     (tmp_path / "web.yml").write_text(web_config)
     (tmp_path / "exporter.yml").write_text(f"listen: 127.0.0.1:{port}\nbusiness:\n  enabled: false\n{extra}")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "exporter", "--config", str(tmp_path / "exporter.yml"),
-         "--web.config.file", str(tmp_path / "web.yml")],
-        cwd=ROOT, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "--config",
+            str(tmp_path / "exporter.yml"),
+            "--web.config.file",
+            str(tmp_path / "web.yml"),
+        ],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     return proc, port
 
@@ -71,7 +85,9 @@ def get(url: str, context=None, auth: str | None = None):
 
 def test_tls_basic_auth_headers_and_refusals(pki):
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
-    proc, port = start_exporter(pki["dir"], f"""
+    proc, port = start_exporter(
+        pki["dir"],
+        f"""
 tls_server_config:
   cert_file: server.crt
   key_file: server.key
@@ -81,7 +97,8 @@ basic_auth_users:
 http_server_config:
   headers:
     X-Frame-Options: deny
-""")
+""",
+    )
     url = f"https://127.0.0.1:{port}/metrics"
     try:
         context = client_context(pki)
@@ -113,8 +130,9 @@ def _try(fn):
 def test_refused_requests_are_counted(pki):
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
     # The counter is read whenever the snapshot is rendered: after each host cycle here.
-    proc, port = start_exporter(pki["dir"], f"basic_auth_users:\n  prometheus: {hashed}\n",
-                                extra="host:\n  interval: 1s\n")
+    proc, port = start_exporter(
+        pki["dir"], f"basic_auth_users:\n  prometheus: {hashed}\n", extra="host:\n  interval: 1s\n"
+    )
     try:
         url = f"http://127.0.0.1:{port}/metrics"
         wait_for(lambda: _try(lambda: get(url, auth=basic("prometheus", PASSWORD))), 15, message="up")
@@ -125,19 +143,23 @@ def test_refused_requests_are_counted(pki):
         def counted():
             body = get(url, auth=basic("prometheus", PASSWORD)).read().decode()
             return "inventory_exporter_http_unauthorized_requests_total 3.0" in body
+
         wait_for(counted, 5, interval=0.3, message="refusals counted")
     finally:
         stop(proc)
 
 
 def test_mutual_tls_refuses_untrusted_client_and_reloads_renewed_certificate(pki):
-    proc, port = start_exporter(pki["dir"], """
+    proc, port = start_exporter(
+        pki["dir"],
+        """
 tls_server_config:
   cert_file: server.crt
   key_file: server.key
   client_auth_type: RequireAndVerifyClientCert
   client_ca_file: ca.crt
-""")
+""",
+    )
     url = f"https://127.0.0.1:{port}/-/healthy"
     try:
         trusted = client_context(pki, pki["client"])
@@ -158,26 +180,50 @@ tls_server_config:
         stop(proc)
 
 
-@pytest.mark.parametrize("body, expected", [
-    ("basic_auth_users:\n  alice: plaintext\n", "basic_auth_users: user 'alice': password must be a bcrypt hash"),
-    ("tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n",
-     "tls_server_config.cert_file: file 'missing.crt' not found"),
-    ("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: RequireAnyClientCert\n",
-     "tls_server_config.client_auth_type"),
-    ("http_server_config:\n  headers:\n    Content-Type: text/html\n", "http_server_config.headers"),
-    ("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n",
-     "tls_server_config.client_ca_file: required"),
-    ("basic_auth_users: [\n", ": line 2 column 1: invalid YAML"),
-    ("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  ciphers: [x]\n",
-     "tls_server_config.ciphers: unknown key"),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("basic_auth_users:\n  alice: plaintext\n", "basic_auth_users: user 'alice': password must be a bcrypt hash"),
+        (
+            "tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n",
+            "tls_server_config.cert_file: file 'missing.crt' not found",
+        ),
+        (
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+            "  client_auth_type: RequireAnyClientCert\n",
+            "tls_server_config.client_auth_type",
+        ),
+        ("http_server_config:\n  headers:\n    Content-Type: text/html\n", "http_server_config.headers"),
+        (
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+            "  client_auth_type: RequireAndVerifyClientCert\n",
+            "tls_server_config.client_ca_file: required",
+        ),
+        ("basic_auth_users: [\n", ": line 2 column 1: invalid YAML"),
+        (
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  ciphers: [x]\n",
+            "tls_server_config.ciphers: unknown key",
+        ),
+    ],
+)
 def test_bad_web_config_exits_2_with_one_line(pki, body, expected):
     (pki["dir"] / "web.yml").write_text(body)
     (pki["dir"] / "exporter.yml").write_text("business:\n  enabled: false\n")
     result = subprocess.run(
-        [sys.executable, "-m", "exporter", "--config", str(pki["dir"] / "exporter.yml"),
-         "--web.config.file", str(pki["dir"] / "web.yml"), "--check-config"],
-        cwd=ROOT, capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "--config",
+            str(pki["dir"] / "exporter.yml"),
+            "--web.config.file",
+            str(pki["dir"] / "web.yml"),
+            "--check-config",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
@@ -188,11 +234,20 @@ def test_bad_web_config_exits_2_with_one_line(pki, body, expected):
 def start_enhancer(pki, port: int):
     (pki["dir"] / "enhancer.yml").write_text(
         f"prometheus:\n  url: http://127.0.0.1:9\nstate: {pki['dir'] / 'state.db'}\nlisten: 127.0.0.1:{port}\n"
-        "allowed_hosts: []\nrules: []\n")
+        "allowed_hosts: []\nrules: []\n"
+    )
     return subprocess.Popen(
-        [sys.executable, "-m", "enhancer", "--config", str(pki["dir"] / "enhancer.yml"),
-         "--web.config.file", str(pki["dir"] / "web.yml")],
-        cwd=ROOT, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "enhancer",
+            "--config",
+            str(pki["dir"] / "enhancer.yml"),
+            "--web.config.file",
+            str(pki["dir"] / "web.yml"),
+        ],
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -200,15 +255,18 @@ def test_the_shipped_secure_prometheus_config_scrapes_over_tls_with_basic_auth(p
     prometheus = shutil.which("prometheus")
     assert prometheus, "prometheus not installed: run `make test`"
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
-    proc, port = start_exporter(pki["dir"], f"""
+    proc, port = start_exporter(
+        pki["dir"],
+        f"""
 tls_server_config:
   cert_file: server.crt
   key_file: server.key
 basic_auth_users:
   prometheus: {hashed}
-""")
+""",
+    )
     enhancer_port = free_port()
-    enhancer = start_enhancer(pki, enhancer_port)   # same web.yml, written by start_exporter
+    enhancer = start_enhancer(pki, enhancer_port)  # same web.yml, written by start_exporter
     (pki["dir"] / "scrape-password").write_text(PASSWORD)
 
     # prometheus/prometheus.secure.yml as shipped, with this test's files and ports in place
@@ -224,27 +282,38 @@ basic_auth_users:
         job["basic_auth"]["password_file"] = str(pki["dir"] / "scrape-password")
         job["static_configs"] = [{"targets": [f"127.0.0.1:{target_port}"]}]
     # and what must be refused
-    wrong = {**jobs["inventory-exporter"], "job_name": "wrong-password",
-             "basic_auth": {"username": "prometheus", "password": "not-it"}}
+    wrong = {
+        **jobs["inventory-exporter"],
+        "job_name": "wrong-password",
+        "basic_auth": {"username": "prometheus", "password": "not-it"},
+    }
     plain = {"job_name": "plain-http", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
     config["scrape_configs"] += [wrong, plain]
     (pki["dir"] / "prometheus.yml").write_text(yaml.safe_dump(config))
 
     prom_port = free_port()
     prom = subprocess.Popen(
-        [prometheus, f"--config.file={pki['dir'] / 'prometheus.yml'}", f"--storage.tsdb.path={pki['dir'] / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{prom_port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            prometheus,
+            f"--config.file={pki['dir'] / 'prometheus.yml'}",
+            f"--storage.tsdb.path={pki['dir'] / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
+
         def up_by_job():
             try:
-                body = json.load(urllib.request.urlopen(
-                    f"http://127.0.0.1:{prom_port}/api/v1/query?query=up", timeout=2))
+                body = json.load(
+                    urllib.request.urlopen(f"http://127.0.0.1:{prom_port}/api/v1/query?query=up", timeout=2)
+                )
             except OSError:
                 return None
             values = {r["metric"]["job"]: r["value"][1] for r in body["data"]["result"]}
             return values if len(values) == 4 and values.get("inventory-enhancer") == "1" else None
+
         up = wait_for(up_by_job, 30, interval=0.5, message="four scrape jobs reported, the enhancer up")
         assert up == {"inventory-exporter": "1", "inventory-enhancer": "1", "wrong-password": "0", "plain-http": "0"}
     finally:
@@ -255,15 +324,21 @@ basic_auth_users:
 
 
 def test_the_shipped_secure_prometheus_config_passes_promtool():
-    result = subprocess.run(["promtool", "check", "config", "--syntax-only", "prometheus.secure.yml"],
-                            cwd=ROOT / "prometheus", capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["promtool", "check", "config", "--syntax-only", "prometheus.secure.yml"],
+        cwd=ROOT / "prometheus",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_enhancer_serves_behind_the_same_web_config(pki, tmp_path):
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
     (pki["dir"] / "web.yml").write_text(
-        f"tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  ops: {hashed}\n")
+        f"tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  ops: {hashed}\n"
+    )
     port = free_port()
     proc = start_enhancer(pki, port)
     try:

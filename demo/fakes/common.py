@@ -25,17 +25,30 @@ import json
 import logging
 import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 log = logging.getLogger("demo.fakes")
 
 FAULTS = ("500", "503", "garbage", "truncated", "hang", "401", "403", "429")
-CONTROL_KEYS = {"latency", "error", "error_count", "error_after", "drift", "page_size", "throttle", "extra_rows",
-                "retry_after", "stock", "reset", "token"}
+CONTROL_KEYS = {
+    "latency",
+    "error",
+    "error_count",
+    "error_after",
+    "drift",
+    "page_size",
+    "throttle",
+    "extra_rows",
+    "retry_after",
+    "stock",
+    "reset",
+    "token",
+}
 # How often a listing may re-read the database (the demo DB changes every few seconds).
 _RELOAD_SECONDS = 1.0
 
@@ -111,7 +124,8 @@ class FakeState:
             try:
                 rows = conn.execute(
                     f"SELECT sku, location_id, on_hand, COALESCE(reserved, 0) FROM stock_levels "
-                    f"WHERE location_id IN ({marks})", tuple(remote_of),
+                    f"WHERE location_id IN ({marks})",
+                    tuple(remote_of),
                 ).fetchall()
             finally:
                 conn.close()
@@ -133,8 +147,10 @@ class FakeState:
 
     def extra_rows(self) -> list[StockRow]:
         """Dirty rows a test asked for (duplicates, unknown SKUs or locations, bad quantities)."""
-        return [StockRow(extra.get("sku"), str(extra.get("location")), extra.get("quantity"), extra.get("reserved", 0))
-                for extra in self.switches.extra_rows]
+        return [
+            StockRow(extra.get("sku"), str(extra.get("location")), extra.get("quantity"), extra.get("reserved", 0))
+            for extra in self.switches.extra_rows
+        ]
 
     def rows(self) -> list[StockRow]:
         return self.stock_rows() + self.extra_rows()
@@ -214,9 +230,15 @@ class FakeState:
             "requests_by_path": dict(self.requests_by_path),
             "rows": len(self.stock),
             "location_map": self.location_map,
-            "switches": {"latency": s.latency, "error": s.error, "error_count": s.error_count,
-                         "drift": s.drift, "page_size": s.page_size, "extra_rows": s.extra_rows,
-                         "retry_after": s.retry_after},
+            "switches": {
+                "latency": s.latency,
+                "error": s.error,
+                "error_count": s.error_count,
+                "drift": s.drift,
+                "page_size": s.page_size,
+                "extra_rows": s.extra_rows,
+                "retry_after": s.retry_after,
+            },
             "throttle": {k: v for k, v in self.throttle.items() if not k.startswith("_")},
         }
 
@@ -239,8 +261,7 @@ STATE_KEY = web.AppKey("fake_state", FakeState)
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=json.dumps(data).encode(), status=status, content_type="application/json",
-                        headers=headers)
+    return web.Response(body=json.dumps(data).encode(), status=status, content_type="application/json", headers=headers)
 
 
 async def _control(request: web.Request) -> web.Response:
@@ -274,12 +295,13 @@ def build_fake_app(state: FakeState, routes: list[web.RouteDef], error_response:
             release = state.release
             try:
                 await asyncio.wait_for(release.wait(), timeout=300)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             return web.Response(status=504, text="released")
         if fault == "garbage":
-            return web.Response(body=b"<html><body>502 Bad Gateway</body></html>{\"data\":", status=200,
-                                content_type="application/json")
+            return web.Response(
+                body=b'<html><body>502 Bad Gateway</body></html>{"data":', status=200, content_type="application/json"
+            )
         if fault == "truncated":
             return await _truncated(request, await handler(request))
         if fault is not None:
@@ -326,17 +348,25 @@ def parse_location_map(text: str | None, default: dict[str, str]) -> dict[str, s
     return mapping
 
 
-def main(kind: str, build_app: Callable[[FakeState], web.Application], default_map: dict[str, str],
-         default_token: str, argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m demo.fakes.{kind}",
-                                     description=f"Fake {kind} API for the inventory-monitor demo and tests.")
+def main(
+    kind: str,
+    build_app: Callable[[FakeState], web.Application],
+    default_map: dict[str, str],
+    default_token: str,
+    argv: list[str] | None = None,
+) -> None:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m demo.fakes.{kind}", description=f"Fake {kind} API for the inventory-monitor demo and tests."
+    )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--db", help="demo SQLite database to take the remote stock from (stock_levels)")
-    parser.add_argument("--location-map", help=f"remote=database location pairs, comma-separated "
-                                               f"(default {','.join(f'{k}={v}' for k, v in default_map.items())})")
-    parser.add_argument("--token", default=default_token,
-                        help="the credential the fake accepts (default: the demo's)")
+    parser.add_argument(
+        "--location-map",
+        help=f"remote=database location pairs, comma-separated "
+        f"(default {','.join(f'{k}={v}' for k, v in default_map.items())})",
+    )
+    parser.add_argument("--token", default=default_token, help="the credential the fake accepts (default: the demo's)")
     args = parser.parse_args(argv)
     if args.db and not Path(args.db).exists():
         raise SystemExit(f"--db {args.db}: no such file")
@@ -347,5 +377,12 @@ def main(kind: str, build_app: Callable[[FakeState], web.Application], default_m
         log.info("fake %s: %d SKU-locations, locations %s", kind, len(state.stock), state.location_map)
         return build_app(state)
 
-    web.run_app(make_app(), host=args.host, port=args.port, access_log=None, shutdown_timeout=2,
-                handler_cancellation=True, print=None)
+    web.run_app(
+        make_app(),
+        host=args.host,
+        port=args.port,
+        access_log=None,
+        shutdown_timeout=2,
+        handler_cancellation=True,
+        print=None,
+    )

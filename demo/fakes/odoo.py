@@ -26,16 +26,39 @@ DEFAULT_TOKEN = "demo-odoo-api-key"
 DATABASE = "inventory"
 LOGIN = "exporter"
 UID = 2
-QUANT_FIELDS = {"id", "product_id", "location_id", "quantity", "reserved_quantity", "lot_id", "package_id",
-                "inventory_quantity", "available_quantity", "company_id"}
+QUANT_FIELDS = {
+    "id",
+    "product_id",
+    "location_id",
+    "quantity",
+    "reserved_quantity",
+    "lot_id",
+    "package_id",
+    "inventory_quantity",
+    "available_quantity",
+    "company_id",
+}
 PRODUCT_FIELDS = {"id", "default_code", "name", "display_name", "barcode", "active"}
 
 
 def rpc_error(request_id: Any, name: str, message: str) -> web.Response:
-    return json_response({"jsonrpc": "2.0", "id": request_id, "error": {
-        "code": 200, "message": "Odoo Server Error",
-        "data": {"name": name, "debug": f"Traceback (most recent call last):\n{name}: {message}\n",
-                 "message": message, "arguments": [message], "context": {}}}})
+    return json_response(
+        {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "error": {
+                "code": 200,
+                "message": "Odoo Server Error",
+                "data": {
+                    "name": name,
+                    "debug": f"Traceback (most recent call last):\n{name}: {message}\n",
+                    "message": message,
+                    "arguments": [message],
+                    "context": {},
+                },
+            },
+        }
+    )
 
 
 def _result(request_id: Any, result: Any) -> web.Response:
@@ -69,9 +92,13 @@ class _Catalogue:
                 quants.append((pid, location, product, place, row.on_hand, row.reserved))
         quants.sort(key=lambda q: (q[0], q[1]))
         self.quants = [
-            {"id": 1000 + i, "product_id": product, "location_id": place,
-             "quantity": float(qty) if isinstance(qty, (int, float)) else qty,
-             "reserved_quantity": float(res) if isinstance(res, (int, float)) else res}
+            {
+                "id": 1000 + i,
+                "product_id": product,
+                "location_id": place,
+                "quantity": float(qty) if isinstance(qty, (int, float)) else qty,
+                "reserved_quantity": float(res) if isinstance(res, (int, float)) else res,
+            }
             for i, (_, _, product, place, qty, res) in enumerate(quants)
         ]
 
@@ -112,8 +139,15 @@ async def jsonrpc(request: web.Request) -> web.Response:
     service, method, args = params.get("service"), params.get("method"), params.get("args") or []
     if service == "common":
         if method == "version":
-            return _result(request_id, {"server_version": "17.0", "server_version_info": [17, 0, 0, "final", 0, ""],
-                                        "server_serie": "17.0", "protocol_version": 1})
+            return _result(
+                request_id,
+                {
+                    "server_version": "17.0",
+                    "server_version_info": [17, 0, 0, "final", 0, ""],
+                    "server_serie": "17.0",
+                    "protocol_version": 1,
+                },
+            )
         if method in ("login", "authenticate"):
             if len(args) < 3:
                 return rpc_error(request_id, "builtins.TypeError", f"{method}() missing required arguments")
@@ -170,7 +204,7 @@ def _quants(state: FakeState, request_id: Any, domain: Any, kwargs: dict[str, An
     quants = [q for q in catalogue.quants if allowed is None or q["location_id"][0] in allowed]
     if limit:
         limit = state.page_size(limit)
-    page = quants[offset: offset + limit] if limit else quants[offset:]
+    page = quants[offset : offset + limit] if limit else quants[offset:]
     return _result(request_id, [{"id": q["id"], **{f: q[f] for f in fields if f in q}} for q in page])
 
 
@@ -197,15 +231,18 @@ def error_response(state: FakeState, fault: str, request: web.Request) -> web.St
     if fault == "401":
         return rpc_error(None, "odoo.exceptions.AccessDenied", "Access Denied")
     if fault == "403":
-        return rpc_error(None, "odoo.exceptions.AccessError",
-                         "You are not allowed to access 'Quants' (stock.quant) records.")
+        return rpc_error(
+            None, "odoo.exceptions.AccessError", "You are not allowed to access 'Quants' (stock.quant) records."
+        )
     if fault == "429":
         state.throttle_violations += 1
-        return web.Response(status=429, text="Too Many Requests",
-                            headers={"Retry-After": f"{state.switches.retry_after:g}"})
+        return web.Response(
+            status=429, text="Too Many Requests", headers={"Retry-After": f"{state.switches.retry_after:g}"}
+        )
     status = int(fault) if fault.isdigit() else 500
-    return web.Response(status=status, text="<html><body><h1>Internal Server Error</h1></body></html>",
-                        content_type="text/html")
+    return web.Response(
+        status=status, text="<html><body><h1>Internal Server Error</h1></body></html>", content_type="text/html"
+    )
 
 
 def build_app(state: FakeState) -> web.Application:

@@ -23,8 +23,16 @@ RATE_LIMIT = 1000
 
 
 def _items(state: FakeState) -> list[dict[str, Any]]:
-    return [{"sku": row.sku, "location": {"id": row.location}, "available": row.available,
-             "on_hand": row.on_hand, "reserved": row.reserved} for row in state.rows()]
+    return [
+        {
+            "sku": row.sku,
+            "location": {"id": row.location},
+            "available": row.available,
+            "on_hand": row.on_hand,
+            "reserved": row.reserved,
+        }
+        for row in state.rows()
+    ]
 
 
 def _page(request: web.Request, key: str) -> tuple[FakeState, list[dict[str, Any]], int, int] | web.Response:
@@ -54,7 +62,7 @@ async def stock(request: web.Request) -> web.Response:
     if isinstance(found, web.Response):
         return found
     state, items, page, limit = found
-    chunk = items[page * limit: (page + 1) * limit]
+    chunk = items[page * limit : (page + 1) * limit]
     headers = _headers(state)
     if (page + 1) * limit < len(items):
         headers["Link"] = f'<{request.path}?limit={limit}&page={page + 1}>; rel="next"'
@@ -66,10 +74,11 @@ async def stock_cursor(request: web.Request) -> web.Response:
     if isinstance(found, web.Response):
         return found
     state, items, start, limit = found
-    chunk = items[start: start + limit]
+    chunk = items[start : start + limit]
     end = start + len(chunk)
-    return json_response({"items": chunk, "meta": {"next_cursor": str(end) if end < len(items) else None}},
-                         headers=_headers(state))
+    return json_response(
+        {"items": chunk, "meta": {"next_cursor": str(end) if end < len(items) else None}}, headers=_headers(state)
+    )
 
 
 def error_response(state: FakeState, fault: str, request: web.Request) -> web.StreamResponse:
@@ -77,15 +86,17 @@ def error_response(state: FakeState, fault: str, request: web.Request) -> web.St
         return json_response({"error": "invalid api key" if fault == "401" else "forbidden"}, status=int(fault))
     if fault == "429":
         state.throttle_violations += 1
-        return json_response({"error": "slow down"}, status=429,
-                             headers={"Retry-After": f"{state.switches.retry_after:g}"})
+        return json_response(
+            {"error": "slow down"}, status=429, headers={"Retry-After": f"{state.switches.retry_after:g}"}
+        )
     status = int(fault) if fault.isdigit() else 500
     return json_response({"error": "internal error"}, status=status)
 
 
 def build_app(state: FakeState) -> web.Application:
-    return build_fake_app(state, [web.get("/api/stock", stock), web.get("/api/stock-cursor", stock_cursor)],
-                          error_response)
+    return build_fake_app(
+        state, [web.get("/api/stock", stock), web.get("/api/stock-cursor", stock_cursor)], error_response
+    )
 
 
 if __name__ == "__main__":

@@ -77,16 +77,19 @@ def _bucket(state: FakeState) -> dict[str, Any]:
     if "currently_available" not in t:
         t["currently_available"] = float(t["maximum_available"])
     elif "_at" in t:
-        t["currently_available"] = min(float(t["maximum_available"]),
-                                       float(t["currently_available"]) + float(t["restore_rate"]) * (now - t["_at"]))
+        t["currently_available"] = min(
+            float(t["maximum_available"]), float(t["currently_available"]) + float(t["restore_rate"]) * (now - t["_at"])
+        )
     t["_at"] = now
     return t
 
 
 def _throttle_status(t: dict[str, Any]) -> dict[str, Any]:
-    return {"maximumAvailable": float(t["maximum_available"]),
-            "currentlyAvailable": int(t["currently_available"]),
-            "restoreRate": float(t["restore_rate"])}
+    return {
+        "maximumAvailable": float(t["maximum_available"]),
+        "currentlyAvailable": int(t["currently_available"]),
+        "restoreRate": float(t["restore_rate"]),
+    }
 
 
 def _graphql_error(message: str, code: str, status: int = 200, **extra: Any) -> web.Response:
@@ -110,8 +113,10 @@ def _items(state: FakeState) -> list[tuple[str, Any, list[tuple[str, Any]]]]:
 
 
 def _level_nodes(levels: list[tuple[str, Any]]) -> list[dict[str, Any]]:
-    return [{"location": {"id": location}, "quantities": [{"name": "available", "quantity": _int(quantity)}]}
-            for location, quantity in levels]
+    return [
+        {"location": {"id": location}, "quantities": [{"name": "available", "quantity": _int(quantity)}]}
+        for location, quantity in levels
+    ]
 
 
 def _int(quantity: Any) -> Any:
@@ -157,7 +162,9 @@ def _levels_argument_error(query: str, variables: dict[str, Any]) -> web.Respons
     text = names.group(1)
     values = variables.get(text[1:]) if text.startswith("$") else re.findall(r'"([^"]*)"', text)
     if not values or "available" not in values:
-        return _graphql_error("quantities(names:) must include \"available\" for this fake", "argumentLiteralsIncompatible")
+        return _graphql_error(
+            'quantities(names:) must include "available" for this fake', "argumentLiteralsIncompatible"
+        )
     return None
 
 
@@ -181,19 +188,31 @@ def _items_page(state: FakeState, query: str, variables: dict[str, Any]):
             state.reload()
             state.cache.pop("items_by_id", None)
         items = state.cached("items", lambda: _items(state), fresh=offset == 0)
-        page = items[offset: offset + state.page_size(first)]
+        page = items[offset : offset + state.page_size(first)]
         nodes, actual = [], 2
         for item_id, sku, levels in page:
             shown = levels[:levels_first]
-            nodes.append({"id": item_id, "sku": sku, "inventoryLevels": {
-                "pageInfo": {"hasNextPage": len(levels) > levels_first,
-                             "endCursor": _cursor("l", len(shown)) if shown else None},
-                "nodes": _level_nodes(shown)}})
+            nodes.append(
+                {
+                    "id": item_id,
+                    "sku": sku,
+                    "inventoryLevels": {
+                        "pageInfo": {
+                            "hasNextPage": len(levels) > levels_first,
+                            "endCursor": _cursor("l", len(shown)) if shown else None,
+                        },
+                        "nodes": _level_nodes(shown),
+                    },
+                }
+            )
             actual += 3 + 3 * len(shown)
         end = offset + len(page)
-        data = {"inventoryItems": {"pageInfo": {"hasNextPage": end < len(items),
-                                                "endCursor": _cursor("i", end) if page else None},
-                                   "nodes": nodes}}
+        data = {
+            "inventoryItems": {
+                "pageInfo": {"hasNextPage": end < len(items), "endCursor": _cursor("i", end) if page else None},
+                "nodes": nodes,
+            }
+        }
         return data, actual
 
     return requested, run
@@ -214,17 +233,23 @@ def _item_levels(state: FakeState, query: str, variables: dict[str, Any]):
     requested = 3 + 3 * levels_first
 
     def run() -> tuple[dict[str, Any], int]:
-        by_id = state.cached("items_by_id", lambda: {i: (sku, lv) for i, sku, lv in
-                                                     state.cached("items", lambda: _items(state))})
+        by_id = state.cached(
+            "items_by_id", lambda: {i: (sku, lv) for i, sku, lv in state.cached("items", lambda: _items(state))}
+        )
         found = by_id.get(item_id)
         if found is None:
             return {"inventoryItem": None}, 1
         levels = found[1]
-        shown = levels[offset: offset + levels_first]
+        shown = levels[offset : offset + levels_first]
         end = offset + len(shown)
-        return {"inventoryItem": {"inventoryLevels": {
-            "pageInfo": {"hasNextPage": end < len(levels), "endCursor": _cursor("l", end)},
-            "nodes": _level_nodes(shown)}}}, 3 + 3 * len(shown)
+        return {
+            "inventoryItem": {
+                "inventoryLevels": {
+                    "pageInfo": {"hasNextPage": end < len(levels), "endCursor": _cursor("l", end)},
+                    "nodes": _level_nodes(shown),
+                }
+            }
+        }, 3 + 3 * len(shown)
 
     return requested, run
 
@@ -233,37 +258,78 @@ def _cost_checked(state: FakeState, requested: int, run: Any, error: web.Respons
     if error is not None:
         return error
     if requested > SINGLE_QUERY_MAX_COST:
-        return json_response({"errors": [{
-            "message": f"Query cost is {requested}, which exceeds the single query max cost limit "
-                       f"({SINGLE_QUERY_MAX_COST}).",
-            "extensions": {"code": "MAX_COST_EXCEEDED", "cost": requested, "maxCost": SINGLE_QUERY_MAX_COST}}]})
+        return json_response(
+            {
+                "errors": [
+                    {
+                        "message": f"Query cost is {requested}, which exceeds the single query max cost limit "
+                        f"({SINGLE_QUERY_MAX_COST}).",
+                        "extensions": {
+                            "code": "MAX_COST_EXCEEDED",
+                            "cost": requested,
+                            "maxCost": SINGLE_QUERY_MAX_COST,
+                        },
+                    }
+                ]
+            }
+        )
     bucket = _bucket(state)
     if bucket["currently_available"] < requested:
         state.throttle_violations += 1
-        return json_response({
-            "errors": [{"message": "Throttled", "extensions": {
-                "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
-            "extensions": {"cost": {"requestedQueryCost": requested, "actualQueryCost": None,
-                                    "throttleStatus": _throttle_status(bucket)}},
-        })
+        return json_response(
+            {
+                "errors": [
+                    {
+                        "message": "Throttled",
+                        "extensions": {
+                            "code": "THROTTLED",
+                            "documentation": "https://shopify.dev/api/usage/rate-limits",
+                        },
+                    }
+                ],
+                "extensions": {
+                    "cost": {
+                        "requestedQueryCost": requested,
+                        "actualQueryCost": None,
+                        "throttleStatus": _throttle_status(bucket),
+                    }
+                },
+            }
+        )
     bucket["currently_available"] -= requested
     data, actual = run()
     # Shopify charges the requested cost up front and refunds what was not used.
     bucket["currently_available"] += max(0, requested - actual)
-    return json_response({"data": data, "extensions": {"cost": {
-        "requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": _throttle_status(bucket)}}})
+    return json_response(
+        {
+            "data": data,
+            "extensions": {
+                "cost": {
+                    "requestedQueryCost": requested,
+                    "actualQueryCost": actual,
+                    "throttleStatus": _throttle_status(bucket),
+                }
+            },
+        }
+    )
 
 
 def error_response(state: FakeState, fault: str, request: web.Request) -> web.StreamResponse:
     if fault == "401":
         return json_response({"errors": _INVALID_TOKEN}, status=401)
     if fault == "403":
-        return json_response({"errors": "[API] This action requires merchant approval for read_inventory scope."},
-                             status=403)
+        return json_response(
+            {"errors": "[API] This action requires merchant approval for read_inventory scope."}, status=403
+        )
     if fault == "429":
-        return json_response({"errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume "
-                                        "uninterrupted service."}, status=429,
-                             headers={"Retry-After": f"{state.switches.retry_after:g}"})
+        return json_response(
+            {
+                "errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume "
+                "uninterrupted service."
+            },
+            status=429,
+            headers={"Retry-After": f"{state.switches.retry_after:g}"},
+        )
     status = int(fault) if fault.isdigit() else 500
     return json_response({"errors": "Internal Server Error"}, status=status)
 

@@ -28,9 +28,24 @@ DEFAULT_LOCATION_MAP = {"LNORTHSTORE01": "store-north", "LSOUTHSTORE02": "store-
 DEFAULT_TOKEN = "EAAAl_demo_square_access_token"
 COUNT_FIELDS = {"catalog_object_ids", "location_ids", "updated_after", "cursor", "states", "limit"}
 CATALOG_FIELDS = {"object_ids", "include_related_objects", "catalog_version", "include_category_path_to_root"}
-STATES = {"CUSTOM", "IN_STOCK", "SOLD", "RETURNED_BY_CUSTOMER", "RESERVED_FOR_SALE", "SOLD_ONLINE",
-          "ORDERED_FROM_VENDOR", "RECEIVED_FROM_VENDOR", "IN_TRANSIT_TO", "NONE", "WASTE", "UNLINKED_RETURN",
-          "COMPOSED", "DECOMPOSED", "SUPPORTED_BY_NEWER_VERSION", "IN_TRANSIT"}
+STATES = {
+    "CUSTOM",
+    "IN_STOCK",
+    "SOLD",
+    "RETURNED_BY_CUSTOMER",
+    "RESERVED_FOR_SALE",
+    "SOLD_ONLINE",
+    "ORDERED_FROM_VENDOR",
+    "RECEIVED_FROM_VENDOR",
+    "IN_TRANSIT_TO",
+    "NONE",
+    "WASTE",
+    "UNLINKED_RETURN",
+    "COMPOSED",
+    "DECOMPOSED",
+    "SUPPORTED_BY_NEWER_VERSION",
+    "IN_TRANSIT",
+}
 CALCULATED_AT = "2026-11-22T14:05:00.000Z"
 
 
@@ -39,8 +54,9 @@ def variation_id(sku: Any) -> str:
     return base64.b32encode(hashlib.sha1(str(sku).encode()).digest()).decode()[:24]
 
 
-def error(status: int, category: str, code: str, detail: str, field: str | None = None,
-          headers: dict[str, str] | None = None) -> web.Response:
+def error(
+    status: int, category: str, code: str, detail: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
     entry = {"category": category, "code": code, "detail": detail}
     if field:
         entry["field"] = field
@@ -53,11 +69,17 @@ def _check_headers(state: FakeState, request: web.Request) -> web.Response | Non
     version = request.headers.get("Square-Version")
     if version is None:
         # Square would fall back to the app's version; the fake insists, to prove we pin it.
-        return error(400, "INVALID_REQUEST_ERROR", "MISSING_REQUIRED_PARAMETER",
-                     "Missing required header: Square-Version", "Square-Version")
+        return error(
+            400,
+            "INVALID_REQUEST_ERROR",
+            "MISSING_REQUIRED_PARAMETER",
+            "Missing required header: Square-Version",
+            "Square-Version",
+        )
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", version):
-        return error(400, "INVALID_REQUEST_ERROR", "INVALID_VALUE", f"Invalid Square-Version {version!r}",
-                     "Square-Version")
+        return error(
+            400, "INVALID_REQUEST_ERROR", "INVALID_VALUE", f"Invalid Square-Version {version!r}", "Square-Version"
+        )
     return _rate_limit(state)
 
 
@@ -98,9 +120,14 @@ async def locations(request: web.Request) -> web.Response:
     problem = _check_headers(state, request)
     if problem is not None:
         return problem
-    return json_response({"locations": [
-        {"id": remote, "name": local, "status": "ACTIVE", "type": "PHYSICAL", "currency": "USD"}
-        for remote, local in state.location_map.items()]})
+    return json_response(
+        {
+            "locations": [
+                {"id": remote, "name": local, "status": "ACTIVE", "type": "PHYSICAL", "currency": "USD"}
+                for remote, local in state.location_map.items()
+            ]
+        }
+    )
 
 
 async def batch_retrieve_counts(request: web.Request) -> web.Response:
@@ -118,8 +145,9 @@ async def batch_retrieve_counts(request: web.Request) -> web.Response:
     if states is not None and (not isinstance(states, list) or not set(states) <= STATES):
         return error(400, "INVALID_REQUEST_ERROR", "INVALID_ENUM_VALUE", "Invalid value in `states`", "states")
     location_ids = body.get("location_ids")
-    if location_ids is not None and (not isinstance(location_ids, list)
-                                     or not all(isinstance(x, str) for x in location_ids)):
+    if location_ids is not None and (
+        not isinstance(location_ids, list) or not all(isinstance(x, str) for x in location_ids)
+    ):
         return error(400, "INVALID_REQUEST_ERROR", "EXPECTED_ARRAY", "`location_ids` must be strings", "location_ids")
     offset = 0
     if body.get("cursor"):
@@ -144,7 +172,7 @@ async def batch_retrieve_counts(request: web.Request) -> web.Response:
         return counts
 
     counts = state.cached(f"counts:{sorted(location_ids or [])}:{states}", listing, fresh=offset == 0)
-    page = counts[offset: offset + state.page_size(limit)]
+    page = counts[offset : offset + state.page_size(limit)]
     response: dict[str, Any] = {"counts": page}
     end = offset + len(page)
     if end < len(counts):
@@ -155,8 +183,14 @@ async def batch_retrieve_counts(request: web.Request) -> web.Response:
 def _count(sku: Any, location: str, quantity: Any) -> dict[str, Any]:
     if isinstance(quantity, (int, float)) and not isinstance(quantity, bool):
         quantity = f"{quantity:g}" if float(quantity).is_integer() else repr(float(quantity))
-    return {"catalog_object_id": variation_id(sku), "catalog_object_type": "ITEM_VARIATION", "state": "IN_STOCK",
-            "location_id": location, "quantity": quantity, "calculated_at": CALCULATED_AT}
+    return {
+        "catalog_object_id": variation_id(sku),
+        "catalog_object_type": "ITEM_VARIATION",
+        "state": "IN_STOCK",
+        "location_id": location,
+        "quantity": quantity,
+        "calculated_at": CALCULATED_AT,
+    }
 
 
 async def batch_retrieve_catalog(request: web.Request) -> web.Response:
@@ -169,17 +203,30 @@ async def batch_retrieve_catalog(request: web.Request) -> web.Response:
         return body
     ids = body.get("object_ids")
     if not isinstance(ids, list) or not ids or not all(isinstance(x, str) for x in ids):
-        return error(400, "INVALID_REQUEST_ERROR", "MISSING_REQUIRED_PARAMETER",
-                     "Field must be set: `object_ids`", "object_ids")
+        return error(
+            400, "INVALID_REQUEST_ERROR", "MISSING_REQUIRED_PARAMETER", "Field must be set: `object_ids`", "object_ids"
+        )
     by_id = state.cached("variations", lambda: {variation_id(row.sku): row.sku for row in state.rows()})
     objects = []
     for object_id in ids:
         if object_id in by_id:
             sku = by_id[object_id]
-            objects.append({"type": "ITEM_VARIATION", "id": object_id, "updated_at": CALCULATED_AT,
-                            "version": 1, "is_deleted": False, "present_at_all_locations": True,
-                            "item_variation_data": {"item_id": f"ITEM{object_id[:20]}", "name": "Regular",
-                                                    "sku": sku, "pricing_type": "FIXED_PRICING"}})
+            objects.append(
+                {
+                    "type": "ITEM_VARIATION",
+                    "id": object_id,
+                    "updated_at": CALCULATED_AT,
+                    "version": 1,
+                    "is_deleted": False,
+                    "present_at_all_locations": True,
+                    "item_variation_data": {
+                        "item_id": f"ITEM{object_id[:20]}",
+                        "name": "Regular",
+                        "sku": sku,
+                        "pricing_type": "FIXED_PRICING",
+                    },
+                }
+            )
     return json_response({"objects": objects})
 
 
@@ -187,23 +234,36 @@ def error_response(state: FakeState, fault: str, request: web.Request) -> web.St
     if fault == "401":
         return error(401, "AUTHENTICATION_ERROR", "UNAUTHORIZED", "This request could not be authorized.")
     if fault == "403":
-        return error(403, "AUTHENTICATION_ERROR", "INSUFFICIENT_SCOPES",
-                     "The merchant has not given your application sufficient permissions: INVENTORY_READ")
+        return error(
+            403,
+            "AUTHENTICATION_ERROR",
+            "INSUFFICIENT_SCOPES",
+            "The merchant has not given your application sufficient permissions: INVENTORY_READ",
+        )
     if fault == "429":
         state.throttle_violations += 1
-        return error(429, "RATE_LIMIT_ERROR", "RATE_LIMITED", "Rate limited",
-                     headers={"Retry-After": f"{state.switches.retry_after:g}"})
+        return error(
+            429,
+            "RATE_LIMIT_ERROR",
+            "RATE_LIMITED",
+            "Rate limited",
+            headers={"Retry-After": f"{state.switches.retry_after:g}"},
+        )
     status = int(fault) if fault.isdigit() else 500
     code = "SERVICE_UNAVAILABLE" if status == 503 else "INTERNAL_SERVER_ERROR"
     return error(status, "API_ERROR", code, "An internal error has occurred.")
 
 
 def build_app(state: FakeState) -> web.Application:
-    return build_fake_app(state, [
-        web.get("/v2/locations", locations),
-        web.post("/v2/inventory/counts/batch-retrieve", batch_retrieve_counts),
-        web.post("/v2/catalog/batch-retrieve", batch_retrieve_catalog),
-    ], error_response)
+    return build_fake_app(
+        state,
+        [
+            web.get("/v2/locations", locations),
+            web.post("/v2/inventory/counts/batch-retrieve", batch_retrieve_counts),
+            web.post("/v2/catalog/batch-retrieve", batch_retrieve_catalog),
+        ],
+        error_response,
+    )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,9 @@ class AccuracySums:
     error: float
 
 
-def accuracy_sums(demand: np.ndarray, window_days: int, ses_alpha: float, croston_alpha: float,
-                  intermittent_zero_share: float) -> AccuracySums:
+def accuracy_sums(
+    demand: np.ndarray, window_days: int, ses_alpha: float, croston_alpha: float, intermittent_zero_share: float
+) -> AccuracySums:
     fit, actual = demand[:, :-window_days], demand[:, -window_days:]
     predicted = forecast(fit, ses_alpha, croston_alpha, intermittent_zero_share).daily_demand
     difference = predicted[:, None] - actual

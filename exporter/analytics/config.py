@@ -46,7 +46,7 @@ class AnalyticsConfig(Model):
     gap_tolerance_ratio: float = Field(0.2, ge=0.0)
 
     @model_validator(mode="after")
-    def _check_windows(self) -> "AnalyticsConfig":
+    def _check_windows(self) -> AnalyticsConfig:
         if self.accuracy_window_days >= self.history_days:
             raise ValueError(
                 f"accuracy_window_days ({self.accuracy_window_days}) must be less than "

@@ -18,15 +18,28 @@ import numpy as np
 from exporter.analytics.accuracy import AccuracySums, accuracy_sums
 from exporter.analytics.config import AnalyticsConfig
 from exporter.analytics.demand import (
-    STATEMENTS, DemandMatrix, Series, Window, day_entries, demand_matrix, demand_statements, load_series,
+    STATEMENTS,
+    DemandMatrix,
+    Series,
+    Window,
+    day_entries,
+    demand_matrix,
+    demand_statements,
+    load_series,
     matrix_from_days,
 )
 from exporter.analytics.forecast import METHODS, Forecast, forecast
 from exporter.analytics.recommendations import open_orders, recommendation_views, recommended_quantities
 from exporter.analytics.safety_stock import (
-    LeadTimes, demand_std, lead_times, observed_lead_times, reorder_point, safety_stock, z_value,
+    LeadTimes,
+    demand_std,
+    lead_times,
+    observed_lead_times,
+    reorder_point,
+    safety_stock,
+    z_value,
 )
-from exporter.db import Database, Dialect, QueryResult
+from exporter.db import SQLITE, Database, Dialect, QueryResult
 
 
 @dataclass(frozen=True)
@@ -49,7 +62,7 @@ class AnalyticsResult:
         return np.bincount(self.series.location_codes, weights=values, minlength=len(self.series.location_names))
 
 
-def statements(config: AnalyticsConfig, dialect: Dialect = Dialect("sqlite")) -> dict[str, str]:
+def statements(config: AnalyticsConfig, dialect: Dialect = SQLITE) -> dict[str, str]:
     return {**STATEMENTS, **demand_statements(config.history_days, dialect)}
 
 
@@ -83,8 +96,13 @@ class DemandCache:
         self.today, self.keys, self.matrix, self.read_at = today, keys, matrix, time.monotonic()
 
 
-def run_cycle(database: Database, config: AnalyticsConfig, today: date,
-              timings: dict[str, float] | None = None, cache: DemandCache | None = None) -> AnalyticsResult:
+def run_cycle(
+    database: Database,
+    config: AnalyticsConfig,
+    today: date,
+    timings: dict[str, float] | None = None,
+    cache: DemandCache | None = None,
+) -> AnalyticsResult:
     """Query and compute; `timings`, when given, receives the seconds spent in SQL and in compute.
 
     With a `cache` that is still fresh, only the stock and purchase-order statements run.
@@ -144,8 +162,9 @@ class _DemandStream:
         return matrix_from_days(self.days, len(self.index))
 
 
-def compute(results: dict[str, QueryResult], config: AnalyticsConfig, today: date,
-            demand: DemandMatrix | None = None) -> AnalyticsResult:
+def compute(
+    results: dict[str, QueryResult], config: AnalyticsConfig, today: date, demand: DemandMatrix | None = None
+) -> AnalyticsResult:
     """From query results to the analytics; `demand` when the daily rows were streamed."""
     window = Window(today, config.history_days)
     series = load_series(results["stock"].rows)
@@ -157,8 +176,15 @@ def compute(results: dict[str, QueryResult], config: AnalyticsConfig, today: dat
     predicted = forecast(demand.values, config.ses_alpha, config.croston_alpha, config.intermittent_zero_share)
     sigma_d = demand_std(demand.values)
     count, observed_mean, observed_std = observed_lead_times(results["received_purchase_orders"].rows, index, n)
-    lead = lead_times(series.stored_lead_time_days, count, observed_mean, observed_std, config.lead_time_days,
-                      config.lead_time_std_days, config.min_lead_time_samples)
+    lead = lead_times(
+        series.stored_lead_time_days,
+        count,
+        observed_mean,
+        observed_std,
+        config.lead_time_days,
+        config.lead_time_std_days,
+        config.min_lead_time_samples,
+    )
     d = predicted.daily_demand
     safety = safety_stock(z_value(config.service_level), d, sigma_d, lead.mean, lead.std)
     rop = reorder_point(d, lead.mean, safety)
@@ -168,22 +194,47 @@ def compute(results: dict[str, QueryResult], config: AnalyticsConfig, today: dat
 
     accuracy = None
     if window.days > config.accuracy_window_days:
-        accuracy = accuracy_sums(demand.values, config.accuracy_window_days, config.ses_alpha,
-                                 config.croston_alpha, config.intermittent_zero_share)
+        accuracy = accuracy_sums(
+            demand.values,
+            config.accuracy_window_days,
+            config.ses_alpha,
+            config.croston_alpha,
+            config.intermittent_zero_share,
+        )
 
     # Stable order for the API: by location, then SKU.
-    recommended = np.array(sorted(np.flatnonzero(quantity > 0).tolist(),
-                                  key=lambda i: (series.locations[i], series.skus[i])), dtype=np.int64)
+    recommended = np.array(
+        sorted(np.flatnonzero(quantity > 0).tolist(), key=lambda i: (series.locations[i], series.skus[i])),
+        dtype=np.int64,
+    )
     methods = {i: METHODS[predicted.method[i]] for i in recommended.tolist()}
     views = recommendation_views(
-        recommended, skus=series.skus, locations=series.locations, quantity=quantity, available=available,
-        on_order=on_order, daily_demand=d, reorder_point=rop, safety=safety,
-        methods=methods, lead_time=lead.mean, lead_time_source=lead.source,
-        review_period_days=config.review_period_days, pack_size=config.pack_size,
+        recommended,
+        skus=series.skus,
+        locations=series.locations,
+        quantity=quantity,
+        available=available,
+        on_order=on_order,
+        daily_demand=d,
+        reorder_point=rop,
+        safety=safety,
+        methods=methods,
+        lead_time=lead.mean,
+        lead_time_source=lead.source,
+        review_period_days=config.review_period_days,
+        pack_size=config.pack_size,
     )
     return AnalyticsResult(
-        window=window, series=series, demand=demand, forecast=predicted, demand_std=sigma_d, lead_time=lead,
-        safety_stock=safety, reorder_point=rop, on_order=on_order, quantity=quantity, accuracy=accuracy,
+        window=window,
+        series=series,
+        demand=demand,
+        forecast=predicted,
+        demand_std=sigma_d,
+        lead_time=lead,
+        safety_stock=safety,
+        reorder_point=rop,
+        on_order=on_order,
+        quantity=quantity,
+        accuracy=accuracy,
         recommendations=views,
     )
-

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from exporter.db import Dialect
+from exporter.db import SQLITE, Dialect
 
 # The statements one analytics cycle runs besides the daily demand, in one read-only
 # transaction. Bounds are 'YYYY-MM-DD' text; comparing them with ISO-8601 text
@@ -68,7 +68,7 @@ DEMAND_SQL = """
 """
 
 
-def demand_statements(days: int, dialect: Dialect = Dialect("sqlite")) -> dict[str, str]:
+def demand_statements(days: int, dialect: Dialect = SQLITE) -> dict[str, str]:
     # The key is built by the dialect: on MySQL `||` is a logical OR, not concatenation.
     key = dialect.concat("sku", "'\x1f'", "location_id")
     return {f"demand:{i}": DEMAND_SQL.format(key=key, i=i, next=i + 1) for i in range(days)}

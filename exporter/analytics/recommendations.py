@@ -11,7 +11,8 @@ purchase orders are those in status draft or sent.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -34,8 +35,14 @@ def open_orders(rows: list[tuple], series_index: dict[tuple[str, str], int], n_s
     return on_order
 
 
-def recommended_quantities(available: np.ndarray, on_order: np.ndarray, daily_demand: np.ndarray,
-                           reorder_point: np.ndarray, review_period_days: float, pack_size: int) -> np.ndarray:
+def recommended_quantities(
+    available: np.ndarray,
+    on_order: np.ndarray,
+    daily_demand: np.ndarray,
+    reorder_point: np.ndarray,
+    review_period_days: float,
+    pack_size: int,
+) -> np.ndarray:
     """Units to order per series; 0 where no order is recommended."""
     order_up_to = reorder_point + daily_demand * review_period_days
     due = available <= reorder_point + _EPSILON
@@ -47,9 +54,20 @@ def _units(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
 
 
-def reason(*, available: float, reorder_point: float, safety: float, daily_demand: float, method: str,
-           lead_time: float, lead_time_source: str, review_period_days: float, on_order: float,
-           pack_size: int, quantity: float) -> str:
+def reason(
+    *,
+    available: float,
+    reorder_point: float,
+    safety: float,
+    daily_demand: float,
+    method: str,
+    lead_time: float,
+    lead_time_source: str,
+    review_period_days: float,
+    on_order: float,
+    pack_size: int,
+    quantity: float,
+) -> str:
     """Why this quantity, in words a buyer can check."""
     if method == "no_history":
         demand = "no demand in the history"
@@ -72,30 +90,51 @@ def reason(*, available: float, reorder_point: float, safety: float, daily_deman
     return text + f": {_units(quantity)} units"
 
 
-def recommendation_views(indices: np.ndarray, *, skus: list[str], locations: list[str], quantity: np.ndarray,
-                         available: np.ndarray, on_order: np.ndarray, daily_demand: np.ndarray,
-                         reorder_point: np.ndarray, safety: np.ndarray, methods: Mapping[int, str],
-                         lead_time: np.ndarray, lead_time_source: np.ndarray, review_period_days: float,
-                         pack_size: int) -> list[dict[str, Any]]:
+def recommendation_views(
+    indices: np.ndarray,
+    *,
+    skus: list[str],
+    locations: list[str],
+    quantity: np.ndarray,
+    available: np.ndarray,
+    on_order: np.ndarray,
+    daily_demand: np.ndarray,
+    reorder_point: np.ndarray,
+    safety: np.ndarray,
+    methods: Mapping[int, str],
+    lead_time: np.ndarray,
+    lead_time_source: np.ndarray,
+    review_period_days: float,
+    pack_size: int,
+) -> list[dict[str, Any]]:
     """The JSON items of /api/v1/recommendations, one per recommended SKU-location."""
     views = []
     for i in indices.tolist():
-        views.append({
-            "sku": skus[i],
-            "location": locations[i],
-            "quantity": int(quantity[i]),
-            "reason": reason(
-                available=float(available[i]), reorder_point=float(reorder_point[i]), safety=float(safety[i]),
-                daily_demand=float(daily_demand[i]), method=methods[i], lead_time=float(lead_time[i]),
-                lead_time_source=str(lead_time_source[i]), review_period_days=review_period_days,
-                on_order=float(on_order[i]), pack_size=pack_size, quantity=float(quantity[i]),
-            ),
-            "reorder_point": round(float(reorder_point[i]), 3),
-            "safety_stock": round(float(safety[i]), 3),
-            "available": float(available[i]) if not float(available[i]).is_integer() else int(available[i]),
-            "on_order": float(on_order[i]) if not float(on_order[i]).is_integer() else int(on_order[i]),
-            "forecast_daily_demand": round(float(daily_demand[i]), 4),
-            "method": methods[i],
-            "lead_time_days": float(lead_time[i]),
-        })
+        views.append(
+            {
+                "sku": skus[i],
+                "location": locations[i],
+                "quantity": int(quantity[i]),
+                "reason": reason(
+                    available=float(available[i]),
+                    reorder_point=float(reorder_point[i]),
+                    safety=float(safety[i]),
+                    daily_demand=float(daily_demand[i]),
+                    method=methods[i],
+                    lead_time=float(lead_time[i]),
+                    lead_time_source=str(lead_time_source[i]),
+                    review_period_days=review_period_days,
+                    on_order=float(on_order[i]),
+                    pack_size=pack_size,
+                    quantity=float(quantity[i]),
+                ),
+                "reorder_point": round(float(reorder_point[i]), 3),
+                "safety_stock": round(float(safety[i]), 3),
+                "available": float(available[i]) if not float(available[i]).is_integer() else int(available[i]),
+                "on_order": float(on_order[i]) if not float(on_order[i]).is_integer() else int(on_order[i]),
+                "forecast_daily_demand": round(float(daily_demand[i]), 4),
+                "method": methods[i],
+                "lead_time_days": float(lead_time[i]),
+            }
+        )
     return views

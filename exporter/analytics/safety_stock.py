@@ -50,8 +50,9 @@ class LeadTimes:
     source: np.ndarray  # "stored" | "observed" | "default" per series (for the API reason)
 
 
-def observed_lead_times(rows: list[tuple], series_index: dict[tuple[str, str], int], n_series: int
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def observed_lead_times(
+    rows: list[tuple], series_index: dict[tuple[str, str], int], n_series: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(count, mean, sample std) of lead times in days per series, from (sku, location, created, received)."""
     series, days = [], []
     for sku, location, created, received in rows:
@@ -64,15 +65,23 @@ def observed_lead_times(rows: list[tuple], series_index: dict[tuple[str, str], i
     index = np.array(series, dtype=np.int64)
     values = np.array(days, dtype=np.float64)
     count = np.bincount(index, minlength=n_series).astype(np.float64)
-    mean = np.divide(np.bincount(index, weights=values, minlength=n_series), count,
-                     out=np.zeros(n_series), where=count > 0)
+    mean = np.divide(
+        np.bincount(index, weights=values, minlength=n_series), count, out=np.zeros(n_series), where=count > 0
+    )
     squares = np.bincount(index, weights=(values - mean[index]) ** 2, minlength=n_series)
     std = np.sqrt(np.divide(squares, count - 1, out=np.zeros(n_series), where=count > 1))
     return count, mean, std
 
 
-def lead_times(stored: np.ndarray, count: np.ndarray, observed_mean: np.ndarray, observed_std: np.ndarray,
-               default_days: float, default_std_days: float, min_samples: int) -> LeadTimes:
+def lead_times(
+    stored: np.ndarray,
+    count: np.ndarray,
+    observed_mean: np.ndarray,
+    observed_std: np.ndarray,
+    default_days: float,
+    default_std_days: float,
+    min_samples: int,
+) -> LeadTimes:
     """Precedence for L: stock_levels.lead_time_days, then observed mean, then the default.
 
     sigma_L comes from observed lead times when there are enough of them, else the default.

@@ -19,7 +19,7 @@ __all__ = ["Collector", "CollectorBase", "build_collectors"]
 log = logging.getLogger("exporter")
 
 
-def build_collectors(config: "Config") -> list[Collector]:
+def build_collectors(config: Config) -> list[Collector]:
     from exporter.collectors.analytics import AnalyticsCollector
     from exporter.collectors.api_probes import ApiProbeCollector
     from exporter.collectors.business import BusinessCollector
@@ -35,8 +35,11 @@ def build_collectors(config: "Config") -> list[Collector]:
         collectors.append(BusinessCollector(database, config.database, config.business))
     if config.analytics.enabled and config.database.schema_ != REFERENCE_SCHEMA:
         # Its inputs (demand history, receipts, open purchase orders) are reference tables.
-        log.info("analytics off: it reads the reference schema's tables and database.schema is %r; "
-                 "set analytics.enabled: false to silence this line", config.database.schema_)
+        log.info(
+            "analytics off: it reads the reference schema's tables and database.schema is %r; "
+            "set analytics.enabled: false to silence this line",
+            config.database.schema_,
+        )
     elif config.analytics.enabled:
         collectors.append(AnalyticsCollector.from_config(config))
     if config.api_probes:

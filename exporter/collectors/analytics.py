@@ -7,8 +7,9 @@ Metrics are per location at most; which SKUs to order goes to /api/v1/recommenda
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
 
 import numpy as np
 from prometheus_client.core import GaugeMetricFamily
@@ -25,7 +26,7 @@ GAP_DIRECTIONS = ("below", "above")
 
 
 def utc_today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def gap_counts(stored: np.ndarray, computed: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
@@ -54,14 +55,13 @@ class AnalyticsCollector(CollectorBase):
         self._running = OffThread(database, busy="previous analytics cycle still running")
 
     @classmethod
-    def from_config(cls, config: Config) -> "AnalyticsCollector":
+    def from_config(cls, config: Config) -> AnalyticsCollector:
         # Its own Database: the statement timeout is the analytics timeout, not the
         # business queries' one, and interrupting one collector never hits the other.
         return cls(Database(config.database.url, timeout=config.analytics.timeout), config.analytics)
 
     async def collect(self) -> list[Metric]:
-        result = await self._running.run(run_cycle, self.database, self.config, self.clock(), None,
-                                         self.demand_cache)
+        result = await self._running.run(run_cycle, self.database, self.config, self.clock(), None, self.demand_cache)
         families = self.families(result)
         self.last = result
         return families
@@ -100,8 +100,12 @@ class AnalyticsCollector(CollectorBase):
             labels=["location"],
             unit="seconds",
         )
-        for location, count, total, daily in zip(locations, result.per_location(recommended.astype(float)),
-                                                 result.per_location(result.quantity), result.per_location(d)):
+        for location, count, total, daily in zip(
+            locations,
+            result.per_location(recommended.astype(float)),
+            result.per_location(result.quantity),
+            result.per_location(d),
+        ):
             skus.add_metric([location], count)
             units.add_metric([location], total)
             demand.add_metric([location], daily)
@@ -121,10 +125,13 @@ class AnalyticsCollector(CollectorBase):
         families: list[Metric] = [skus, units, cover, demand, series]
         tolerance = self.config.gap_tolerance_ratio
         for name, stored, computed, what in (
-            ("inventory_safety_stock_gap_skus", result.series.stored_safety_stock, result.safety_stock,
-             "safety_stock"),
-            ("inventory_reorder_point_gap_skus", result.series.stored_reorder_point, result.reorder_point,
-             "reorder_point"),
+            ("inventory_safety_stock_gap_skus", result.series.stored_safety_stock, result.safety_stock, "safety_stock"),
+            (
+                "inventory_reorder_point_gap_skus",
+                result.series.stored_reorder_point,
+                result.reorder_point,
+                "reorder_point",
+            ),
         ):
             gap = GaugeMetricFamily(
                 name,
@@ -144,9 +151,7 @@ class AnalyticsCollector(CollectorBase):
                 ("inventory_forecast_actual_units", result.accuracy.actual, "sum of actual daily demand"),
                 ("inventory_forecast_error_units", result.accuracy.error, "sum of forecast - actual (> 0: over)"),
             ):
-                family = GaugeMetricFamily(
-                    name, f"Over the last {window} days, forecast made before them: {meaning}."
-                )
+                family = GaugeMetricFamily(name, f"Over the last {window} days, forecast made before them: {meaning}.")
                 family.add_metric([], value)
                 families.append(family)
 

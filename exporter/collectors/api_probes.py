@@ -61,9 +61,13 @@ class ApiProbeCollector(CollectorBase):
                 log.warning("probe %s: body does not contain the expected text", probe.target)
             elif not ok:
                 log.warning("probe %s: HTTP %d not in %s", probe.target, code, probe.expected_status)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             ok = False
-            log.warning("probe %s failed: %s", probe.target, type(exc).__name__ if isinstance(exc, asyncio.TimeoutError) else exc)
+            log.warning(
+                "probe %s failed: %s",
+                probe.target,
+                type(exc).__name__ if isinstance(exc, asyncio.TimeoutError) else exc,
+            )
         return ok, time.perf_counter() - started, code
 
     async def close(self) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporter.business_catalogue import (
-    BUILTIN_STATEMENTS, CUSTOM_SCHEMA, METRICS, REFERENCE_SCHEMA, VALUE_CHECKS, builtin_statements_needed,
+    BUILTIN_STATEMENTS,
+    CUSTOM_SCHEMA,
+    METRICS,
+    REFERENCE_SCHEMA,
+    VALUE_CHECKS,
+    builtin_statements_needed,
 )
 from exporter.collectors.base import CollectorBase
 from exporter.db import Database, OffThread, Partitioned, QueryError, QueryResult
@@ -63,7 +68,7 @@ def metric_value(value: Any) -> float:
     if isinstance(value, datetime):
         return parse_timestamp(value)  # type: ignore[return-value]  # never None for a datetime
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp()
+        return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
     if isinstance(value, (bytes, bytearray)):
         value = value.decode("utf-8", errors="replace")
     try:
@@ -97,7 +102,7 @@ class _Labels:
         return True
 
 
-def mapped_metrics(db_config: "DatabaseConfig", config: "BusinessConfig") -> dict[str, str]:
+def mapped_metrics(db_config: DatabaseConfig, config: BusinessConfig) -> dict[str, str]:
     """Metric -> SQL of every metric the user or the schema's preset maps (the user's win)."""
     mapped: dict[str, str] = {}
     if db_config.schema_ not in (REFERENCE_SCHEMA, CUSTOM_SCHEMA):
@@ -108,7 +113,7 @@ def mapped_metrics(db_config: "DatabaseConfig", config: "BusinessConfig") -> dic
     return mapped
 
 
-def business_queries(dialect, db_config: "DatabaseConfig", config: "BusinessConfig") -> dict[str, str | Partitioned]:
+def business_queries(dialect, db_config: DatabaseConfig, config: BusinessConfig) -> dict[str, str | Partitioned]:
     """The statements one cycle runs, by `query` label: built-in statement names for the
     reference schema's SQL, metric names for mapped and custom metrics."""
     mapped = mapped_metrics(db_config, config)
@@ -137,7 +142,7 @@ class BusinessCollector(CollectorBase):
         self._running = OffThread(database)
 
     def parameters(self) -> dict[str, Any]:
-        since = datetime.now(timezone.utc) - timedelta(seconds=self.config.fulfillment_window)
+        since = datetime.now(UTC) - timedelta(seconds=self.config.fulfillment_window)
         return {"since": since.strftime("%Y-%m-%dT%H:%M:%S")}
 
     def run_statements(self) -> tuple[dict[str, QueryResult], dict[str, QueryError], dict[str, float]]:
@@ -169,10 +174,15 @@ class BusinessCollector(CollectorBase):
     def query_families(self, errors: dict[str, Exception], durations: dict[str, float]) -> list[Metric]:
         success = GaugeMetricFamily(
             "inventory_exporter_query_success",
-            "1 if the statement's last run succeeded and its rows were usable.", labels=["collector", "query"])
+            "1 if the statement's last run succeeded and its rows were usable.",
+            labels=["collector", "query"],
+        )
         duration = GaugeMetricFamily(
             "inventory_exporter_query_duration_seconds",
-            "Duration of the statement's last run.", labels=["collector", "query"], unit="seconds")
+            "Duration of the statement's last run.",
+            labels=["collector", "query"],
+            unit="seconds",
+        )
         for query in self.statements:
             success.add_metric([self.name, query], 0.0 if query in errors else 1.0)
             if query in durations:
@@ -183,19 +193,27 @@ class BusinessCollector(CollectorBase):
         self.database.interrupt()
         self.database.dispose()
 
-    def families(self, results: dict[str, QueryResult],
-                 errors: dict[str, QueryError] | None = None) -> tuple[list[Metric], dict[str, Exception]]:
+    def families(
+        self, results: dict[str, QueryResult], errors: dict[str, QueryError] | None = None
+    ) -> tuple[list[Metric], dict[str, Exception]]:
         """Families from one cycle's results, and the statements that failed (in SQL, or
         because their rows could not be used: a missing `value` column, wrong labels)."""
         failed: dict[str, Exception] = dict(errors or {})
         issues: dict[str, float] = {}
         labels = _Labels(issues)
         out: dict[str, Metric] = {}
-        handlers = {"stock": self._stock, "orders": self._orders, "fulfillment": self._fulfillment,
-                    "movements": self._movements, "last_movement": self._last_movement,
-                    "audit_unlogged": self._audit, "syncs": self._syncs,
-                    "sync_last_success": self._sync_last_success,
-                    "syncs_bad_timestamp": self._syncs_bad_timestamp, "syncs_out_of_order": self._syncs_out_of_order}
+        handlers = {
+            "stock": self._stock,
+            "orders": self._orders,
+            "fulfillment": self._fulfillment,
+            "movements": self._movements,
+            "last_movement": self._last_movement,
+            "audit_unlogged": self._audit,
+            "syncs": self._syncs,
+            "sync_last_success": self._sync_last_success,
+            "syncs_bad_timestamp": self._syncs_bad_timestamp,
+            "syncs_out_of_order": self._syncs_out_of_order,
+        }
         for query, handler in handlers.items():
             if query in results:
                 for check in BUILTIN_STATEMENTS[query].checks:
@@ -211,23 +229,31 @@ class BusinessCollector(CollectorBase):
             if metric in results:
                 spec = METRICS[metric]
                 try:
-                    out[metric] = self._from_result(metric, results[metric], spec.type, spec.help, issues,
-                                                    list(spec.labels))
+                    out[metric] = self._from_result(
+                        metric, results[metric], spec.type, spec.help, issues, list(spec.labels)
+                    )
                 except ValueError as exc:
                     failed[metric] = exc
         families = list(out.values())
         for custom in self.config.metrics:
             if custom.name in results:
                 try:
-                    families.append(self._from_result(
-                        custom.name, results[custom.name], custom.type,
-                        custom.help or f"Defined by SQL in the config: {custom.name}", issues,
-                        custom.labels))
+                    families.append(
+                        self._from_result(
+                            custom.name,
+                            results[custom.name],
+                            custom.type,
+                            custom.help or f"Defined by SQL in the config: {custom.name}",
+                            issues,
+                            custom.labels,
+                        )
+                    )
                 except ValueError as exc:
                     failed[custom.name] = exc
         if issues:
             quality = GaugeMetricFamily(
-                "inventory_data_quality_issues", "Rows skipped or suspicious, by check.", labels=["check"])
+                "inventory_data_quality_issues", "Rows skipped or suspicious, by check.", labels=["check"]
+            )
             for check in sorted(issues):
                 quality.add_metric([check], issues[check])
             families.append(quality)
@@ -236,8 +262,22 @@ class BusinessCollector(CollectorBase):
     def _stock(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
         per_location: dict[str, list[float]] = {}
         value = _family("inventory_stock_value", ("location", "currency"))
-        for location, currency, active, skus, on_hand, available, stock_value, low, out_of_stock, below_safety, \
-                negative, null_cost, null_reorder, invalid in result.rows:
+        for (
+            location,
+            currency,
+            active,
+            skus,
+            on_hand,
+            available,
+            stock_value,
+            low,
+            out_of_stock,
+            below_safety,
+            negative,
+            null_cost,
+            null_reorder,
+            invalid,
+        ) in result.rows:
             if active is None:  # LEFT JOIN found no product
                 labels.issues["stock_unknown_sku"] += _num(skus)
                 continue
@@ -253,8 +293,14 @@ class BusinessCollector(CollectorBase):
             totals = per_location.setdefault(location, [0.0] * 6)
             for i, v in enumerate((skus, on_hand, available, low, out_of_stock, below_safety)):
                 totals[i] += _num(v)
-        names = ("inventory_skus", "inventory_on_hand_units", "inventory_available_units",
-                 "inventory_low_stock_skus", "inventory_out_of_stock_skus", "inventory_below_safety_stock_skus")
+        names = (
+            "inventory_skus",
+            "inventory_on_hand_units",
+            "inventory_available_units",
+            "inventory_low_stock_skus",
+            "inventory_out_of_stock_skus",
+            "inventory_below_safety_stock_skus",
+        )
         for i, name in enumerate(names):
             family = _family(name, ("location",))
             for location, totals in sorted(per_location.items()):
@@ -347,8 +393,9 @@ class BusinessCollector(CollectorBase):
         labels.issues["syncs_out_of_order"] += _num(result.rows[0][0])
 
     @staticmethod
-    def _from_result(name: str, result: QueryResult, kind: str, help_text: str, issues: dict[str, float],
-                     expected_labels: list[str]) -> Metric:
+    def _from_result(
+        name: str, result: QueryResult, kind: str, help_text: str, issues: dict[str, float], expected_labels: list[str]
+    ) -> Metric:
         """A family from mapped SQL: every column but `value` is a label.
 
         ValueError when the columns do not fit (the statement counts as failed); rows whose
@@ -369,8 +416,9 @@ class BusinessCollector(CollectorBase):
             if any(v is None for v in raw_labels):
                 issues["missing_label"] += 1
                 continue
-            values = tuple(v.decode("utf-8", errors="replace") if isinstance(v, (bytes, bytearray)) else str(v)
-                           for v in raw_labels)
+            values = tuple(
+                v.decode("utf-8", errors="replace") if isinstance(v, (bytes, bytearray)) else str(v) for v in raw_labels
+            )
             if any("\ufffd" in v for v in values):
                 issues["invalid_utf8"] += 1
             try:

@@ -57,11 +57,15 @@ class HostCollector(CollectorBase):
             disk_total.add_metric([mountpoint], usage.total)
 
         received = CounterMetricFamily(
-            "inventory_host_network_received_bytes", "Bytes received by the interface.", labels=["interface"],
+            "inventory_host_network_received_bytes",
+            "Bytes received by the interface.",
+            labels=["interface"],
             unit="bytes",
         )
         transmitted = CounterMetricFamily(
-            "inventory_host_network_transmitted_bytes", "Bytes sent by the interface.", labels=["interface"],
+            "inventory_host_network_transmitted_bytes",
+            "Bytes sent by the interface.",
+            labels=["interface"],
             unit="bytes",
         )
         for interface, counters in sorted(psutil.net_io_counters(pernic=True).items()):

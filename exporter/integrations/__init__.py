@@ -38,10 +38,9 @@ Integration = Annotated[
 __all__ = ["CONNECTORS", "KINDS", "CommonIntegration", "Connector", "Integration", "build_integration_collectors"]
 
 
-def build_integration_collectors(config: "Config", database: "Database") -> list["Collector"]:
+def build_integration_collectors(config: Config, database: Database) -> list[Collector]:
     from exporter.integrations.collector import IntegrationCollector
 
     return [
-        IntegrationCollector(integration, CONNECTORS[integration.kind], database)
-        for integration in config.integrations
+        IntegrationCollector(integration, CONNECTORS[integration.kind], database) for integration in config.integrations
     ]

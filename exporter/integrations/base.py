@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -78,7 +79,7 @@ class CommonIntegration(Model):
         return sql
 
     @model_validator(mode="after")
-    def _check_secret_and_locations(self) -> "CommonIntegration":
+    def _check_secret_and_locations(self) -> CommonIntegration:
         if self.token_env and self.token_file:
             raise problem_at("token_env", "set token_env or token_file, not both")
         if self.needs_token and not (self.token_env or self.token_file):
@@ -92,8 +93,11 @@ class CommonIntegration(Model):
         targets: dict[str, str] = {}
         for remote, local in self.locations.items():
             if local in targets:
-                raise problem_at("locations", f"remote locations {targets[local]!r} and {remote!r} both map to "
-                                              f"{local!r}; map each database location once")
+                raise problem_at(
+                    "locations",
+                    f"remote locations {targets[local]!r} and {remote!r} both map to "
+                    f"{local!r}; map each database location once",
+                )
             targets[local] = remote
         overlap = set(self.ignored_locations) & set(self.locations)
         if overlap:

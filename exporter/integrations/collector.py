@@ -133,8 +133,14 @@ class _Compare:
                     self._compare(sku, location, available, 0.0)
         self.database.clear()
         mismatches = [
-            {"integration": self.integration, "sku": str(sku), "location": location,
-             "database": _plain(db), "remote": _plain(remote), "difference": _plain(remote - db)}
+            {
+                "integration": self.integration,
+                "sku": str(sku),
+                "location": location,
+                "database": _plain(db),
+                "remote": _plain(remote),
+                "difference": _plain(remote - db),
+            }
             for _, sku, location, db, remote in sorted(self.heap, key=lambda e: (-e[0], str(e[1]), e[2]))
         ]
         return Comparison(dict(self.compared), dict(self.mismatched), dict(self.issues), mismatches)
@@ -186,8 +192,12 @@ class IntegrationCollector(CollectorBase):
         self.database = Database(database.url, timeout=database.timeout)
         self.stats = RequestStats()
         self.client = HttpClient(
-            integration.name, integration.url, self.stats,
-            request_timeout=integration.request_timeout, retries=integration.retries, backoff=integration.backoff,
+            integration.name,
+            integration.url,
+            self.stats,
+            request_timeout=integration.request_timeout,
+            retries=integration.retries,
+            backoff=integration.backoff,
         )
         self.connector = connector_class(integration.name, integration, self.client)
         self.mapping = dict(integration.locations)
@@ -238,8 +248,14 @@ class IntegrationCollector(CollectorBase):
 
     async def _fetch_and_compare(self) -> Comparison:
         database, known = await self._read_database()
-        state = _Compare(database, known, self.mapping, frozenset(self.settings.ignored_locations),
-                         self.settings, self.integration.name)
+        state = _Compare(
+            database,
+            known,
+            self.mapping,
+            frozenset(self.settings.ignored_locations),
+            self.settings,
+            self.integration.name,
+        )
         remote_locations = list(self.mapping)
         async for page in self.connector.stream(remote_locations):
             state.add_page(page)
@@ -277,8 +293,11 @@ class IntegrationCollector(CollectorBase):
     def families(self) -> list[Metric]:
         name = self.integration.name
         out: list[Metric] = []
-        up = GaugeMetricFamily("inventory_integration_up", "1 if the last health probe of the integration succeeded.",
-                               labels=["integration"])
+        up = GaugeMetricFamily(
+            "inventory_integration_up",
+            "1 if the last health probe of the integration succeeded.",
+            labels=["integration"],
+        )
         up.add_metric([name], self.up or 0)
         out.append(up)
         fetch = GaugeMetricFamily(
@@ -290,8 +309,9 @@ class IntegrationCollector(CollectorBase):
         out.append(fetch)
 
         requests = CounterMetricFamily(
-            "inventory_integration_requests", "Requests to the remote API by HTTP status "
-            "(or timeout, connection_error, truncated when there was none).", labels=["integration", "code"],
+            "inventory_integration_requests",
+            "Requests to the remote API by HTTP status (or timeout, connection_error, truncated when there was none).",
+            labels=["integration", "code"],
         )
         for code, count in sorted(self.stats.by_code.items()):
             requests.add_metric([name, code], count)
@@ -304,8 +324,10 @@ class IntegrationCollector(CollectorBase):
         throttled.add_metric([name], self.stats.throttled)
         out.append(throttled)
         duration = HistogramMetricFamily(
-            "inventory_integration_request_duration_seconds", "Duration of requests to the remote API.",
-            labels=["integration"], unit="seconds",
+            "inventory_integration_request_duration_seconds",
+            "Duration of requests to the remote API.",
+            labels=["integration"],
+            unit="seconds",
         )
         duration.add_metric([name], self.stats.cumulative_buckets(), self.stats.duration_sum)
         out.append(duration)
@@ -320,7 +342,9 @@ class IntegrationCollector(CollectorBase):
         if self.last_fetch_success is not None:
             last = GaugeMetricFamily(
                 "inventory_integration_last_fetch_success_timestamp_seconds",
-                "Unix time of the last successful stock fetch and comparison.", labels=["integration"], unit="seconds",
+                "Unix time of the last successful stock fetch and comparison.",
+                labels=["integration"],
+                unit="seconds",
             )
             last.add_metric([name], self.last_fetch_success)
             out.append(last)
@@ -334,7 +358,8 @@ class IntegrationCollector(CollectorBase):
             labels=["integration", "location"],
         )
         compared = GaugeMetricFamily(
-            "inventory_integration_compared_skus", "SKU-locations compared with the database in the last run.",
+            "inventory_integration_compared_skus",
+            "SKU-locations compared with the database in the last run.",
             labels=["integration", "location"],
         )
         for location in sorted(comparison.compared):
@@ -345,13 +370,15 @@ class IntegrationCollector(CollectorBase):
         if accuracy is not None:
             ratio = GaugeMetricFamily(
                 "inventory_integration_accuracy_ratio",
-                "Matching over compared SKU-locations (inventory record accuracy).", labels=["integration"],
+                "Matching over compared SKU-locations (inventory record accuracy).",
+                labels=["integration"],
             )
             ratio.add_metric([name], accuracy)
             out.append(ratio)
         quality = GaugeMetricFamily(
             "inventory_integration_data_quality_issues",
-            "Remote rows skipped in the last comparison, by check.", labels=["integration", "check"],
+            "Remote rows skipped in the last comparison, by check.",
+            labels=["integration", "check"],
         )
         for check in DATA_QUALITY_CHECKS:
             quality.add_metric([name, check], comparison.issues.get(check, 0))

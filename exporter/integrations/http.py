@@ -12,8 +12,9 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import aiohttp
 
@@ -57,7 +58,8 @@ class _RetryableAnswer(RemoteError):
 def _retryable(exc: Exception) -> bool:
     # Not an answer at all, or one worth asking again; never bad credentials or a 4xx.
     return isinstance(exc, _RetryableAnswer) or (
-        isinstance(exc, RemoteError) and exc.kind in ("timeout", "connection", "bad_response"))
+        isinstance(exc, RemoteError) and exc.kind in ("timeout", "connection", "bad_response")
+    )
 
 
 @dataclass
@@ -105,8 +107,10 @@ class JsonResponse:
 
 def _headroom_from_headers(headers: Mapping[str, str]) -> float | None:
     """The common X-RateLimit-* / RateLimit-* headers, when a remote sends them."""
-    for remaining_name, limit_name in (("X-RateLimit-Remaining", "X-RateLimit-Limit"),
-                                       ("RateLimit-Remaining", "RateLimit-Limit")):
+    for remaining_name, limit_name in (
+        ("X-RateLimit-Remaining", "X-RateLimit-Limit"),
+        ("RateLimit-Remaining", "RateLimit-Limit"),
+    ):
         remaining, limit = headers.get(remaining_name), headers.get(limit_name)
         if remaining is None or limit is None:
             continue
@@ -216,8 +220,11 @@ class HttpClient:
                 )
             if status == 429:
                 self.stats.throttled += 1
-                raise _RetryableAnswer("rate_limited", f"{what}: HTTP 429 rate limited",
-                                       parse_retry_after(response.headers.get("Retry-After")))
+                raise _RetryableAnswer(
+                    "rate_limited",
+                    f"{what}: HTTP 429 rate limited",
+                    parse_retry_after(response.headers.get("Retry-After")),
+                )
             if status in retry_on_status:
                 raise _RetryableAnswer("http", f"{what}: HTTP {status}")
             return response
@@ -226,8 +233,13 @@ class HttpClient:
             log.debug("integration %s: %s; retry %d in %.2fs", self.integration, error, retry, wait)
 
         try:
-            return await self.retry.call(attempt, retryable=_retryable, retry_after=_retry_after_of,
-                                         deadline=self.deadline.at, before_sleep=before_sleep)
+            return await self.retry.call(
+                attempt,
+                retryable=_retryable,
+                retry_after=_retry_after_of,
+                deadline=self.deadline.at,
+                before_sleep=before_sleep,
+            )
         except OutOfTime as exc:
             raise _too_long(str(exc.last), exc.wait) from None
 
@@ -267,10 +279,13 @@ class HttpClient:
         except RemoteError:
             code = code if code != "error" else "bad_response"
             raise
-        except asyncio.TimeoutError:
+        except TimeoutError:
             code = "timeout"
-            limit = (f"request_timeout {self.request_timeout:g}s" if timeout.total == self.request_timeout
-                     else "the collector's timeout")
+            limit = (
+                f"request_timeout {self.request_timeout:g}s"
+                if timeout.total == self.request_timeout
+                else "the collector's timeout"
+            )
             raise RemoteError("timeout", f"{what}: timed out ({limit})") from None
         except aiohttp.ClientPayloadError:
             code = "truncated"

@@ -15,7 +15,8 @@ Odoo answers errors inside an HTTP 200 as a JSON-RPC `error` object; access erro
 from __future__ import annotations
 
 import itertools
-from typing import Any, AsyncIterator, Literal
+from collections.abc import AsyncIterator
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -35,7 +36,7 @@ class OdooIntegration(CommonIntegration):
     page_size: int = Field(500, ge=1, le=10000)
 
     @model_validator(mode="after")
-    def _check_location_ids(self) -> "OdooIntegration":
+    def _check_location_ids(self) -> OdooIntegration:
         # The quants are searched by stock.location id, an integer.
         for remote in self.locations:
             if not remote.isdigit():
@@ -59,8 +60,12 @@ class OdooConnector(Connector):
 
     async def rpc(self, service: str, method: str, args: list[Any]) -> Any:
         request_id = next(self._ids)
-        body = {"jsonrpc": "2.0", "method": "call", "id": request_id,
-                "params": {"service": service, "method": method, "args": args}}
+        body = {
+            "jsonrpc": "2.0",
+            "method": "call",
+            "id": request_id,
+            "params": {"service": service, "method": method, "args": args},
+        }
         response = await self.client.request_json("POST", PATH, json_body=body)
         data = response.data
         what = f"POST {PATH} {service}.{method}"
@@ -82,17 +87,22 @@ class OdooConnector(Connector):
         return kind, f"{what}: {name or 'error'}: {self.client.scrub(message)[:200]}"
 
     async def probe(self) -> None:
-        uid = await self.rpc("common", "authenticate",
-                             [self.settings.database, self.settings.username, self._password, {}])
+        uid = await self.rpc(
+            "common", "authenticate", [self.settings.database, self.settings.username, self._password, {}]
+        )
         if isinstance(uid, bool) or not isinstance(uid, int):
             self.uid = None
-            raise RemoteError("auth", f"POST {PATH} common.authenticate: login refused for user "
-                                      f"{self.settings.username!r} on database {self.settings.database!r}")
+            raise RemoteError(
+                "auth",
+                f"POST {PATH} common.authenticate: login refused for user "
+                f"{self.settings.username!r} on database {self.settings.database!r}",
+            )
         self.uid = uid
 
     async def execute_kw(self, model: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        return await self.rpc("object", "execute_kw",
-                              [self.settings.database, self.uid, self._password, model, method, args, kwargs])
+        return await self.rpc(
+            "object", "execute_kw", [self.settings.database, self.uid, self._password, model, method, args, kwargs]
+        )
 
     async def stream(self, locations: list[str]) -> AsyncIterator[list[RemoteRow]]:
         location_ids = [int(loc) for loc in locations]
@@ -101,12 +111,21 @@ class OdooConnector(Connector):
         pending: list[Any] | None = None  # [product_id, location_id, available or None]
         offset = 0
         while True:
-            quants = await self.execute_kw("stock.quant", "search_read", [domain], {
-                "fields": QUANT_FIELDS, "limit": self.settings.page_size, "offset": offset,
-                "order": "product_id, location_id, id",
-            })
+            quants = await self.execute_kw(
+                "stock.quant",
+                "search_read",
+                [domain],
+                {
+                    "fields": QUANT_FIELDS,
+                    "limit": self.settings.page_size,
+                    "offset": offset,
+                    "order": "product_id, location_id, id",
+                },
+            )
             if not isinstance(quants, list) or not all(isinstance(q, dict) for q in quants):
-                raise RemoteError("bad_response", f"POST {PATH} stock.quant.search_read: result is not a list of records")
+                raise RemoteError(
+                    "bad_response", f"POST {PATH} stock.quant.search_read: result is not a list of records"
+                )
             await self._read_skus([_many2one_id(q.get("product_id")) for q in quants], skus)
             rows: list[RemoteRow] = []
             for quant in quants:
@@ -131,9 +150,15 @@ class OdooConnector(Connector):
         missing = sorted({p for p in product_ids if p is not None and p not in skus})
         if not missing:
             return
-        records = await self.execute_kw("product.product", "search_read", [[["id", "in", missing]]], {
-            "fields": ["default_code"], "context": {"active_test": False},
-        })
+        records = await self.execute_kw(
+            "product.product",
+            "search_read",
+            [[["id", "in", missing]]],
+            {
+                "fields": ["default_code"],
+                "context": {"active_test": False},
+            },
+        )
         if not isinstance(records, list):
             raise RemoteError("bad_response", f"POST {PATH} product.product.search_read: result is not a list")
         for record in records:

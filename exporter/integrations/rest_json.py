@@ -9,7 +9,8 @@ header, or a cursor read from the body and sent back as a query parameter.
 from __future__ import annotations
 
 import re
-from typing import Any, AsyncIterator, ClassVar, Literal
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar, Literal
 from urllib.parse import urljoin, urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -74,7 +75,7 @@ class RestJsonIntegration(CommonIntegration):
         return name
 
     @model_validator(mode="after")
-    def _check_cursor(self) -> "RestJsonIntegration":
+    def _check_cursor(self) -> RestJsonIntegration:
         if self.paging == "cursor" and not self.cursor_path:
             raise problem_at("paging", "cursor needs cursor_path (where the next cursor is in the body)")
         return self
@@ -117,8 +118,11 @@ class RestJsonConnector(Connector):
             body, headers = await self._get(url, params)
             items = dotted(body, self.settings.items_path)
             if not isinstance(items, list):
-                raise RemoteError("bad_response", f"{self.settings.method} {self.settings.path or '/'}: "
-                                                  f"items_path {self.settings.items_path!r} is not a list")
+                raise RemoteError(
+                    "bad_response",
+                    f"{self.settings.method} {self.settings.path or '/'}: "
+                    f"items_path {self.settings.items_path!r} is not a list",
+                )
             yield [self._row(item) for item in items]
             url, params = self._next(url, body, headers)
             if url is None:

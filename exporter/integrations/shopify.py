@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Any, AsyncIterator, Literal
+from collections.abc import AsyncIterator
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -133,7 +134,9 @@ class ShopifyConnector(Connector):
             cost = self.query_costs.get(query, SINGLE_QUERY_MAX_COST)
             await self.client.sleep(self.bucket.wait_for(cost), "Shopify cost throttle")
             response = await self.client.request_json(
-                "POST", self.path, json_body={"query": query, "variables": variables},
+                "POST",
+                self.path,
+                json_body={"query": query, "variables": variables},
                 headers={"X-Shopify-Access-Token": self.client.secret.reveal() if self.client.secret else ""},
             )
             body = response.data
@@ -154,8 +157,10 @@ class ShopifyConnector(Connector):
                 await self.client.sleep(wait, "Shopify THROTTLED")
                 continue
             if errors:
-                raise RemoteError(_error_kind(errors), f"POST {self.path}: HTTP {response.status}: "
-                                  f"{self.client.scrub(_error_text(errors))}")
+                raise RemoteError(
+                    _error_kind(errors),
+                    f"POST {self.path}: HTTP {response.status}: {self.client.scrub(_error_text(errors))}",
+                )
             if response.status != 200:
                 raise RemoteError("http", f"POST {self.path}: HTTP {response.status}")
             data = body.get("data")
@@ -184,8 +189,11 @@ class ShopifyConnector(Connector):
                     raise
                 # Shopify's cost rules may price the query above 1000 points: halve the page and go on.
                 variables["first"] = self.page_size = max(1, variables["first"] // 2)
-                log.warning("integration %s: query over Shopify's cost limit; page_size lowered to %d",
-                            self.integration, self.page_size)
+                log.warning(
+                    "integration %s: query over Shopify's cost limit; page_size lowered to %d",
+                    self.integration,
+                    self.page_size,
+                )
                 self.query_costs.pop(ITEMS_QUERY, None)
                 continue
             try:
@@ -197,11 +205,15 @@ class ShopifyConnector(Connector):
                     levels = node["inventoryLevels"]
                     rows.extend(_level_rows(node.get("sku"), levels["nodes"]))
                     if levels["pageInfo"]["hasNextPage"]:
-                        rows.extend(await self._more_levels(node["id"], node.get("sku"), levels["pageInfo"]["endCursor"]))
+                        rows.extend(
+                            await self._more_levels(node["id"], node.get("sku"), levels["pageInfo"]["endCursor"])
+                        )
                 has_next = bool(page_info["hasNextPage"])
                 after = page_info.get("endCursor")
             except (KeyError, TypeError, AttributeError) as exc:
-                raise RemoteError("bad_response", f"POST {self.path}: unexpected response shape ({_shape(exc)})") from None
+                raise RemoteError(
+                    "bad_response", f"POST {self.path}: unexpected response shape ({_shape(exc)})"
+                ) from None
             yield rows
             if not has_next:
                 return
@@ -211,8 +223,9 @@ class ShopifyConnector(Connector):
     async def _more_levels(self, item_id: str, sku: Any, after: str) -> list[RemoteRow]:
         rows: list[RemoteRow] = []
         while True:
-            data = await self.graphql(ITEM_LEVELS_QUERY, {"id": item_id, "levels": self.settings.levels_per_item,
-                                                          "after": after})
+            data = await self.graphql(
+                ITEM_LEVELS_QUERY, {"id": item_id, "levels": self.settings.levels_per_item, "after": after}
+            )
             levels = data["inventoryItem"]["inventoryLevels"]
             rows.extend(_level_rows(sku, levels["nodes"]))
             if not levels["pageInfo"]["hasNextPage"]:

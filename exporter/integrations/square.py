@@ -11,7 +11,8 @@ used as the SKU when the database stores Square ids (`sku_from: catalog_object_i
 from __future__ import annotations
 
 import re
-from typing import Any, AsyncIterator, Literal
+from collections.abc import AsyncIterator
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 

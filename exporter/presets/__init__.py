@@ -50,5 +50,9 @@ def load_preset(name: str) -> Preset:
     unknown = sorted(set(metrics) - set(METRICS))
     if unknown:  # a shipped file, so this is our bug; the tests load every preset
         raise ValueError(f"preset {name!r} maps unknown metrics {unknown}")
-    return Preset(name=name, description=str(data.get("description", "")),
-                  dialects=tuple(data.get("dialects") or ()), metrics={k: str(v) for k, v in metrics.items()})
+    return Preset(
+        name=name,
+        description=str(data.get("description", "")),
+        dialects=tuple(data.get("dialects") or ()),
+        metrics={k: str(v) for k, v in metrics.items()},
+    )

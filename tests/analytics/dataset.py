@@ -84,32 +84,61 @@ def _movements() -> list[dict]:
     # H belongs to an inactive product: its 10 grouped days are counted as unknown series.
     rows += [("H", "wh", -10, "sale", day(i)) for i in range(10)]
     return [
-        {"id": n + 1, "sku": sku, "location_id": location, "quantity": quantity, "kind": kind, "source": "pos",
-         "occurred_at": occurred}
+        {
+            "id": n + 1,
+            "sku": sku,
+            "location_id": location,
+            "quantity": quantity,
+            "kind": kind,
+            "source": "pos",
+            "occurred_at": occurred,
+        }
         for n, (sku, location, quantity, kind, occurred) in enumerate(rows)
     ]
 
 
 def _stock(sku, location, on_hand, reserved=0, reorder_point=None, safety_stock=None, lead_time_days=None):
-    return {"sku": sku, "location_id": location, "on_hand": on_hand, "reserved": reserved,
-            "reorder_point": reorder_point, "safety_stock": safety_stock, "lead_time_days": lead_time_days,
-            "updated_at": "2026-05-10T00:00:00Z"}
+    return {
+        "sku": sku,
+        "location_id": location,
+        "on_hand": on_hand,
+        "reserved": reserved,
+        "reorder_point": reorder_point,
+        "safety_stock": safety_stock,
+        "lead_time_days": lead_time_days,
+        "updated_at": "2026-05-10T00:00:00Z",
+    }
 
 
 def _po(id, sku, location, quantity, status, created_at):
-    return {"id": id, "sku": sku, "location_id": location, "quantity": quantity, "status": status,
-            "created_at": created_at, "expected_at": None}
+    return {
+        "id": id,
+        "sku": sku,
+        "location_id": location,
+        "quantity": quantity,
+        "status": status,
+        "created_at": created_at,
+        "expected_at": None,
+    }
 
 
 def tables() -> dict[str, list[dict]]:
     products = [
-        {"sku": sku, "name": f"Product {sku}", "category": "test", "unit_cost": 1, "currency": "USD",
-         "active": 0 if sku == "H" else 1}
+        {
+            "sku": sku,
+            "name": f"Product {sku}",
+            "category": "test",
+            "unit_cost": 1,
+            "currency": "USD",
+            "active": 0 if sku == "H" else 1,
+        }
         for sku in "ABCDEFGH"
     ]
     return {
-        "locations": [{"id": "wh", "name": "Warehouse", "kind": "warehouse"},
-                      {"id": "store", "name": "Store", "kind": "store"}],
+        "locations": [
+            {"id": "wh", "name": "Warehouse", "kind": "warehouse"},
+            {"id": "store", "name": "Store", "kind": "store"},
+        ],
         "products": products,
         "stock_levels": [
             _stock("A", "wh", 15, reserved=3, reorder_point=10, safety_stock=4),
@@ -142,6 +171,7 @@ def load(url: str, data: dict[str, list[dict]] | None = None) -> None:
     with engine.begin() as conn:
         for table, rows in (data or tables()).items():
             columns = list(rows[0])
-            conn.execute(text(f"INSERT INTO {table} ({', '.join(columns)}) "
-                              f"VALUES ({', '.join(':' + c for c in columns)})"), rows)
+            conn.execute(
+                text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"), rows
+            )
     engine.dispose()

@@ -15,7 +15,7 @@ from exporter.db import Database
 from exporter.runner import Runner
 from exporter.server import build_app
 from tests.analytics import dataset
-from tests.analytics.test_worked_examples import ACCURACY, A_QTY, B_QTY, D_QTY, E_QTY, G_QTY
+from tests.analytics.test_worked_examples import A_QTY, ACCURACY, B_QTY, D_QTY, E_QTY, G_QTY
 from tests.conftest import ROOT
 
 
@@ -49,13 +49,20 @@ async def test_metrics_per_location(collector):
     assert value(found, "inventory_stock_cover_seconds", location="store") == pytest.approx(8 / 5 * 86400)
     wh_demand = 4.10546875 + 6 / 7 + 0.25 + 5
     assert value(found, "inventory_stock_cover_seconds", location="wh") == pytest.approx(
-        (12 + 10 + 50 + 30) / wh_demand * 86400)
+        (12 + 10 + 50 + 30) / wh_demand * 86400
+    )
     assert value(found, "inventory_forecast_daily_demand_units", location="wh") == pytest.approx(wh_demand)
     assert value(found, "inventory_forecast_abs_error_units") == pytest.approx(ACCURACY["abs_error"])
     assert value(found, "inventory_forecast_actual_units") == ACCURACY["actual"]
     assert value(found, "inventory_forecast_error_units") == pytest.approx(ACCURACY["error"])
-    for location, method, count in [("wh", "ses", 2), ("wh", "croston_sba", 2), ("wh", "no_history", 0),
-                                    ("store", "ses", 2), ("store", "croston_sba", 0), ("store", "no_history", 1)]:
+    for location, method, count in [
+        ("wh", "ses", 2),
+        ("wh", "croston_sba", 2),
+        ("wh", "no_history", 0),
+        ("store", "ses", 2),
+        ("store", "croston_sba", 0),
+        ("store", "no_history", 1),
+    ]:
         assert value(found, "inventory_forecast_series", location=location, method=method) == count
     # Stored vs computed (tolerance 20 %): A's reorder point 10 < 16.1 and B's 30 > 12.2;
     # G's safety stock 5 < 16.4; A's safety stock 4 vs 3.8 is within the tolerance.
@@ -81,7 +88,7 @@ async def test_recommendations_view_through_runner_and_http(collector, aiohttp_c
         data = (await response.json())["data"]
         assert [(item["sku"], item["quantity"]) for item in data] == [("D", D_QTY), ("E", E_QTY)]
         assert data[0]["on_order"] == 9 and data[0]["method"] == "ses"
-        metrics = (await (await client.get("/metrics")).text())
+        metrics = await (await client.get("/metrics")).text()
         parsed = {f.name: f for f in text_string_to_metric_families(metrics)}
         assert 'inventory_exporter_collector_success{collector="analytics"} 1.0' in metrics
         assert "inventory_reorder_recommended_units" in parsed
@@ -113,13 +120,19 @@ def test_config_defaults_and_registration(tmp_path):
     assert loaded.interval == 600 and loaded.lead_time_days == 0 and loaded.review_period_days == 3.5
 
 
-@pytest.mark.parametrize("body, problem", [
-    ("analytics:\n  service_level: 1.2\n", "analytics.service_level: Input should be less than 1"),
-    ("analytics:\n  pack_size: 0\n", "analytics.pack_size: Input should be greater than or equal to 1"),
-    ("analytics:\n  alpha: 0.3\n", "analytics.alpha: unknown key"),
-    ("analytics:\n  interval: soon\n", "analytics.interval: invalid duration"),
-    ("analytics:\n  history_days: 10\n  accuracy_window_days: 10\n", "analytics: accuracy_window_days (10) must be"),
-])
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        ("analytics:\n  service_level: 1.2\n", "analytics.service_level: Input should be less than 1"),
+        ("analytics:\n  pack_size: 0\n", "analytics.pack_size: Input should be greater than or equal to 1"),
+        ("analytics:\n  alpha: 0.3\n", "analytics.alpha: unknown key"),
+        ("analytics:\n  interval: soon\n", "analytics.interval: invalid duration"),
+        (
+            "analytics:\n  history_days: 10\n  accuracy_window_days: 10\n",
+            "analytics: accuracy_window_days (10) must be",
+        ),
+    ],
+)
 def test_bad_config_is_one_line_naming_the_key(tmp_path, body, problem):
     path = tmp_path / "exporter.yml"
     path.write_text(body)
@@ -132,8 +145,13 @@ def test_bad_config_is_one_line_naming_the_key(tmp_path, body, problem):
 def test_bad_config_exits_2_from_the_command_line(tmp_path):
     path = tmp_path / "exporter.yml"
     path.write_text("analytics:\n  ses_alpha: 0\n")
-    result = subprocess.run([sys.executable, "-m", "exporter", "--config", str(path), "--check-config"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", "--config", str(path), "--check-config"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "analytics.ses_alpha" in lines[0], result.stderr

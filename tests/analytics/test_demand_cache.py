@@ -18,8 +18,11 @@ def _demand(result, sku, location):
 
 def _backdated_sale(path, quantity=10):
     conn = sqlite3.connect(path)
-    conn.execute("INSERT INTO stock_movements (sku, location_id, quantity, kind, source, occurred_at) "
-                 "VALUES ('C', 'store', ?, 'sale', 'pos', ?)", (-quantity, dataset.day(9)))
+    conn.execute(
+        "INSERT INTO stock_movements (sku, location_id, quantity, kind, source, occurred_at) "
+        "VALUES ('C', 'store', ?, 'sale', 'pos', ?)",
+        (-quantity, dataset.day(9)),
+    )
     conn.commit()
     conn.close()
 
@@ -50,8 +53,10 @@ def test_history_is_reused_within_the_day_and_reread_when_it_may_have_changed(sq
 
         # A new SKU-location changes the rows of the matrix: read again at once.
         conn = sqlite3.connect(sqlite_db)
-        conn.execute("INSERT INTO stock_levels (sku, location_id, on_hand, reserved, updated_at) "
-                     "VALUES ('C', 'wh', 5, 0, '2026-05-10T00:00:00Z')")
+        conn.execute(
+            "INSERT INTO stock_levels (sku, location_id, on_hand, reserved, updated_at) "
+            "VALUES ('C', 'wh', 5, 0, '2026-05-10T00:00:00Z')"
+        )
         conn.commit()
         conn.close()
         grown = run_cycle(database, dataset.CONFIG, dataset.TODAY + timedelta(days=1), cache=cache)

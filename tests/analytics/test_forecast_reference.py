@@ -63,11 +63,14 @@ def test_croston_sba_matches_scalar_loop(alpha):
 
 
 def test_method_choice_by_zero_share():
-    demand = np.array([
-        [1, 1, 1, 0, 0, 0],  # exactly half zero: not above the threshold -> SES
-        [1, 1, 0, 0, 0, 0],  # two thirds zero -> Croston
-        [0, 0, 0, 0, 0, 0],  # nothing -> no history, forecast 0
-    ], dtype=float)
+    demand = np.array(
+        [
+            [1, 1, 1, 0, 0, 0],  # exactly half zero: not above the threshold -> SES
+            [1, 1, 0, 0, 0, 0],  # two thirds zero -> Croston
+            [0, 0, 0, 0, 0, 0],  # nothing -> no history, forecast 0
+        ],
+        dtype=float,
+    )
     result = forecast(demand, 0.5, 0.5, 0.5)
     assert result.method.tolist() == [SES, CROSTON_SBA, NO_HISTORY]
     assert result.daily_demand[0] == pytest.approx(0.125)  # 1, 1, 1, 0.5, 0.25, 0.125
@@ -77,6 +80,7 @@ def test_method_choice_by_zero_share():
 
 def test_matches_statsforecast():
     from statsforecast import models  # a test dependency: a missing package fails, not skips
+
     demand = random_series(3)
     for alpha in (0.1, 0.3, 0.7):
         ours = ses(demand, alpha)

@@ -19,14 +19,22 @@ import pytest
 
 from exporter.analytics.recommendations import ceil_to_pack, recommended_quantities
 from exporter.analytics.safety_stock import (
-    demand_std, lead_times, observed_lead_times, reorder_point, safety_stock, z_value,
+    demand_std,
+    lead_times,
+    observed_lead_times,
+    reorder_point,
+    safety_stock,
+    z_value,
 )
 
 
-@pytest.mark.parametrize("d, sd, lead, sl, z, sigma, ss, rop", [
-    (100, 20, 7, 2, 1.65, 207, 342, 1042),
-    (500, 150, 3, 1, 1.88, 564, 1060, 2560),
-])
+@pytest.mark.parametrize(
+    "d, sd, lead, sl, z, sigma, ss, rop",
+    [
+        (100, 20, 7, 2, 1.65, 207, 342, 1042),
+        (500, 150, 3, 1, 1.88, 564, 1060, 2560),
+    ],
+)
 def test_published_worked_example(d, sd, lead, sl, z, sigma, ss, rop):
     computed_sigma = safety_stock(1.0, d, sd, lead, sl)  # z = 1: the lead-time demand deviation
     # The page's steps: sigma rounded up to whole units, SS rounded, ROP = d * L + SS.
@@ -90,7 +98,8 @@ def test_ceil_to_pack_and_trigger():
         on_order=np.array([0.0, 100.0, 0.0, 0.0]),
         daily_demand=np.array([1.0, 1.0, 1.0, 0.0]),
         reorder_point=np.array([10.0, 10.0, 10.0, 5.0]),
-        review_period_days=7, pack_size=1,
+        review_period_days=7,
+        pack_size=1,
     )
     # due and short -> 12; covered by open orders -> 0; above the reorder point -> 0;
     # at the reorder point with nothing to order up to -> 0

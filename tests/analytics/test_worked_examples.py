@@ -100,9 +100,15 @@ def test_forecasts_and_methods(sqlite_result):
     index = _by_key(result)
     d = result.forecast.daily_demand
     method = {key: ("ses", "croston_sba", "no_history")[result.forecast.method[i]] for key, i in index.items()}
-    assert method == {("A", "wh"): "ses", ("B", "wh"): "croston_sba", ("C", "store"): "no_history",
-                      ("D", "store"): "ses", ("E", "store"): "ses", ("F", "wh"): "croston_sba",
-                      ("G", "wh"): "ses"}
+    assert method == {
+        ("A", "wh"): "ses",
+        ("B", "wh"): "croston_sba",
+        ("C", "store"): "no_history",
+        ("D", "store"): "ses",
+        ("E", "store"): "ses",
+        ("F", "wh"): "croston_sba",
+        ("G", "wh"): "ses",
+    }
     assert d[index[("A", "wh")]] == pytest.approx(A_D, abs=1e-12)
     assert d[index[("B", "wh")]] == pytest.approx(B_D, abs=1e-12)
     assert d[index[("C", "store")]] == 0
@@ -141,11 +147,20 @@ def test_safety_stock_reorder_points_and_lead_times(sqlite_result):
 def test_recommendations(sqlite_result):
     views = {(v["sku"], v["location"]): v for v in sqlite_result.recommendations}
     assert {k: v["quantity"] for k, v in views.items()} == {
-        ("A", "wh"): A_QTY, ("B", "wh"): B_QTY, ("G", "wh"): G_QTY, ("D", "store"): D_QTY, ("E", "store"): E_QTY,
+        ("A", "wh"): A_QTY,
+        ("B", "wh"): B_QTY,
+        ("G", "wh"): G_QTY,
+        ("D", "store"): D_QTY,
+        ("E", "store"): E_QTY,
     }
     # Ordered by location, then SKU.
     assert [(v["location"], v["sku"]) for v in sqlite_result.recommendations] == [
-        ("store", "D"), ("store", "E"), ("wh", "A"), ("wh", "B"), ("wh", "G")]
+        ("store", "D"),
+        ("store", "E"),
+        ("wh", "A"),
+        ("wh", "B"),
+        ("wh", "G"),
+    ]
     d = views[("D", "store")]
     assert d["on_order"] == 9 and d["available"] == 8 and d["reorder_point"] == 9 and d["method"] == "ses"
     assert "minus 9 already on open purchase orders" in d["reason"]
@@ -155,8 +170,17 @@ def test_recommendations(sqlite_result):
     a = views[("A", "wh")]
     assert a["available"] == 12 and a["reorder_point"] == round(A_ROP, 3)
     assert a["forecast_daily_demand"] == round(A_D, 4)
-    assert set(a) >= {"sku", "location", "quantity", "reason", "reorder_point", "available", "on_order",
-                      "forecast_daily_demand", "method"}
+    assert set(a) >= {
+        "sku",
+        "location",
+        "quantity",
+        "reason",
+        "reorder_point",
+        "available",
+        "on_order",
+        "forecast_daily_demand",
+        "method",
+    }
 
 
 def test_pack_size_rounds_every_quantity_up(sqlite_db):
@@ -169,8 +193,7 @@ def test_pack_size_rounds_every_quantity_up(sqlite_db):
         database.dispose()
     quantities = {(v["sku"], v["location"]): v["quantity"] for v in result.recommendations}
     # 24.64 -> 30, 6.48 -> 12, 31.45 -> 36, 7 -> 12, 10 -> 12
-    assert quantities == {("A", "wh"): 30, ("B", "wh"): 12, ("G", "wh"): 36, ("D", "store"): 12,
-                          ("E", "store"): 12}
+    assert quantities == {("A", "wh"): 30, ("B", "wh"): 12, ("G", "wh"): 36, ("D", "store"): 12, ("E", "store"): 12}
     assert "packs of 6" in result.recommendations[0]["reason"]
 
 
@@ -196,12 +219,17 @@ def test_postgresql_gives_the_same_numbers(postgres_db, sqlite_db):
     pg_result = compute(pg, dataset.CONFIG, dataset.TODAY)
     lite_result = compute(lite, dataset.CONFIG, dataset.TODAY)
     assert {(v["sku"], v["location"]): v["quantity"] for v in pg_result.recommendations} == {
-        ("A", "wh"): A_QTY, ("B", "wh"): B_QTY, ("G", "wh"): G_QTY, ("D", "store"): D_QTY, ("E", "store"): E_QTY,
+        ("A", "wh"): A_QTY,
+        ("B", "wh"): B_QTY,
+        ("G", "wh"): G_QTY,
+        ("D", "store"): D_QTY,
+        ("E", "store"): E_QTY,
     }
     assert pg_result.recommendations == lite_result.recommendations
     pg_order = np.argsort(np.array([f"{s}@{loc}" for s, loc in zip(pg_result.series.skus, pg_result.series.locations)]))
-    lite_order = np.argsort(np.array([f"{s}@{loc}" for s, loc in zip(lite_result.series.skus,
-                                                                        lite_result.series.locations)]))
+    lite_order = np.argsort(
+        np.array([f"{s}@{loc}" for s, loc in zip(lite_result.series.skus, lite_result.series.locations)])
+    )
     np.testing.assert_array_equal(pg_result.demand.values[pg_order], lite_result.demand.values[lite_order])
     np.testing.assert_allclose(pg_result.reorder_point[pg_order], lite_result.reorder_point[lite_order], atol=1e-12)
     np.testing.assert_allclose(pg_result.lead_time.std[pg_order], lite_result.lead_time.std[lite_order], atol=1e-12)

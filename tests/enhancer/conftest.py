@@ -21,19 +21,19 @@ from aiohttp import web
 from enhancer.actions import ActionSender
 from enhancer.config import parse_config
 from enhancer.engine import Engine
-from servicekit.prometheus import PrometheusClient
 from enhancer.state import StateStore
+from servicekit.prometheus import PrometheusClient
 from tests.conftest import PrometheusServer, free_port  # noqa: F401 - free_port is used by the tests
 
 MINUTE, HOUR, WEEK = 60, 3600, 7 * 86400
 
 # All data ends here: a whole hour at least four hours before now.
 END = (int(time.time()) // HOUR) * HOUR - 4 * HOUR
-SPIKE_START, SPIKE_END = END - 60 * MINUTE, END - 30 * MINUTE   # enh_noise{target="a"} jumps to 200
-FIX_AT = END - 120 * MINUTE                                      # enh_fix drops from 50 to 20
-SEASONAL_AT = END - 2 * HOUR                                     # seasonal baseline evaluated here
-SEASONAL_WEEKS = 3                                               # weeks of history for enh_weekly
-SEASONAL_HALF_WINDOW = 40 * MINUTE                               # data written around each week's moment
+SPIKE_START, SPIKE_END = END - 60 * MINUTE, END - 30 * MINUTE  # enh_noise{target="a"} jumps to 200
+FIX_AT = END - 120 * MINUTE  # enh_fix drops from 50 to 20
+SEASONAL_AT = END - 2 * HOUR  # seasonal baseline evaluated here
+SEASONAL_WEEKS = 3  # weeks of history for enh_weekly
+SEASONAL_HALF_WINDOW = 40 * MINUTE  # data written around each week's moment
 
 
 def noise(target: str, t: int) -> float:
@@ -58,10 +58,16 @@ def _series() -> list[tuple[str, dict[str, str], list[int], object]]:
     """(metric, labels, timestamps, value function) for every series loaded into Prometheus."""
     recent = list(range(END - 30 * HOUR, END + 1, MINUTE))
     last6h = list(range(END - 6 * HOUR, END + 1, MINUTE))
-    seasonal = [t for week in range(1, SEASONAL_WEEKS + 1)
-                for t in range(SEASONAL_AT - week * WEEK - SEASONAL_HALF_WINDOW,
-                               SEASONAL_AT - week * WEEK + SEASONAL_HALF_WINDOW + 1, MINUTE)]
-    seasonal += list(range(SEASONAL_AT - 10 * MINUTE, SEASONAL_AT + 1, MINUTE))   # this week: the signal itself
+    seasonal = [
+        t
+        for week in range(1, SEASONAL_WEEKS + 1)
+        for t in range(
+            SEASONAL_AT - week * WEEK - SEASONAL_HALF_WINDOW,
+            SEASONAL_AT - week * WEEK + SEASONAL_HALF_WINDOW + 1,
+            MINUTE,
+        )
+    ]
+    seasonal += list(range(SEASONAL_AT - 10 * MINUTE, SEASONAL_AT + 1, MINUTE))  # this week: the signal itself
     series = [
         ("enh_noise", {"target": "a"}, recent, lambda t: noise("a", t)),
         ("enh_noise", {"target": "b"}, recent, lambda t: noise("b", t)),
@@ -95,8 +101,11 @@ def write_openmetrics(path: Path, extra: list | None = None) -> None:
 def build_tsdb(directory: Path, extra: list | None = None) -> None:
     source = directory / "series.om.txt"
     write_openmetrics(source, extra)
-    subprocess.run(["/usr/bin/promtool", "tsdb", "create-blocks-from", "openmetrics", "-q", str(source),
-                    str(directory / "tsdb")], check=True, capture_output=True)
+    subprocess.run(
+        ["/usr/bin/promtool", "tsdb", "create-blocks-from", "openmetrics", "-q", str(source), str(directory / "tsdb")],
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -180,8 +189,9 @@ async def session():
 
 def rule(name: str, query: str, *, trigger: dict, url: str | None = None, **extra) -> dict:
     """A rule dict with a webhook action to `url` (log action when url is None)."""
-    action = ({"kind": "webhook", "url": url, "timeout": "1s", "retries": 2, "backoff": "50ms"}
-              if url else {"kind": "log"})
+    action = (
+        {"kind": "webhook", "url": url, "timeout": "1s", "retries": 2, "backoff": "50ms"} if url else {"kind": "log"}
+    )
     return {"name": name, "query": query, "trigger": trigger, "action": action, **extra}
 
 
@@ -190,25 +200,43 @@ def make_engine(prometheus, session, tmp_path):
     """Builds engines on one state file by default; a second call is a restart."""
     stores: list[StateStore] = []
 
-    def build(rules: list[dict], *, clock: FakeClock, state: str | None = None, dry_run: bool = False,
-              budget: int = 100, prometheus_url: str | None = None, force_dry_run: bool = False,
-              **top_level) -> Engine:
-        config = parse_config({
-            **top_level,
-            "prometheus": {"url": prometheus_url or prometheus.url, "timeout": "2s", "retries": 1,
-                           "backoff": "50ms"},
-            "state": state or str(tmp_path / "state.db"),
-            "allowed_hosts": ["127.0.0.1"],
-            "dry_run": dry_run,
-            "budget": {"per_hour": budget},
-            "rules": rules,
-        })
+    def build(
+        rules: list[dict],
+        *,
+        clock: FakeClock,
+        state: str | None = None,
+        dry_run: bool = False,
+        budget: int = 100,
+        prometheus_url: str | None = None,
+        force_dry_run: bool = False,
+        **top_level,
+    ) -> Engine:
+        config = parse_config(
+            {
+                **top_level,
+                "prometheus": {
+                    "url": prometheus_url or prometheus.url,
+                    "timeout": "2s",
+                    "retries": 1,
+                    "backoff": "50ms",
+                },
+                "state": state or str(tmp_path / "state.db"),
+                "allowed_hosts": ["127.0.0.1"],
+                "dry_run": dry_run,
+                "budget": {"per_hour": budget},
+                "rules": rules,
+            }
+        )
         store = StateStore(config.state)
         stores.append(store)
-        client = PrometheusClient(config.prometheus.url, session, timeout=config.prometheus.timeout,
-                                  retries=config.prometheus.retries, backoff=config.prometheus.backoff)
-        return Engine(config, store, client, ActionSender(config, session), clock=clock,
-                      force_dry_run=force_dry_run)
+        client = PrometheusClient(
+            config.prometheus.url,
+            session,
+            timeout=config.prometheus.timeout,
+            retries=config.prometheus.retries,
+            backoff=config.prometheus.backoff,
+        )
+        return Engine(config, store, client, ActionSender(config, session), clock=clock, force_dry_run=force_dry_run)
 
     yield build
     for store in stores:
@@ -217,4 +245,3 @@ def make_engine(prometheus, session, tmp_path):
 
 def outcomes(engine: Engine, rule_name: str) -> dict[str, int]:
     return {outcome: count for (name, outcome), count in engine.outcomes.items() if name == rule_name and count}
-

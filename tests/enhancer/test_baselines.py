@@ -8,11 +8,23 @@ import pytest
 
 from enhancer.baselines import MAD_SCALE, fetch_baselines, robust_stats
 from enhancer.config import RobustBaseline, SeasonalBaseline
-from servicekit.prometheus import PrometheusClient, target_key
 from enhancer.triggers import TargetState
+from servicekit.prometheus import PrometheusClient, target_key
 
-from .conftest import (END, HOUR, MINUTE, SEASONAL_AT, SEASONAL_WEEKS, SPIKE_START, WEEK, FakeClock, noise,
-                       outcomes, rule, weekly)
+from .conftest import (
+    END,
+    HOUR,
+    MINUTE,
+    SEASONAL_AT,
+    SEASONAL_WEEKS,
+    SPIKE_START,
+    WEEK,
+    FakeClock,
+    noise,
+    outcomes,
+    rule,
+    weekly,
+)
 
 
 def expected(values: list[float]) -> tuple[float, float]:
@@ -57,8 +69,11 @@ async def test_seasonal_baseline_uses_the_same_time_of_each_past_week(prometheus
     client = PrometheusClient(prometheus.url, session)
     spec = SeasonalBaseline(kind="seasonal", weeks=SEASONAL_WEEKS, window=HOUR, step=300, min_samples=30)
     got = (await fetch_baselines(client, spec, "enh_weekly", SEASONAL_AT))[target_key({})]
-    points = [t for week in range(1, SEASONAL_WEEKS + 1)
-              for t in range(SEASONAL_AT - week * WEEK - HOUR // 2, SEASONAL_AT - week * WEEK + HOUR // 2 + 1, 300)]
+    points = [
+        t
+        for week in range(1, SEASONAL_WEEKS + 1)
+        for t in range(SEASONAL_AT - week * WEEK - HOUR // 2, SEASONAL_AT - week * WEEK + HOUR // 2 + 1, 300)
+    ]
     center, deviation = expected([weekly(t) for t in points])
     assert got.samples == len(points) == 39
     assert got.center == pytest.approx(center)
@@ -67,14 +82,26 @@ async def test_seasonal_baseline_uses_the_same_time_of_each_past_week(prometheus
 
 async def test_a_rule_waits_for_enough_history_and_never_acts_on_it(make_engine, receiver):
     clock = FakeClock(END)
-    engine = make_engine([
-        rule("short", "enh_short", trigger={"kind": "ratio", "x": 0.5},
-             baseline={"kind": "robust", "window": "1h", "min_samples": 30}, url=receiver.url + "/short"),
-        # four weeks asked, three exist: 39 samples, 40 required
-        rule("seasonal", "enh_weekly", trigger={"kind": "deviation", "k": 0.1},
-             baseline={"kind": "seasonal", "weeks": 4, "window": "1h", "min_samples": 40},
-             url=receiver.url + "/seasonal"),
-    ], clock=clock)
+    engine = make_engine(
+        [
+            rule(
+                "short",
+                "enh_short",
+                trigger={"kind": "ratio", "x": 0.5},
+                baseline={"kind": "robust", "window": "1h", "min_samples": 30},
+                url=receiver.url + "/short",
+            ),
+            # four weeks asked, three exist: 39 samples, 40 required
+            rule(
+                "seasonal",
+                "enh_weekly",
+                trigger={"kind": "deviation", "k": 0.1},
+                baseline={"kind": "seasonal", "weeks": 4, "window": "1h", "min_samples": 40},
+                url=receiver.url + "/seasonal",
+            ),
+        ],
+        clock=clock,
+    )
     await engine.run_cycle()
     assert receiver.requests == []
     assert outcomes(engine, "short") == {} and outcomes(engine, "seasonal") == {}

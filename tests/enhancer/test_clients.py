@@ -38,7 +38,7 @@ async def test_prometheus_errors_are_decoded(prometheus, session):
     assert "parse error" in str(caught.value)
     with pytest.raises(PrometheusError, match="expected an instant vector"):
         await client.query("enh_noise[5m]", END)
-    assert client.up is True        # a bad query is the rule's fault; the server is fine
+    assert client.up is True  # a bad query is the rule's fault; the server is fine
 
 
 async def test_unreachable_prometheus_is_retried_then_reported(session):
@@ -46,7 +46,7 @@ async def test_unreachable_prometheus_is_retried_then_reported(session):
     started = time.monotonic()
     with pytest.raises(PrometheusUnavailable, match=r"after 3 attempt\(s\)"):
         await client.query("up", END)
-    assert time.monotonic() - started >= 0.15     # backoff 0.05 then 0.1
+    assert time.monotonic() - started >= 0.15  # backoff 0.05 then 0.1
     assert client.up is False
 
 
@@ -56,9 +56,16 @@ def alertmanager():
     (directory / "alertmanager.yml").write_text("route:\n  receiver: none\nreceivers:\n  - name: none\n")
     port = free_port()
     process = subprocess.Popen(
-        ["/usr/bin/prometheus-alertmanager", f"--config.file={directory / 'alertmanager.yml'}",
-         f"--storage.path={directory}", f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            "/usr/bin/prometheus-alertmanager",
+            f"--config.file={directory / 'alertmanager.yml'}",
+            f"--storage.path={directory}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     yield f"http://127.0.0.1:{port}"
     process.terminate()
     process.wait(10)
@@ -66,35 +73,64 @@ def alertmanager():
 
 
 async def test_silence_action_creates_a_silence_in_alertmanager(alertmanager, session):
-    config = parse_config({
-        "alertmanager": {"url": alertmanager},
-        "allowed_hosts": ["127.0.0.1"],
-        "rules": [{"name": "quiet", "query": "up", "trigger": {"kind": "threshold", "value": 0},
-                   "action": {"kind": "alertmanager_silence", "duration": "30m", "retries": 5, "backoff": "200ms",
-                              "matchers": [{"name": "alertname", "value": "InventoryLowStock"},
-                                           {"name": "location", "value": "{labels.location}"}]}}],
-    })
+    config = parse_config(
+        {
+            "alertmanager": {"url": alertmanager},
+            "allowed_hosts": ["127.0.0.1"],
+            "rules": [
+                {
+                    "name": "quiet",
+                    "query": "up",
+                    "trigger": {"kind": "threshold", "value": 0},
+                    "action": {
+                        "kind": "alertmanager_silence",
+                        "duration": "30m",
+                        "retries": 5,
+                        "backoff": "200ms",
+                        "matchers": [
+                            {"name": "alertname", "value": "InventoryLowStock"},
+                            {"name": "location", "value": "{labels.location}"},
+                        ],
+                    },
+                }
+            ],
+        }
+    )
     sender = ActionSender(config, session)
-    result = await sender.send(config.rules[0], action_id="abc123", labels={"location": "wh-east"}, value=3.0,
-                               baseline=None)
+    result = await sender.send(
+        config.rules[0], action_id="abc123", labels={"location": "wh-east"}, value=3.0, baseline=None
+    )
     assert result.success, result.detail
     async with aiohttp.ClientSession() as check:
         async with check.get(f"{alertmanager}/api/v2/silences") as response:
             [silence] = await response.json()
     assert silence["status"]["state"] == "active"
-    assert {(m["name"], m["value"]) for m in silence["matchers"]} == {("alertname", "InventoryLowStock"),
-                                                                        ("location", "wh-east")}
+    assert {(m["name"], m["value"]) for m in silence["matchers"]} == {
+        ("alertname", "InventoryLowStock"),
+        ("location", "wh-east"),
+    }
     assert silence["comment"] == "inventory-enhancer: rule quiet" and silence["createdBy"] == "inventory-enhancer"
 
 
 async def test_a_host_outside_the_allowlist_is_never_contacted(receiver, session):
-    config = parse_config({"allowed_hosts": ["127.0.0.1"], "rules": [
-        {"name": "x", "query": "up", "trigger": {"kind": "threshold", "value": 0},
-         "action": {"kind": "webhook", "url": receiver.url + "/x"}}]})
+    config = parse_config(
+        {
+            "allowed_hosts": ["127.0.0.1"],
+            "rules": [
+                {
+                    "name": "x",
+                    "query": "up",
+                    "trigger": {"kind": "threshold", "value": 0},
+                    "action": {"kind": "webhook", "url": receiver.url + "/x"},
+                }
+            ],
+        }
+    )
     # the same config with the allowlist emptied after validation, as a later edit could do
     locked = config.model_copy(update={"allowed_hosts": []})
-    result = await ActionSender(locked, session).send(config.rules[0], action_id="a1", labels={}, value=1.0,
-                                                      baseline=None)
+    result = await ActionSender(locked, session).send(
+        config.rules[0], action_id="a1", labels={}, value=1.0, baseline=None
+    )
     assert not result.success and result.attempts == 0 and "not in allowed_hosts" in result.detail
     await asyncio.sleep(0.05)
     assert receiver.requests == []
@@ -104,20 +140,47 @@ async def test_webhook_headers_read_secrets_from_env_and_file(receiver, session,
     secret_file = tmp_path / "token"
     secret_file.write_text("from-file\n")
     monkeypatch.setenv("ENHANCER_TEST_TOKEN", "from-env")
-    config = parse_config({"allowed_hosts": ["127.0.0.1"], "rules": [
-        {"name": "x", "query": "up", "trigger": {"kind": "threshold", "value": 0},
-         "action": {"kind": "webhook", "url": receiver.url + "/x", "method": "PUT",
-                    "headers": {"Authorization": {"env": "ENHANCER_TEST_TOKEN", "prefix": "Bearer "},
-                                "X-Api-Key": {"file": str(secret_file)}, "X-Plain": "p"}}},
-        {"name": "y", "query": "up", "trigger": {"kind": "threshold", "value": 0},
-         "action": {"kind": "webhook", "url": receiver.url + "/y",
-                    "headers": {"Authorization": {"env": "ENHANCER_TEST_UNSET"}}}}]})
+    config = parse_config(
+        {
+            "allowed_hosts": ["127.0.0.1"],
+            "rules": [
+                {
+                    "name": "x",
+                    "query": "up",
+                    "trigger": {"kind": "threshold", "value": 0},
+                    "action": {
+                        "kind": "webhook",
+                        "url": receiver.url + "/x",
+                        "method": "PUT",
+                        "headers": {
+                            "Authorization": {"env": "ENHANCER_TEST_TOKEN", "prefix": "Bearer "},
+                            "X-Api-Key": {"file": str(secret_file)},
+                            "X-Plain": "p",
+                        },
+                    },
+                },
+                {
+                    "name": "y",
+                    "query": "up",
+                    "trigger": {"kind": "threshold", "value": 0},
+                    "action": {
+                        "kind": "webhook",
+                        "url": receiver.url + "/y",
+                        "headers": {"Authorization": {"env": "ENHANCER_TEST_UNSET"}},
+                    },
+                },
+            ],
+        }
+    )
     sender = ActionSender(config, session)
     assert (await sender.send(config.rules[0], action_id="k1", labels={}, value=1.0, baseline=None)).success
     [request] = receiver.requests
     assert request.method == "PUT" and request.body is None
     assert (request.headers["Authorization"], request.headers["X-Api-Key"], request.headers["X-Plain"]) == (
-        "Bearer from-env", "from-file", "p")
+        "Bearer from-env",
+        "from-file",
+        "p",
+    )
     assert request.headers["Idempotency-Key"] == "k1"
     missing = await sender.send(config.rules[1], action_id="k2", labels={}, value=1.0, baseline=None)
     assert not missing.success and "ENHANCER_TEST_UNSET is not set" in missing.detail

@@ -14,8 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "enhancer" / "enhancer.yml"
 
 
-@pytest.mark.parametrize("text, seconds", [("30s", 30), ("5m", 300), ("1h", 3600), ("1w", 604800),
-                                           ("1h30m", 5400), ("250ms", 0.25), (45, 45)])
+@pytest.mark.parametrize(
+    "text, seconds",
+    [("30s", 30), ("5m", 300), ("1h", 3600), ("1w", 604800), ("1h30m", 5400), ("250ms", 0.25), (45, 45)],
+)
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 
@@ -28,8 +30,20 @@ def test_bad_durations(text):
 
 def test_waits_may_be_zero_where_zero_means_none():
     from enhancer.config import parse_config
-    rule = parse_config({"rules": [{"name": "x", "query": "up", "cooldown": "0s", "action": {"kind": "log"},
-                                    "trigger": {"kind": "threshold", "value": 1, "for": 0}}]}).rules[0]
+
+    rule = parse_config(
+        {
+            "rules": [
+                {
+                    "name": "x",
+                    "query": "up",
+                    "cooldown": "0s",
+                    "action": {"kind": "log"},
+                    "trigger": {"kind": "threshold", "value": 1, "for": 0},
+                }
+            ]
+        }
+    ).rules[0]
     assert (rule.cooldown, rule.trigger.for_) == (0.0, 0.0)
 
 
@@ -38,12 +52,19 @@ def test_shipped_config_has_the_six_demo_rules():
     targets = {r.name: (r.action.url, r.action.body) for r in config.rules if isinstance(r.action, WebhookAction)}
     assert targets == {
         "integration-sync-stale": ("http://127.0.0.1:8080/actions/resync", {"integration": "{labels.integration}"}),
-        "stock-mismatch-above-baseline": ("http://127.0.0.1:8080/actions/reconcile",
-                                          {"integration": "{labels.integration}", "location": "{labels.location}"}),
-        "low-stock-purchase-orders": ("http://127.0.0.1:8080/actions/purchase-orders",
-                                      {"location": "{labels.location}"}),
+        "stock-mismatch-above-baseline": (
+            "http://127.0.0.1:8080/actions/reconcile",
+            {"integration": "{labels.integration}", "location": "{labels.location}"},
+        ),
+        "low-stock-purchase-orders": (
+            "http://127.0.0.1:8080/actions/purchase-orders",
+            {"location": "{labels.location}"},
+        ),
         "api-latency-above-baseline": ("http://127.0.0.1:8080/actions/cache-warmup", {}),
-        "api-error-ratio-above-baseline": ("http://127.0.0.1:9099/notify", targets["api-error-ratio-above-baseline"][1]),
+        "api-error-ratio-above-baseline": (
+            "http://127.0.0.1:9099/notify",
+            targets["api-error-ratio-above-baseline"][1],
+        ),
         "api-memory-growth-above-baseline": ("http://127.0.0.1:8080/actions/restart-workers", {}),
     }
     assert config.listen == "0.0.0.0:9878"
@@ -52,7 +73,8 @@ def test_shipped_config_has_the_six_demo_rules():
 def test_shipped_queries_parse_in_promtool(tmp_path):
     # promtool checks PromQL syntax through a rules file; a typo in a default fails here, not in the demo
     rules = "groups:\n- name: enhancer\n  rules:\n" + "".join(
-        f"  - record: enhancer:check_{i}\n    expr: {r.query!r}\n" for i, r in enumerate(load_config(SHIPPED).rules))
+        f"  - record: enhancer:check_{i}\n    expr: {r.query!r}\n" for i, r in enumerate(load_config(SHIPPED).rules)
+    )
     path = tmp_path / "rules.yml"
     path.write_text(rules)
     result = subprocess.run(["/usr/bin/promtool", "check", "rules", str(path)], capture_output=True, text=True)
@@ -60,26 +82,48 @@ def test_shipped_queries_parse_in_promtool(tmp_path):
 
 
 BAD = [
-    ("rules:\n  - name: x\n    query: up\n    trigger: {kind: threshold, value: 1, for: 5x}\n    action: {kind: log}\n",
-     "rules.0.trigger.for", "invalid duration '5x'"),
-    ("rules:\n  - name: x\n    query: up\n    trigger: {kind: deviation, k: 3}\n    action: {kind: log}\n",
-     "rules.0.baseline", "needs a baseline"),
-    ("rules:\n  - name: x\n    query: up\n    trigger: {kind: threshold, value: 1}\n"
-     "    action: {kind: webhook, url: 'http://example.com/hook'}\n",
-     "rules.0.action.url", "not in allowed_hosts"),
+    (
+        "rules:\n  - name: x\n    query: up\n"
+        "    trigger: {kind: threshold, value: 1, for: 5x}\n    action: {kind: log}\n",
+        "rules.0.trigger.for",
+        "invalid duration '5x'",
+    ),
+    (
+        "rules:\n  - name: x\n    query: up\n    trigger: {kind: deviation, k: 3}\n    action: {kind: log}\n",
+        "rules.0.baseline",
+        "needs a baseline",
+    ),
+    (
+        "rules:\n  - name: x\n    query: up\n    trigger: {kind: threshold, value: 1}\n"
+        "    action: {kind: webhook, url: 'http://example.com/hook'}\n",
+        "rules.0.action.url",
+        "not in allowed_hosts",
+    ),
     ("poll_interval: 30s\nstate_file: x.db\n", "state_file", "unknown key"),
-    ("rules:\n  - name: x\n    query: up\n    trigger: {kind: threshold, value: 1}\n"
-     "    action: {kind: log, message: 'stock {labels.location} {sku}'}\n",
-     "rules.0.action.message", "unknown template field {sku}"),
-    ("rules:\n  - name: x\n    query: up\n    trigger: {kind: threshold}\n    action: {kind: log}\n",
-     "rules.0.trigger.value", "required key is missing"),
+    (
+        "rules:\n  - name: x\n    query: up\n    trigger: {kind: threshold, value: 1}\n"
+        "    action: {kind: log, message: 'stock {labels.location} {sku}'}\n",
+        "rules.0.action.message",
+        "unknown template field {sku}",
+    ),
+    (
+        "rules:\n  - name: x\n    query: up\n    trigger: {kind: threshold}\n    action: {kind: log}\n",
+        "rules.0.trigger.value",
+        "required key is missing",
+    ),
     ("rules:\n  - name: x\n   query: up\n", "line 3 column 4", "invalid YAML"),
     # the tag of a union ("webhook") is not part of the path the user sees
-    ("rules:\n  - name: x\n    query: up\n    trigger: {kind: nope}\n    action: {kind: log}\n",
-     "rules.0.trigger.kind", "unknown kind 'nope', expected one of 'deviation', 'ratio', 'threshold'"),
-    ("allowed_hosts: [127.0.0.1]\nrules:\n  - name: x\n    query: up\n    trigger: {kind: threshold, value: 1}\n"
-     "    action: {kind: webhook, url: 'http://127.0.0.1/x', retries: 99}\n",
-     "rules.0.action.retries", "less than or equal to 10"),
+    (
+        "rules:\n  - name: x\n    query: up\n    trigger: {kind: nope}\n    action: {kind: log}\n",
+        "rules.0.trigger.kind",
+        "unknown kind 'nope', expected one of 'deviation', 'ratio', 'threshold'",
+    ),
+    (
+        "allowed_hosts: [127.0.0.1]\nrules:\n  - name: x\n    query: up\n    trigger: {kind: threshold, value: 1}\n"
+        "    action: {kind: webhook, url: 'http://127.0.0.1/x', retries: 99}\n",
+        "rules.0.action.retries",
+        "less than or equal to 10",
+    ),
     ("poll_interval: 0s\n", "poll_interval", "duration must be positive"),
     ("prometheus: {url: 'localhost:9090'}\n", "prometheus.url", "must be an http:// or https:// URL"),
 ]
@@ -89,8 +133,13 @@ BAD = [
 def test_bad_config_exits_2_with_one_line(tmp_path, text, key, problem):
     path = tmp_path / "bad.yml"
     path.write_text(text)
-    result = subprocess.run([sys.executable, "-m", "enhancer", "--config", str(path), "--check-config"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "enhancer", "--config", str(path), "--check-config"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=30,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -102,7 +151,12 @@ def test_bad_config_exits_2_with_one_line(tmp_path, text, key, problem):
 
 
 def test_check_config_accepts_the_shipped_file():
-    result = subprocess.run([sys.executable, "-m", "enhancer", "--config", str(SHIPPED), "--check-config"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "enhancer", "--config", str(SHIPPED), "--check-config"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stderr
     assert "OK (6 rules)" in result.stdout

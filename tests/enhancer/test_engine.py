@@ -33,14 +33,14 @@ async def poll(engine, clock: FakeClock, times: int, step: float = MINUTE) -> No
 async def test_fires_once_across_a_cooldown_and_twice_across_two(make_engine, receiver):
     clock = FakeClock(T0)
     engine = make_engine([location_rule(receiver, cooldown="10m")], clock=clock)
-    await poll(engine, clock, 10)        # T0 .. T0+9m: one cooldown
+    await poll(engine, clock, 10)  # T0 .. T0+9m: one cooldown
     sent = receiver.to("/actions/purchase-orders")
     assert len(sent) == 1
-    assert sent[0].body == {"location": "wh-east", "value": 5.0}      # wh-west is 0: not above 1
+    assert sent[0].body == {"location": "wh-east", "value": 5.0}  # wh-west is 0: not above 1
     assert outcomes(engine, "po") == {"success": 1, "suppressed_cooldown": 9}
     row = engine.store.list_actions(outcome="success")[0]
     assert sent[0].headers["Idempotency-Key"] == row.action_id
-    await poll(engine, clock, 10)        # T0+10m .. T0+19m: the second cooldown
+    await poll(engine, clock, 10)  # T0+10m .. T0+19m: the second cooldown
     assert len(receiver.to("/actions/purchase-orders")) == 2
     assert outcomes(engine, "po") == {"success": 2, "suppressed_cooldown": 18}
     # a cooldown suppression is logged once per run, not once per poll
@@ -50,18 +50,23 @@ async def test_fires_once_across_a_cooldown_and_twice_across_two(make_engine, re
 async def test_for_requires_the_condition_on_every_poll_for_that_long(make_engine, receiver):
     clock = FakeClock(T0)
     engine = make_engine([location_rule(receiver, trigger={**LEVEL_ABOVE_1, "for": "3m"})], clock=clock)
-    await poll(engine, clock, 3)         # held 0, 1, 2 minutes
+    await poll(engine, clock, 3)  # held 0, 1, 2 minutes
     assert receiver.requests == []
     assert [t.state for t in engine.views["po"].targets if t.labels["location"] == "wh-east"] == [TargetState.PENDING]
-    await poll(engine, clock, 1)         # held 3 minutes
+    await poll(engine, clock, 1)  # held 3 minutes
     assert len(receiver.requests) == 1
     assert [t.state for t in engine.views["po"].targets if t.labels["location"] == "wh-east"] == [TargetState.FIRING]
 
 
 async def test_deviation_trigger_fires_only_for_the_target_above_its_baseline(make_engine, receiver):
     clock = FakeClock(SPIKE_START + 2 * MINUTE)
-    spec = rule("spike", "enh_noise", trigger={"kind": "deviation", "k": 3},
-                baseline={"kind": "robust", "window": "1h", "min_samples": 30}, url=receiver.url + "/spike")
+    spec = rule(
+        "spike",
+        "enh_noise",
+        trigger={"kind": "deviation", "k": 3},
+        baseline={"kind": "robust", "window": "1h", "min_samples": 30},
+        url=receiver.url + "/spike",
+    )
     spec["action"]["body"] = {"target": "{labels.target}", "baseline": "{baseline}"}
     engine = make_engine([spec], clock=clock)
     await engine.run_cycle()
@@ -73,13 +78,18 @@ async def test_deviation_trigger_fires_only_for_the_target_above_its_baseline(ma
 
 async def test_priority_decides_within_an_exclusive_group(make_engine, receiver):
     clock = FakeClock(T0)
-    engine = make_engine([
-        # {integration, location} overlaps {location}: same target for the group
-        {**location_rule(receiver, "reconcile", "/reconcile", priority=10, exclusive_group="repair"),
-         "query": 'label_replace(enh_level, "integration", "shopify", "", "")'},
-        location_rule(receiver, "resync", "/resync", priority=20, exclusive_group="repair"),
-        location_rule(receiver, "elsewhere", "/elsewhere", priority=0, exclusive_group="other"),
-    ], clock=clock)
+    engine = make_engine(
+        [
+            # {integration, location} overlaps {location}: same target for the group
+            {
+                **location_rule(receiver, "reconcile", "/reconcile", priority=10, exclusive_group="repair"),
+                "query": 'label_replace(enh_level, "integration", "shopify", "", "")',
+            },
+            location_rule(receiver, "resync", "/resync", priority=20, exclusive_group="repair"),
+            location_rule(receiver, "elsewhere", "/elsewhere", priority=0, exclusive_group="other"),
+        ],
+        clock=clock,
+    )
     report = await engine.run_cycle()
     assert [r.path for r in receiver.requests if r.path != "/elsewhere"] == ["/resync"]
     assert len(receiver.to("/elsewhere")) == 1
@@ -91,22 +101,32 @@ async def test_priority_decides_within_an_exclusive_group(make_engine, receiver)
 
 async def test_rule_budget_and_global_budget_suppress(make_engine, receiver, tmp_path):
     clock = FakeClock(T0)
-    spec = rule("multi", "enh_multi", trigger=LEVEL_ABOVE_1 | {"value": 0}, url=receiver.url + "/multi",
-                budget_per_hour=3, cooldown="1m")
+    spec = rule(
+        "multi",
+        "enh_multi",
+        trigger=LEVEL_ABOVE_1 | {"value": 0},
+        url=receiver.url + "/multi",
+        budget_per_hour=3,
+        cooldown="1m",
+    )
     engine = make_engine([spec], clock=clock)
     await engine.run_cycle()
     assert len(receiver.requests) == 3
     assert outcomes(engine, "multi") == {"success": 3, "suppressed_budget": 2}
     clock.advance(30 * MINUTE)
-    await engine.run_cycle()                     # cooldowns over, but the hour's budget is spent
+    await engine.run_cycle()  # cooldowns over, but the hour's budget is spent
     assert len(receiver.requests) == 3
     clock.advance(31 * MINUTE)
-    await engine.run_cycle()                     # an hour after the first actions: budget again
+    await engine.run_cycle()  # an hour after the first actions: budget again
     assert len(receiver.requests) == 6
 
     clock = FakeClock(T0)
-    tight = make_engine([location_rule(receiver, "a", "/a"), location_rule(receiver, "b", "/b")],
-                        clock=clock, budget=1, state=str(tmp_path / "global.db"))
+    tight = make_engine(
+        [location_rule(receiver, "a", "/a"), location_rule(receiver, "b", "/b")],
+        clock=clock,
+        budget=1,
+        state=str(tmp_path / "global.db"),
+    )
     report = await tight.run_cycle()
     assert outcomes(tight, "a") == {"success": 1} and outcomes(tight, "b") == {"suppressed_budget": 1}
     assert "global budget used: 1/1" in next(d.reason for d in report.decisions if d.candidate.rule.name == "b")
@@ -121,8 +141,10 @@ async def test_dry_run_acts_on_nothing_and_records_what_it_would_do(make_engine,
     assert [r.outcome for r in engine.store.list_actions(rule="po")][-1] == "dry_run"
 
     # per rule: only the dry one holds back; dry-run cooldowns do not block live actions
-    live = make_engine([location_rule(receiver, "dry", "/dry", dry_run=True), location_rule(receiver, "live", "/live")],
-                       clock=FakeClock(T0))
+    live = make_engine(
+        [location_rule(receiver, "dry", "/dry", dry_run=True), location_rule(receiver, "live", "/live")],
+        clock=FakeClock(T0),
+    )
     await live.run_cycle()
     assert [r.path for r in receiver.requests] == ["/live"]
     assert outcomes(live, "dry") == {"dry_run": 1}
@@ -134,11 +156,11 @@ async def test_a_restart_in_the_middle_of_a_cooldown_does_not_act_again(make_eng
     await first.run_cycle()
     assert len(receiver.requests) == 1
     clock.advance(5 * MINUTE)
-    second = make_engine([location_rule(receiver, cooldown="10m")], clock=clock)   # same state file
+    second = make_engine([location_rule(receiver, cooldown="10m")], clock=clock)  # same state file
     await poll(second, clock, 5)
     assert len(receiver.requests) == 1
     assert outcomes(second, "po") == {"suppressed_cooldown": 5}
-    await second.run_cycle()             # T0 + 10m: the cooldown has passed
+    await second.run_cycle()  # T0 + 10m: the cooldown has passed
     assert len(receiver.requests) == 2
 
 
@@ -153,7 +175,7 @@ async def test_an_action_interrupted_while_sending_is_not_resent(make_engine, re
         if receiver.requests:
             break
         await asyncio.sleep(0.05)
-    cycle.cancel()                       # the process dies mid-send
+    cycle.cancel()  # the process dies mid-send
     with pytest.raises(asyncio.CancelledError):
         await cycle
     [row] = first.store.list_actions()
@@ -172,28 +194,40 @@ async def test_an_action_interrupted_while_sending_is_not_resent(make_engine, re
 
 @pytest.mark.parametrize("better, ratio", [("lower", 0.6), ("higher", -0.6)])
 async def test_verification_records_the_signed_improvement(make_engine, receiver, better, ratio):
-    clock = FakeClock(FIX_AT - 2 * MINUTE)       # enh_fix is 50 now and 20 from FIX_AT on
-    spec = rule("fix", "enh_fix", trigger={"kind": "threshold", "value": 30}, url=receiver.url + "/fix",
-                cooldown="1h", verify={"after": "5m", "better": better})
+    clock = FakeClock(FIX_AT - 2 * MINUTE)  # enh_fix is 50 now and 20 from FIX_AT on
+    spec = rule(
+        "fix",
+        "enh_fix",
+        trigger={"kind": "threshold", "value": 30},
+        url=receiver.url + "/fix",
+        cooldown="1h",
+        verify={"after": "5m", "better": better},
+    )
     engine = make_engine([spec], clock=clock)
-    await poll(engine, clock, 5)                 # verification due at FIX_AT + 3m: not yet
+    await poll(engine, clock, 5)  # verification due at FIX_AT + 3m: not yet
     assert engine.store.list_actions(outcome="success")[0].verified_at is None
     await poll(engine, clock, 1)
     [row] = engine.store.list_actions(outcome="success")
     assert (row.value, row.value_after) == (50.0, 20.0)
-    assert row.improvement == pytest.approx(ratio)           # (50 - 20) / 50, signed by `better`
+    assert row.improvement == pytest.approx(ratio)  # (50 - 20) / 50, signed by `better`
     assert row.improved is (ratio > 0)
     assert engine.improvements["fix"] == pytest.approx(ratio)
     assert "verified: signal 50 -> 20" in row.reason
 
 
 async def test_a_rule_that_does_not_help_backs_off_and_says_so(make_engine, receiver, caplog):
-    clock = FakeClock(T0)                        # enh_stuck stays at 50 whatever is done
-    spec = rule("stuck", "enh_stuck", trigger={"kind": "threshold", "value": 30}, url=receiver.url + "/stuck",
-                cooldown="2m", verify={"after": "1m", "backoff_after": 2, "backoff_factor": 3})
+    clock = FakeClock(T0)  # enh_stuck stays at 50 whatever is done
+    spec = rule(
+        "stuck",
+        "enh_stuck",
+        trigger={"kind": "threshold", "value": 30},
+        url=receiver.url + "/stuck",
+        cooldown="2m",
+        verify={"after": "1m", "backoff_after": 2, "backoff_factor": 3},
+    )
     engine = make_engine([spec], clock=clock)
     with caplog.at_level(logging.INFO, logger="enhancer"):
-        await poll(engine, clock, 13)           # T0 .. T0+12m
+        await poll(engine, clock, 13)  # T0 .. T0+12m
     acted = sorted(r.decided_at - T0 for r in engine.store.list_actions(outcome="success"))
     # 2m cooldowns until two verified actions did not help, then 3 x 2m
     assert acted == [0, 120, 240, 600]
@@ -206,8 +240,9 @@ async def test_a_failing_webhook_is_retried_and_recorded(make_engine, receiver):
     receiver.script("/flaky", 500, 503)
     receiver.script("/broken", 500, 500, 500)
     clock = FakeClock(T0)
-    engine = make_engine([location_rule(receiver, "flaky", "/flaky"), location_rule(receiver, "broken", "/broken")],
-                         clock=clock)
+    engine = make_engine(
+        [location_rule(receiver, "flaky", "/flaky"), location_rule(receiver, "broken", "/broken")], clock=clock
+    )
     await engine.run_cycle()
     flaky = receiver.to("/flaky")
     assert len(flaky) == 3 and len({r.headers["Idempotency-Key"] for r in flaky}) == 1
@@ -217,7 +252,7 @@ async def test_a_failing_webhook_is_retried_and_recorded(make_engine, receiver):
     assert (failed.outcome, failed.attempts) == ("failed", 3)
     assert "HTTP 500" in failed.detail and "after 3 attempts" in failed.detail
     clock.advance(MINUTE)
-    await engine.run_cycle()                     # the failed action started its cooldown all the same
+    await engine.run_cycle()  # the failed action started its cooldown all the same
     assert len(receiver.to("/broken")) == 3
     assert outcomes(engine, "broken") == {"failed": 1, "suppressed_cooldown": 1}
 
@@ -239,8 +274,10 @@ async def test_a_hanging_or_refusing_webhook_is_bounded(make_engine, receiver):
 
 
 async def test_invalid_promql_is_isolated_to_its_rule(make_engine, receiver):
-    engine = make_engine([rule("bad", "sum(enh_level", trigger=LEVEL_ABOVE_1, url=receiver.url + "/bad"),
-                          location_rule(receiver)], clock=FakeClock(T0))
+    engine = make_engine(
+        [rule("bad", "sum(enh_level", trigger=LEVEL_ABOVE_1, url=receiver.url + "/bad"), location_rule(receiver)],
+        clock=FakeClock(T0),
+    )
     report = await engine.run_cycle()
     assert len(receiver.to("/actions/purchase-orders")) == 1
     assert "bad_data" in report.errors["bad"] and "parse error" in report.errors["bad"]
@@ -276,16 +313,17 @@ async def test_prometheus_down_means_no_action_and_recovery_by_itself(make_engin
     proxy = Proxy(prometheus.url)
     await proxy.start()
     clock = FakeClock(T0)
-    engine = make_engine([location_rule(receiver, trigger={**LEVEL_ABOVE_1, "for": "1m"})], clock=clock,
-                         prometheus_url=proxy.url)
-    await poll(engine, clock, 1)                 # the condition starts holding
+    engine = make_engine(
+        [location_rule(receiver, trigger={**LEVEL_ABOVE_1, "for": "1m"})], clock=clock, prometheus_url=proxy.url
+    )
+    await poll(engine, clock, 1)  # the condition starts holding
     await proxy.stop()
-    report = await engine.run_cycle()            # held 1m, but Prometheus is gone
+    report = await engine.run_cycle()  # held 1m, but Prometheus is gone
     clock.advance(MINUTE)
     assert report.prometheus_up is False and "unavailable" in report.errors["po"]
     assert receiver.requests == [] and outcomes(engine, "po") == {}
     await proxy.start()
-    await poll(engine, clock, 1)                 # back: the hold starts over
+    await poll(engine, clock, 1)  # back: the hold starts over
     assert engine.prometheus_up is True and receiver.requests == []
     await poll(engine, clock, 1)
     assert len(receiver.requests) == 1
@@ -293,8 +331,13 @@ async def test_prometheus_down_means_no_action_and_recovery_by_itself(make_engin
 
 
 async def test_the_poll_loop_backs_off_while_prometheus_is_down(make_engine, receiver):
-    engine = make_engine([location_rule(receiver)], clock=FakeClock(T0), poll_interval="50ms",
-                         max_poll_backoff="400ms", prometheus_url=f"http://127.0.0.1:{free_port()}")
+    engine = make_engine(
+        [location_rule(receiver)],
+        clock=FakeClock(T0),
+        poll_interval="50ms",
+        max_poll_backoff="400ms",
+        prometheus_url=f"http://127.0.0.1:{free_port()}",
+    )
     loop = asyncio.get_running_loop()
     started: list[float] = []
     cycle = engine.run_cycle

@@ -38,12 +38,20 @@ def samples(text: str, parse=text_string_to_metric_families) -> dict[tuple[str, 
 
 async def test_metrics_carry_the_contract_names_and_no_target_labels(make_engine, receiver, aiohttp_client):
     clock = FakeClock(SPIKE_START - 10 * MINUTE)
-    engine = make_engine([
-        location_rule(receiver, cooldown="10m"),
-        rule("noise", "enh_noise", trigger={"kind": "deviation", "k": 3},
-             baseline={"kind": "robust", "window": "1h", "min_samples": 30}, url=receiver.url + "/noise"),
-        rule("bad", "sum(", trigger=LEVEL_ABOVE_1),
-    ], clock=clock)
+    engine = make_engine(
+        [
+            location_rule(receiver, cooldown="10m"),
+            rule(
+                "noise",
+                "enh_noise",
+                trigger={"kind": "deviation", "k": 3},
+                baseline={"kind": "robust", "window": "1h", "min_samples": 30},
+                url=receiver.url + "/noise",
+            ),
+            rule("bad", "sum(", trigger=LEVEL_ABOVE_1),
+        ],
+        clock=clock,
+    )
     client = await aiohttp_client(build_app(engine, build_registry(engine)))
     assert (await client.get("/-/healthy")).status == 200
     assert (await client.get("/-/ready")).status == 503
@@ -65,8 +73,7 @@ async def test_metrics_carry_the_contract_names_and_no_target_labels(make_engine
     assert found[("inventory_enhancer_baseline", (("rule", "noise"),))] == pytest.approx(highest)
     assert ("inventory_enhancer_build_info", (("version", "0.1.0"),)) in found
     label_names = {name for (_, labels) in found for name, _ in labels}
-    assert label_names <= {"rule", "outcome", "state", "version", "implementation", "major", "minor",
-                           "patchlevel"}
+    assert label_names <= {"rule", "outcome", "state", "version", "implementation", "major", "minor", "patchlevel"}
 
     rules = (await (await client.get("/api/v1/rules")).json())["data"]
     po = next(r for r in rules if r["name"] == "po")
@@ -80,8 +87,9 @@ def enhancer_samples(text: str, parse=text_string_to_metric_families) -> dict[tu
     return {key: value for key, value in samples(text, parse).items() if key[0].startswith("inventory_enhancer_")}
 
 
-async def test_metrics_negotiate_openmetrics_and_gzip_like_the_exporter(make_engine, receiver, aiohttp_client,
-                                                                       monkeypatch):
+async def test_metrics_negotiate_openmetrics_and_gzip_like_the_exporter(
+    make_engine, receiver, aiohttp_client, monkeypatch
+):
     engine = make_engine([location_rule(receiver, cooldown="10m")], clock=FakeClock(T0))
     await engine.run_cycle()
     encoded_in: list[int] = []
@@ -112,8 +120,11 @@ async def test_metrics_negotiate_openmetrics_and_gzip_like_the_exporter(make_eng
     assert zipped.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     assert enhancer_samples(gzip.decompress(await zipped.read()).decode()) == enhancer_samples(text)
 
-    both = await client.get("/metrics", auto_decompress=False, headers={
-        "Accept": "application/openmetrics-text; version=1.0.0", "Accept-Encoding": "gzip"})
+    both = await client.get(
+        "/metrics",
+        auto_decompress=False,
+        headers={"Accept": "application/openmetrics-text; version=1.0.0", "Accept-Encoding": "gzip"},
+    )
     assert both.headers["Content-Encoding"] == "gzip"
     assert both.headers["Content-Type"].startswith("application/openmetrics-text")
     assert gzip.decompress(await both.read()).decode().endswith("# EOF\n")
@@ -127,13 +138,24 @@ async def test_metric_label_values_are_the_stored_and_documented_strings(make_en
     await engine.run_cycle()
     client = await aiohttp_client(build_app(engine, build_registry(engine)))
     found = samples(await (await client.get("/metrics")).text())
-    labels = {name: {dict(key)[name] for metric, key in found if metric == family}
-              for name, family in (("outcome", "inventory_enhancer_actions_total"),
-                                   ("state", "inventory_enhancer_rule_targets"))}
+    labels = {
+        name: {dict(key)[name] for metric, key in found if metric == family}
+        for name, family in (
+            ("outcome", "inventory_enhancer_actions_total"),
+            ("state", "inventory_enhancer_rule_targets"),
+        )
+    }
     # docs/enhancer.md; the action log and /api/v1 carry the same strings
     assert labels == {
-        "outcome": {"success", "failed", "dry_run", "suppressed_maintenance", "suppressed_cooldown",
-                    "suppressed_priority", "suppressed_budget"},
+        "outcome": {
+            "success",
+            "failed",
+            "dry_run",
+            "suppressed_maintenance",
+            "suppressed_cooldown",
+            "suppressed_priority",
+            "suppressed_budget",
+        },
         "state": {"ok", "pending", "firing", "waiting_baseline", "no_data"},
     }
     [row] = engine.store.list_actions()
@@ -141,8 +163,10 @@ async def test_metric_label_values_are_the_stored_and_documented_strings(make_en
 
 
 async def test_actions_api_pages_through_the_log(make_engine, receiver, aiohttp_client):
-    engine = make_engine([rule("multi", "enh_multi", trigger={"kind": "threshold", "value": 0},
-                               url=receiver.url + "/multi")], clock=FakeClock(T0))
+    engine = make_engine(
+        [rule("multi", "enh_multi", trigger={"kind": "threshold", "value": 0}, url=receiver.url + "/multi")],
+        clock=FakeClock(T0),
+    )
     await engine.run_cycle()
     client = await aiohttp_client(build_app(engine, build_registry(engine)))
     seen, before = [], None
@@ -162,21 +186,38 @@ async def test_actions_api_pages_through_the_log(make_engine, receiver, aiohttp_
 
 def cli_config(tmp_path: Path, prometheus_url: str, receiver_url: str) -> Path:
     path = tmp_path / "enhancer.yml"
-    path.write_text(yaml.safe_dump({
-        "prometheus": {"url": prometheus_url},
-        "state": str(tmp_path / "cli-state.db"),
-        "poll_interval": "1s",
-        "allowed_hosts": ["127.0.0.1"],
-        "rules": [{"name": "always", "query": "vector(1)", "trigger": {"kind": "threshold", "value": 0},
-                   "cooldown": "1h", "action": {"kind": "webhook", "url": receiver_url + "/always",
-                                                "body": {"value": "{value}"}}}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "prometheus": {"url": prometheus_url},
+                "state": str(tmp_path / "cli-state.db"),
+                "poll_interval": "1s",
+                "allowed_hosts": ["127.0.0.1"],
+                "rules": [
+                    {
+                        "name": "always",
+                        "query": "vector(1)",
+                        "trigger": {"kind": "threshold", "value": 0},
+                        "cooldown": "1h",
+                        "action": {"kind": "webhook", "url": receiver_url + "/always", "body": {"value": "{value}"}},
+                    }
+                ],
+            }
+        )
+    )
     return path
 
 
 async def run_cli(*args: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "enhancer", *args, cwd=ROOT,
-                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "enhancer",
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     output, _ = await asyncio.wait_for(process.communicate(), 60)
     return process.returncode, output.decode()
 
@@ -200,8 +241,18 @@ async def test_cli_serves_and_stops_cleanly_on_sigterm(prometheus, receiver, tmp
     config = cli_config(tmp_path, prometheus.url, receiver.url)
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "enhancer", "--config", str(config), "--dry-run", "--listen", f"127.0.0.1:{port}",
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "enhancer",
+        "--config",
+        str(config),
+        "--dry-run",
+        "--listen",
+        f"127.0.0.1:{port}",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     try:
         async with aiohttp.ClientSession() as session:
             for _ in range(100):

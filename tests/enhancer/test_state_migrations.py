@@ -66,9 +66,12 @@ def make_old_database(state: str, layout: str) -> None:
         for statement in layout.format(serial=serial).split(";"):
             if statement.strip():
                 conn.execute(text(statement))
-        conn.execute(text(
-            "INSERT INTO enhancer_actions (action_id, rule, target, status, outcome, reason, dry_run, decided_at, "
-            "finished_at, attempts) VALUES ('old1', 'po', '{}', 'finished', 'success', 'why', false, 100, 101, 1)"))
+        conn.execute(
+            text(
+                "INSERT INTO enhancer_actions (action_id, rule, target, status, outcome, reason, dry_run, decided_at, "
+                "finished_at, attempts) VALUES ('old1', 'po', '{}', 'finished', 'success', 'why', false, 100, 101, 1)"
+            )
+        )
         conn.execute(text("INSERT INTO enhancer_cooldowns VALUES ('po', '{}', false, 4000000000)"))
     engine.dispose()
 
@@ -76,33 +79,46 @@ def make_old_database(state: str, layout: str) -> None:
 def layout(store: StateStore) -> dict[str, dict[str, tuple[str, bool]]]:
     """Per table of the state: column -> (type, nullable)."""
     found = inspect(store.engine)
-    return {table: {c["name"]: (str(c["type"]), c["nullable"]) for c in found.get_columns(table)}
-            for table in sorted(found.get_table_names())}
+    return {
+        table: {c["name"]: (str(c["type"]), c["nullable"]) for c in found.get_columns(table)}
+        for table in sorted(found.get_table_names())
+    }
 
 
 def versions(store: StateStore) -> list[int]:
     with store.engine.connect() as conn:
-        return [row.version for row in conn.execute(text("SELECT version FROM enhancer_schema_version "
-                                                         "ORDER BY version"))]
+        return [
+            row.version for row in conn.execute(text("SELECT version FROM enhancer_schema_version ORDER BY version"))
+        ]
 
 
 def check_migrated(state: str) -> StateStore:
     """Open an old database with the new code: version, columns, rows; then start again."""
     store = StateStore(state)
-    assert store.schema_found == 1                   # no version table: made before versioning
+    assert store.schema_found == 1  # no version table: made before versioning
     assert versions(store) == [1, 2] == [1, SCHEMA_VERSION]
     assert {table: list(columns) for table, columns in layout(store).items()} == {
-        table.name: [column.name for column in table.columns] for table in (actions, cooldowns, schema_versions)}
+        table.name: [column.name for column in table.columns] for table in (actions, cooldowns, schema_versions)
+    }
     [old] = store.list_actions()
     assert (old.action_id, old.outcome, old.fencing_token) == ("old1", "success", None)
     assert store.cooldowns(False) == {("po", "{}"): 4000000000.0}
     # it works as a new one does: write-ahead rows get the next seq
-    store.start_action(action_id="new1", rule="po", target="{}", reason="r", dry_run=False, value=1.0,
-                       baseline=None, now=200.0, cooldown_until=800.0)
+    store.start_action(
+        action_id="new1",
+        rule="po",
+        target="{}",
+        reason="r",
+        dry_run=False,
+        value=1.0,
+        baseline=None,
+        now=200.0,
+        cooldown_until=800.0,
+    )
     assert [row.seq for row in store.list_actions()] == [old.seq + 1, old.seq]
     store.close()
 
-    again = StateStore(state)                        # a second start: nothing left to do
+    again = StateStore(state)  # a second start: nothing left to do
     assert again.schema_found == SCHEMA_VERSION and versions(again) == [1, 2]
     assert len(again.list_actions()) == 2
     return again
@@ -115,7 +131,7 @@ def test_a_database_from_before_versioning_is_migrated_in_place(tmp_path, old_la
     migrated = check_migrated(state)
     fresh = StateStore(str(tmp_path / "new.db"))
     assert fresh.schema_found == 0 and versions(fresh) == [SCHEMA_VERSION]
-    assert layout(migrated) == layout(fresh)         # types and nullability too
+    assert layout(migrated) == layout(fresh)  # types and nullability too
     migrated.close()
     fresh.close()
 
@@ -147,8 +163,16 @@ async def test_the_cli_exits_2_on_a_database_of_a_newer_enhancer(tmp_path):
     config = tmp_path / "enhancer.yml"
     config.write_text(yaml.safe_dump({"state": str(state), "rules": []}))
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "enhancer", "--config", str(config), "--once", cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "enhancer",
+        "--config",
+        str(config),
+        "--once",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     output, _ = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == ExitCode.CONFIG == 2
     assert "state: cannot open" in output.decode() and "schema version 99" in output.decode()

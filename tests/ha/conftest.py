@@ -29,15 +29,16 @@ from aiohttp import web
 from tests.conftest import ROOT, free_port, stop_process
 
 HA_DIR = ROOT / "deploy" / "ha"
-SCRAPE_SECONDS = 1            # scrape and evaluation interval of the test replicas
-SHORT_FOR = "2s"              # InventoryOutOfStock's `for`, shortened from 1m for the test
+SCRAPE_SECONDS = 1  # scrape and evaluation interval of the test replicas
+SHORT_FOR = "2s"  # InventoryOutOfStock's `for`, shortened from 1m for the test
 VICTORIA = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
 
 
 def binary(path: str) -> str:
     if not os.access(path, os.X_OK):
-        pytest.fail(f"{path} not found: install Debian's {Path(path).name} package "
-                    "(deploy/install-system-deps.sh installs it)")
+        pytest.fail(
+            f"{path} not found: install Debian's {Path(path).name} package (deploy/install-system-deps.sh installs it)"
+        )
     return path
 
 
@@ -63,6 +64,7 @@ def metric_value(text: str, name: str, labels: str = "") -> float | None:
 
 # -- processes ---------------------------------------------------------------------------
 
+
 @dataclass
 class Process:
     name: str
@@ -72,10 +74,11 @@ class Process:
     env: dict[str, str] | None = None
     popen: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30.0) -> "Process":
+    def start(self, timeout: float = 30.0) -> Process:
         log = open(self.directory / f"{self.name}.log", "ab")
-        self.popen = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT,
-                                      env={**os.environ, **(self.env or {})}, cwd=self.directory)
+        self.popen = subprocess.Popen(
+            self.args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(self.env or {})}, cwd=self.directory
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -107,6 +110,7 @@ class Process:
 
 
 # -- the exporter and the receiver -------------------------------------------------------
+
 
 class TestExporter:
     """Serves /metrics from a dict the test changes: {series text: value}."""
@@ -206,13 +210,17 @@ class WebhookReceiver:
 
 # -- configs derived from the shipped files ---------------------------------------------
 
+
 def prometheus_config(directory: Path, *, alertmanagers: list[str], victoria: str, exporter: str) -> Path:
     """deploy/ha/prometheus.yml with loopback addresses and 1 s intervals; the HA parts
     (external labels from ${REPLICA}, alert and write relabelling, remote_write queue,
     file_sd for the exporter) are the shipped ones."""
     config = yaml.safe_load((HA_DIR / "prometheus.yml").read_text())
-    config["global"].update(scrape_interval=f"{SCRAPE_SECONDS}s", scrape_timeout=f"{SCRAPE_SECONDS}s",
-                            evaluation_interval=f"{SCRAPE_SECONDS}s")
+    config["global"].update(
+        scrape_interval=f"{SCRAPE_SECONDS}s",
+        scrape_timeout=f"{SCRAPE_SECONDS}s",
+        evaluation_interval=f"{SCRAPE_SECONDS}s",
+    )
     rules = directory / "rules"
     rules.mkdir()
     for path in sorted((ROOT / "prometheus" / "rules").glob("*.yml")):
@@ -263,6 +271,7 @@ def alertmanager_config(directory: Path, receiver_url: str) -> Path:
 
 # -- the stack ----------------------------------------------------------------------------
 
+
 @dataclass
 class Stack:
     directory: Path
@@ -292,10 +301,20 @@ def stack():
     receiver.start()
     try:
         vm_port = free_port()
-        victoria = Process("victoria-metrics", [
-            binary(VICTORIA), f"-storageDataPath={directory / 'vm'}", f"-httpListenAddr=127.0.0.1:{vm_port}",
-            f"-dedup.minScrapeInterval={SCRAPE_SECONDS}s", "-search.latencyOffset=1s", "-search.disableCache",
-            "-loggerLevel=WARN"], f"http://127.0.0.1:{vm_port}/health", directory).start()
+        victoria = Process(
+            "victoria-metrics",
+            [
+                binary(VICTORIA),
+                f"-storageDataPath={directory / 'vm'}",
+                f"-httpListenAddr=127.0.0.1:{vm_port}",
+                f"-dedup.minScrapeInterval={SCRAPE_SECONDS}s",
+                "-search.latencyOffset=1s",
+                "-search.disableCache",
+                "-loggerLevel=WARN",
+            ],
+            f"http://127.0.0.1:{vm_port}/health",
+            directory,
+        ).start()
         processes.append(victoria)
 
         am_config = alertmanager_config(directory, receiver.url)
@@ -304,17 +323,25 @@ def stack():
         alertmanagers = {}
         for name, other in (("a", "b"), ("b", "a")):
             (directory / f"am-{name}").mkdir()
-            alertmanagers[name] = Process(f"alertmanager-{name}", [
-                binary("/usr/bin/prometheus-alertmanager"), f"--config.file={am_config}",
-                f"--storage.path={directory / f'am-{name}'}",
-                f"--web.listen-address=127.0.0.1:{web_ports[name]}",
-                f"--cluster.listen-address=127.0.0.1:{cluster_ports[name]}",
-                f"--cluster.peer=127.0.0.1:{cluster_ports[other]}",
-                # the second peer in the cluster order waits this long for the first's
-                # notification to be gossiped before it sends one itself
-                "--cluster.peer-timeout=2s", "--cluster.pushpull-interval=2s",
-                "--cluster.probe-interval=200ms", "--cluster.probe-timeout=100ms"],
-                f"http://127.0.0.1:{web_ports[name]}/-/ready", directory)
+            alertmanagers[name] = Process(
+                f"alertmanager-{name}",
+                [
+                    binary("/usr/bin/prometheus-alertmanager"),
+                    f"--config.file={am_config}",
+                    f"--storage.path={directory / f'am-{name}'}",
+                    f"--web.listen-address=127.0.0.1:{web_ports[name]}",
+                    f"--cluster.listen-address=127.0.0.1:{cluster_ports[name]}",
+                    f"--cluster.peer=127.0.0.1:{cluster_ports[other]}",
+                    # the second peer in the cluster order waits this long for the first's
+                    # notification to be gossiped before it sends one itself
+                    "--cluster.peer-timeout=2s",
+                    "--cluster.pushpull-interval=2s",
+                    "--cluster.probe-interval=200ms",
+                    "--cluster.probe-timeout=100ms",
+                ],
+                f"http://127.0.0.1:{web_ports[name]}/-/ready",
+                directory,
+            )
         for process in alertmanagers.values():
             processes.append(process.start())
 
@@ -322,14 +349,26 @@ def stack():
         for name in "ab":
             replica_dir = directory / f"prometheus-{name}"
             replica_dir.mkdir()
-            config = prometheus_config(replica_dir, alertmanagers=[f"127.0.0.1:{p}" for p in web_ports.values()],
-                                       victoria=f"127.0.0.1:{vm_port}", exporter=exporter.address)
+            config = prometheus_config(
+                replica_dir,
+                alertmanagers=[f"127.0.0.1:{p}" for p in web_ports.values()],
+                victoria=f"127.0.0.1:{vm_port}",
+                exporter=exporter.address,
+            )
             port = free_port()
-            prometheis[name] = Process(f"prometheus-{name}", [
-                binary("/usr/bin/prometheus"), f"--config.file={config}",
-                f"--storage.tsdb.path={replica_dir / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}",
-                "--enable-feature=expand-external-labels"],
-                f"http://127.0.0.1:{port}/-/ready", directory, env={"REPLICA": name})
+            prometheis[name] = Process(
+                f"prometheus-{name}",
+                [
+                    binary("/usr/bin/prometheus"),
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={replica_dir / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--enable-feature=expand-external-labels",
+                ],
+                f"http://127.0.0.1:{port}/-/ready",
+                directory,
+                env={"REPLICA": name},
+            )
             processes.append(prometheis[name].start())
         yield Stack(directory, exporter, receiver, victoria, alertmanagers, prometheis)
     finally:
@@ -342,4 +381,3 @@ def stack():
 
 def prometheus_url(process: Process) -> str:
     return process.ready_url.rsplit("/-/", 1)[0]
-

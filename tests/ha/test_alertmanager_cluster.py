@@ -18,15 +18,21 @@ ALERT = "InventoryOutOfStock"
 
 def firing_on(stack: Stack, replica: str, location: str) -> bool:
     alerts = http_json(prometheus_url(stack.prometheis[replica]) + "/api/v1/alerts")["data"]["alerts"]
-    return any(a["labels"]["alertname"] == ALERT and a["labels"].get("location") == location
-               and a["state"] == "firing" for a in alerts)
+    return any(
+        a["labels"]["alertname"] == ALERT and a["labels"].get("location") == location and a["state"] == "firing"
+        for a in alerts
+    )
 
 
 def notifications(stack: Stack, location: str) -> list:
     """Firing notifications of the group {alertname=ALERT, location} received by the webhook."""
-    return [r for r in stack.receiver.to("/alerts/")
-            if r.body["groupLabels"].get("alertname") == ALERT and r.body["groupLabels"].get("location") == location
-            and r.body["status"] == "firing"]
+    return [
+        r
+        for r in stack.receiver.to("/alerts/")
+        if r.body["groupLabels"].get("alertname") == ALERT
+        and r.body["groupLabels"].get("location") == location
+        and r.body["status"] == "firing"
+    ]
 
 
 def am_url(stack: Stack, name: str) -> str:
@@ -35,14 +41,20 @@ def am_url(stack: Stack, name: str) -> str:
 
 def test_both_replicas_fire_and_the_cluster_notifies_once_even_with_a_peer_killed(stack: Stack):
     stack.exporter.set('inventory_out_of_stock_skus{location="store-1"}', 3)
-    wait_for(lambda: firing_on(stack, "a", "store-1") and firing_on(stack, "b", "store-1"), timeout=30,
-             interval=0.2, message="both replicas firing InventoryOutOfStock for store-1")
+    wait_for(
+        lambda: firing_on(stack, "a", "store-1") and firing_on(stack, "b", "store-1"),
+        timeout=30,
+        interval=0.2,
+        message="both replicas firing InventoryOutOfStock for store-1",
+    )
 
     # One alert in each peer, not one per replica: alert_relabel_configs dropped `replica`.
     for name in "ab":
+
         def ours():
-            alerts = http_json(am_url(stack, name) + "/api/v2/alerts")
+            alerts = http_json(am_url(stack, name) + "/api/v2/alerts")  # noqa: B023 - called in this iteration
             return [a for a in alerts if a["labels"]["alertname"] == ALERT and a["labels"]["location"] == "store-1"]
+
         [alert] = wait_for(ours, timeout=15, message=f"alert in alertmanager-{name}")
         assert "replica" not in alert["labels"] and alert["labels"]["cluster"] == "inventory-ha"
 
@@ -56,21 +68,34 @@ def test_both_replicas_fire_and_the_cluster_notifies_once_even_with_a_peer_kille
     assert [a["labels"]["location"] for a in notification.body["alerts"]] == ["store-1"]
 
     # Kill -9 the peer that sent it: the survivor must deliver the next group alone.
-    sent = {name: metric_value(http_text(am_url(stack, name) + "/metrics"),
-                               "alertmanager_notifications_total", 'integration="webhook"') or 0.0
-            for name in "ab"}
+    sent = {
+        name: metric_value(
+            http_text(am_url(stack, name) + "/metrics"), "alertmanager_notifications_total", 'integration="webhook"'
+        )
+        or 0.0
+        for name in "ab"
+    }
     [sender] = [name for name, count in sent.items() if count >= 1]
     survivor = "b" if sender == "a" else "a"
     stack.alertmanagers[sender].kill9()
 
     stack.exporter.set('inventory_out_of_stock_skus{location="store-2"}', 5)
-    wait_for(lambda: firing_on(stack, "a", "store-2") and firing_on(stack, "b", "store-2"), timeout=30,
-             interval=0.2, message="both replicas firing for store-2")
-    wait_for(lambda: notifications(stack, "store-2"), timeout=40, interval=0.1,
-             message=f"a notification from the surviving alertmanager-{survivor}")
+    wait_for(
+        lambda: firing_on(stack, "a", "store-2") and firing_on(stack, "b", "store-2"),
+        timeout=30,
+        interval=0.2,
+        message="both replicas firing for store-2",
+    )
+    wait_for(
+        lambda: notifications(stack, "store-2"),
+        timeout=40,
+        interval=0.1,
+        message=f"a notification from the surviving alertmanager-{survivor}",
+    )
     time.sleep(5)
     assert len(notifications(stack, "store-2")) == 1
-    assert len(notifications(stack, "store-1")) == 1     # the first group was not re-sent either
-    survivor_sent = metric_value(http_text(am_url(stack, survivor) + "/metrics"),
-                                 "alertmanager_notifications_total", 'integration="webhook"')
+    assert len(notifications(stack, "store-1")) == 1  # the first group was not re-sent either
+    survivor_sent = metric_value(
+        http_text(am_url(stack, survivor) + "/metrics"), "alertmanager_notifications_total", 'integration="webhook"'
+    )
     assert survivor_sent >= 1

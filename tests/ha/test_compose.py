@@ -17,8 +17,7 @@ DOCKER_COMPOSE = shutil.which("docker-compose") or "/usr/bin/docker-compose"
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})})
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +34,25 @@ def test_docker_compose_config_quiet_passes():
 
 def test_two_of_everything_that_must_not_fail_alone(compose):
     services = compose["services"]
-    for pair in (("prometheus-a", "prometheus-b"), ("alertmanager-a", "alertmanager-b"),
-                 ("enhancer-a", "enhancer-b"), ("exporter-shard-1", "exporter-shard-2")):
+    for pair in (
+        ("prometheus-a", "prometheus-b"),
+        ("alertmanager-a", "alertmanager-b"),
+        ("enhancer-a", "enhancer-b"),
+        ("exporter-shard-1", "exporter-shard-2"),
+    ):
         assert set(pair) <= set(services)
-    assert {services["prometheus-a"]["environment"]["REPLICA"], services["prometheus-b"]["environment"]["REPLICA"]} \
-        == {"a", "b"}
-    peers = {name: [a for a in services[name]["command"] if a.startswith("--cluster.peer=")]
-             for name in ("alertmanager-a", "alertmanager-b")}
-    assert peers == {"alertmanager-a": ["--cluster.peer=alertmanager-b:9094"],
-                     "alertmanager-b": ["--cluster.peer=alertmanager-a:9094"]}
+    assert {services["prometheus-a"]["environment"]["REPLICA"], services["prometheus-b"]["environment"]["REPLICA"]} == {
+        "a",
+        "b",
+    }
+    peers = {
+        name: [a for a in services[name]["command"] if a.startswith("--cluster.peer=")]
+        for name in ("alertmanager-a", "alertmanager-b")
+    }
+    assert peers == {
+        "alertmanager-a": ["--cluster.peer=alertmanager-b:9094"],
+        "alertmanager-b": ["--cluster.peer=alertmanager-a:9094"],
+    }
     # VictoriaMetrics deduplicates at the replicas' scrape interval
     scrape = yaml.safe_load((HA / "prometheus.yml").read_text())["global"]["scrape_interval"]
     assert f"-dedup.minScrapeInterval={scrape}" in services["victoriametrics"]["command"]

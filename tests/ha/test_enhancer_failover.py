@@ -23,28 +23,43 @@ SIGNAL = "ha_enhancer_signal"
 
 
 def enhancer_config(stack: Stack, state_url: str, path) -> None:
-    path.write_text(yaml.safe_dump({
-        "prometheus": {"url": stack.victoria_url, "timeout": "2s", "retries": 0},
-        "poll_interval": "500ms",
-        "state": state_url,
-        "allowed_hosts": ["127.0.0.1"],
-        "lease": {"ttl": f"{TTL:g}s"},
-        "rules": [{
-            "name": "ha-act",
-            "query": f"{SIGNAL} > 0",
-            "trigger": {"kind": "threshold", "value": 0},
-            "action": {"kind": "webhook", "url": stack.receiver.url + "/actions/act",
-                       "body": {"target": "{labels.target}"}, "timeout": "60s", "retries": 0},
-            "cooldown": "1h",
-        }],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "prometheus": {"url": stack.victoria_url, "timeout": "2s", "retries": 0},
+                "poll_interval": "500ms",
+                "state": state_url,
+                "allowed_hosts": ["127.0.0.1"],
+                "lease": {"ttl": f"{TTL:g}s"},
+                "rules": [
+                    {
+                        "name": "ha-act",
+                        "query": f"{SIGNAL} > 0",
+                        "trigger": {"kind": "threshold", "value": 0},
+                        "action": {
+                            "kind": "webhook",
+                            "url": stack.receiver.url + "/actions/act",
+                            "body": {"target": "{labels.target}"},
+                            "timeout": "60s",
+                            "retries": 0,
+                        },
+                        "cooldown": "1h",
+                    }
+                ],
+            }
+        )
+    )
 
 
 def enhancer(stack: Stack, name: str, config) -> Process:
     port = free_port()
-    return Process(f"enhancer-{name}", [sys.executable, "-m", "enhancer", "--config", str(config),
-                                        "--listen", f"127.0.0.1:{port}"],
-                   f"http://127.0.0.1:{port}/-/ready", stack.directory, env={"PYTHONPATH": str(os.getcwd())})
+    return Process(
+        f"enhancer-{name}",
+        [sys.executable, "-m", "enhancer", "--config", str(config), "--listen", f"127.0.0.1:{port}"],
+        f"http://127.0.0.1:{port}/-/ready",
+        stack.directory,
+        env={"PYTHONPATH": str(os.getcwd())},
+    )
 
 
 def scrape(process: Process) -> str:
@@ -85,7 +100,7 @@ def _scenario(stack: Stack, empty_postgres_url: str, leader: Process, standby: P
     for target in ("t1", "t2"):
         stack.exporter.set(f'{SIGNAL}{{target="{target}"}}', 1)
     wait_for(lambda: len(sent_targets(stack)) >= 2, timeout=20, interval=0.1, message="two actions")
-    time.sleep(3)   # six more polls of each enhancer
+    time.sleep(3)  # six more polls of each enhancer
     assert sent_targets(stack) == ["t1", "t2"]
     assert acted(leader) == 2.0 and acted(standby) == 0.0
     # the standby evaluates (its view is warm for a takeover) but has not acted
@@ -112,6 +127,7 @@ def _scenario(stack: Stack, empty_postgres_url: str, leader: Process, standby: P
         def resolved():
             [row] = [r for r in store.list_actions() if r.action_id == in_flight.action_id]
             return row if row.status == "finished" else None
+
         row = wait_for(resolved, timeout=5, message="the interrupted action resolved")
         assert row.outcome == "failed" and "outcome unknown" in row.reason
         assert f"Idempotency-Key {in_flight.action_id}" in row.reason and "fencing token 2" in row.reason
@@ -137,6 +153,7 @@ def _scenario(stack: Stack, empty_postgres_url: str, leader: Process, standby: P
     store = StateStore(empty_postgres_url)
     with store.engine.connect() as conn:
         expires, now = conn.exec_driver_sql(
-            "SELECT expires_at, extract(epoch from clock_timestamp()) FROM enhancer_lease").one()
+            "SELECT expires_at, extract(epoch from clock_timestamp()) FROM enhancer_lease"
+        ).one()
     store.close()
     assert float(expires) <= float(now)

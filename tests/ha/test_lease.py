@@ -28,8 +28,17 @@ def pair(empty_postgres_url):
 
 
 def start(store: StateStore, action_id: str, now: float = 100.0) -> None:
-    store.start_action(action_id=action_id, rule="r", target='{"t":"1"}', reason="why", dry_run=False,
-                       value=1.0, baseline=None, now=now, cooldown_until=now + 600)
+    store.start_action(
+        action_id=action_id,
+        rule="r",
+        target='{"t":"1"}',
+        reason="why",
+        dry_run=False,
+        value=1.0,
+        baseline=None,
+        now=now,
+        cooldown_until=now + 600,
+    )
 
 
 def test_one_holder_at_a_time_and_the_token_rises_at_each_takeover(pair):
@@ -40,7 +49,7 @@ def test_one_holder_at_a_time_and_the_token_rises_at_each_takeover(pair):
     assert not lost.leader and lost.holder == "enhancer-0" and 0.5 < lost.expires_in <= 1.0
     renewed = first.acquire()
     assert renewed.leader and not renewed.acquired and renewed.token == 1
-    time.sleep(1.1)                      # the holder stops renewing: its lease lapses
+    time.sleep(1.1)  # the holder stops renewing: its lease lapses
     taken = second.acquire()
     assert taken.leader and taken.acquired and taken.token == 2
     assert not first.acquire().leader and first.token is None and first.known_token == 2
@@ -49,8 +58,8 @@ def test_one_holder_at_a_time_and_the_token_rises_at_each_takeover(pair):
 def test_a_deposed_leaders_late_writes_are_refused_at_commit(pair):
     (old_store, new_store), (old, new) = pair
     old.acquire()
-    start(old_store, "a1")               # write-ahead row, fencing token 1
-    time.sleep(1.1)                      # the old leader stalls past its TTL (a pause, a partition)
+    start(old_store, "a1")  # write-ahead row, fencing token 1
+    time.sleep(1.1)  # the old leader stalls past its TTL (a pause, a partition)
     assert new.acquire().acquired
     [resolved] = new_store.resolve_interrupted(200.0)
     assert resolved.outcome == "failed" and "Idempotency-Key a1" in resolved.reason
@@ -58,8 +67,9 @@ def test_a_deposed_leaders_late_writes_are_refused_at_commit(pair):
 
     # the old leader wakes up and reports its send, then tries to start another: both refused
     with pytest.raises(FencedOut):
-        old_store.finish_action("a1", outcome="success", reason="why", attempts=1, detail="200", now=210.0,
-                                verify_due_at=None)
+        old_store.finish_action(
+            "a1", outcome="success", reason="why", attempts=1, detail="200", now=210.0, verify_due_at=None
+        )
     with pytest.raises(FencedOut):
         start(old_store, "a2")
     rows = new_store.list_actions()
@@ -67,18 +77,19 @@ def test_a_deposed_leaders_late_writes_are_refused_at_commit(pair):
 
     # the new leader's own writes carry its token
     start(new_store, "b1", now=300.0)
-    assert new_store.finish_action("b1", outcome="success", reason="why", attempts=1, detail="200", now=301.0,
-                                   verify_due_at=None)
+    assert new_store.finish_action(
+        "b1", outcome="success", reason="why", attempts=1, detail="200", now=301.0, verify_due_at=None
+    )
     assert {r.action_id: r.fencing_token for r in new_store.list_actions()} == {"a1": 1, "b1": 2}
 
 
 def test_a_takeover_waits_for_a_write_in_flight(pair):
     (old_store, _), (old, new) = pair
     old.acquire()
-    time.sleep(1.1)                      # expired, but the old leader is inside a write transaction
+    time.sleep(1.1)  # expired, but the old leader is inside a write transaction
     took_over_at: list[float] = []
     with old_store.engine.begin() as conn:
-        assert old.fence(conn, False) == 1          # FOR SHARE on the lease row
+        assert old.fence(conn, False) == 1  # FOR SHARE on the lease row
         thread = threading.Thread(target=lambda: took_over_at.append((new.acquire(), time.monotonic())))
         thread.start()
         time.sleep(0.5)

@@ -21,14 +21,18 @@ def test_a_killed_replica_leaves_no_gap_and_no_doubled_values(stack: Stack):
     alive = [name for name, process in stack.prometheis.items() if process.alive]
     assert alive == ["a", "b"], "both replicas must be running before one is killed"
     # both replicas have written for a while
-    wait_for(lambda: stack.vm_query(f"count_over_time({SERIES}[10s])"), timeout=30, interval=0.5,
-             message="samples in VictoriaMetrics")
+    wait_for(
+        lambda: stack.vm_query(f"count_over_time({SERIES}[10s])"),
+        timeout=30,
+        interval=0.5,
+        message="samples in VictoriaMetrics",
+    )
     time.sleep(10)
 
     # One series, not one per replica (the replica label is dropped on write) ...
     [series] = stack.vm_query(SERIES)
     assert "replica" not in series["metric"] and series["metric"]["cluster"] == "inventory-ha"
-    assert series["metric"]["shard"] == "1"          # from the file_sd targets file
+    assert series["metric"]["shard"] == "1"  # from the file_sd targets file
     # ... whose sum equals what one replica scraped, and each replica did scrape it.
     for name in "ab":
         local = http_json(prometheus_url(stack.prometheis[name]) + f"/api/v1/query?query={SERIES}")
@@ -42,12 +46,13 @@ def test_a_killed_replica_leaves_no_gap_and_no_doubled_values(stack: Stack):
     killed_at = time.time()
     stack.prometheis["a"].kill9()
     time.sleep(10)
-    end = time.time() - 2      # past VictoriaMetrics's -search.latencyOffset and remote-write batching
+    end = time.time() - 2  # past VictoriaMetrics's -search.latencyOffset and remote-write batching
 
     # query_range around the kill: a point at every step, every one 42, no doubling
     start = killed_at - 10
-    answer = http_json(f"{stack.victoria_url}/api/v1/query_range?query=sum({SERIES})"
-                       f"&start={start:.3f}&end={end:.3f}&step=1s")
+    answer = http_json(
+        f"{stack.victoria_url}/api/v1/query_range?query=sum({SERIES})&start={start:.3f}&end={end:.3f}&step=1s"
+    )
     [result] = answer["data"]["result"]
     stamps = [float(t) for t, _ in result["values"]]
     assert {float(v) for _, v in result["values"]} == {42.0}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-
 from integration_support import SCHEMA, TOKENS, seed_statements
 
 

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 from aiohttp import web
 from prometheus_client.metrics_core import Metric
@@ -30,8 +31,12 @@ LOCATION_MAPS = {
     "odoo": {"8": "wh-main", "21": "store-north"},
     "rest_json": {"A": "wh-main", "B": "online"},
 }
-TOKENS = {"shopify": "shpat_test_SECRET_6f1d2c", "square": "EAAAl_test_SECRET_9a8b7c",
-          "odoo": "odoo-test-SECRET-pw-4e5f", "rest_json": "rest-test-SECRET-key-3c2b"}
+TOKENS = {
+    "shopify": "shpat_test_SECRET_6f1d2c",
+    "square": "EAAAl_test_SECRET_9a8b7c",
+    "odoo": "odoo-test-SECRET-pw-4e5f",
+    "rest_json": "rest-test-SECRET-key-3c2b",
+}
 FAKES = {"shopify": shopify_fake, "square": square_fake, "odoo": odoo_fake, "rest_json": rest_fake}
 
 
@@ -47,8 +52,10 @@ def seed_statements() -> list[str]:
     for i, sku in enumerate(SKUS):
         for loc in locations:
             on_hand, reserved = stock_row(i, loc)
-            out.append("INSERT INTO stock_levels (sku, location_id, on_hand, reserved, updated_at) "
-                       f"VALUES ('{sku}', '{loc}', {on_hand}, {reserved}, '2026-11-22T00:00:00Z')")
+            out.append(
+                "INSERT INTO stock_levels (sku, location_id, on_hand, reserved, updated_at) "
+                f"VALUES ('{sku}', '{loc}', {on_hand}, {reserved}, '2026-11-22T00:00:00Z')"
+            )
     return out
 
 
@@ -72,8 +79,7 @@ class RunningFake:
 
 @asynccontextmanager
 async def running_fake(kind: str, stock: dict | None = None) -> AsyncIterator[RunningFake]:
-    state = FakeState(kind, TOKENS[kind], LOCATION_MAPS[kind],
-                      stock=remote_stock(kind) if stock is None else stock)
+    state = FakeState(kind, TOKENS[kind], LOCATION_MAPS[kind], stock=remote_stock(kind) if stock is None else stock)
     runner = web.AppRunner(FAKES[kind].build_app(state), handler_cancellation=True, shutdown_timeout=1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -101,9 +107,16 @@ def integration_config(kind: str, url: str, name: str | None = None, **extra: An
         extra.setdefault("quantity_path", "available")
         extra.setdefault("auth_header", "X-Api-Key")
         extra.setdefault("auth_scheme", "")
-    data = {"name": name or kind, "kind": kind, "url": url, "token_env": f"TEST_{kind.upper()}_TOKEN",
-            "interval": 60, "timeout": extra.pop("timeout", 5.0),
-            "locations": extra.pop("locations", LOCATION_MAPS[kind]), **extra}
+    data = {
+        "name": name or kind,
+        "kind": kind,
+        "url": url,
+        "token_env": f"TEST_{kind.upper()}_TOKEN",
+        "interval": 60,
+        "timeout": extra.pop("timeout", 5.0),
+        "locations": extra.pop("locations", LOCATION_MAPS[kind]),
+        **extra,
+    }
     return CONNECTORS[kind].Settings.model_validate(data)
 
 

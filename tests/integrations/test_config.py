@@ -20,27 +20,48 @@ def write(tmp_path, integration: dict) -> str:
     return str(path)
 
 
-BASE = {"name": "shop", "kind": "shopify", "url": "https://example.myshopify.com", "token_env": "TEST_SHOPIFY_TOKEN",
-        "locations": {"gid://shopify/Location/1": "online"}}
+BASE = {
+    "name": "shop",
+    "kind": "shopify",
+    "url": "https://example.myshopify.com",
+    "token_env": "TEST_SHOPIFY_TOKEN",
+    "locations": {"gid://shopify/Location/1": "online"},
+}
 
 
-@pytest.mark.parametrize("change, expected", [
-    ({"kind": "magento"}, "integrations.0.kind: unknown kind 'magento', expected one of 'shopify', 'square', 'odoo', "
-                          "'rest_json'"),
-    ({"page_size": 0}, "integrations.0.page_size: Input should be greater than or equal to 1"),
-    ({"pagesize": 10}, "integrations.0.pagesize: unknown key"),
-    ({"api_version": "2025-02"}, "integrations.0.api_version: expected a Shopify API version"),
-    ({"token_env": "NOT_SET_ANYWHERE_42"}, "integrations.0.token_env: environment variable NOT_SET_ANYWHERE_42 is not set"),
-    ({"token_env": None}, "integrations.0.token_env: a shopify integration needs token_env or token_file"),
-    ({"locations": {}}, "integrations.0.locations: map at least one remote location id"),
-    ({"locations": {"a": "online", "b": "online"}}, "integrations.0.locations: remote locations 'a' and 'b' both map to 'online'"),
-    ({"url": "ftp://x"}, "integrations.0.url: must be an http:// or https:// URL"),
-    ({"kind": "odoo", "database": "db", "username": "u"}, "integrations.0.locations.gid://shopify/Location/1: Odoo location ids are integers"),
-    ({"kind": "odoo"}, "integrations.0.database: required key is missing"),
-    ({"kind": "rest_json", "sku_path": "sku", "location_path": "loc", "quantity_path": "q", "paging": "cursor"},
-     "integrations.0.paging: cursor needs cursor_path"),
-    ({"tolerance_units": -1}, "integrations.0.tolerance_units: Input should be greater than or equal to 0"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (
+            {"kind": "magento"},
+            "integrations.0.kind: unknown kind 'magento', expected one of 'shopify', 'square', 'odoo', 'rest_json'",
+        ),
+        ({"page_size": 0}, "integrations.0.page_size: Input should be greater than or equal to 1"),
+        ({"pagesize": 10}, "integrations.0.pagesize: unknown key"),
+        ({"api_version": "2025-02"}, "integrations.0.api_version: expected a Shopify API version"),
+        (
+            {"token_env": "NOT_SET_ANYWHERE_42"},
+            "integrations.0.token_env: environment variable NOT_SET_ANYWHERE_42 is not set",
+        ),
+        ({"token_env": None}, "integrations.0.token_env: a shopify integration needs token_env or token_file"),
+        ({"locations": {}}, "integrations.0.locations: map at least one remote location id"),
+        (
+            {"locations": {"a": "online", "b": "online"}},
+            "integrations.0.locations: remote locations 'a' and 'b' both map to 'online'",
+        ),
+        ({"url": "ftp://x"}, "integrations.0.url: must be an http:// or https:// URL"),
+        (
+            {"kind": "odoo", "database": "db", "username": "u"},
+            "integrations.0.locations.gid://shopify/Location/1: Odoo location ids are integers",
+        ),
+        ({"kind": "odoo"}, "integrations.0.database: required key is missing"),
+        (
+            {"kind": "rest_json", "sku_path": "sku", "location_path": "loc", "quantity_path": "q", "paging": "cursor"},
+            "integrations.0.paging: cursor needs cursor_path",
+        ),
+        ({"tolerance_units": -1}, "integrations.0.tolerance_units: Input should be greater than or equal to 0"),
+    ],
+)
 def test_bad_integration_settings(tmp_path, change, expected):
     integration = {**BASE, **change}
     integration = {k: v for k, v in integration.items() if v is not None}
@@ -63,21 +84,37 @@ def test_good_settings_load(tmp_path):
 REST = {**BASE, "kind": "rest_json", "sku_path": "sku", "location_path": "loc", "quantity_path": "q"}
 
 
-@pytest.mark.parametrize("integrations, expected", [
-    # The kind's model reports at the key, without the union's tag ("rest_json") in the path.
-    ([{k: v for k, v in REST.items() if k != "sku_path"}], "integrations.0.sku_path: required key is missing"),
-    # Each kind owns its keys: Square's sku_from is no Shopify key.
-    ([{**BASE, "sku_from": "catalog"}], "integrations.0.sku_from: unknown key"),
-    ([BASE, {**REST, "name": "wms", "paging": "sideways"}],
-     "integrations.1.paging: Input should be 'link', 'cursor' or 'none'"),
-    ([{k: v for k, v in BASE.items() if k != "kind"}],
-     "integrations.0.kind: required key is missing"),
-    # A key blamed by a check across keys keeps its name even when it reads like a tag.
-    ([{**BASE, "kind": "odoo", "database": "db", "username": "u", "locations": {"8": "wh", "shopify": "online"}}],
-     "integrations.0.locations.shopify: Odoo location ids are integers (stock.location id)"),
-    ([{**BASE, "ignored_locations": ["gid://shopify/Location/1"]}],
-     "integrations.0.ignored_locations: 'gid://shopify/Location/1' is both mapped and ignored"),
-])
+@pytest.mark.parametrize(
+    "integrations, expected",
+    [
+        # The kind's model reports at the key, without the union's tag ("rest_json") in the path.
+        ([{k: v for k, v in REST.items() if k != "sku_path"}], "integrations.0.sku_path: required key is missing"),
+        # Each kind owns its keys: Square's sku_from is no Shopify key.
+        ([{**BASE, "sku_from": "catalog"}], "integrations.0.sku_from: unknown key"),
+        (
+            [BASE, {**REST, "name": "wms", "paging": "sideways"}],
+            "integrations.1.paging: Input should be 'link', 'cursor' or 'none'",
+        ),
+        ([{k: v for k, v in BASE.items() if k != "kind"}], "integrations.0.kind: required key is missing"),
+        # A key blamed by a check across keys keeps its name even when it reads like a tag.
+        (
+            [
+                {
+                    **BASE,
+                    "kind": "odoo",
+                    "database": "db",
+                    "username": "u",
+                    "locations": {"8": "wh", "shopify": "online"},
+                }
+            ],
+            "integrations.0.locations.shopify: Odoo location ids are integers (stock.location id)",
+        ),
+        (
+            [{**BASE, "ignored_locations": ["gid://shopify/Location/1"]}],
+            "integrations.0.ignored_locations: 'gid://shopify/Location/1' is both mapped and ignored",
+        ),
+    ],
+)
 def test_union_reports_the_whole_line(tmp_path, integrations, expected):
     path = tmp_path / "exporter.yml"
     path.write_text(yaml.safe_dump({"integrations": integrations}))
@@ -99,9 +136,13 @@ def test_odoo_model_rejects_location_ids_that_are_not_integers():
 
 def test_database_sql_required_unless_reference_schema(tmp_path):
     path = tmp_path / "exporter.yml"
-    document = {"database": {"url": "sqlite:///x.db", "schema": "custom"},
-                "integrations": [{**BASE, "database_sql": "SELECT sku, location, available FROM v"},
-                                 {**BASE, "name": "second"}]}
+    document = {
+        "database": {"url": "sqlite:///x.db", "schema": "custom"},
+        "integrations": [
+            {**BASE, "database_sql": "SELECT sku, location, available FROM v"},
+            {**BASE, "name": "second"},
+        ],
+    }
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(ConfigError) as err:
         load_config(path)

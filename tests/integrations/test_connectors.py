@@ -4,7 +4,6 @@ mismatch counts, accuracy and mismatch list are worked out here from the seed.""
 from __future__ import annotations
 
 import pytest
-
 from integration_support import LOCATION_MAPS, SKUS, make_collector, running_fake, samples, stock_row, value
 
 KINDS = ["shopify", "square", "odoo", "rest_json"]
@@ -47,11 +46,19 @@ async def test_drift_over_several_pages(kind, inventory_db):
 
     mismatches = collector.api_views()["mismatches"]
     assert [(m["sku"], m["location"], m["difference"]) for m in mismatches] == [
-        ("SKU-001", local1, 5), ("SKU-002", local1, -2), ("SKU-010", local2, 1)]
+        ("SKU-001", local1, 5),
+        ("SKU-002", local1, -2),
+        ("SKU-010", local2, 1),
+    ]
     first = mismatches[0]
-    assert first == {"integration": kind, "sku": "SKU-001", "location": local1,
-                     "database": available("SKU-001", local1), "remote": available("SKU-001", local1) + 5,
-                     "difference": 5}
+    assert first == {
+        "integration": kind,
+        "sku": "SKU-001",
+        "location": local1,
+        "database": available("SKU-001", local1),
+        "remote": available("SKU-001", local1) + 5,
+        "difference": 5,
+    }
     # No SKU ever becomes a label value.
     for family in families:
         for sample in family.samples:
@@ -81,9 +88,16 @@ async def test_tolerance_and_missing_remote(inventory_db):
     assert value(with_tolerance, "inventory_integration_stock_mismatch_skus", location=local2) == 0
     assert value(with_tolerance, "inventory_integration_accuracy_ratio") == pytest.approx(57 / 60)
     missing = [m for m in tolerant.api_views()["mismatches"] if m["sku"] == "SKU-020"]
-    assert missing == [{"integration": kind, "sku": "SKU-020", "location": local1,
-                        "database": available("SKU-020", local1), "remote": 0,
-                        "difference": -available("SKU-020", local1)}]
+    assert missing == [
+        {
+            "integration": kind,
+            "sku": "SKU-020",
+            "location": local1,
+            "database": available("SKU-020", local1),
+            "remote": 0,
+            "difference": -available("SKU-020", local1),
+        }
+    ]
     # missing_remote: ignore leaves it out of the comparison altogether.
     assert value(ignored, "inventory_integration_compared_skus", location=local1) == 29
     assert value(ignored, "inventory_integration_stock_mismatch_skus", location=local1) == 2
@@ -159,9 +173,17 @@ async def test_rest_json_cursor_paging_and_reserved(inventory_db):
     drift, local1, local2 = drift_for("rest_json")
     async with running_fake("rest_json") as fake:
         fake.control(drift=drift)
-        collector = make_collector("rest_json", fake.url, inventory_db, path="/api/stock-cursor", paging="cursor",
-                                   cursor_path="meta.next_cursor", page_size=8, quantity_path="on_hand",
-                                   reserved_path="reserved")
+        collector = make_collector(
+            "rest_json",
+            fake.url,
+            inventory_db,
+            path="/api/stock-cursor",
+            paging="cursor",
+            cursor_path="meta.next_cursor",
+            page_size=8,
+            quantity_path="on_hand",
+            reserved_path="reserved",
+        )
         try:
             families = await collector.collect()
         finally:

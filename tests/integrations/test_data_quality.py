@@ -4,22 +4,22 @@ non-numeric quantities, no SKU) are counted by check and skipped; the rest is co
 from __future__ import annotations
 
 import pytest
-
 from integration_support import LOCATION_MAPS, make_collector, running_fake, value
 
 
 def dirty_rows(kind: str) -> list[dict]:
     remote1 = next(iter(LOCATION_MAPS[kind]))
-    unmapped = {"shopify": "gid://shopify/Location/999", "square": "LUNKNOWN00099", "odoo": "77",
-                "rest_json": "Z"}[kind]
+    unmapped = {"shopify": "gid://shopify/Location/999", "square": "LUNKNOWN00099", "odoo": "77", "rest_json": "Z"}[
+        kind
+    ]
     return [
-        {"sku": "GHOST-1", "location": remote1, "quantity": 4},            # unknown_sku
-        {"sku": "GHOST-2", "location": remote1, "quantity": 1},            # unknown_sku
-        {"sku": "SKU-003", "location": unmapped, "quantity": 9},           # unmapped_location
-        {"sku": "SKU-004", "location": remote1, "quantity": 999},          # duplicate_row (listed twice)
-        {"sku": "SKU-005", "location": remote1, "quantity": -3},           # bad_quantity once SKU-005 is gone
-        {"sku": "SKU-006", "location": remote1, "quantity": "lots"},       # bad_quantity once SKU-006 is gone
-        {"sku": None, "location": remote1, "quantity": 2},                 # missing_sku
+        {"sku": "GHOST-1", "location": remote1, "quantity": 4},  # unknown_sku
+        {"sku": "GHOST-2", "location": remote1, "quantity": 1},  # unknown_sku
+        {"sku": "SKU-003", "location": unmapped, "quantity": 9},  # unmapped_location
+        {"sku": "SKU-004", "location": remote1, "quantity": 999},  # duplicate_row (listed twice)
+        {"sku": "SKU-005", "location": remote1, "quantity": -3},  # bad_quantity once SKU-005 is gone
+        {"sku": "SKU-006", "location": remote1, "quantity": "lots"},  # bad_quantity once SKU-006 is gone
+        {"sku": None, "location": remote1, "quantity": 2},  # missing_sku
     ]
 
 
@@ -37,10 +37,11 @@ async def test_dirty_rows_are_counted_and_skipped(kind, inventory_db):
             families = await collector.collect()
         finally:
             await collector.close()
-    issues = {check: value(families, "inventory_integration_data_quality_issues", check=check)
-              for check in ("unknown_sku", "unmapped_location", "duplicate_row", "bad_quantity", "missing_sku")}
-    assert issues == {"unknown_sku": 2, "unmapped_location": 1, "duplicate_row": 1, "bad_quantity": 2,
-                      "missing_sku": 1}
+    issues = {
+        check: value(families, "inventory_integration_data_quality_issues", check=check)
+        for check in ("unknown_sku", "unmapped_location", "duplicate_row", "bad_quantity", "missing_sku")
+    }
+    assert issues == {"unknown_sku": 2, "unmapped_location": 1, "duplicate_row": 1, "bad_quantity": 2, "missing_sku": 1}
     # Everything else still compares: SKU-005/006 are listed (badly), so they are neither
     # compared nor treated as missing; the duplicate's first listing wins.
     assert value(families, "inventory_integration_compared_skus", location=local1) == 28
@@ -51,12 +52,14 @@ async def test_dirty_rows_are_counted_and_skipped(kind, inventory_db):
 
 async def test_odoo_dirty_quants(inventory_db):
     async with running_fake("odoo") as fake:
-        fake.control(extra_rows=[
-            {"sku": "GHOST-1", "location": "8", "quantity": 4},
-            {"sku": "SKU-003", "location": "77", "quantity": 9},
-            {"sku": None, "location": "8", "quantity": 2},
-            {"sku": "SKU-007", "location": "21", "quantity": "n/a"},
-        ])
+        fake.control(
+            extra_rows=[
+                {"sku": "GHOST-1", "location": "8", "quantity": 4},
+                {"sku": "SKU-003", "location": "77", "quantity": 9},
+                {"sku": None, "location": "8", "quantity": 2},
+                {"sku": "SKU-007", "location": "21", "quantity": "n/a"},
+            ]
+        )
         collector = make_collector("odoo", fake.url, inventory_db)
         try:
             families = await collector.collect()

@@ -9,12 +9,12 @@ import logging
 import aiohttp
 import yaml
 from aiohttp import web
+from integration_support import LOCATION_MAPS, TOKENS, running_fake
 
 from exporter.collectors import build_collectors
 from exporter.config import load_config
 from exporter.runner import Runner
 from exporter.server import build_app
-from integration_support import LOCATION_MAPS, TOKENS, running_fake
 
 
 async def test_exporter_serves_integrations_and_never_leaks_secrets(inventory_db, tmp_path, caplog):
@@ -23,19 +23,44 @@ async def test_exporter_serves_integrations_and_never_leaks_secrets(inventory_db
         shopify.control(drift={"SKU-004@gid://shopify/Location/1001": -4})
         odoo.control(error="401")  # wrong password at the WMS
         config_path = tmp_path / "exporter.yml"
-        config_path.write_text(yaml.safe_dump({
-            "database": {"url": inventory_db},
-            "business": {"enabled": False},
-            "host": {"enabled": False},
-            "integrations": [
-                {"name": "shopify", "kind": "shopify", "url": shopify.url, "token_env": "TEST_SHOPIFY_TOKEN",
-                 "timeout": "3s", "locations": LOCATION_MAPS["shopify"], "page_size": 7},
-                {"name": "square", "kind": "square", "url": square.url, "token_env": "TEST_SQUARE_TOKEN",
-                 "timeout": "3s", "locations": LOCATION_MAPS["square"]},
-                {"name": "odoo", "kind": "odoo", "url": odoo.url, "token_env": "TEST_ODOO_TOKEN", "timeout": "3s",
-                 "database": "inventory", "username": "exporter", "locations": LOCATION_MAPS["odoo"]},
-            ],
-        }))
+        config_path.write_text(
+            yaml.safe_dump(
+                {
+                    "database": {"url": inventory_db},
+                    "business": {"enabled": False},
+                    "host": {"enabled": False},
+                    "integrations": [
+                        {
+                            "name": "shopify",
+                            "kind": "shopify",
+                            "url": shopify.url,
+                            "token_env": "TEST_SHOPIFY_TOKEN",
+                            "timeout": "3s",
+                            "locations": LOCATION_MAPS["shopify"],
+                            "page_size": 7,
+                        },
+                        {
+                            "name": "square",
+                            "kind": "square",
+                            "url": square.url,
+                            "token_env": "TEST_SQUARE_TOKEN",
+                            "timeout": "3s",
+                            "locations": LOCATION_MAPS["square"],
+                        },
+                        {
+                            "name": "odoo",
+                            "kind": "odoo",
+                            "url": odoo.url,
+                            "token_env": "TEST_ODOO_TOKEN",
+                            "timeout": "3s",
+                            "database": "inventory",
+                            "username": "exporter",
+                            "locations": LOCATION_MAPS["odoo"],
+                        },
+                    ],
+                }
+            )
+        )
         config = load_config(config_path)
         runner = Runner(build_collectors(config))
         app_runner = web.AppRunner(build_app(runner))
@@ -73,12 +98,23 @@ async def test_exporter_serves_integrations_and_never_leaks_secrets(inventory_db
     assert 'inventory_integration_request_duration_seconds_bucket{integration="square",le="+Inf"}' in metrics
     assert "inventory_integration_data_quality_issues{" in metrics
     assert "inventory_data_quality_issues{" not in metrics  # the business collector's family
-    assert mismatches == [{"integration": "shopify", "sku": "SKU-004", "location": "online",
-                           "database": mismatches[0]["database"], "remote": mismatches[0]["database"] - 4,
-                           "difference": -4}]
+    assert mismatches == [
+        {
+            "integration": "shopify",
+            "sku": "SKU-004",
+            "location": "online",
+            "database": mismatches[0]["database"],
+            "remote": mismatches[0]["database"] - 4,
+            "difference": -4,
+        }
+    ]
     assert square_only == []
     assert "bad credentials: check token_env TEST_ODOO_TOKEN" in caplog.text
     for secret in TOKENS.values():
-        for where, text in (("logs", caplog.text), ("metrics", metrics), ("mismatches", mismatches_text),
-                            ("landing page", landing)):
+        for where, text in (
+            ("logs", caplog.text),
+            ("metrics", metrics),
+            ("mismatches", mismatches_text),
+            ("landing page", landing),
+        ):
             assert secret not in text, f"secret in {where}"

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-
 from integration_support import TOKENS, running_fake
 
 ROOT = Path(__file__).resolve().parents[2]
-ITEMS = 'query { inventoryItems(first: 5) { nodes { sku inventoryLevels(first: 2) { nodes { location { id } } } } } }'
+ITEMS = "query { inventoryItems(first: 5) { nodes { sku inventoryLevels(first: 2) { nodes { location { id } } } } } }"
 
 
 async def post(url: str, body, headers: dict | None = None) -> tuple[int, dict]:
@@ -28,8 +27,9 @@ async def post(url: str, body, headers: dict | None = None) -> tuple[int, dict]:
 async def test_shopify_rejects_wrong_requests():
     async with running_fake("shopify") as fake:
         good = {"X-Shopify-Access-Token": TOKENS["shopify"]}
-        status, body = await post(f"{fake.url}/admin/api/2025-01/graphql.json", {"query": ITEMS},
-                                  {"X-Shopify-Access-Token": "nope"})
+        status, body = await post(
+            f"{fake.url}/admin/api/2025-01/graphql.json", {"query": ITEMS}, {"X-Shopify-Access-Token": "nope"}
+        )
         assert status == 401 and "Invalid API key or access token" in body["errors"]
         status, body = await post(f"{fake.url}/admin/api/2025-01/graphql.json", {"query": ITEMS}, good)
         assert status == 200 and body["errors"][0]["extensions"]["code"] == "missingRequiredArguments"
@@ -47,24 +47,37 @@ async def test_square_rejects_wrong_requests():
         assert status == 400 and body["errors"][0]["code"] == "MISSING_REQUIRED_PARAMETER"
         versioned = {**auth, "Square-Version": "2025-01-23"}
         status, body = await post(url, {"location_ids": ["LNORTHSTORE01"], "page": 2}, versioned)
-        assert status == 400 and body["errors"][0] == {"category": "INVALID_REQUEST_ERROR", "code": "BAD_REQUEST",
-                                                       "detail": "Unknown field `page`", "field": "page"}
+        assert status == 400 and body["errors"][0] == {
+            "category": "INVALID_REQUEST_ERROR",
+            "code": "BAD_REQUEST",
+            "detail": "Unknown field `page`",
+            "field": "page",
+        }
         status, body = await post(url, {"limit": 5000}, versioned)
         assert status == 400 and body["errors"][0]["field"] == "limit"
         status, body = await post(url, {}, {"Authorization": "Bearer wrong", "Square-Version": "2025-01-23"})
         assert status == 401 and body["errors"][0]["category"] == "AUTHENTICATION_ERROR"
-        status, body = await post(url, {"location_ids": ["LNORTHSTORE01"], "states": ["IN_STOCK"], "limit": 3},
-                                  versioned)
+        status, body = await post(
+            url, {"location_ids": ["LNORTHSTORE01"], "states": ["IN_STOCK"], "limit": 3}, versioned
+        )
         assert status == 200 and len(body["counts"]) == 3 and body["cursor"]
         assert body["counts"][0]["quantity"] == str(int(body["counts"][0]["quantity"]))  # a decimal string
 
 
 async def test_odoo_answers_errors_inside_http_200():
     async with running_fake("odoo") as fake:
+
         def call(password, fields):
-            return {"jsonrpc": "2.0", "method": "call", "id": 1, "params": {
-                "service": "object", "method": "execute_kw",
-                "args": ["inventory", 2, password, "stock.quant", "search_read", [[]], {"fields": fields}]}}
+            return {
+                "jsonrpc": "2.0",
+                "method": "call",
+                "id": 1,
+                "params": {
+                    "service": "object",
+                    "method": "execute_kw",
+                    "args": ["inventory", 2, password, "stock.quant", "search_read", [[]], {"fields": fields}],
+                },
+            }
 
         status, body = await post(f"{fake.url}/jsonrpc", call("wrong", ["quantity"]))
         assert status == 200 and body["error"]["data"]["name"] == "odoo.exceptions.AccessDenied"
@@ -89,8 +102,12 @@ def test_cli_serves_the_demo_database(inventory_db):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     db_path = inventory_db.removeprefix("sqlite:///")
-    process = subprocess.Popen([sys.executable, "-m", "demo.fakes.shopify", "--port", str(port), "--db", db_path],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "demo.fakes.shopify", "--port", str(port), "--db", db_path],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 15
         while True:

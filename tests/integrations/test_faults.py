@@ -8,7 +8,6 @@ import logging
 import time
 
 import pytest
-
 from integration_support import TOKENS, make_collector, render, running_fake, samples, value
 
 VENDORS = ["shopify", "square", "odoo"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from integration_support import LOCATION_MAPS, make_collector, running_fake, seed_statements, value
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from integration_support import make_collector, running_fake, value
 
 

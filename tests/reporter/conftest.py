@@ -23,8 +23,11 @@ def prometheus():
     directory = Path(tempfile.mkdtemp(prefix="reporter-prom-"))
     source = directory / "series.om.txt"
     dataset.write_openmetrics(source)
-    subprocess.run(["/usr/bin/promtool", "tsdb", "create-blocks-from", "openmetrics", "-q", str(source),
-                    str(directory / "tsdb")], check=True, capture_output=True)
+    subprocess.run(
+        ["/usr/bin/promtool", "tsdb", "create-blocks-from", "openmetrics", "-q", str(source), str(directory / "tsdb")],
+        check=True,
+        capture_output=True,
+    )
     source.unlink()
     server = PrometheusServer(directory)
     yield server
@@ -36,8 +39,12 @@ def base_config(prometheus_url: str, out_dir: Path, **extra) -> dict:
     config = {
         "prometheus": {"url": prometheus_url, "timeout": "20s", "retries": 0, "rule_evaluation_interval": "60s"},
         "timezone": "UTC",
-        "output": {"directory": str(out_dir), "resolution": "5m",
-                   "capacity_periods": ["weekly", "monthly", "quarterly"], "title": "Inventory report"},
+        "output": {
+            "directory": str(out_dir),
+            "resolution": "5m",
+            "capacity_periods": ["weekly", "monthly", "quarterly"],
+            "title": "Inventory report",
+        },
     }
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(config.get(key), dict):

@@ -11,8 +11,8 @@ from collections import defaultdict
 from tests.reporter import dataset as d
 from tests.reporter.dataset import increase, instant, rate, select, subquery_points, window
 
-STEP = 300          # output.resolution in the test config
-EVAL = 60           # prometheus.rule_evaluation_interval in the test config
+STEP = 300  # output.resolution in the test config
+EVAL = 60  # prometheus.rule_evaluation_interval in the test config
 AVAILABILITY = 0.999
 
 
@@ -38,7 +38,7 @@ def _by(series, label: str, fn) -> dict[tuple, float]:
 
 
 def expected(start: float, end: float, capacity: bool = True) -> dict[tuple[str, tuple], float | None]:
-    D = end - start
+    span = end - start
     out: dict[tuple[str, tuple], float | None] = {}
 
     def put(key, value, labels=()):
@@ -52,35 +52,39 @@ def expected(start: float, end: float, capacity: bool = True) -> dict[tuple[str,
 
     # service
     requests = select("inventory_api_requests_total")
-    total = _sum(increase(p, end, D) for _, p in requests)
-    errors = _sum(increase(p, end, D) for labels, p in requests if labels["code"].startswith("5")) or 0.0
+    total = _sum(increase(p, end, span) for _, p in requests)
+    errors = _sum(increase(p, end, span) for labels, p in requests if labels["code"].startswith("5")) or 0.0
     availability = None if not total else 1 - errors / total
     put("service.availability_ratio", availability)
-    put("service.error_budget_remaining_ratio",
-        None if availability is None else 1 - (1 - availability) / (1 - AVAILABILITY))
+    put(
+        "service.error_budget_remaining_ratio",
+        None if availability is None else 1 - (1 - availability) / (1 - AVAILABILITY),
+    )
     put("service.error_ratio", None if not total else errors / total)
-    put("service.request_rate_mean", None if total is None else total / D)
-    peaks = [_sum(rate(p, at, 300) for _, p in requests) for at in subquery_points(end, D, STEP)]
+    put("service.request_rate_mean", None if total is None else total / span)
+    peaks = [_sum(rate(p, at, 300) for _, p in requests) for at in subquery_points(end, span, STEP)]
     put("service.request_rate_peak", max((v for v in peaks if v is not None), default=None))
     buckets = defaultdict(float)
     for labels, points in select("inventory_api_request_duration_seconds_bucket"):
-        value = increase(points, end, D)
+        value = increase(points, end, span)
         if value is not None:
             buckets[float(labels["le"].replace("+Inf", "inf"))] += value
     for q, key in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
         put(f"service.latency_{key}_seconds", d.histogram_quantile(q, list(buckets.items())) if buckets else None)
-    put("service.performance_score_mean",
-        _avg(window(select("job:inventory_api_performance_score:weighted_avg5m")[0][1], end, D)))
+    put(
+        "service.performance_score_mean",
+        _avg(window(select("job:inventory_api_performance_score:weighted_avg5m")[0][1], end, span)),
+    )
     firing, episodes = {}, {}
     for labels, points in select("ALERTS", alertstate="firing"):
-        count = len(window(points, end, D))
+        count = len(window(points, end, span))
         if not count:
             continue
         key = (("alertname", labels["alertname"]), ("severity", labels["severity"]))
         firing[key] = count * EVAL
         state = select("ALERTS_FOR_STATE", alertname=labels["alertname"])
         if state:
-            values = [v for _, v in window(state[0][1], end, D)]
+            values = [v for _, v in window(state[0][1], end, span)]
             episodes[key] = 1 + sum(1 for a, b in zip(values, values[1:]) if a != b)
         else:
             episodes[key] = 1
@@ -90,75 +94,87 @@ def expected(start: float, end: float, capacity: bool = True) -> dict[tuple[str,
     # business
     for key, at in (("business.stock_value_start", start), ("business.stock_value_end", end)):
         put_by(key, _by(select("inventory_stock_value"), "currency", lambda p, at=at: instant(p, at)))
-    stockout = [_sum(instant(p, at) for _, p in select("inventory_out_of_stock_skus"))
-                for at in subquery_points(end, D, STEP)]
+    stockout = [
+        _sum(instant(p, at) for _, p in select("inventory_out_of_stock_skus"))
+        for at in subquery_points(end, span, STEP)
+    ]
     present = [v for v in stockout if v is not None]
     put("business.stockout_sku_hours", sum(present) * STEP / 3600 if present else None)
-    for key, name in (("business.low_stock_skus_mean", "inventory_low_stock_skus"),
-                      ("business.below_safety_stock_skus_mean", "inventory_below_safety_stock_skus"),
-                      ("business.reorder_recommended_skus_mean", "inventory_reorder_recommended_skus"),
-                      ("business.reorder_recommended_units_mean", "inventory_reorder_recommended_units")):
-        put(key, _sum(_avg(window(p, end, D)) for _, p in select(name)))
+    for key, name in (
+        ("business.low_stock_skus_mean", "inventory_low_stock_skus"),
+        ("business.below_safety_stock_skus_mean", "inventory_below_safety_stock_skus"),
+        ("business.reorder_recommended_skus_mean", "inventory_reorder_recommended_skus"),
+        ("business.reorder_recommended_units_mean", "inventory_reorder_recommended_units"),
+    ):
+        put(key, _sum(_avg(window(p, end, span)) for _, p in select(name)))
     channels = {}
     for labels, points in select("inventory_order_fulfillment_ratio"):
-        value = _avg(window(points, end, D))
+        value = _avg(window(points, end, span))
         if value is not None:
             channels[(("channel", labels["channel"]),)] = value
     put_by("business.fulfillment_ratio", channels)
-    actual = _sum(_avg(window(p, end, D)) for _, p in select("inventory_forecast_actual_units"))
-    for key, name in (("business.forecast_wape_ratio", "inventory_forecast_abs_error_units"),
-                      ("business.forecast_bias_ratio", "inventory_forecast_error_units")):
-        numerator = _sum(_avg(window(p, end, D)) for _, p in select(name))
+    actual = _sum(_avg(window(p, end, span)) for _, p in select("inventory_forecast_actual_units"))
+    for key, name in (
+        ("business.forecast_wape_ratio", "inventory_forecast_abs_error_units"),
+        ("business.forecast_bias_ratio", "inventory_forecast_error_units"),
+    ):
+        numerator = _sum(_avg(window(p, end, span)) for _, p in select(name))
         put(key, None if numerator is None or not actual else numerator / actual)
 
     # integrations
     def avg_in(points):
-        return _avg(window(points, end, D))
+        return _avg(window(points, end, span))
 
     put_by("integrations.accuracy_ratio", _by(select("inventory_integration_accuracy_ratio"), "integration", avg_in))
-    put_by("integrations.mismatch_skus_mean",
-           _by(select("inventory_integration_stock_mismatch_skus"), "integration", avg_in))
+    put_by(
+        "integrations.mismatch_skus_mean",
+        _by(select("inventory_integration_stock_mismatch_skus"), "integration", avg_in),
+    )
     stale = {}
     for labels, points in select("inventory_integration_last_sync_success_timestamp_seconds"):
-        ages = [at - instant(points, at) for at in subquery_points(end, D, STEP) if instant(points, at) is not None]
+        ages = [at - instant(points, at) for at in subquery_points(end, span, STEP) if instant(points, at) is not None]
         if ages:
             stale[(("integration", labels["integration"]),)] = max(ages)
     put_by("integrations.staleness_max_seconds", stale)
-    for key, name in (("integrations.failed_syncs", "inventory_integration_sync_runs_total"),
-                      ("integrations.conflicts", "inventory_integration_sync_conflicts_total")):
-        put_by(key, {k: float(round(v)) for k, v in
-                     _by(select(name), "integration", lambda p: increase(p, end, D)).items()})
+    for key, name in (
+        ("integrations.failed_syncs", "inventory_integration_sync_runs_total"),
+        ("integrations.conflicts", "inventory_integration_sync_conflicts_total"),
+    ):
+        put_by(
+            key,
+            {k: float(round(v)) for k, v in _by(select(name), "integration", lambda p: increase(p, end, span)).items()},
+        )
 
     # enhancer
     actions = {}
     for labels, points in select("inventory_enhancer_actions_total"):
-        value = increase(points, end, D)
+        value = increase(points, end, span)
         if value is not None:
             actions[(("outcome", labels["outcome"]), ("rule", labels["rule"]))] = float(round(value))
     put_by("enhancer.actions", actions)
     improvement = {}
     for labels, points in select("inventory_enhancer_action_improvement_ratio"):
-        inside = window(points, end, D)
+        inside = window(points, end, span)
         if inside:
             improvement[(("rule", labels["rule"]),)] = inside[-1][1]
     put_by("enhancer.improvement_ratio", improvement)
 
     if not capacity:
         return out
-    cpu = window(select("inventory_host_cpu_utilization_ratio")[0][1], end, D)
+    cpu = window(select("inventory_host_cpu_utilization_ratio")[0][1], end, span)
     put("capacity.cpu_peak_ratio", max((v for _, v in cpu), default=None))
     put("capacity.cpu_mean_ratio", _avg(cpu))
-    memory_peak = max((v for _, v in window(select("inventory_host_memory_used_bytes")[0][1], end, D)), default=None)
-    memory_total = max((v for _, v in window(select("inventory_host_memory_total_bytes")[0][1], end, D)),
-                       default=None)
+    memory_peak = max((v for _, v in window(select("inventory_host_memory_used_bytes")[0][1], end, span)), default=None)
+    memory_series = select("inventory_host_memory_total_bytes")[0][1]
+    memory_total = max((v for _, v in window(memory_series, end, span)), default=None)
     put("capacity.memory_peak_bytes", memory_peak)
     put("capacity.memory_total_bytes", memory_total)
     put("capacity.memory_peak_ratio", None if not memory_peak or not memory_total else memory_peak / memory_total)
     used = select("inventory_host_disk_used_bytes")[0][1]
     size = select("inventory_host_disk_total_bytes")[0][1]
     mount = (("mountpoint", "/"),)
-    inside = window(used, end, D)
-    put("capacity.disk_peak_ratio", max(v for _, v in inside) / max(v for _, v in window(size, end, D)), mount)
+    inside = window(used, end, span)
+    put("capacity.disk_peak_ratio", max(v for _, v in inside) / max(v for _, v in window(size, end, span)), mount)
     put("capacity.disk_growth_bytes", instant(used, end) - instant(used, start), mount)
     slope, intercept = d.least_squares(inside)
     fitted_at_end = intercept + slope * end

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -25,20 +25,36 @@ def shoot(target: Path) -> None:
     work = Path(tempfile.mkdtemp(prefix="report-shot-"))
     try:
         dataset.write_openmetrics(work / "series.om.txt")
-        subprocess.run(["/usr/bin/promtool", "tsdb", "create-blocks-from", "openmetrics", "-q",
-                        str(work / "series.om.txt"), str(work / "tsdb")], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "/usr/bin/promtool",
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                "-q",
+                str(work / "series.om.txt"),
+                str(work / "tsdb"),
+            ],
+            check=True,
+            capture_output=True,
+        )
         server = PrometheusServer(work)
         try:
             (work / "reporter.yml").write_text(yaml.safe_dump(base_config(server.url, work / "archive")))
-            end = datetime.fromtimestamp(dataset.B, timezone.utc).strftime("%Y-%m-%d")
-            assert main(["--config", str(work / "reporter.yml"), "--period", "weekly", "--end", end,
-                         "--format", "html"]) == 0
+            end = datetime.fromtimestamp(dataset.B, UTC).strftime("%Y-%m-%d")
+            assert (
+                main(["--config", str(work / "reporter.yml"), "--period", "weekly", "--end", end, "--format", "html"])
+                == 0
+            )
         finally:
             server.stop()
         page = next((work / "archive").glob("weekly-*/*.html"))
         raw = work / "shot.png"
-        run_chromium("/usr/bin/chromium", [f"--screenshot={raw}", "--window-size=1000,2600", "--hide-scrollbars",
-                                           page.as_uri()], timeout=90)
+        run_chromium(
+            "/usr/bin/chromium",
+            [f"--screenshot={raw}", "--window-size=1000,2600", "--hide-scrollbars", page.as_uri()],
+            timeout=90,
+        )
         image = Image.open(raw).convert("RGB")
         # the summary page and the start of the service section; 64 colours keep it small
         image = image.crop((0, 0, 1000, 1900)).quantize(colors=64)

@@ -39,18 +39,24 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -64,10 +70,13 @@ class Mailbox:
         return "250 OK"
 
     def authenticate(self, server, session, envelope, mechanism, auth_data):
-        ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == USER \
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == USER
             and auth_data.password.decode() == PASSWORD
+        )
         self.logins.append((auth_data.login.decode(), ok))
-        return AuthResult(success=ok, handled=False)   # not handled: the server answers 535
+        return AuthResult(success=ok, handled=False)  # not handled: the server answers 535
 
 
 @pytest.fixture
@@ -76,8 +85,15 @@ def smtp_server(tmp_path):
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), tls_context=context,
-                            require_starttls=True, auth_require_tls=True, authenticator=mailbox.authenticate)
+    controller = Controller(
+        mailbox,
+        hostname="127.0.0.1",
+        port=free_port(),
+        tls_context=context,
+        require_starttls=True,
+        auth_require_tls=True,
+        authenticator=mailbox.authenticate,
+    )
     controller.start()
     yield controller, mailbox, cert
     controller.stop()
@@ -106,12 +122,20 @@ def webhook_receiver():
 
 
 def week_end() -> str:
-    return dt.datetime.fromtimestamp(d.B, dt.timezone.utc).strftime("%Y-%m-%d")
+    return dt.datetime.fromtimestamp(d.B, dt.UTC).strftime("%Y-%m-%d")
 
 
 def email_config(port: int, cert: Path, password_file: Path | None = None) -> dict:
-    config = {"host": "127.0.0.1", "port": port, "tls": "starttls", "ca_file": str(cert), "username": USER,
-              "from": USER, "to": ["ops@example.test", "lead@example.test"], "timeout": "5s"}
+    config = {
+        "host": "127.0.0.1",
+        "port": port,
+        "tls": "starttls",
+        "ca_file": str(cert),
+        "username": USER,
+        "from": USER,
+        "to": ["ops@example.test", "lead@example.test"],
+        "timeout": "5s",
+    }
     if password_file:
         config["password_file"] = str(password_file)
     else:
@@ -129,20 +153,39 @@ def assert_no_secret(caplog, capsys_text: str, archive: Path) -> None:
 
 
 @pytest.mark.skipif(not chromium_available("/usr/bin/chromium"), reason="the email carries the PDF")
-def test_email_and_webhook_deliver_the_report(prometheus, smtp_server, webhook_receiver, write_config, tmp_path,
-                                              monkeypatch, caplog, capsys):
+def test_email_and_webhook_deliver_the_report(
+    prometheus, smtp_server, webhook_receiver, write_config, tmp_path, monkeypatch, caplog, capsys
+):
     controller, mailbox, cert = smtp_server
     hook_url, received = webhook_receiver
     monkeypatch.setenv("REPORTER_TEST_SMTP_PASSWORD", PASSWORD)
     (tmp_path / "token").write_text(TOKEN + "\n")
     archive = tmp_path / "archive"
-    config = base_config(prometheus.url, archive, output={"base_url": "https://reports.example.test/inv"},
-                         delivery={"email": email_config(controller.port, cert),
-                                   "webhook": {"url": hook_url, "token_file": str(tmp_path / "token"),
-                                               "timeout": "5s"}})
+    config = base_config(
+        prometheus.url,
+        archive,
+        output={"base_url": "https://reports.example.test/inv"},
+        delivery={
+            "email": email_config(controller.port, cert),
+            "webhook": {"url": hook_url, "token_file": str(tmp_path / "token"), "timeout": "5s"},
+        },
+    )
     caplog.set_level(logging.DEBUG)
-    code = main(["--config", str(write_config(config)), "--period", "weekly", "--end", week_end(),
-                 "--format", "html,pdf,json", "--send", "--log-level", "debug"])
+    code = main(
+        [
+            "--config",
+            str(write_config(config)),
+            "--period",
+            "weekly",
+            "--end",
+            week_end(),
+            "--format",
+            "html,pdf,json",
+            "--send",
+            "--log-level",
+            "debug",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
 
@@ -161,7 +204,8 @@ def test_email_and_webhook_deliver_the_report(prometheus, smtp_server, webhook_r
     assert message.get_body(("html",)).get_content().startswith("<!DOCTYPE html>")
     attachments = list(message.iter_attachments())
     assert [(a.get_content_type(), a.get_filename()) for a in attachments] == [
-        ("application/pdf", f"{directory.name}.pdf")]
+        ("application/pdf", f"{directory.name}.pdf")
+    ]
     assert attachments[0].get_content() == (directory / f"{directory.name}.pdf").read_bytes()
 
     assert len(received) == 1
@@ -172,21 +216,24 @@ def test_email_and_webhook_deliver_the_report(prometheus, smtp_server, webhook_r
     assert payload["link"] == f"https://reports.example.test/inv/{directory.name}/{directory.name}.html"
 
     manifest = json.loads((directory / "manifest.json").read_text())
-    assert "emailed via 127.0.0.1" in caplog.text   # the log was captured: the secret check below bites
+    assert "emailed via 127.0.0.1" in caplog.text  # the log was captured: the secret check below bites
     assert manifest["deliveries"]["email"]["ok"] and manifest["deliveries"]["webhook"]["ok"]
     assert_no_secret(caplog, captured.out + captured.err, archive)
 
 
 def test_smtp_refusing_and_hanging_are_bounded_and_logged_without_the_password(
-        prometheus, smtp_server, write_config, tmp_path, monkeypatch, caplog, capsys):
+    prometheus, smtp_server, write_config, tmp_path, monkeypatch, caplog, capsys
+):
     controller, mailbox, cert = smtp_server
     (tmp_path / "password").write_text("wrong-" + PASSWORD)
     archive = tmp_path / "archive"
     caplog.set_level(logging.DEBUG)
-    config = base_config(prometheus.url, archive,
-                         delivery={"email": email_config(controller.port, cert, tmp_path / "password")})
-    code = main(["--config", str(write_config(config)), "--period", "weekly", "--end", week_end(),
-                 "--format", "json", "--send"])
+    config = base_config(
+        prometheus.url, archive, delivery={"email": email_config(controller.port, cert, tmp_path / "password")}
+    )
+    code = main(
+        ["--config", str(write_config(config)), "--period", "weekly", "--end", week_end(), "--format", "json", "--send"]
+    )
     captured = capsys.readouterr()
     assert code == 1
     assert captured.err.strip().splitlines()[-1].startswith("error: email to 127.0.0.1:")
@@ -205,8 +252,19 @@ def test_smtp_refusing_and_hanging_are_bounded_and_logged_without_the_password(
         silent.listen(1)
         config["delivery"]["email"].update(port=silent.getsockname()[1], timeout="1s")
         started = time.monotonic()
-        code = main(["--config", str(write_config(config, "silent.yml")), "--period", "weekly", "--end",
-                     week_end(), "--format", "json", "--send"])
+        code = main(
+            [
+                "--config",
+                str(write_config(config, "silent.yml")),
+                "--period",
+                "weekly",
+                "--end",
+                week_end(),
+                "--format",
+                "json",
+                "--send",
+            ]
+        )
         elapsed = time.monotonic() - started
     captured = capsys.readouterr()
     assert code == 1 and "timed out" in captured.err and elapsed < 15

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import yaml
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.prometheus
 
 
 def day(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
 
 def run(argv, capsys) -> tuple[int, str, str]:
@@ -48,10 +48,22 @@ def weekly(prometheus, tmp_path_factory):
     out = tmp_path_factory.mktemp("weekly")
     path = out / "reporter.yml"
     path.write_text(yaml.safe_dump(base_config(prometheus.url, out / "archive")))
-    code = main(["--config", str(path), "--period", "weekly", "--end", day(d.B + 3 * d.DAY),
-                 "--format", "json,csv,html", "--log-level", "warning"])
+    code = main(
+        [
+            "--config",
+            str(path),
+            "--period",
+            "weekly",
+            "--end",
+            day(d.B + 3 * d.DAY),
+            "--format",
+            "json,csv,html",
+            "--log-level",
+            "warning",
+        ]
+    )
     assert code == 0
-    year, week, _ = datetime.fromtimestamp(d.B, timezone.utc).isocalendar()
+    year, week, _ = datetime.fromtimestamp(d.B, UTC).isocalendar()
     return out / "archive" / f"weekly-{year}-W{week:02d}"
 
 
@@ -68,7 +80,7 @@ def test_every_weekly_figure_matches_the_worked_out_number(weekly):
     current, previous = expected(d.B, d.E), expected(d.A, d.B)
     wanted_keys = set(current) | set(previous)
     # a label set seen only in one week is a figure with "no data" on the other side
-    assert set(got) == wanted_keys, (set(got) ^ wanted_keys)
+    assert set(got) == wanted_keys, set(got) ^ wanted_keys
     for key, figure in got.items():
         assert_close(figure["value"], current.get(key), f"{key} this week")
         assert_close(figure["previous"], previous.get(key), f"{key} previous week")
@@ -88,10 +100,16 @@ def test_known_values_and_no_made_up_zeros(weekly):
     assert 0.998 < availability["value"] < 0.9981 and math.isclose(availability["previous"], 0.9995, rel_tol=1e-4)
     assert math.isclose(got[("service.request_rate_peak", ())]["value"], 42.0, rel_tol=1e-9)
     assert math.isclose(got[("service.request_rate_peak", ())]["previous"], 20.0, rel_tol=1e-9)
-    assert got[("service.alert_firing_seconds", (("alertname", "InventoryAPIHighErrorRatio"),
-                                                 ("severity", "warning")))]["value"] == 90 * 60
-    assert got[("service.alert_episodes", (("alertname", "InventoryAPIHighErrorRatio"),
-                                           ("severity", "warning")))]["value"] == 2
+    assert (
+        got[("service.alert_firing_seconds", (("alertname", "InventoryAPIHighErrorRatio"), ("severity", "warning")))][
+            "value"
+        ]
+        == 90 * 60
+    )
+    assert (
+        got[("service.alert_episodes", (("alertname", "InventoryAPIHighErrorRatio"), ("severity", "warning")))]["value"]
+        == 2
+    )
     assert got[("integrations.failed_syncs", (("integration", "shopify"),))]["value"] == 5
     assert got[("integrations.failed_syncs", (("integration", "shopify"),))]["previous"] == 2
     assert got[("enhancer.actions", (("outcome", "success"), ("rule", "resync-stale")))]["value"] == 3
@@ -135,18 +153,25 @@ def test_changes_worst_first(weekly):
 def test_daily_report_inside_the_gap_says_no_data(prometheus, write_config, tmp_path, capsys):
     config = write_config(base_config(prometheus.url, tmp_path / "archive"))
     gap_day = day(d.GAP[0])
-    code, out, err = run(["--config", str(config), "--period", "daily", "--end", gap_day, "--format", "json,html"],
-                         capsys)
+    code, out, err = run(
+        ["--config", str(config), "--period", "daily", "--end", gap_day, "--format", "json,html"], capsys
+    )
     assert code == 0, err
     report = json.loads((tmp_path / "archive" / f"daily-{gap_day}" / f"daily-{gap_day}.json").read_text())
     got = figures_by_key(report)
-    current, previous = expected(d.GAP[0], d.GAP[1], capacity=False), expected(d.GAP[0] - d.DAY, d.GAP[0],
-                                                                             capacity=False)
+    current, previous = (
+        expected(d.GAP[0], d.GAP[1], capacity=False),
+        expected(d.GAP[0] - d.DAY, d.GAP[0], capacity=False),
+    )
     for key, figure in got.items():
         assert_close(figure["value"], current.get(key), f"{key} gap day")
         assert_close(figure["previous"], previous.get(key), f"{key} day before")
-    for key in ("business.stock_value_end", "business.stockout_sku_hours", "business.low_stock_skus_mean",
-                "business.below_safety_stock_skus_mean"):
+    for key in (
+        "business.stock_value_end",
+        "business.stockout_sku_hours",
+        "business.low_stock_skus_mean",
+        "business.below_safety_stock_skus_mean",
+    ):
         matching = [f for (k, _), f in got.items() if k == key]
         assert matching and all(f["value"] is None for f in matching), key
         assert all(f["previous"] is not None for f in matching), key

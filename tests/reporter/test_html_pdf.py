@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,8 +16,10 @@ from tests.reporter import dataset as d
 from tests.reporter.conftest import base_config
 
 CHROMIUM = "/usr/bin/chromium"
-pytestmark = [pytest.mark.prometheus,
-              pytest.mark.skipif(not chromium_available(CHROMIUM), reason="chromium is not installed")]
+pytestmark = [
+    pytest.mark.prometheus,
+    pytest.mark.skipif(not chromium_available(CHROMIUM), reason="chromium is not installed"),
+]
 HOSTILE_TITLE = 'Stock <script>alert("x")</script> & <img src=//evil.example/x.png>'
 
 
@@ -27,9 +29,24 @@ def monthly_like(prometheus, tmp_path_factory):
     out = tmp_path_factory.mktemp("html")
     config = base_config(prometheus.url, out / "archive", output={"title": HOSTILE_TITLE})
     (out / "reporter.yml").write_text(yaml.safe_dump(config))
-    end = datetime.fromtimestamp(d.B + d.DAY, timezone.utc).strftime("%Y-%m-%d")
-    assert main(["--config", str(out / "reporter.yml"), "--period", "weekly", "--end", end,
-                 "--format", "html,pdf,json", "--log-level", "warning"]) == 0
+    end = datetime.fromtimestamp(d.B + d.DAY, UTC).strftime("%Y-%m-%d")
+    assert (
+        main(
+            [
+                "--config",
+                str(out / "reporter.yml"),
+                "--period",
+                "weekly",
+                "--end",
+                end,
+                "--format",
+                "html,pdf,json",
+                "--log-level",
+                "warning",
+            ]
+        )
+        == 0
+    )
     directory = next((out / "archive").glob("weekly-*"))
     return directory, json.loads((directory / f"{directory.name}.json").read_text())
 
@@ -42,7 +59,7 @@ def test_html_is_self_contained_and_escaped(monthly_like):
     for reference in re.findall(r'\b(?:src|href)\s*=\s*"([^"]*)"', html):
         assert reference.startswith(("#", "data:")), reference
     assert "default-src 'none'" in html
-    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;img" in html   # Jinja2's autoescape
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;img" in html  # Jinja2's autoescape
     assert html.count("<svg") == len(report["charts"]) == 8
     for chart in report["charts"]:
         assert f'data-chart="{chart["key"]}"' in html
@@ -57,17 +74,29 @@ def page_requests(netlog: Path) -> set[str]:
     for event in json.loads(netlog.read_text())["events"]:
         params = event.get("params", {})
         url, initiator = params.get("url", ""), params.get("initiator")
-        if initiator is not None and initiator != "not an origin" and not url.startswith(
-                ("file:", "data:", "about:", "chrome:")):
+        if (
+            initiator is not None
+            and initiator != "not an origin"
+            and not url.startswith(("file:", "data:", "about:", "chrome:"))
+        ):
             requests.add(url)
     return requests
 
 
 def open_in_chromium(page: Path, directory: Path) -> tuple[Path, set[str]]:
     shot, netlog = directory / "shot.png", directory / "netlog.json"
-    result = run_chromium(CHROMIUM, [f"--screenshot={shot}", "--window-size=1280,2400", "--hide-scrollbars",
-                                     f"--log-net-log={netlog}", "--net-log-capture-mode=Everything",
-                                     page.as_uri()], timeout=90)
+    result = run_chromium(
+        CHROMIUM,
+        [
+            f"--screenshot={shot}",
+            "--window-size=1280,2400",
+            "--hide-scrollbars",
+            f"--log-net-log={netlog}",
+            "--net-log-capture-mode=Everything",
+            page.as_uri(),
+        ],
+        timeout=90,
+    )
     assert shot.exists(), result.stderr.decode()[-2000:]
     return shot, page_requests(netlog)
 
@@ -88,8 +117,7 @@ def test_chromium_renders_a_non_blank_page_without_network(monthly_like, tmp_pat
 def test_the_network_check_sees_a_page_request(tmp_path):
     """Control: a page that does fetch something is caught by the same check."""
     page = tmp_path / "fetching.html"
-    page.write_text('<!DOCTYPE html><html><body><p>x</p><img src="http://report-test.invalid/pixel.png">'
-                    "</body></html>")
+    page.write_text('<!DOCTYPE html><html><body><p>x</p><img src="http://report-test.invalid/pixel.png"></body></html>')
     _, requests = open_in_chromium(page, tmp_path)
     assert requests == {"http://report-test.invalid/pixel.png"}
 

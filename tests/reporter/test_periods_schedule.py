@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import zoneinfo
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import aiohttp
 import pytest
@@ -25,8 +25,11 @@ def test_periods_follow_the_local_calendar():
     assert spring.seconds == 23 * 3600 and spring.name == "daily-2026-03-29"
     assert spring.start.isoformat() == "2026-03-29T00:00:00+01:00"
     week = period_containing("weekly", date(2026, 11, 19), BERLIN)
-    assert (week.start.date(), week.end.date(), week.name) == (date(2026, 11, 16), date(2026, 11, 23),
-                                                               "weekly-2026-W47")
+    assert (week.start.date(), week.end.date(), week.name) == (
+        date(2026, 11, 16),
+        date(2026, 11, 23),
+        "weekly-2026-W47",
+    )
     sunday_week = period_containing("weekly", date(2026, 11, 19), BERLIN, "sunday")
     assert sunday_week.start.date() == date(2026, 11, 15)
     quarter = period_containing("quarterly", date(2026, 2, 10), BERLIN)
@@ -46,13 +49,12 @@ def test_periods_follow_the_local_calendar():
 def test_cron_fields():
     cron = parse_cron("0 7 * * 1")
     tz = zoneinfo.ZoneInfo("UTC")
-    monday = datetime(2026, 11, 23, 7, 0, tzinfo=timezone.utc).timestamp()
+    monday = datetime(2026, 11, 23, 7, 0, tzinfo=UTC).timestamp()
     assert cron.previous_fire(monday + 59, tz) == monday
     assert cron.previous_fire(monday - 1, tz) == monday - 7 * 86400
     assert cron.next_fire(monday, tz) == monday + 7 * 86400
     quarterly = parse_cron("0 8 1 1,4,7,10 *")
-    assert datetime.fromtimestamp(quarterly.next_fire(monday, tz), timezone.utc) == datetime(
-        2027, 1, 1, 8, tzinfo=timezone.utc)
+    assert datetime.fromtimestamp(quarterly.next_fire(monday, tz), UTC) == datetime(2027, 1, 1, 8, tzinfo=UTC)
     for bad in ("0 7 * *", "60 * * * *", "*/0 * * * *", "a b c d e"):
         with pytest.raises(ValueError):
             parse_cron(bad)
@@ -61,27 +63,37 @@ def test_cron_fields():
 @pytest.mark.prometheus
 async def test_scheduler_catches_up_once_and_never_twice(prometheus, tmp_path):
     archive = tmp_path / "archive"
-    config = parse_config(base_config(prometheus.url, archive, schedule={
-        "weekly": "0 7 * * 1", "daily": "30 6 * * *", "catch_up": 2, "formats": ["json"]}))
-    clock = {"now": d.E + 8 * 3600.0}          # Monday 08:00 UTC: both crons fired today
+    config = parse_config(
+        base_config(
+            prometheus.url,
+            archive,
+            schedule={"weekly": "0 7 * * 1", "daily": "30 6 * * *", "catch_up": 2, "formats": ["json"]},
+        )
+    )
+    clock = {"now": d.E + 8 * 3600.0}  # Monday 08:00 UTC: both crons fired today
 
     async with aiohttp.ClientSession() as session:
         first = Scheduler(config, archive, clock=lambda: clock["now"])
         built = await first.tick(session)
-        weeks = [p.name for p in (period_containing("weekly", datetime.fromtimestamp(t, timezone.utc).date(), config.tz)
-                                  for t in (d.A + 3600, d.B + 3600))]
-        days = [f"daily-{datetime.fromtimestamp(t, timezone.utc):%Y-%m-%d}" for t in (d.E - 2 * 86400, d.E - 86400)]
-        assert sorted(built) == sorted(days + weeks)    # oldest first within a kind, two of each
+        weeks = [
+            p.name
+            for p in (
+                period_containing("weekly", datetime.fromtimestamp(t, UTC).date(), config.tz)
+                for t in (d.A + 3600, d.B + 3600)
+            )
+        ]
+        days = [f"daily-{datetime.fromtimestamp(t, UTC):%Y-%m-%d}" for t in (d.E - 2 * 86400, d.E - 86400)]
+        assert sorted(built) == sorted(days + weeks)  # oldest first within a kind, two of each
         assert built.index(weeks[0]) < built.index(weeks[1])
         stamps = {p: (archive / p / "manifest.json").stat().st_mtime_ns for p in built}
-        assert await first.tick(session) == []          # same fire times: nothing to do
+        assert await first.tick(session) == []  # same fire times: nothing to do
 
         restarted = Scheduler(config, archive, clock=lambda: clock["now"])
-        assert await restarted.tick(session) == []      # the archive is the record
+        assert await restarted.tick(session) == []  # the archive is the record
         assert {p: (archive / p / "manifest.json").stat().st_mtime_ns for p in built} == stamps
 
-        clock["now"] += 86400                           # a day later only the new day is due
-        assert await restarted.tick(session) == [f"daily-{datetime.fromtimestamp(d.E, timezone.utc):%Y-%m-%d}"]
+        clock["now"] += 86400  # a day later only the new day is due
+        assert await restarted.tick(session) == [f"daily-{datetime.fromtimestamp(d.E, UTC):%Y-%m-%d}"]
     index = (archive / "index.html").read_text()
     for name in built:
         assert f'href="{name}/{name}.json"' in index
@@ -121,13 +133,19 @@ def test_cron_across_daylight_saving_changes():
 async def test_scheduler_across_a_daylight_saving_day(prometheus, tmp_path):
     """Daily reports in Europe/Berlin around 29 March 2026 (23 hours): each built once, with its own length."""
     archive = tmp_path / "archive"
-    config = parse_config(base_config(prometheus.url, archive, timezone="Europe/Berlin",
-                                      schedule={"daily": "0 6 * * *", "catch_up": 2, "formats": ["json"]}))
+    config = parse_config(
+        base_config(
+            prometheus.url,
+            archive,
+            timezone="Europe/Berlin",
+            schedule={"daily": "0 6 * * *", "catch_up": 2, "formats": ["json"]},
+        )
+    )
     clock = {"now": berlin(2026, 3, 30, 7, 0)}
     async with aiohttp.ClientSession() as session:
         scheduler = Scheduler(config, archive, clock=lambda: clock["now"])
         assert await scheduler.tick(session) == ["daily-2026-03-28", "daily-2026-03-29"]
-        clock["now"] = berlin(2026, 3, 31, 5, 59)       # before the next fire: nothing new
+        clock["now"] = berlin(2026, 3, 31, 5, 59)  # before the next fire: nothing new
         assert await Scheduler(config, archive, clock=lambda: clock["now"]).tick(session) == []
         clock["now"] = berlin(2026, 3, 31, 6, 0)
         assert await scheduler.tick(session) == ["daily-2026-03-30"]

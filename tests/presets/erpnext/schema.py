@@ -15,8 +15,9 @@ neither is in the DocType JSON, and no statement of the preset needs them to exi
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 DOCTYPES = Path(__file__).resolve().parent / "doctypes"
 
@@ -199,19 +200,25 @@ def create_table_sql(doctype: dict) -> str:
         if field.get("search_index") and not field.get("unique") and base_type not in ("text", "longtext"):
             definitions.append(f"index `{name}`(`{name}`)")
     if doctype.get("istable"):
-        definitions += [f"parent varchar({VARCHAR_LEN})", f"parentfield varchar({VARCHAR_LEN})",
-                        f"parenttype varchar({VARCHAR_LEN})", "index parent(parent)"]
+        definitions += [
+            f"parent varchar({VARCHAR_LEN})",
+            f"parentfield varchar({VARCHAR_LEN})",
+            f"parenttype varchar({VARCHAR_LEN})",
+            "index parent(parent)",
+        ]
     else:
         definitions.append("index creation(creation)")
     name_column = f"name varchar({VARCHAR_LEN}) primary key"
     if doctype.get("autoname") == "autoincrement":
         name_column = "name bigint primary key"
     body = ",\n".join(definitions)
-    return (f"create table `{table_name(doctype)}` (\n{name_column},\ncreation datetime(6),\nmodified datetime(6),\n"
-            f"modified_by varchar({VARCHAR_LEN}),\nowner varchar({VARCHAR_LEN}),\n"
-            f"docstatus int(1) not null default '0',\nidx int(8) not null default '0',\n{body})\n"
-            f"ENGINE={doctype.get('engine') or 'InnoDB'}\nROW_FORMAT=DYNAMIC\n"
-            f"CHARACTER SET=utf8mb4\nCOLLATE=utf8mb4_unicode_ci")
+    return (
+        f"create table `{table_name(doctype)}` (\n{name_column},\ncreation datetime(6),\nmodified datetime(6),\n"
+        f"modified_by varchar({VARCHAR_LEN}),\nowner varchar({VARCHAR_LEN}),\n"
+        f"docstatus int(1) not null default '0',\nidx int(8) not null default '0',\n{body})\n"
+        f"ENGINE={doctype.get('engine') or 'InnoDB'}\nROW_FORMAT=DYNAMIC\n"
+        f"CHARACTER SET=utf8mb4\nCOLLATE=utf8mb4_unicode_ci"
+    )
 
 
 def load_doctypes() -> list[dict]:

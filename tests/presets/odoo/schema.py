@@ -52,8 +52,17 @@ from pathlib import Path
 MODELS_JSON = Path(__file__).with_name("models.json")
 
 # odoo/tools/sql.py#L252: SQL_ORDER_BY_TYPE, 16 for any other type.
-COLUMN_ORDER = {"int4": 1, "varchar": 2, "date": 3, "jsonb": 4, "text": 5, "numeric": 6, "bool": 7,
-                "timestamp": 8, "float8": 9}
+COLUMN_ORDER = {
+    "int4": 1,
+    "varchar": 2,
+    "date": 3,
+    "jsonb": 4,
+    "text": 5,
+    "numeric": 6,
+    "bool": 7,
+    "timestamp": 8,
+    "float8": 9,
+}
 
 # odoo/models.py#L285-L293: added to every model with _log_access (default: _auto).
 MAGIC_FIELDS = [
@@ -86,8 +95,11 @@ def column_type(field: dict) -> tuple[str, str]:
         return ("jsonb", "jsonb")
     kind = field["type"]
     if kind == "float":
-        return ("numeric", "numeric") if "digits" in field and field["digits"] is not None \
+        return (
+            ("numeric", "numeric")
+            if "digits" in field and field["digits"] is not None
             else ("float8", "double precision")
+        )
     if kind == "char":
         size = field.get("size")
         return ("varchar", f"VARCHAR({size})" if size else "VARCHAR")
@@ -116,14 +128,19 @@ def _create_table(model: dict) -> str:
     columns = sorted(stored_fields(model), key=lambda f: COLUMN_ORDER.get(column_type(f)[0], 16))
     specs = ["id SERIAL NOT NULL"]
     for field in columns:
-        specs.append(f"{_quote(field['name'])} {column_type(field)[1]}" + (" NOT NULL" if field.get("required") else ""))
+        specs.append(
+            f"{_quote(field['name'])} {column_type(field)[1]}" + (" NOT NULL" if field.get("required") else "")
+        )
     specs.append("PRIMARY KEY(id)")
     return f"CREATE TABLE {_quote(model['table'])} ({', '.join(specs)})"
 
 
 def _constraints(model: dict) -> list[str]:
-    return [f"ALTER TABLE {_quote(model['table'])} ADD CONSTRAINT {_quote(make_identifier(model['table'] + '_' + c['name']))} "
-            f"{c['definition']}" for c in model.get("sql_constraints", [])]
+    return [
+        f"ALTER TABLE {_quote(model['table'])} ADD CONSTRAINT {_quote(make_identifier(model['table'] + '_' + c['name']))} "
+        f"{c['definition']}"
+        for c in model.get("sql_constraints", [])
+    ]
 
 
 def _ondelete(field: dict) -> str:
@@ -142,8 +159,10 @@ def _foreign_keys(model: dict, tables: dict[str, str]) -> list[str]:
         target = tables.get(field["relation"])
         if target is None:  # a model this schema does not build: no table to reference
             continue
-        out.append(f"ALTER TABLE {_quote(model['table'])} ADD FOREIGN KEY ({_quote(field['name'])}) "
-                   f"REFERENCES {_quote(target)}(id) ON DELETE {_ondelete(field)}")
+        out.append(
+            f"ALTER TABLE {_quote(model['table'])} ADD FOREIGN KEY ({_quote(field['name'])}) "
+            f"REFERENCES {_quote(target)}(id) ON DELETE {_ondelete(field)}"
+        )
     return out
 
 
@@ -168,8 +187,10 @@ def _indexes(model: dict, has_trigram: bool) -> list[str]:
         else:
             expression, method = column, "btree"
             where = f"{column} IS NOT NULL" if index == "btree_not_null" else ""
-        out.append(f"CREATE INDEX {_quote(name)} ON {_quote(table)} USING {method} ({expression})"
-                   + (f" WHERE {where}" if where else ""))
+        out.append(
+            f"CREATE INDEX {_quote(name)} ON {_quote(table)} USING {method} ({expression})"
+            + (f" WHERE {where}" if where else "")
+        )
     return out
 
 
