@@ -26,7 +26,7 @@ component that dies, with a 1 s backoff), then:
    timeout of --fast (1 s) and records every latency; Prometheus's own
    scrape_duration_seconds is checked too.
 
-tests/test_chaos.py runs one round (--skus 1000) in CI and asserts the bounds below.
+tests/demo/test_chaos.py runs one round (--skus 1000) in CI and asserts the bounds below.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ from demo.run import BASE_PORTS, port_in_use
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Stated bounds (asserted by tests/test_chaos.py). A component is back within
+# Stated bounds (asserted by tests/demo/test_chaos.py). A component is back within
 # RECOVERY_BOUND_SECONDS of kill -9: the supervisor's 1 s backoff, the process start, its
 # first collection or poll, and the next 1 s scrape. An alert firing while Alertmanager
 # restarts reaches the receiver within ALERT_DELIVERY_BOUND_SECONDS of firing: Prometheus's

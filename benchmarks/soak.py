@@ -14,7 +14,7 @@ kind, latency percentiles and standard deviation, RSS at the end of the warm-up 
 first tenth of the run, at most 60 s), at the end, its peak and its slope (least squares,
 MB per hour), and the number of supervisor restarts (there should be none).
 
-tests/test_soak.py runs it for one minute in CI.
+tests/demo/test_soak.py runs it for one minute in CI.
 """
 
 from __future__ import annotations

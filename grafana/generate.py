@@ -4,7 +4,7 @@
     python -m grafana.generate --check    # exit 1 and name the files that differ
 
 Dashboards are code, as in the monitoring mixins: every PromQL expression lives here, as
-plain dicts, and tests/test_dashboards.py checks the generated JSON against the metric
+plain dicts, and tests/stack/test_dashboards.py checks the generated JSON against the metric
 reference (docs/*.md) and the recording rules, and runs every query against a real
 Prometheus. Alert thresholds are not repeated here: they are read from the
 `# threshold NAME = value` lines of prometheus/rules/*.yml, so a dashboard's red line

@@ -88,7 +88,7 @@ def order(id, channel, status, created_at):
 
 
 def reference_dataset() -> dict[str, list[dict]]:
-    """Every contract metric's inputs; tests/test_business.py works out the expected values."""
+    """Every contract metric's inputs; tests/exporter/test_business.py works out the expected values."""
     return {
         "locations": [
             {"id": "wh", "name": "Warehouse", "kind": "warehouse"},

@@ -12,7 +12,7 @@ Each statement returns the built-in metric's label columns and a `value` column,
 an override (docs/configuration.md, "Map your own schema"). A metric the preset does
 not map is not published. The user's own `business.overrides` win over the preset's.
 Each preset is documented in docs/presets/<name>.md and tested against a database
-built from that system's own published definitions (tests/presets/<name>/).
+built from that system's own published definitions (tests/exporter/presets/<name>/).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """MySQL/MariaDB as a tested dialect, on a real MariaDB server started by the fixture.
 
 The reference dataset gives exactly the figures it gives on SQLite and PostgreSQL
-(tests/test_business.py), the analytics cycle gives the same recommendations as on
+(tests/exporter/test_business.py), the analytics cycle gives the same recommendations as on
 SQLite, and the exporter's session cannot write, runs in UTC and is interruptible.
 """
 
@@ -15,10 +15,10 @@ import pytest
 
 from exporter.analytics.cycle import run_cycle
 from exporter.db import Database, QueryError
-from tests.analytics import dataset as analytics_dataset
-from tests.analytics.test_worked_examples import A_QTY, ACCURACY, B_QTY, D_QTY, E_QTY, G_QTY
+from tests.exporter.analytics import dataset as analytics_dataset
+from tests.exporter.analytics.test_worked_examples import A_QTY, ACCURACY, B_QTY, D_QTY, E_QTY, G_QTY
+from tests.exporter.test_business import assert_reference_values, collect, of
 from tests.inventory_data import load, reference_dataset
-from tests.test_business import assert_reference_values, collect, of
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.timeout(180)]
 

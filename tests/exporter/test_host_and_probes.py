@@ -17,8 +17,8 @@ from exporter.collectors.host import HostCollector
 from exporter.config import ApiProbe, ApiProbesConfig, HostConfig, load_config
 from exporter.runner import Runner
 from exporter.server import build_app
+from tests.exporter.test_business import of, samples
 from tests.inventory_data import load, reference_dataset
-from tests.test_business import of, samples
 
 
 async def test_host_metrics_match_psutil():

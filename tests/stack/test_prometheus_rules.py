@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import ROOT
+
 pytestmark = pytest.mark.prometheus
 
-ROOT = Path(__file__).resolve().parent.parent
+
 PROMETHEUS_DIR = ROOT / "prometheus"
 RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
 UNIT_TEST_FILES = sorted((PROMETHEUS_DIR / "tests").glob("*.yml"))

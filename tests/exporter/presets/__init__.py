@@ -7,7 +7,7 @@ from pathlib import Path
 from exporter.collectors.business import BusinessCollector
 from exporter.config import load_config
 from exporter.db import Database
-from tests.test_business import samples
+from tests.exporter.test_business import samples
 
 
 async def collect_with_schema(url: str, schema: str, tmp_path: Path, extra: str = "") -> dict[tuple, float]:

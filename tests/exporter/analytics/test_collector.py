@@ -14,9 +14,9 @@ from exporter.config import Config, ConfigError, load_config
 from exporter.db import Database
 from exporter.runner import Runner
 from exporter.server import build_app
-from tests.analytics import dataset
-from tests.analytics.test_worked_examples import A_QTY, ACCURACY, B_QTY, D_QTY, E_QTY, G_QTY
 from tests.conftest import ROOT
+from tests.exporter.analytics import dataset
+from tests.exporter.analytics.test_worked_examples import A_QTY, ACCURACY, B_QTY, D_QTY, E_QTY, G_QTY
 
 
 def samples(families) -> dict[tuple, float]:

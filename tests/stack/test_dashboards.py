@@ -38,8 +38,8 @@ import pytest
 import yaml
 
 from grafana import generate
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD_DIR = ROOT / "grafana" / "dashboards"
 RULES_DIR = ROOT / "prometheus" / "rules"
 DOCS_DIR = ROOT / "docs"

@@ -1,6 +1,6 @@
 """The ERPNext preset (exporter/presets/erpnext.yml) on a real MariaDB server.
 
-The tables are built from ERPNext v15's own DocType definitions (tests/presets/erpnext/,
+The tables are built from ERPNext v15's own DocType definitions (tests/exporter/presets/erpnext/,
 see SOURCE.md there) exactly as Frappe builds them, filled with a small realistic
 dataset, and every metric the preset maps is compared with what this file computes in
 Python from the rows it inserted, following the rules docs/presets/erpnext.md states.
@@ -17,9 +17,9 @@ from sqlalchemy import create_engine, text
 from exporter.business_catalogue import METRICS
 from exporter.config import ConfigError, load_config
 from exporter.presets import load_preset
-from tests.presets import collect_with_schema
-from tests.presets.erpnext import schema
-from tests.test_business import of
+from tests.exporter.presets import collect_with_schema
+from tests.exporter.presets.erpnext import schema
+from tests.exporter.test_business import of
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.timeout(180)]
 

@@ -1,6 +1,6 @@
 """The odoo preset (exporter/presets/odoo.yml) on a database built from Odoo 18.0's own
-model declarations: tests/presets/odoo/models.json, turned into DDL by
-tests/presets/odoo/schema.py the way Odoo's ORM creates its tables.
+model declarations: tests/exporter/presets/odoo/models.json, turned into DDL by
+tests/exporter/presets/odoo/schema.py the way Odoo's ORM creates its tables.
 
 The dataset is small and shaped like a real Odoo: two companies with their warehouses
 (WH in EUR, SHOP in USD) and an archived one, nested locations (WH/Stock/Shelf 1), an
@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.presets import collect_with_schema
-from tests.presets.odoo.schema import ddl, load_models
-from tests.test_business import of
+from tests.exporter.presets import collect_with_schema
+from tests.exporter.presets.odoo.schema import ddl, load_models
+from tests.exporter.test_business import of
 
 MAPPED = (
     "inventory_skus",

@@ -21,7 +21,7 @@ from exporter.integrations import CONNECTORS, CommonIntegration
 from exporter.integrations.collector import IntegrationCollector
 from servicekit.snapshot import Snapshot
 
-SCHEMA = (Path(__file__).resolve().parents[2] / "demo" / "schema.sql").read_text()
+SCHEMA = (Path(__file__).resolve().parents[3] / "demo" / "schema.sql").read_text()
 
 # 30 SKUs; the fakes' remote locations map to these database locations.
 SKUS = [f"SKU-{i:03d}" for i in range(1, 31)]

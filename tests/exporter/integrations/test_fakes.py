@@ -8,13 +8,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import aiohttp
 import pytest
 from integration_support import TOKENS, running_fake
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT
+
 ITEMS = "query { inventoryItems(first: 5) { nodes { sku inventoryLevels(first: 2) { nodes { location { id } } } } } }"
 
 

@@ -1,6 +1,6 @@
 """Forecasts, safety stock, reorder points, recommendations and accuracy, worked out by hand.
 
-The dataset (tests/analytics/dataset.py) is written to a real SQLite file and, in the
+The dataset (tests/exporter/analytics/dataset.py) is written to a real SQLite file and, in the
 last test, to a real PostgreSQL database; both must give these numbers.
 
 Config: z = NormalDist().inv_cdf(0.95) = 1.6448536..., default lead time L = 3 days with
@@ -18,7 +18,7 @@ import pytest
 
 from exporter.analytics.cycle import compute, run_cycle, statements
 from exporter.db import Database
-from tests.analytics import dataset
+from tests.exporter.analytics import dataset
 
 Z = NormalDist().inv_cdf(0.95)
 

@@ -26,8 +26,8 @@ from exporter.collectors.business import BusinessCollector
 from exporter.config import BusinessConfig, DatabaseConfig, load_config
 from exporter.db import Database
 from tests.conftest import ROOT
+from tests.exporter.test_business import of, samples
 from tests.inventory_data import load, reference_dataset, stock
-from tests.test_business import of, samples
 
 FOREIGN_DDL = [
     "CREATE TABLE item (id INTEGER PRIMARY KEY, code VARCHAR(32) NOT NULL, cost NUMERIC(12, 2), "

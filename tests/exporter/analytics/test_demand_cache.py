@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from exporter.analytics.cycle import DemandCache, run_cycle
 from exporter.db import Database
-from tests.analytics import dataset
+from tests.exporter.analytics import dataset
 
 
 def _demand(result, sku, location):
