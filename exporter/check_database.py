@@ -57,6 +57,5 @@ def check_database(config: Config, out: TextIO) -> int:
     widths = [max(len(row[i]) for row in [HEADER, *lines]) for i in range(len(HEADER) - 1)]
     for row in [HEADER, *lines]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1], file=out)
-    bad = len({line[1] for line in lines if line[5] and line[1] != "-"})
-    print(f"{len(collector.statements)} statements, {bad} failed", file=out)
-    return ExitCode.FAILURE if bad else ExitCode.OK
+    print(f"{len(collector.statements)} statements, {len(failed)} failed", file=out)
+    return ExitCode.FAILURE if failed else ExitCode.OK

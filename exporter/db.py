@@ -32,14 +32,9 @@ class Dialect:
 
     name: str
 
-    @property
-    def is_mysql(self) -> bool:
-        """MySQL and MariaDB (SQLAlchemy names a mariadb:// URL's backend "mariadb")."""
-        return self.name in ("mysql", "mariadb")
-
     def concat(self, *parts: str) -> str:
         """String concatenation of SQL expressions: on MySQL `||` is a logical OR."""
-        if self.is_mysql:
+        if self.name == "mysql":
             return f"CONCAT({', '.join(parts)})"
         return " || ".join(parts)
 
@@ -201,7 +196,7 @@ class Database:
                     "application_name": "inventory-exporter",
                 },
             )
-        if backend in ("mysql", "mariadb"):
+        if backend == "mysql":  # MySQL and MariaDB both answer mysql:// URLs
             return self._create_mysql_engine(parsed)
         return create_engine(
             parsed, pool_pre_ping=True, pool_recycle=300, connect_args={"connect_timeout": max(1, int(self.timeout))}
@@ -209,8 +204,8 @@ class Database:
 
     def _create_mysql_engine(self, parsed) -> Engine:
         """MySQL and MariaDB through PyMySQL, each session read-only, in UTC, with a statement timeout."""
-        if parsed.drivername in ("mysql", "mariadb"):
-            parsed = parsed.set(drivername=f"{parsed.drivername}+pymysql")
+        if parsed.drivername == "mysql":
+            parsed = parsed.set(drivername="mysql+pymysql")
         engine = create_engine(
             parsed,
             pool_size=1,

@@ -85,7 +85,7 @@ async def landing(request: web.Request) -> web.Response:
         f"<tr class='failed'><td>{html.escape(c.name)}</td><td>{html.escape(query)}</td>"
         f"<td>{html.escape(error)}</td></tr>"
         for c in runner.collectors
-        for query, error in sorted(getattr(c, "failing", {}).items())
+        for query, error in sorted(c.failing_statements().items())
     ]
     statements = (
         (

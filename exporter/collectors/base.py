@@ -28,6 +28,12 @@ class Collector(Protocol):
         """
         ...
 
+    def failing_statements(self) -> dict[str, str]:
+        """Statements of a collector that still runs which failed on their own last run,
+        with their reasons (the business collector's missing tables or broken mappings);
+        the landing page lists them."""
+        ...
+
     async def close(self) -> None:
         """Release sessions, pools and threads."""
         ...
@@ -41,6 +47,9 @@ class CollectorBase:
     timeout: float
 
     def api_views(self) -> dict[str, Any]:
+        return {}
+
+    def failing_statements(self) -> dict[str, str]:
         return {}
 
     async def close(self) -> None:

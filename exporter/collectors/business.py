@@ -32,7 +32,7 @@ from exporter.business_catalogue import (
     builtin_statements_needed,
 )
 from exporter.collectors.base import CollectorBase
-from exporter.db import Database, OffThread, Partitioned, QueryError, QueryResult
+from exporter.db import Database, Dialect, OffThread, Partitioned, QueryError, QueryResult
 from exporter.queries import MOVEMENT_KINDS, ORDER_STATUSES, SYNC_STATUSES, business_statements
 from exporter.timestamps import parse_timestamp
 
@@ -56,25 +56,28 @@ class BadValue(Exception):
         self.check = check
 
 
-def metric_value(value: Any) -> float:
+def metric_value(value: Any, timestamp: bool = False) -> float:
     """A mapped statement's `value` -> a finite float, or BadValue naming the check.
 
     Numbers in text are numbers (WooCommerce keeps stock in text meta); text that is no
-    number is `non_numeric_value`, never 0. Datetimes become Unix seconds (naive = UTC),
-    for the *_timestamp_seconds metrics of schemas with native timestamp columns.
+    number is `non_numeric_value`, never 0. For a `*_timestamp_seconds` metric
+    (`timestamp`), a datetime, a date or ISO-8601 text is a moment, in Unix seconds
+    (naive = UTC), as schemas with timestamp columns return them.
     """
     if value is None:
         raise BadValue("null_value")
-    if isinstance(value, datetime):
-        return parse_timestamp(value)  # type: ignore[return-value]  # never None for a datetime
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
     if isinstance(value, (bytes, bytearray)):
         value = value.decode("utf-8", errors="replace")
+    if timestamp and isinstance(value, date):
+        moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
+        return parse_timestamp(moment)  # type: ignore[return-value]  # never None for a datetime
     try:
         number = float(Decimal(value.strip()) if isinstance(value, str) else value)
     except (InvalidOperation, ValueError, TypeError, OverflowError):
-        raise BadValue("non_numeric_value") from None
+        seconds = parse_timestamp(value) if timestamp and isinstance(value, str) else None
+        if seconds is None:
+            raise BadValue("non_numeric_value") from None
+        number = seconds
     if not math.isfinite(number):
         raise BadValue("non_finite_value")
     return number
@@ -113,10 +116,11 @@ def mapped_metrics(db_config: DatabaseConfig, config: BusinessConfig) -> dict[st
     return mapped
 
 
-def business_queries(dialect, db_config: DatabaseConfig, config: BusinessConfig) -> dict[str, str | Partitioned]:
+def business_queries(
+    dialect: Dialect, db_config: DatabaseConfig, config: BusinessConfig, mapped: dict[str, str]
+) -> dict[str, str | Partitioned]:
     """The statements one cycle runs, by `query` label: built-in statement names for the
     reference schema's SQL, metric names for mapped and custom metrics."""
-    mapped = mapped_metrics(db_config, config)
     statements: dict[str, str | Partitioned] = {}
     if db_config.schema_ == REFERENCE_SCHEMA:
         builtin = business_statements(dialect)
@@ -137,8 +141,8 @@ class BusinessCollector(CollectorBase):
         self.timeout = db_config.timeout
         self.config = config
         self.mapped = mapped_metrics(db_config, config)
-        self.statements = business_queries(database.dialect, db_config, config)
-        self.failing: dict[str, str] = {}  # query -> error, while it keeps failing
+        self.statements = business_queries(database.dialect, db_config, config, self.mapped)
+        self.failing: dict[str, str] = {}  # query -> reason, while it keeps failing
         self._running = OffThread(database)
 
     def parameters(self) -> dict[str, Any]:
@@ -164,12 +168,16 @@ class BusinessCollector(CollectorBase):
     def _log_changes(self, errors: dict[str, Exception]) -> None:
         """One line when a statement starts failing and one when it recovers, not one a run."""
         for query, error in errors.items():
+            reason = str(getattr(error, "reason", error))
             if query not in self.failing:
-                log.warning("business query %s failed: %s", query, getattr(error, "reason", error))
-            self.failing[query] = str(error)
+                log.warning("business query %s failed: %s", query, reason)
+            self.failing[query] = reason
         for query in [q for q in self.failing if q not in errors]:
             del self.failing[query]
             log.info("business query %s recovered", query)
+
+    def failing_statements(self) -> dict[str, str]:
+        return dict(self.failing)
 
     def query_families(self, errors: dict[str, Exception], durations: dict[str, float]) -> list[Metric]:
         success = GaugeMetricFamily(
@@ -422,7 +430,7 @@ class BusinessCollector(CollectorBase):
             if any("\ufffd" in v for v in values):
                 issues["invalid_utf8"] += 1
             try:
-                number = metric_value(row[value_index])
+                number = metric_value(row[value_index], timestamp=name.endswith("_timestamp_seconds"))
             except BadValue as bad:
                 issues[bad.check] += 1
                 continue

@@ -500,3 +500,24 @@ async def test_split_scan_pre_check_reads_only_tables_of_configured_statements(s
         },
     )
     assert checked == [["stock_levels", "stock_movements"], ["stock_levels"]]
+
+
+async def test_a_mapped_timestamp_metric_takes_the_column_as_it_is(empty_url):
+    """SQLite returns the stored text, PostgreSQL a naive datetime: both are the moment, in UTC."""
+    now = datetime.now(UTC)
+    create_foreign(empty_url, now)
+    values = await collect(
+        empty_url,
+        schema="custom",
+        overrides={
+            "inventory_last_stock_movement_timestamp_seconds": "SELECT MAX(placed) AS value FROM sale",
+            # A moment is no count: only *_timestamp_seconds metrics read one.
+            "inventory_skus": "SELECT 'north' AS location, MAX(placed) AS value FROM sale",
+        },
+    )
+    newest = max(placed for *_, placed in sales(now))
+    assert of(values, "inventory_last_stock_movement_timestamp_seconds") == {
+        (): pytest.approx(newest.timestamp(), abs=1e-3)
+    }
+    assert of(values, "inventory_skus") == {}
+    assert of(values, "inventory_data_quality_issues")[("non_numeric_value",)] == 1
