@@ -228,7 +228,8 @@ class BusinessCollector(CollectorBase):
                     issues.setdefault(check, 0.0)
                 handler(results[query], labels, out)
 
-        if self.mapped or self.config.metrics:
+        # The value checks look at what mapped and custom statements returned.
+        if any(m in results for m in self.mapped) or any(c.name in results for c in self.config.metrics):
             for check in VALUE_CHECKS + ("missing_label", "invalid_utf8"):
                 issues.setdefault(check, 0.0)
         # A mapped metric replaces the built-in one, even where its statement failed.

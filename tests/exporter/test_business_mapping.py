@@ -268,6 +268,8 @@ async def test_a_failed_override_leaves_its_metric_absent_not_built_in(sqlite_db
     # The other stock metrics still come from the scan (the figures of test_business.py).
     assert of(values, "inventory_available_units") == {("st",): 3, ("wh",): 97}
     assert of(values, "inventory_exporter_query_success")[("business", "inventory_on_hand_units")] == 0
+    # The only mapped statement failed: nothing was looked at for the value checks.
+    assert ("null_value",) not in of(values, "inventory_data_quality_issues")
 
 
 async def test_dirty_values_of_a_mapping_are_counted_never_coerced(tmp_path):
