@@ -2,9 +2,10 @@
 
 cronsim follows Debian cron, daylight-saving quirks included: a fire time that falls in
 the hour skipped in spring runs at the first minute after the gap, and one in the hour
-repeated in autumn runs once, the first time. Both day fields restricted means either
-one matching is enough. Here only the five-field form is accepted, and each problem is
-named after its field for the config's one-line error.
+repeated in autumn runs once, the first time. When neither day field starts with `*`,
+either one matching is enough; otherwise both must match (`*/2 * 1`: odd days that are
+Mondays). Here only the five-field form is accepted, and each problem is named after
+its field for the config's one-line error.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Cron:
         try:
             CronSim(spec, _CHECK_FROM)
         except CronSimError:
-            raise ValueError(f"{spec!r} never fires (no month has that day)") from None
+            raise ValueError(f"{spec!r} never fires (none of its months has that day)") from None
         self.spec = spec
 
     def _fires(self, start: float, tz: tzinfo, reverse: bool) -> Iterator[float]:

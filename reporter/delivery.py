@@ -19,6 +19,7 @@ from email.utils import formatdate, make_msgid
 import aiohttp
 
 from reporter.config import ConfigError, EmailConfig, WebhookConfig
+from reporter.outputs import report_dict
 from reporter.report import Report
 from servicekit.secrets import Secret, redact
 
@@ -99,8 +100,6 @@ async def send_email(
 
 
 def webhook_payload(report: Report, link: str | None) -> dict:
-    from reporter.outputs import report_dict
-
     data = report_dict(report)
     return {
         "title": report.title,

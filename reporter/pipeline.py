@@ -45,7 +45,7 @@ def channels_of(config: Config) -> set[str]:
     return {name for name in ("email", "webhook") if getattr(config.delivery, name) is not None}
 
 
-async def _figures(config: Config, period: Period, session: aiohttp.ClientSession, now: float | None) -> Report:
+async def _figures(config: Config, period: Period, session: aiohttp.ClientSession) -> Report:
     prom = Prometheus(
         config.prometheus.url,
         session,
@@ -55,7 +55,7 @@ async def _figures(config: Config, period: Period, session: aiohttp.ClientSessio
         concurrency=config.prometheus.concurrency,
     )
     try:
-        report = await compute(prom, config, period, now=now)
+        report = await compute(prom, config, period)
     except QueryError as exc:
         raise ReportFailed(str(exc)) from None
     report.changes = detect(report.figures, config.changes)
@@ -117,14 +117,14 @@ async def produce(
     *,
     send: bool | set[str],
     session: aiohttp.ClientSession,
-    now: float | None = None,
 ) -> Outcome:
     """Query, render every format in memory, then write the archive, then deliver.
 
     send: True for every configured channel, or the set of channels to use (a retry).
     """
-    channels = (channels_of(config) if send is True else set(send or ())) & channels_of(config)
-    report = await _figures(config, period, session, now)
+    configured = channels_of(config)
+    channels = configured if send is True else configured & set(send or ())
+    report = await _figures(config, period, session)
     html = render(report)
     pdf = await _pdf(config, report, html) if "pdf" in formats or "email" in channels else None
     manifest = write_archive(out_dir, report, _rendered(formats, report, html, pdf))

@@ -36,7 +36,6 @@ class Prometheus:
         backoff: float = 0.5,
         concurrency: int = 4,
     ):
-        self.url = url.rstrip("/")
         self._client = PrometheusClient(url, session, timeout=timeout, retries=retries, backoff=backoff)
         # A report asks ~100 queries; a few at a time keeps a small Prometheus responsive.
         self._slots = asyncio.Semaphore(concurrency)

@@ -162,7 +162,7 @@ async def _run_all(coroutines: list) -> list:
     return [task.result() for task in tasks]
 
 
-async def compute(prom: Prometheus, config: Config, period: Period, *, now: float | None = None) -> Report:
+async def compute(prom: Prometheus, config: Config, period: Period) -> Report:
     previous = period.previous()
     sections = sections_for(config, period)
     specs = [s for s in SPECS if s.section in sections]
@@ -207,9 +207,7 @@ async def compute(prom: Prometheus, config: Config, period: Period, *, now: floa
                 chart.legend,
                 chart_results[2 * index],
                 chart_results[2 * index + 1],
-                chart_step(period),
+                step,
             )
         )
-    return Report(
-        config.output.title, period, previous, time.time() if now is None else now, sections, figures, built_charts
-    )
+    return Report(config.output.title, period, previous, time.time(), sections, figures, built_charts)

@@ -60,6 +60,22 @@ def test_cron_fields():
             parse_cron(bad)
 
 
+def test_cron_day_fields_and_names_as_debian_reads_them():
+    utc = zoneinfo.ZoneInfo("UTC")
+
+    def at(day: int, month: int = 11) -> float:
+        return datetime(2026, month, day, tzinfo=UTC).timestamp()
+
+    # neither day field starts with *: the 1st or a Monday (Monday 30 November, then Tuesday 1 December)
+    assert parse_cron("0 0 1 * 1").next_fire(at(29), utc) == at(30)
+    assert parse_cron("0 0 1 * 1").next_fire(at(30), utc) == at(1, 12)
+    # day of month starting with *: both must match, an odd day that is a Monday (not Monday 2 November)
+    assert parse_cron("0 0 */2 * 1").next_fire(at(1), utc) == at(9)
+    # names of days and months, as docs/reports.md says
+    for named, numbered in (("0 7 * * mon", "0 7 * * 1"), ("0 8 1 jan,apr,jul,oct *", "0 8 1 1,4,7,10 *")):
+        assert parse_cron(named).next_fire(at(1), utc) == parse_cron(numbered).next_fire(at(1), utc)
+
+
 @pytest.mark.prometheus
 async def test_scheduler_catches_up_once_and_never_twice(prometheus, tmp_path):
     archive = tmp_path / "archive"

@@ -36,7 +36,12 @@ def test_templates_use_only_the_documented_placeholders():
                 parsed = Template(template)
                 assert parsed.is_valid() and set(parsed.get_identifiers()) <= FIGURE_PLACEHOLDERS, spec.key
     for chart in CHARTS:
-        assert set(Template(chart.query).get_identifiers()) <= CHART_PLACEHOLDERS, chart.key
+        parsed = Template(chart.query)
+        assert parsed.is_valid() and set(parsed.get_identifiers()) <= CHART_PLACEHOLDERS, chart.key
+    # every documented placeholder is one the renderers fill (an unfilled one raises KeyError)
+    every_figure_placeholder = " ".join(f"${name}" for name in sorted(FIGURE_PLACEHOLDERS))
+    assert "$" not in render_query(every_figure_placeholder, WEEK, DEFAULT)
+    assert "$" not in render_chart_query(" ".join(f"${name}" for name in sorted(CHART_PLACEHOLDERS)), WEEK)
 
 
 @pytest.mark.parametrize(
@@ -48,7 +53,9 @@ def test_templates_use_only_the_documented_placeholders():
     ],
 )
 def test_each_placeholder_is_filled_as_documented(period, config, filled):
-    assert render_query("$w $sub $seconds $step $eval", period, config) == filled
+    template = "$w $sub $seconds $step $eval"
+    assert set(Template(template).get_identifiers()) == FIGURE_PLACEHOLDERS
+    assert render_query(template, period, config) == filled
 
 
 @pytest.mark.parametrize(
