@@ -82,10 +82,9 @@ class _Compare:
 
     database: dict[tuple[str, str], float]
     known_skus: set[str]
-    mapping: dict[str, str]
-    ignored: frozenset[str]
     settings: CommonIntegration
-    integration: str
+    mapping: dict[str, str] = field(init=False)  # remote location id -> database location id
+    ignored: frozenset[str] = field(init=False)
     compared: dict[str, int] = field(default_factory=dict)
     mismatched: dict[str, int] = field(default_factory=dict)
     issues: dict[str, int] = field(default_factory=lambda: {c: 0 for c in DATA_QUALITY_CHECKS})
@@ -93,6 +92,8 @@ class _Compare:
     heap: list[tuple[float, str, str, float, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.mapping = self.settings.locations
+        self.ignored = frozenset(self.settings.ignored_locations)
         for location in self.mapping.values():
             self.compared.setdefault(location, 0)
             self.mismatched.setdefault(location, 0)
@@ -134,7 +135,7 @@ class _Compare:
         self.database.clear()
         mismatches = [
             {
-                "integration": self.integration,
+                "integration": self.settings.name,
                 "sku": str(sku),
                 "location": location,
                 "database": _plain(db),
@@ -186,7 +187,6 @@ class IntegrationCollector(CollectorBase):
         self.name = f"integration_{integration.name}"
         self.interval = integration.interval
         self.timeout = integration.timeout
-        self.settings = integration  # the connector's model: common and kind-specific keys
         # Its own Database object: the runner may interrupt the business collector's
         # query on timeout, and that must never abort this one (and vice versa).
         self.database = Database(database.url, timeout=database.timeout)
@@ -200,7 +200,6 @@ class IntegrationCollector(CollectorBase):
             backoff=integration.backoff,
         )
         self.connector = connector_class(integration.name, integration, self.client)
-        self.mapping = dict(integration.locations)
         self.up: int | None = None
         self.fetch_success: int | None = None
         self.last_fetch_success: float | None = None
@@ -248,24 +247,16 @@ class IntegrationCollector(CollectorBase):
 
     async def _fetch_and_compare(self) -> Comparison:
         database, known = await self._read_database()
-        state = _Compare(
-            database,
-            known,
-            self.mapping,
-            frozenset(self.settings.ignored_locations),
-            self.settings,
-            self.integration.name,
-        )
-        remote_locations = list(self.mapping)
-        async for page in self.connector.stream(remote_locations):
+        state = _Compare(database, known, self.integration)
+        async for page in self.connector.stream(list(self.integration.locations)):
             state.add_page(page)
         return state.finish()
 
     async def _read_database(self) -> tuple[dict[tuple[str, str], float], set[str]]:
         if not self._db_running.done():  # a failed fetch of this run, not of the collector
             raise QueryError("stock", RuntimeError(self._db_running.busy))
-        locations = sorted(set(self.mapping.values()))
-        statements, params = database_statements(locations, self.settings)
+        locations = sorted(set(self.integration.locations.values()))
+        statements, params = database_statements(locations, self.integration)
         results = await self._db_running.run(self.database.fetch_all, statements, params)
         wanted = set(locations)
         database: dict[tuple[str, str], float] = {}

@@ -8,8 +8,10 @@ Python from the rows it inserted, following the rules docs/presets/erpnext.md st
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -17,19 +19,15 @@ from sqlalchemy import create_engine, text
 from exporter.business_catalogue import METRICS
 from exporter.config import ConfigError, load_config
 from exporter.presets import load_preset
-from tests.exporter.presets import collect_with_schema
+from tests.conftest import ROOT
+from tests.exporter.presets import MAPPED, NOW, collect_with_schema, hours_ago
 from tests.exporter.presets.erpnext import schema
 from tests.exporter.test_business import of
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.timeout(180)]
 
-NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 STORES, GOODS, US = "Stores - AEU", "Finished Goods - AEU", "Stores - AUS"
 STATUSES = ("open", "fulfilled", "cancelled", "backordered")
-
-
-def hours_ago(hours: float) -> datetime:
-    return NOW - timedelta(hours=hours)
 
 
 # ---------------------------------------------------------------- the dataset
@@ -192,6 +190,7 @@ def dataset() -> dict[str, list[dict]]:
             order("SO-10", "Shopping Cart", 1, "Completed", 100, hours_ago(8)),
             order("SO-11", "Shopping Cart", 1, "To Bill", 0, hours_ago(2), skip_delivery_note=1),
             order("SO-12", "Maintenance", 2, "Cancelled", 0, hours_ago(3)),
+            order("SO-13", "", 1, "Completed", 100, hours_ago(4)),  # no order type: Sales, the default
         ],
         "tabStock Ledger Entry": [
             sle("Purchase Receipt", "PR-1", "PRI-1", "APPLE", STORES, 100, datetime(2026, 11, 20, 9, 0)),
@@ -246,6 +245,10 @@ def _reorder_level(data, item, warehouse):
     return level if level > 0 else None
 
 
+def _channel(o):
+    return o["order_type"] or "Sales"
+
+
 def _order_status(o):
     if o["docstatus"] == 2:
         return "cancelled"
@@ -278,21 +281,7 @@ def _movement_kind(row, entries):
 
 
 def expected(data, since: datetime) -> dict[str, dict[tuple, float]]:
-    out: dict[str, dict[tuple, float]] = {
-        name: {}
-        for name in (
-            "inventory_skus",
-            "inventory_on_hand_units",
-            "inventory_available_units",
-            "inventory_stock_value",
-            "inventory_low_stock_skus",
-            "inventory_out_of_stock_skus",
-            "inventory_orders",
-            "inventory_order_fulfillment_ratio",
-            "inventory_stock_movements_total",
-            "inventory_last_stock_movement_timestamp_seconds",
-        )
-    }
+    out: dict[str, dict[tuple, float]] = {name: {} for name in MAPPED}
     warehouses = {w["name"]: w for w in data["tabWarehouse"]}
     currency = {c["name"]: c["default_currency"] for c in data["tabCompany"]}
 
@@ -312,15 +301,15 @@ def expected(data, since: datetime) -> dict[str, dict[tuple, float]]:
         add("inventory_out_of_stock_skus", where, 1 if available <= 0 else 0)
 
     orders = [o for o in data["tabSales Order"] if o["docstatus"] in (1, 2) and not o["skip_delivery_note"]]
-    for channel in {o["order_type"] for o in orders}:
+    for channel in {_channel(o) for o in orders}:
         for status in STATUSES:
             out["inventory_orders"][(channel, status)] = 0
     for o in orders:
-        add("inventory_orders", (o["order_type"], _order_status(o)), 1)
+        add("inventory_orders", (_channel(o), _order_status(o)), 1)
     window: dict[str, list[int]] = {}
     for o in orders:
         if o["docstatus"] == 1 and _order_status(o) != "cancelled" and o["creation"] >= since:
-            window.setdefault(o["order_type"], []).append(1 if _order_status(o) == "fulfilled" else 0)
+            window.setdefault(_channel(o), []).append(1 if _order_status(o) == "fulfilled" else 0)
     for channel, fulfilled in window.items():
         out["inventory_order_fulfillment_ratio"][(channel,)] = sum(fulfilled) / len(fulfilled)
 
@@ -368,6 +357,54 @@ async def collect_preset(url: str, tmp_path, fulfillment_window: str = "24h") ->
 
 
 # ----------------------------------------------------------------------- tests
+
+
+def test_dataset_figures_are_the_ones_worked_out_by_hand():
+    # The Python reading of the rows, checked once against figures worked out by hand from
+    # the dataset's comments, so that the tests below compare two independent derivations.
+    want = expected(dataset(), since=NOW - timedelta(hours=24))
+    stores, goods = (STORES,), (GOODS,)
+    # Stores: APPLE, BREAD, CHEESE, TSHIRT-BLUE (RETIRED is disabled); Goods: APPLE, NOVAL, RED, BLUE.
+    assert want["inventory_skus"] == {stores: 4, goods: 4, (US,): 2}
+    # Stores: 100 + 12 + 3, CHEESE's -3 left out; available 30 + 10 + 3. US: 8 + 4; 8 + (4 - 9).
+    assert want["inventory_on_hand_units"] == {stores: 115, goods: 0 + 7 + 20 + 2, (US,): 12}
+    assert want["inventory_available_units"] == {stores: 43, goods: 0 + 7 + 19 + 2, (US,): 3}
+    # 100 x 2.5 + 12 x 1.25 + 3 x 4.2; NOVAL has no valuation: 20 x 4 + 2 x 4; 8 x 3 + 4 x 1.5.
+    assert want["inventory_stock_value"] == {
+        ("EUR", STORES): pytest.approx(277.6),
+        ("EUR", GOODS): 88.0,
+        ("USD", US): 30.0,
+    }
+    # Stores: APPLE (30 <= 40), BLUE (3 <= 3); Goods: RED (19 <= the template's 25); US: APPLE (8 <= 8).
+    assert want["inventory_low_stock_skus"] == {stores: 2, goods: 1, (US,): 1}
+    assert want["inventory_out_of_stock_skus"] == {stores: 1, goods: 1, (US,): 1}  # CHEESE, APPLE 0, BREAD
+    # Sales: SO-01 open; SO-02, 06, 08, 13 fulfilled; SO-03 backordered; SO-04 and the closed SO-05 cancelled.
+    assert {s: n for (c, s), n in want["inventory_orders"].items() if c == "Sales"} == {
+        "open": 1,
+        "fulfilled": 4,
+        "backordered": 1,
+        "cancelled": 2,
+    }
+    # In 24h, SO-05 (closed) left out and SO-06 too old: SO-02, 08, 13 of SO-01, 02, 03, 08, 13.
+    assert want["inventory_order_fulfillment_ratio"] == {("Sales",): 3 / 5, ("Shopping Cart",): 1 / 2}
+    assert want["inventory_stock_movements_total"] == {
+        ("receipt", "Purchase Receipt"): 1,
+        ("adjustment", "Purchase Receipt"): 1,
+        ("receipt", "Purchase Invoice"): 1,
+        ("sale", "Delivery Note"): 2,
+        ("return", "Delivery Note"): 1,
+        ("sale", "Sales Invoice"): 1,
+        ("transfer_out", "Stock Entry"): 1,
+        ("transfer_in", "Stock Entry"): 1,
+        ("receipt", "Stock Entry"): 2,
+        ("adjustment", "Stock Entry"): 2,
+        ("adjustment", "Stock Reconciliation"): 2,
+        ("receipt", "Subcontracting Receipt"): 1,
+    }
+    # DN-3, not the later cancelled DN-4.
+    assert want["inventory_last_stock_movement_timestamp_seconds"] == {
+        (): datetime(2026, 11, 22, 14, 5, 30, 250000, tzinfo=UTC).timestamp()
+    }
 
 
 def test_tables_are_frappes_from_the_doctype_json(erpnext_url):
@@ -427,6 +464,29 @@ async def test_the_fulfillment_window_reaches_older_orders(erpnext_url, tmp_path
     want = expected(data, since=NOW - timedelta(hours=48))["inventory_order_fulfillment_ratio"]
     assert want != expected(data, since=NOW - timedelta(hours=24))["inventory_order_fulfillment_ratio"]
     assert of(values, "inventory_order_fulfillment_ratio") == pytest.approx(want)
+
+
+async def test_the_documented_grants_are_enough(erpnext_url, mariadb_server, tmp_path):
+    # docs/presets/erpnext.md: a user with SELECT on its seven tables, and nothing more, reads every figure.
+    url, _ = erpnext_url
+    data = dataset()
+    load(url, data)
+    name = urlsplit(url).path.lstrip("/")
+    user = f"monitor_{name}"
+    doc = (ROOT / "docs" / "presets" / "erpnext.md").read_text()
+    grants = re.findall(r"GRANT SELECT ON `_0a1b2c3d4e5f6a7b`(\.`[^`]+`) TO 'monitor'@'%';", doc)
+    assert len(grants) == 7, grants
+    mariadb_server.sql(
+        f"CREATE USER '{user}'@'%';" + "".join(f"GRANT SELECT ON `{name}`{t} TO '{user}'@'%';" for t in grants)
+    )
+    try:
+        values = await collect_preset(url.replace("//root@", f"//{user}@", 1), tmp_path)
+    finally:
+        mariadb_server.sql(f"DROP USER '{user}'@'%'")
+    assert of(values, "inventory_exporter_query_success") == {("business", metric): 1.0 for metric in MAPPED}
+    want = expected(data, since=NOW - timedelta(hours=24))
+    for metric in MAPPED:
+        assert of(values, metric) == pytest.approx(want[metric]), metric
 
 
 def test_statements_do_not_depend_on_the_session_time_zone(erpnext_url, mariadb_server):

@@ -14,28 +14,18 @@ the preset publishes is compared with one computed below in Python from the inse
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.exporter.presets import collect_with_schema
+from tests.conftest import ROOT
+from tests.exporter.presets import MAPPED, collect_with_schema, hours_ago
 from tests.exporter.presets.odoo.schema import ddl, load_models
 from tests.exporter.test_business import of
 
-MAPPED = (
-    "inventory_skus",
-    "inventory_on_hand_units",
-    "inventory_available_units",
-    "inventory_stock_value",
-    "inventory_low_stock_skus",
-    "inventory_out_of_stock_skus",
-    "inventory_orders",
-    "inventory_order_fulfillment_ratio",
-    "inventory_stock_movements_total",
-    "inventory_last_stock_movement_timestamp_seconds",
-)
 # Odoo has no safety-stock field, no audit log of stock moves and no integration-sync table.
 UNMAPPED = (
     "inventory_below_safety_stock_skus",
@@ -46,13 +36,6 @@ UNMAPPED = (
 )
 KINDS = ("receipt", "sale", "return", "adjustment", "transfer_in", "transfer_out")
 STATUSES = ("open", "fulfilled", "cancelled", "backordered")
-
-# Naive UTC, as Odoo stores every Datetime field.
-NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-
-
-def hours_ago(hours: float) -> datetime:
-    return NOW - timedelta(hours=hours)
 
 
 class OdooData:
@@ -652,19 +635,54 @@ async def test_fulfillment_window_follows_the_config(odoo_db, tmp_path):
 async def test_an_empty_odoo_database_publishes_no_false_figures(odoo_db, tmp_path):
     url, _, _ = odoo_db
     values = await collect_odoo(url, tmp_path)
-    for metric in (
-        "inventory_skus",
-        "inventory_on_hand_units",
-        "inventory_available_units",
-        "inventory_stock_value",
-        "inventory_low_stock_skus",
-        "inventory_out_of_stock_skus",
-        "inventory_orders",
-        "inventory_order_fulfillment_ratio",
-        "inventory_last_stock_movement_timestamp_seconds",
-        *UNMAPPED,
-    ):
-        assert of(values, metric) == {}, metric
+    for metric in (*MAPPED, *UNMAPPED):
+        if metric != "inventory_stock_movements_total":
+            assert of(values, metric) == {}, metric
     # Counters start at zero for every kind, so the first movement is an increase.
     assert of(values, "inventory_stock_movements_total") == {(kind, "odoo"): 0 for kind in KINDS}
     assert of(values, "inventory_exporter_query_success") == {("business", metric): 1.0 for metric in MAPPED}
+
+
+async def test_the_documented_grants_are_enough(odoo_db, tmp_path):
+    # docs/presets/odoo.md: a role with SELECT on its eleven tables, and nothing more, reads every figure.
+    url, server, name = odoo_db
+    data = odoo_dataset()
+    server.psql(insert_sql(data), database=name)
+    doc = (ROOT / "docs" / "presets" / "odoo.md").read_text()
+    [tables] = re.findall(r"GRANT SELECT ON (.+?) TO monitor;", doc, re.DOTALL)
+    role = f"monitor_{name}"
+    server.psql(f"CREATE ROLE {role} LOGIN; GRANT SELECT ON {tables} TO {role}", database=name)
+    try:
+        values = await collect_odoo(url.replace("//postgres@", f"//{role}@", 1), tmp_path)
+    finally:
+        server.psql(f"DROP OWNED BY {role}; DROP ROLE {role}", database=name)
+    assert of(values, "inventory_exporter_query_success") == {("business", metric): 1.0 for metric in MAPPED}
+    want = expected(data)
+    for metric in MAPPED:
+        assert of(values, metric) == want[metric], metric
+
+
+async def test_without_sales_only_the_order_statements_fail(odoo_db, tmp_path):
+    # docs/presets/odoo.md: without the Sales module there is no sale_order; the two order
+    # statements fail alone, the rest publishes, and an override returning no row silences them.
+    url, server, name = odoo_db
+    data = odoo_dataset()
+    server.psql(insert_sql(data) + "DROP TABLE sale_order;", database=name)
+    orders = ("inventory_orders", "inventory_order_fulfillment_ratio")
+    values = await collect_odoo(url, tmp_path)
+    assert of(values, "inventory_exporter_query_success") == {
+        ("business", metric): float(metric not in orders) for metric in MAPPED
+    }
+    want = expected(data)
+    for metric in MAPPED:
+        assert of(values, metric) == ({} if metric in orders else want[metric]), metric
+
+    silenced = await collect_odoo(
+        url,
+        tmp_path,
+        "business:\n  overrides:\n"
+        "    inventory_orders: SELECT '' AS channel, '' AS status, 0 AS value WHERE false\n"
+        "    inventory_order_fulfillment_ratio: SELECT '' AS channel, 0 AS value WHERE false\n",
+    )
+    assert of(silenced, "inventory_exporter_query_success") == {("business", metric): 1.0 for metric in MAPPED}
+    assert {metric: of(silenced, metric) for metric in orders} == {metric: {} for metric in orders}

@@ -5,20 +5,18 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from integration_support import SCHEMA, TOKENS, seed_statements
+from integration_support import TOKENS, seed_statements
 
 
 @pytest.fixture
-def inventory_db(tmp_path) -> str:
+def inventory_db(sqlite_db) -> str:
     """A SQLite inventory in the reference schema with the seed; returns its URL."""
-    path = tmp_path / "inventory.db"
-    conn = sqlite3.connect(path)
-    conn.executescript(SCHEMA)
+    conn = sqlite3.connect(sqlite_db)
     for statement in seed_statements():
         conn.execute(statement)
     conn.commit()
     conn.close()
-    return f"sqlite:///{path}"
+    return f"sqlite:///{sqlite_db}"
 
 
 @pytest.fixture(autouse=True)

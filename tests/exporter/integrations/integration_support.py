@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -20,8 +19,6 @@ from exporter.db import Database
 from exporter.integrations import CONNECTORS, CommonIntegration
 from exporter.integrations.collector import IntegrationCollector
 from servicekit.snapshot import Snapshot
-
-SCHEMA = (Path(__file__).resolve().parents[3] / "demo" / "schema.sql").read_text()
 
 # 30 SKUs; the fakes' remote locations map to these database locations.
 SKUS = [f"SKU-{i:03d}" for i in range(1, 31)]

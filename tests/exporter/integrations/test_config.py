@@ -60,6 +60,12 @@ BASE = {
             "integrations.0.paging: cursor needs cursor_path",
         ),
         ({"tolerance_units": -1}, "integrations.0.tolerance_units: Input should be greater than or equal to 0"),
+        ({"name": "shop-1"}, "integrations.0.name: must be letters, digits and underscores"),
+        ({"token_file": "/nonexistent/token"}, "integrations.0.token_env: set token_env or token_file, not both"),
+        (
+            {"token_env": None, "token_file": "/nonexistent/token"},
+            "integrations.0.token_file: cannot read /nonexistent/token",
+        ),
     ],
 )
 def test_bad_integration_settings(tmp_path, change, expected):
@@ -82,6 +88,11 @@ def test_good_settings_load(tmp_path):
 
 
 REST = {**BASE, "kind": "rest_json", "sku_path": "sku", "location_path": "loc", "quantity_path": "q"}
+
+
+def test_rest_json_may_go_without_a_secret(tmp_path):
+    config = load_config(write(tmp_path, {k: v for k, v in REST.items() if k != "token_env"}))
+    assert (config.integrations[0].token_env, config.integrations[0].token_file) == (None, None)
 
 
 @pytest.mark.parametrize(
@@ -121,6 +132,13 @@ def test_union_reports_the_whole_line(tmp_path, integrations, expected):
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert str(err.value) == f"{path}: {expected}"
+
+
+def test_integration_names_are_unique(tmp_path):
+    path = tmp_path / "exporter.yml"
+    path.write_text(yaml.safe_dump({"integrations": [BASE, {**BASE, "locations": {"gid://shopify/Location/2": "x"}}]}))
+    with pytest.raises(ConfigError, match="duplicate name 'shop'"):
+        load_config(path)
 
 
 def test_odoo_model_rejects_location_ids_that_are_not_integers():

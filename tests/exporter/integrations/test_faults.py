@@ -21,6 +21,9 @@ FAULTS = {
     "401": ("bad credentials", "401"),
     "403": ("bad credentials", "403"),
 }
+# Requests of the failing run: a transient fault is tried 1 + retries (2, make_collector's)
+# times, rejected credentials once ("hang" is cut short by the run's deadline).
+ATTEMPTS = {"500": 3, "503": 3, "garbage": 3, "truncated": 3, "401": 1, "403": 1}
 
 
 def _requests(families) -> dict[str, float]:
@@ -54,6 +57,8 @@ async def test_fault_reports_up_0_and_recovers(kind, fault, inventory_db, caplog
             assert collector.api_views() == {}
             during = _requests(failing)
             assert during.get(code, 0) > before.get(code, 0), (code, during)
+            if fault in ATTEMPTS:
+                assert during[code] - before.get(code, 0) == ATTEMPTS[fault], (code, before, during)
             assert all(during.get(c, 0) >= n for c, n in before.items())  # counters never go back
             warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
             assert len(warnings) == 1, [r.getMessage() for r in warnings]

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from exporter.collectors.business import BusinessCollector
 from exporter.config import load_config
 from exporter.db import Database
 from tests.exporter.test_business import samples
+
+# What both presets map. Neither Odoo nor ERPNext has per-warehouse safety stock, an audit
+# log of stock moves or a table of integration sync runs (docs/presets/*.md, "Not mapped").
+MAPPED = (
+    "inventory_skus",
+    "inventory_on_hand_units",
+    "inventory_available_units",
+    "inventory_stock_value",
+    "inventory_low_stock_skus",
+    "inventory_out_of_stock_skus",
+    "inventory_orders",
+    "inventory_order_fulfillment_ratio",
+    "inventory_stock_movements_total",
+    "inventory_last_stock_movement_timestamp_seconds",
+)
+
+# Naive, as both systems store datetimes (Odoo in UTC; ERPNext in the site's zone, read as UTC).
+NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def hours_ago(hours: float) -> datetime:
+    return NOW - timedelta(hours=hours)
 
 
 async def collect_with_schema(url: str, schema: str, tmp_path: Path, extra: str = "") -> dict[tuple, float]:
