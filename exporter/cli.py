@@ -12,9 +12,10 @@ from aiohttp import web
 
 from exporter import __version__
 from exporter.collectors import build_collectors
-from exporter.config import Config, ConfigError, load_config, parse_listen
+from exporter.config import Config, load_config
 from exporter.runner import Runner
 from exporter.server import build_app
+from servicekit.config import ConfigError, parse_listen
 from servicekit.exitcodes import ExitCode
 from servicekit.logs import setup_logging
 from servicekit.server import SERVER_LIMITS

@@ -15,19 +15,17 @@ from pydantic import Field, field_validator, model_validator
 from exporter.analytics.config import AnalyticsConfig
 from exporter.business_catalogue import BUILTIN_STATEMENTS, CUSTOM_SCHEMA, METRICS, REFERENCE_SCHEMA
 from exporter.integrations import KINDS, Integration
-from servicekit.config import (  # noqa: F401 - ConfigError and parsers re-exported
+from servicekit.config import (
+    LABEL_NAME_RE,
+    METRIC_NAME_RE,
     ConfigError,
     Duration,
     HttpUrl,
     Model,
-    format_validation_error,
     load_model,
-    parse_duration,
     parse_listen,
+    problem_at,
 )
-
-_METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-_LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 class DatabaseConfig(Model):
@@ -94,7 +92,7 @@ class CustomMetric(Model):
     @field_validator("name")
     @classmethod
     def _check_name(cls, name: str) -> str:
-        if not _METRIC_NAME_RE.match(name):
+        if not METRIC_NAME_RE.match(name):
             raise ValueError(f"invalid metric name {name!r}")
         return name
 
@@ -102,7 +100,7 @@ class CustomMetric(Model):
     @classmethod
     def _check_labels(cls, labels: list[str]) -> list[str]:
         for label in labels:
-            if not _LABEL_NAME_RE.match(label) or label.startswith("__"):
+            if not LABEL_NAME_RE.match(label) or label.startswith("__"):
                 raise ValueError(f"invalid label name {label!r}")
         return labels
 
@@ -188,20 +186,19 @@ class Config(Model):
     @classmethod
     def _check_constant_labels(cls, labels: dict[str, str]) -> dict[str, str]:
         for name in labels:
-            if not _LABEL_NAME_RE.match(name) or name.startswith("__"):
+            if not LABEL_NAME_RE.match(name) or name.startswith("__"):
                 raise ValueError(f"invalid label name {name!r}")
         return labels
 
     @model_validator(mode="after")
     def _check_unique(self) -> Config:
-        names = [i.name for i in self.integrations]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"integrations: duplicate name {dupes[0]!r}")
-        targets = [p.target for p in self.api_probes]
-        dupes = sorted({t for t in targets if targets.count(t) > 1})
-        if dupes:
-            raise ValueError(f"api_probes: duplicate target {dupes[0]!r}")
+        for section, key, values in (
+            ("integrations", "name", [i.name for i in self.integrations]),
+            ("api_probes", "target", [p.target for p in self.api_probes]),
+        ):
+            for index, value in enumerate(values):
+                if value in values[:index]:
+                    raise problem_at((section, index, key), f"duplicate {key} {value!r}")
         return self
 
 

@@ -63,6 +63,11 @@ def check_http_url(url: str) -> str:
 HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 
 
+# Prometheus's data model: the names a metric and a label may have.
+METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
 class Model(BaseModel):
     # populate_by_name: a field aliased to a Python keyword (`for`) still takes its own name.
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

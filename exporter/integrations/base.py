@@ -12,7 +12,6 @@ the models into the union, discriminated by `kind`, that the exporter config lis
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -20,9 +19,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from exporter.integrations.http import HttpClient
-from servicekit.config import Duration, HttpUrl, Model, problem_at
-
-_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+from servicekit.config import LABEL_NAME_RE, Duration, HttpUrl, Model, problem_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +64,7 @@ class CommonIntegration(Model):
     @field_validator("name")
     @classmethod
     def _check_name(cls, name: str) -> str:
-        if not _NAME_RE.match(name):
+        if not LABEL_NAME_RE.match(name):
             raise ValueError("must be letters, digits and underscores (it becomes a collector name)")
         return name
 

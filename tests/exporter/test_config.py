@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from exporter.config import ConfigError, load_config, parse_duration
+from exporter.config import load_config
+from servicekit.config import ConfigError, parse_duration
 from tests.conftest import ROOT
 
 

@@ -17,8 +17,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from exporter.business_catalogue import METRICS
-from exporter.config import ConfigError, load_config
+from exporter.config import load_config
 from exporter.presets import load_preset
+from servicekit.config import ConfigError
 from tests.conftest import ROOT
 from tests.exporter.presets import MAPPED, NOW, collect_with_schema, hours_ago
 from tests.exporter.presets.erpnext import schema

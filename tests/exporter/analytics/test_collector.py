@@ -10,10 +10,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collectors import build_collectors
 from exporter.collectors.analytics import AnalyticsCollector
-from exporter.config import Config, ConfigError, load_config
+from exporter.config import Config, load_config
 from exporter.db import Database
 from exporter.runner import Runner
 from exporter.server import build_app
+from servicekit.config import ConfigError
 from tests.conftest import ROOT
 from tests.exporter.analytics import dataset
 from tests.exporter.analytics.test_worked_examples import A_QTY, ACCURACY, B_QTY, D_QTY, E_QTY, G_QTY

@@ -8,10 +8,11 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from exporter.config import ConfigError, load_config
+from exporter.config import load_config
 from exporter.integrations import CONNECTORS, KINDS, Integration
 from exporter.integrations.odoo import OdooIntegration
 from exporter.integrations.shopify import ShopifyIntegration
+from servicekit.config import ConfigError
 
 
 def write(tmp_path, integration: dict) -> str:
@@ -137,8 +138,18 @@ def test_union_reports_the_whole_line(tmp_path, integrations, expected):
 def test_integration_names_are_unique(tmp_path):
     path = tmp_path / "exporter.yml"
     path.write_text(yaml.safe_dump({"integrations": [BASE, {**BASE, "locations": {"gid://shopify/Location/2": "x"}}]}))
-    with pytest.raises(ConfigError, match="duplicate name 'shop'"):
+    with pytest.raises(ConfigError, match="duplicate name 'shop'") as err:
         load_config(path)
+    assert str(err.value) == f"{path}: integrations.1.name: duplicate name 'shop'"
+
+
+def test_api_probe_targets_are_unique(tmp_path):
+    path = tmp_path / "exporter.yml"
+    probe = {"target": "api", "url": "http://127.0.0.1:8080/health"}
+    path.write_text(yaml.safe_dump({"api_probes": [probe, {**probe, "url": "http://127.0.0.1:8081/health"}]}))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: api_probes.1.target: duplicate target 'api'"
 
 
 def test_odoo_model_rejects_location_ids_that_are_not_integers():
