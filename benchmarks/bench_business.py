@@ -24,23 +24,31 @@ from pathlib import Path
 from benchmarks.synthetic import make_inventory
 
 
-def measure(path: str, repeat: int, split: bool, isolate: bool = True) -> dict:
-    import exporter.db
+def business_collector(path: str, isolate: bool = True):
+    """The business collector over a SQLite file; without `isolate`, the reference: every
+    statement in one transaction that the first failure aborts, no per-statement timings."""
     from exporter.collectors.business import BusinessCollector
     from exporter.config import BusinessConfig, DatabaseConfig
     from exporter.db import Database
 
-    if not split:
-        exporter.db.PARALLEL_MIN_ROWS = float("inf")
     url = f"sqlite:///{path}"
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     collector = BusinessCollector(Database(url, timeout=60), DatabaseConfig(url=url, timeout=60), BusinessConfig())
-    if not isolate:  # the reference: one transaction, no per-statement errors or timings
+    if not isolate:
         collector.run_statements = lambda: (  # type: ignore[method-assign]
             collector.database.fetch_all(collector.statements, collector.parameters()),
             {},
             {},
         )
+    return collector
+
+
+def measure(path: str, repeat: int, split: bool, isolate: bool = True) -> dict:
+    import exporter.db
+
+    if not split:
+        exporter.db.PARALLEL_MIN_ROWS = float("inf")
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    collector = business_collector(path, isolate)
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -57,18 +65,7 @@ def measure(path: str, repeat: int, split: bool, isolate: bool = True) -> dict:
 def compare_isolation(path: str, rounds: int) -> dict:
     """Isolated and one-transaction cycles alternated in one process: on a noisy machine
     the ratio of their medians is steadier than two separate runs."""
-    from exporter.collectors.business import BusinessCollector
-    from exporter.config import BusinessConfig, DatabaseConfig
-    from exporter.db import Database
-
-    url = f"sqlite:///{path}"
-    isolated = BusinessCollector(Database(url, timeout=60), DatabaseConfig(url=url, timeout=60), BusinessConfig())
-    plain = BusinessCollector(Database(url, timeout=60), DatabaseConfig(url=url, timeout=60), BusinessConfig())
-    plain.run_statements = lambda: (  # type: ignore[method-assign]
-        plain.database.fetch_all(plain.statements, plain.parameters()),
-        {},
-        {},
-    )
+    isolated, plain = business_collector(path), business_collector(path, isolate=False)
     times: dict[str, list[float]] = {"isolated": [], "plain": []}
 
     async def cycles() -> None:
