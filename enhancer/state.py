@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from enhancer.governance import Outcome
 from servicekit.database import with_psycopg
+from servicekit.prometheus import target_key
 
 # what spends budget, besides actions in flight
 ACTED_OUTCOMES = (Outcome.SUCCESS, Outcome.FAILED, Outcome.DRY_RUN)
@@ -131,7 +132,7 @@ class ActionRow:
 
     @property
     def target(self) -> str:
-        return json.dumps(self.labels, sort_keys=True, separators=(",", ":"))
+        return target_key(self.labels)  # the key the engine's values and cooldowns use
 
     def as_json(self) -> dict:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}

@@ -1,6 +1,7 @@
 """TLS, basic auth and response headers from a web config file in the format of
 Prometheus's exporter-toolkit (https://github.com/prometheus/exporter-toolkit,
-docs/web-configuration.md), so users configure this exporter like every other.
+docs/web-configuration.md), so users configure the exporter and the enhancer like every
+other exporter.
 
 The file is re-read when it changes: a renewed certificate is picked up at the next
 TLS handshake and a changed password at the next request, without a restart. A file
@@ -27,7 +28,7 @@ from pydantic import field_validator
 
 from servicekit.config import ConfigError, Model, load_model
 
-log = logging.getLogger("exporter.web")
+log = logging.getLogger(__name__)
 
 _TLS_VERSIONS = {
     "TLS10": ssl.TLSVersion.TLSv1,
@@ -174,8 +175,9 @@ class WebConfig:
         if loaded.context is not None and loaded.context is not context:
             sslobj.context = loaded.context
 
-    def check_basic_auth(self, header: str | None) -> bool:
-        loaded = self.current()
+    @staticmethod
+    def check_basic_auth(loaded: _Loaded, header: str | None) -> bool:
+        """Whether an Authorization header passes the basic auth of the config `loaded`."""
         users = loaded.model.basic_auth_users
         if not users:
             return True
@@ -201,7 +203,10 @@ class WebConfig:
         @web.middleware
         async def web_config_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
             response: web.StreamResponse
-            if not self.check_basic_auth(request.headers.get("Authorization")):
+            # one look at the files per request: auth and headers from the same config
+            loaded = self.current()
+            headers = loaded.model.http_server_config.headers
+            if not self.check_basic_auth(loaded, request.headers.get("Authorization")):
                 self.unauthorized_total += 1
                 response = web.Response(
                     status=401, text="Unauthorized\n", headers={"WWW-Authenticate": 'Basic realm="inventory-monitor"'}
@@ -210,9 +215,9 @@ class WebConfig:
                 try:
                     response = await handler(request)
                 except web.HTTPException as exc:
-                    exc.headers.update(self.current().model.http_server_config.headers)
+                    exc.headers.update(headers)
                     raise
-            response.headers.update(self.current().model.http_server_config.headers)
+            response.headers.update(headers)
             return response
 
         return web_config_middleware

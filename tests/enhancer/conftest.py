@@ -135,13 +135,15 @@ class Received:
     path: str
     headers: dict[str, str]
     body: object
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 @dataclass
 class Receiver:
     """An HTTP receiver on 127.0.0.1 that records requests; per path, a script of answers.
 
-    An answer is a status code or "hang" (never answers within any test timeout).
+    An answer is a status code, (status code, headers), or "hang" (never answers within
+    any test timeout).
     When a path's script runs out, it answers 200.
     """
 
@@ -167,7 +169,8 @@ async def receiver():
         answer = answers.pop(0) if answers else 200
         if answer == "hang":
             await asyncio.sleep(3600)
-        return web.json_response({"ok": answer < 300}, status=answer)
+        status, headers = answer if isinstance(answer, tuple) else (answer, {})
+        return web.json_response({"ok": status < 300}, status=status, headers=headers)
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
@@ -245,3 +248,26 @@ def make_engine(prometheus, session, tmp_path):
 
 def outcomes(engine: Engine, rule_name: str) -> dict[str, int]:
     return {outcome: count for (name, outcome), count in engine.outcomes.items() if name == rule_name and count}
+
+
+def start_action(
+    store: StateStore,
+    action_id: str,
+    *,
+    rule: str = "r",
+    target: str = "{}",
+    now: float = 100.0,
+    cooldown: float = 600.0,
+) -> None:
+    """A write-ahead row and its cooldown, as the engine commits them before sending."""
+    store.start_action(
+        action_id=action_id,
+        rule=rule,
+        target=target,
+        reason="why",
+        dry_run=False,
+        value=1.0,
+        baseline=None,
+        now=now,
+        cooldown_until=now + cooldown,
+    )

@@ -185,3 +185,33 @@ async def test_webhook_headers_read_secrets_from_env_and_file(receiver, session,
     missing = await sender.send(config.rules[1], action_id="k2", labels={}, value=1.0, baseline=None)
     assert not missing.success and "ENHANCER_TEST_UNSET is not set" in missing.detail
     assert len(receiver.requests) == 1
+
+
+async def test_a_webhook_waits_out_retry_after_and_takes_another_4xx_as_final(receiver, session):
+    receiver.script("/busy", (429, {"Retry-After": "1"}), (503, {"Retry-After": "soon"}))
+    receiver.script("/rejected", 422, 500)
+    config = parse_config(
+        {
+            "allowed_hosts": ["127.0.0.1"],
+            "rules": [
+                {
+                    "name": name,
+                    "query": "up",
+                    "trigger": {"kind": "threshold", "value": 0},
+                    "action": {"kind": "webhook", "url": f"{receiver.url}/{name}", "retries": 2, "backoff": "10ms"},
+                }
+                for name in ("busy", "rejected")
+            ],
+        }
+    )
+    sender = ActionSender(config, session)
+    busy = await sender.send(config.rules[0], action_id="b1", labels={}, value=1.0, baseline=None)
+    assert busy.success and busy.attempts == 3
+    first, second, third = (r.at for r in receiver.to("/busy"))
+    assert second - first >= 1.0  # the receiver's Retry-After, not the 10 ms backoff
+    assert third - second < 0.5  # an unreadable Retry-After: the backoff (20 ms) alone
+
+    rejected = await sender.send(config.rules[1], action_id="r1", labels={}, value=1.0, baseline=None)
+    assert not rejected.success and rejected.attempts == 1
+    assert rejected.detail.startswith("HTTP 422") and rejected.detail.endswith("(after 1 attempt)")
+    assert len(receiver.to("/rejected")) == 1

@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, inspect, text
 from enhancer.state import SCHEMA_VERSION, SchemaTooNew, StateStore, actions, cooldowns, database_url, schema_versions
 from servicekit.exitcodes import ExitCode
 
+from .conftest import start_action
 from .test_server import ROOT
 
 # enhancer/state.py before versioning (metadata.create_all, then the ad-hoc ALTER TABLE
@@ -104,17 +105,7 @@ def check_migrated(state: str) -> StateStore:
     assert (old.action_id, old.outcome, old.fencing_token) == ("old1", "success", None)
     assert store.cooldowns(False) == {("po", "{}"): 4000000000.0}
     # it works as a new one does: write-ahead rows get the next seq
-    store.start_action(
-        action_id="new1",
-        rule="po",
-        target="{}",
-        reason="r",
-        dry_run=False,
-        value=1.0,
-        baseline=None,
-        now=200.0,
-        cooldown_until=800.0,
-    )
+    start_action(store, "new1", rule="po", now=200.0)
     assert [row.seq for row in store.list_actions()] == [old.seq + 1, old.seq]
     store.close()
 
@@ -142,24 +133,25 @@ def test_a_postgres_database_from_before_the_lease_is_migrated_in_place(empty_po
     check_migrated(empty_postgres_url).close()
 
 
-def test_a_database_of_a_newer_enhancer_is_refused(tmp_path):
-    state = str(tmp_path / "state.db")
+def make_newer_database(state: str) -> None:
+    """A state database as a future enhancer at schema version 99 leaves it."""
     StateStore(state).close()
     engine = create_engine(database_url(state))
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO enhancer_schema_version VALUES (99, 0)"))
     engine.dispose()
+
+
+def test_a_database_of_a_newer_enhancer_is_refused(tmp_path):
+    state = str(tmp_path / "state.db")
+    make_newer_database(state)
     with pytest.raises(SchemaTooNew, match=f"schema version 99, this enhancer knows versions up to {SCHEMA_VERSION}"):
         StateStore(state)
 
 
 async def test_the_cli_exits_2_on_a_database_of_a_newer_enhancer(tmp_path):
     state = tmp_path / "state.db"
-    StateStore(str(state)).close()
-    engine = create_engine(database_url(str(state)))
-    with engine.begin() as conn:
-        conn.execute(text("INSERT INTO enhancer_schema_version VALUES (99, 0)"))
-    engine.dispose()
+    make_newer_database(str(state))
     config = tmp_path / "enhancer.yml"
     config.write_text(yaml.safe_dump({"state": str(state), "rules": []}))
     process = await asyncio.create_subprocess_exec(

@@ -6,7 +6,7 @@ import pytest
 
 from enhancer.state import StateStore
 
-from .conftest import END, FakeClock, outcomes
+from .conftest import END, FakeClock, outcomes, start_action
 from .test_engine import location_rule
 
 pytestmark = pytest.mark.postgres
@@ -28,17 +28,7 @@ async def test_postgres_state_survives_a_restart(make_engine, receiver, empty_po
 
 def test_write_ahead_row_and_cooldown_are_committed_together(empty_postgres_url):
     store = StateStore(empty_postgres_url)
-    store.start_action(
-        action_id="a1",
-        rule="r",
-        target='{"x":"1"}',
-        reason="why",
-        dry_run=False,
-        value=1.0,
-        baseline=None,
-        now=100.0,
-        cooldown_until=700.0,
-    )
+    start_action(store, "a1", target='{"x":"1"}', now=100.0, cooldown=600.0)
     # a second connection (another process) sees both before anything is sent
     other = StateStore(empty_postgres_url)
     assert other.cooldowns(False) == {("r", '{"x":"1"}'): 700.0}
