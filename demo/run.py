@@ -651,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
         unknown = sorted(only - set(ALL_COMPONENTS))
         if unknown:
             print(f"--only: unknown component {unknown[0]!r}; known: {', '.join(ALL_COMPONENTS)}", file=sys.stderr)
-            return 2
+            return ExitCode.CONFIG
     state_dir = Path(args.state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     ports = {name: port + args.port_offset for name, port in BASE_PORTS.items()}
@@ -666,7 +666,7 @@ def main(argv: list[str] | None = None) -> int:
             f"ports in use: {', '.join(busy)}; is another demo running? Stop it or pass --port-offset N",
             file=sys.stderr,
         )
-        return 1
+        return ExitCode.FAILURE
 
     if not args.keep_data:
         # A fresh database needs fresh monitoring state: Prometheus would restore pending
@@ -685,7 +685,7 @@ def main(argv: list[str] | None = None) -> int:
         log(generate(settings.db, skus=args.skus, seed=args.seed).line())
     elif not settings.db.exists():
         print(f"{settings.db}: no demo database; run without --keep-data or include seed in --only", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
 
     stack = Stack(components, pids_file=state_dir / "pids.json")
     previous = {}
@@ -712,7 +712,7 @@ def _run(
     for component in services:
         stack.start(component)
     if not stack.wait_ready(services):
-        return 0 if stack.stop_requested.is_set() else 1
+        return ExitCode.OK if stack.stop_requested.is_set() else ExitCode.FAILURE
     for component in components:
         if component.name == "simulator":
             stack.start(component)
@@ -731,7 +731,7 @@ def _run(
         else:
             stack.supervise(time.monotonic())
         stack.stop_requested.wait(0.2)
-    return 0
+    return ExitCode.OK
 
 
 def _banner(settings: Settings, components: list[Component], started_at: float) -> None:

@@ -14,13 +14,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from enhancer import __version__
 from enhancer.actions import ActionSender
-from enhancer.config import Config, ConfigError, load_config
+from enhancer.config import Config, load_config
 from enhancer.engine import Engine
 from enhancer.lease import LeaderLease
 from enhancer.metrics import build_registry
 from enhancer.server import build_app
 from enhancer.state import SchemaTooNew, StateStore
-from servicekit.config import parse_listen
+from servicekit.config import ConfigError, parse_listen
 from servicekit.exitcodes import ExitCode
 from servicekit.logs import setup_logging
 from servicekit.prometheus import PrometheusClient

@@ -10,14 +10,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from enhancer import templates
-from servicekit.config import (  # noqa: F401 - ConfigError and parse_duration re-exported
+from servicekit.config import (
     ConfigError,
     Duration,
     DurationOrZero,
     HttpUrl,
     Model,
     load_model,
-    parse_duration,
     validate_model,
 )
 from servicekit.prometheus import PrometheusConfig

@@ -17,10 +17,11 @@ from datetime import date
 from pathlib import Path
 
 from reporter import __version__
-from reporter.config import FORMATS, Config, ConfigError, load_config
+from reporter.config import FORMATS, Config, load_config
 from reporter.periods import KINDS, Period, custom_period, last_complete, parse_time, period_containing
 from reporter.pipeline import ReportFailed, build_once
 from reporter.schedule import run_forever
+from servicekit.config import ConfigError
 from servicekit.exitcodes import ExitCode
 from servicekit.logs import setup_logging
 

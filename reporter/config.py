@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 import servicekit.prometheus
 from reporter.cron import parse_cron
 from reporter.figures.catalogue import FIGURE_KEYS
-from servicekit.config import ConfigError, Duration, HttpUrl, Model, load_model, validate_model  # noqa: F401
+from servicekit.config import Duration, HttpUrl, Model, load_model, validate_model
 from servicekit.secrets import Secret, read_secret
 
 PERIOD_KINDS = ("daily", "weekly", "monthly", "quarterly")

@@ -18,9 +18,10 @@ from email.utils import formatdate, make_msgid
 
 import aiohttp
 
-from reporter.config import ConfigError, EmailConfig, WebhookConfig
+from reporter.config import EmailConfig, WebhookConfig
 from reporter.outputs import report_dict
 from reporter.report import Report
+from servicekit.config import ConfigError
 from servicekit.secrets import Secret, redact
 
 log = logging.getLogger("reporter.delivery")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from enhancer.config import ConfigError, WebhookAction, load_config, parse_duration
+from enhancer.config import WebhookAction, load_config
+from servicekit.config import ConfigError, parse_duration
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "enhancer" / "enhancer.yml"

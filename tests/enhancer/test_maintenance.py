@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import generate_latest
 
-from enhancer.config import ConfigError, parse_config
+from enhancer.config import parse_config
 from enhancer.maintenance import DAYS, active_window
 from enhancer.metrics import build_registry
+from servicekit.config import ConfigError
 
 from .conftest import HOUR, MINUTE, FakeClock, outcomes
 from .test_engine import T0, location_rule

@@ -8,9 +8,10 @@ import time
 
 import pytest
 
-from enhancer.config import ConfigError, parse_config
+from enhancer.config import parse_config
 from enhancer.lease import LeaderLease
 from enhancer.state import FencedOut, StateStore
+from servicekit.config import ConfigError
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(60)]
 
