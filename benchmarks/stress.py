@@ -13,7 +13,7 @@
    10,000-row inventory, as benchmarks/bench_metrics_endpoint.py) on core 0, wrk on core 1
    with 10, 50 and 200 connections, plain and gzip: requests per second at saturation.
 3. Middleware: one aiohttp app with a trivial JSON handler, served with and without
-   exporter.middleware.instrument, on core 0; wrk -c10 on core 1; rounds alternate,
+   servicekit.api_metrics.instrument, on core 0; wrk -c10 on core 1; rounds alternate,
    medians; the overhead per request is 1/rps(with) - 1/rps(without).
 
 The machine is shared and has 2 cores: medians of alternating rounds, ratios before
@@ -110,7 +110,7 @@ asyncio.run(main())
 MIDDLEWARE_SERVER = r"""
 import sys
 from aiohttp import web
-from exporter.middleware import instrument
+from servicekit.api_metrics import instrument
 
 port, mode = int(sys.argv[1]), sys.argv[2]
 

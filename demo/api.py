@@ -23,7 +23,7 @@ Fault injection for the simulator and tests:
                   "stall": "<integration>", "unstall": "<integration>", "reset": true}
   GET  /_control  the current faults
 
-Instrumented with exporter.middleware: GET /metrics.
+Instrumented with servicekit.api_metrics: GET /metrics.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
-from exporter.middleware import instrument
+from servicekit.api_metrics import instrument
 
 log = logging.getLogger("demo.api")
 

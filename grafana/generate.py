@@ -843,7 +843,7 @@ def host_and_api(t: Thresholds) -> Json:
         "API job",
         "inventory_api_requests_total",
         "job",
-        "Prometheus jobs scraping an inventory API instrumented with exporter.middleware.",
+        "Prometheus jobs scraping an inventory API instrumented with servicekit.api_metrics.",
     )
     sel = 'instance=~"$instance"'
     api = 'job=~"$job"'

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 
 # Buckets of inventory_integration_request_duration_seconds: the API middleware's.
-from exporter.middleware import DURATION_BUCKETS
+from servicekit.api_metrics import DURATION_BUCKETS
 from servicekit.retry import OutOfTime, Retry, parse_retry_after
 from servicekit.secrets import Secret, SecretError, read_secret, redact
 

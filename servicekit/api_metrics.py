@@ -1,6 +1,6 @@
 """Request metrics for any aiohttp inventory API: one middleware and one /metrics handler.
 
-    from exporter.middleware import instrument
+    from servicekit.api_metrics import instrument
     app = web.Application()
     ...add routes...
     instrument(app)          # adds the middleware and GET /metrics
@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 
@@ -69,7 +70,7 @@ class ApiMetrics:
         )
 
     @web.middleware
-    async def middleware(self, request: web.Request, handler) -> web.StreamResponse:
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         name = handler_name(request)
         method = request.method if request.method in _KNOWN_METHODS else "other"
         in_flight = self.in_flight.labels(name)
@@ -77,7 +78,7 @@ class ApiMetrics:
         started = time.perf_counter()
         code = 500
         try:
-            response = await handler(request)
+            response: web.StreamResponse = await handler(request)
             code = response.status
             return response
         except web.HTTPException as exc:  # raised responses (404, 503...) are answers, not crashes

@@ -1,4 +1,4 @@
-"""exporter/middleware.py: the request metrics any aiohttp inventory API can use."""
+"""servicekit/api_metrics.py: the request metrics any aiohttp inventory API can use."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.middleware import DURATION_BUCKETS, instrument
+from servicekit.api_metrics import DURATION_BUCKETS, instrument
 
 
 def _samples(text: str) -> dict[tuple[str, tuple], float]:
