@@ -51,6 +51,30 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 DurationOrZero = Annotated[float, BeforeValidator(partial(parse_duration, allow_zero=True))]
 
 
+# Prometheus spells sizes as Go's units.Base2Bytes does (body_size_limit: 10MB): KB, MB
+# and GB are powers of 1024 there, and so here; KiB, MiB, GiB say the same explicitly.
+_SIZE_UNITS = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+_SIZE_RE = re.compile(r"(\d+)\s*(B|KB|MB|GB|KiB|MiB|GiB)?")
+
+
+def parse_byte_size(value: object) -> int:
+    """A size such as 64MiB, 512KB or a number of bytes (positive)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 10MB or 64MiB")
+    if isinstance(value, int):
+        size = value
+    elif isinstance(value, str) and (match := _SIZE_RE.fullmatch(value.strip())):
+        size = int(match.group(1)) * _SIZE_UNITS[match.group(2) or "B"]
+    else:
+        raise ValueError(f"invalid size {value!r}: expected e.g. 10MB, 64MiB or a number of bytes")
+    if size <= 0:
+        raise ValueError(f"size must be positive, got {value!r}")
+    return size
+
+
+ByteSize = Annotated[int, BeforeValidator(parse_byte_size)]
+
+
 _HTTP_URL = re.compile(r"^https?://[^/\s]+")
 
 

@@ -15,8 +15,10 @@ from exporter.config import ApiProbe, ApiProbesConfig
 
 log = logging.getLogger("exporter.api_probes")
 
-# Enough of the body to find an expected substring without reading a huge page.
-_MAX_BODY_BYTES = 1 << 20
+# How much of a body `expect_body` searches (blackbox_exporter's body_size_limit): read
+# in chunks and searched as it arrives, so a large page costs time, not memory.
+MAX_BODY_BYTES = 64 << 20
+_CHUNK_BYTES = 64 << 10
 
 
 class ApiProbeCollector(CollectorBase):
@@ -51,14 +53,20 @@ class ApiProbeCollector(CollectorBase):
         timeout = aiohttp.ClientTimeout(total=probe.timeout or self.default_timeout)
         started = time.perf_counter()
         code = 0
+        session = self._session
+        assert session is not None  # collect() opened it
         try:
-            async with self._session.request(probe.method, probe.url, timeout=timeout, allow_redirects=True) as resp:
+            async with session.request(probe.method, probe.url, timeout=timeout, allow_redirects=True) as resp:
                 code = resp.status
-                body = await resp.content.read(_MAX_BODY_BYTES) if probe.expect_body is not None else b""
+                found = await _body_contains(resp, probe.expect_body) if probe.expect_body is not None else True
             ok = code in probe.expected_status
-            if ok and probe.expect_body is not None and probe.expect_body.encode() not in body:
+            if ok and not found:
                 ok = False
-                log.warning("probe %s: body does not contain the expected text", probe.target)
+                log.warning(
+                    "probe %s: the first %d bytes of the body do not contain the expected text",
+                    probe.target,
+                    MAX_BODY_BYTES,
+                )
             elif not ok:
                 log.warning("probe %s: HTTP %d not in %s", probe.target, code, probe.expected_status)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -73,3 +81,20 @@ class ApiProbeCollector(CollectorBase):
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+async def _body_contains(resp: aiohttp.ClientResponse, text: str) -> bool:
+    """Whether `text` occurs in the body's first MAX_BODY_BYTES, found across chunk edges."""
+    needle = text.encode()
+    keep = max(len(needle) - 1, 0)  # the tail that may hold the start of a match
+    window, read = b"", 0
+    async for chunk in resp.content.iter_chunked(_CHUNK_BYTES):
+        chunk = chunk[: MAX_BODY_BYTES - read]
+        read += len(chunk)
+        window = window[-keep:] if keep else b""
+        window += chunk
+        if needle in window:
+            return True
+        if read >= MAX_BODY_BYTES:
+            break
+    return False

@@ -18,8 +18,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from exporter.integrations.http import HttpClient
-from servicekit.config import LABEL_NAME_RE, Duration, HttpUrl, Model, problem_at
+from exporter.integrations.http import MAX_BODY_BYTES, HttpClient
+from servicekit.config import LABEL_NAME_RE, ByteSize, Duration, HttpUrl, Model, problem_at
+from servicekit.tls_client import TLSClientConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,11 @@ class CommonIntegration(Model):
     mismatch_list_size: int = Field(100, ge=0, le=10000)
     # For schemas that differ from the reference one: SQL returning (sku, location, available).
     database_sql: str | None = None
+    # Largest JSON answer read (blackbox_exporter's and Prometheus's name); streamed
+    # results such as Shopify's bulk JSONL are read line by line and not capped.
+    body_size_limit: ByteSize = MAX_BODY_BYTES
+    # A private CA, a client certificate (mutual TLS), a server name: Prometheus's tls_config.
+    tls_config: TLSClientConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -112,6 +118,10 @@ class Connector:
         self.integration = integration_name
         self.settings = settings
         self.client = client
+        # The API version asked for and the one the remote says it served, where the API
+        # has versions (exported as inventory_integration_api_version_info).
+        self.requested_version: str | None = None
+        self.served_version: str | None = None
 
     async def probe(self) -> None:
         """Cheap authenticated call proving the remote is reachable and accepts us; raise RemoteError."""

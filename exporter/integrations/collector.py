@@ -166,10 +166,10 @@ class _Compare:
 class _NegKey(str):
     """A str that sorts in reverse, so the min-heap evicts the larger SKU on ties."""
 
-    def __lt__(self, other: str) -> bool:  # type: ignore[override]
+    def __lt__(self, other: str) -> bool:
         return str.__gt__(self, other)
 
-    def __gt__(self, other: str) -> bool:  # type: ignore[override]
+    def __gt__(self, other: str) -> bool:
         return str.__lt__(self, other)
 
 
@@ -198,6 +198,8 @@ class IntegrationCollector(CollectorBase):
             request_timeout=integration.request_timeout,
             retries=integration.retries,
             backoff=integration.backoff,
+            body_size_limit=integration.body_size_limit,
+            tls=integration.tls_config,
         )
         self.connector = connector_class(integration.name, integration, self.client)
         self.up: int | None = None
@@ -281,6 +283,18 @@ class IntegrationCollector(CollectorBase):
         self.database.interrupt()
         self.database.dispose()
 
+    def _version_family(self) -> Metric | None:
+        requested, served = self.connector.requested_version, self.connector.served_version
+        if requested is None and served is None:
+            return None  # an API without versions
+        info = GaugeMetricFamily(
+            "inventory_integration_api_version_info",
+            "API version the exporter requests and the one the remote last said it served (empty: not known yet).",
+            labels=["integration", "requested", "served"],
+        )
+        info.add_metric([self.integration.name, requested or "", served or ""], 1)
+        return info
+
     def families(self) -> list[Metric]:
         name = self.integration.name
         out: list[Metric] = []
@@ -330,6 +344,9 @@ class IntegrationCollector(CollectorBase):
             )
             headroom.add_metric([name], self.stats.headroom)
             out.append(headroom)
+        version = self._version_family()
+        if version is not None:
+            out.append(version)
         if self.last_fetch_success is not None:
             last = GaugeMetricFamily(
                 "inventory_integration_last_fetch_success_timestamp_seconds",

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,11 +23,17 @@ import aiohttp
 from servicekit.api_metrics import DURATION_BUCKETS
 from servicekit.retry import OutOfTime, Retry, parse_retry_after
 from servicekit.secrets import Secret, SecretError, read_secret, redact
+from servicekit.tls_client import TLSClientConfig
 
 log = logging.getLogger("exporter.integrations")
 
-# Enough for a page of a few thousand rows; a runaway body is an error, not an OOM.
+# The default cap of one JSON answer (`body_size_limit`): pages of tens of thousands of
+# rows fit; a runaway body is an error, not an OOM.
 MAX_BODY_BYTES = 64 << 20
+# Bodies are read in chunks of this size until the end, however the remote sends them.
+_CHUNK_BYTES = 64 << 10
+# One line of a streamed JSONL result; a longer one is a broken file, not a record.
+MAX_LINE_BYTES = 1 << 20
 
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 
@@ -152,6 +159,8 @@ class HttpClient:
         retries: int,
         backoff: float,
         user_agent: str = "inventory-exporter",
+        body_size_limit: int = MAX_BODY_BYTES,
+        tls: TLSClientConfig | None = None,
     ):
         self.integration = integration
         self.base_url = base_url.rstrip("/")
@@ -160,6 +169,9 @@ class HttpClient:
         # Exponential with full jitter, as Square and Shopify ask of clients; at most 10s.
         self.retry = Retry(attempts=retries + 1, initial=backoff, cap=10.0)
         self.user_agent = user_agent
+        self.body_size_limit = body_size_limit
+        self._ssl: ssl.SSLContext | bool = tls.ssl_context() if tls is not None else True
+        self._server_name = tls.server_name if tls is not None else None
         self.secret: Secret | None = None
         self.deadline = Deadline(3600.0)
         self._session: aiohttp.ClientSession | None = None
@@ -178,7 +190,9 @@ class HttpClient:
             # No cookie jar: every request carries its own credentials (Odoo's session
             # cookie would otherwise outlive a revoked password).
             self._session = aiohttp.ClientSession(
-                headers={"User-Agent": self.user_agent}, cookie_jar=aiohttp.DummyCookieJar()
+                headers={"User-Agent": self.user_agent},
+                cookie_jar=aiohttp.DummyCookieJar(),
+                connector=aiohttp.TCPConnector(ssl=self._ssl),
             )
         return self._session
 
@@ -218,15 +232,9 @@ class HttpClient:
                     f"{what}: HTTP {status}: the remote rejected the credentials "
                     f"(check the token and its scopes/permissions)",
                 )
-            if status == 429:
-                self.stats.throttled += 1
-                raise _RetryableAnswer(
-                    "rate_limited",
-                    f"{what}: HTTP 429 rate limited",
-                    parse_retry_after(response.headers.get("Retry-After")),
-                )
-            if status in retry_on_status:
-                raise _RetryableAnswer("http", f"{what}: HTTP {status}")
+            retryable = self._retryable_answer(status, response.headers, what, retry_on_status)
+            if retryable is not None:
+                raise retryable
             return response
 
         def before_sleep(retry: int, error: Exception, wait: float) -> None:
@@ -242,6 +250,116 @@ class HttpClient:
             )
         except OutOfTime as exc:
             raise _too_long(str(exc.last), exc.wait) from None
+
+    async def _read_body(self, resp: aiohttp.ClientResponse, what: str) -> bytes:
+        """The whole body, however many reads it takes, or RemoteError past the cap."""
+        limit = self.body_size_limit
+        if resp.content_length is not None and resp.content_length > limit:
+            raise RemoteError(
+                "bad_response", f"{what}: response of {resp.content_length} bytes exceeds body_size_limit {limit}"
+            )
+        body = bytearray()
+        async for chunk in resp.content.iter_chunked(_CHUNK_BYTES):
+            body += chunk
+            if len(body) > limit:
+                raise RemoteError("bad_response", f"{what}: response exceeds body_size_limit {limit} bytes")
+        if resp.content_length is not None and len(body) < resp.content_length:
+            # The connection closed early; aiohttp does not always raise for it.
+            raise aiohttp.ClientPayloadError("body shorter than Content-Length")
+        return bytes(body)
+
+    async def stream_lines(self, url: str, *, headers: Mapping[str, str] | None = None) -> AsyncIterator[bytes]:
+        """GET `url` and yield its body line by line (without the newline), never holding
+        more than one line: for results of any size, such as a Shopify bulk JSONL file.
+
+        Opening the download is retried like any request; once lines flow, a broken
+        connection is a RemoteError (the caller's run fails and the next one starts over).
+        The read timeout is request_timeout between chunks, the total the run's deadline.
+        """
+        full_url = self.url(url)
+        what = f"GET {self._display_path(full_url)}"
+        resp = await self._open_stream(full_url, what, headers)
+        started = time.perf_counter()
+        code, received = str(resp.status), 0
+        try:
+            pending = b""
+            async for chunk in resp.content.iter_chunked(_CHUNK_BYTES):
+                received += len(chunk)
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                if len(pending) > MAX_LINE_BYTES:
+                    raise RemoteError("bad_response", f"{what}: a line longer than {MAX_LINE_BYTES} bytes")
+                for line in lines:
+                    yield line.rstrip(b"\r")
+            if resp.content_length is not None and received < resp.content_length:
+                raise aiohttp.ClientPayloadError("body shorter than Content-Length")
+            if pending.strip():
+                yield pending.rstrip(b"\r")
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            code, error = self._transport_failure(exc, what, "timed out while streaming the body")
+            raise error from None
+        finally:
+            resp.release()
+            self.stats.observe(code, time.perf_counter() - started)
+
+    async def _open_stream(self, url: str, what: str, headers: Mapping[str, str] | None) -> aiohttp.ClientResponse:
+        """The response of a GET whose status is 200, its body not read yet."""
+
+        async def attempt() -> aiohttp.ClientResponse:
+            remaining = self.deadline.remaining()
+            if remaining <= 0:
+                raise RemoteError("timeout", f"{what}: the run's time is up")
+            timeout = aiohttp.ClientTimeout(
+                total=remaining, sock_connect=self.request_timeout, sock_read=self.request_timeout
+            )
+            try:
+                resp = await self._session_for_run().get(
+                    url, headers=headers, timeout=timeout, allow_redirects=True, server_hostname=self._server_name
+                )
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                code, error = self._transport_failure(
+                    exc, what, f"timed out (request_timeout {self.request_timeout:g}s)"
+                )
+                self.stats.observe(code, 0.0)
+                raise error from None
+            if resp.status == 200:
+                return resp
+            resp.release()
+            self.stats.observe(str(resp.status), 0.0)
+            retryable = self._retryable_answer(resp.status, resp.headers, what)
+            if retryable is not None:
+                raise retryable
+            # Not "auth": a signed download URL that expired answers 403 too, and the
+            # integration's token is not what would fix it.
+            raise RemoteError("http", f"{what}: HTTP {resp.status}")
+
+        try:
+            return await self.retry.call(
+                attempt, retryable=_retryable, retry_after=_retry_after_of, deadline=self.deadline.at
+            )
+        except OutOfTime as exc:
+            raise _too_long(str(exc.last), exc.wait) from None
+
+    def _retryable_answer(
+        self, status: int, headers: Mapping[str, str], what: str, retry_on: frozenset[int] = RETRYABLE_STATUS
+    ) -> _RetryableAnswer | None:
+        """An answer worth asking again (429, with the wait it asks for; a 5xx), or None."""
+        if status == 429:
+            self.stats.throttled += 1
+            return _RetryableAnswer(
+                "rate_limited", f"{what}: HTTP 429 rate limited", parse_retry_after(headers.get("Retry-After"))
+            )
+        if status in retry_on:
+            return _RetryableAnswer("http", f"{what}: HTTP {status}")
+        return None
+
+    def _transport_failure(self, exc: BaseException, what: str, timed_out: str) -> tuple[str, RemoteError]:
+        """The request counter's code and the loggable error of a request without an answer."""
+        if isinstance(exc, TimeoutError):
+            return "timeout", RemoteError("timeout", f"{what}: {timed_out}")
+        if isinstance(exc, aiohttp.ClientPayloadError):
+            return "truncated", RemoteError("bad_response", f"{what}: response body truncated")
+        return "connection_error", RemoteError("connection", f"{what}: {self.scrub(str(exc) or type(exc).__name__)}")
 
     def _display_path(self, url: str) -> str:
         # Paths only: a query string may carry a key in some APIs.
@@ -265,35 +383,30 @@ class HttpClient:
         what = f"{method} {self._display_path(url)}"
         try:
             async with session.request(
-                method, url, json=json_body, params=params, headers=headers, timeout=timeout, allow_redirects=False
+                method,
+                url,
+                json=json_body,
+                params=params,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                server_hostname=self._server_name,
             ) as resp:
                 code = str(resp.status)
-                body = await resp.content.read(MAX_BODY_BYTES + 1)
-                if len(body) > MAX_BODY_BYTES:
-                    raise RemoteError("bad_response", f"{what}: response larger than {MAX_BODY_BYTES} bytes")
-                if resp.content_length is not None and len(body) < resp.content_length:
-                    # The connection closed early; aiohttp does not always raise for it.
-                    raise aiohttp.ClientPayloadError("body shorter than Content-Length")
+                body = await self._read_body(resp, what)
                 resp_headers = resp.headers
                 status = resp.status
         except RemoteError:
             code = code if code != "error" else "bad_response"
             raise
-        except TimeoutError:
-            code = "timeout"
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             limit = (
                 f"request_timeout {self.request_timeout:g}s"
                 if timeout.total == self.request_timeout
                 else "the collector's timeout"
             )
-            raise RemoteError("timeout", f"{what}: timed out ({limit})") from None
-        except aiohttp.ClientPayloadError:
-            code = "truncated"
-            raise RemoteError("bad_response", f"{what}: response body truncated") from None
-        except (aiohttp.ClientError, OSError) as exc:
-            code = "connection_error"
-            reason = self.scrub(str(exc) or type(exc).__name__)
-            raise RemoteError("connection", f"{what}: {reason}") from None
+            code, error = self._transport_failure(exc, what, f"timed out ({limit})")
+            raise error from None
         finally:
             self.stats.observe(code, time.perf_counter() - started)
         headroom = _headroom_from_headers(resp_headers)
