@@ -32,7 +32,7 @@ class DatabaseConfig(Model):
     url: str = "sqlite:///inventory.db"
     # "reference": the built-in statements read the reference schema (docs/metrics.md);
     # "custom": nothing runs but what business.overrides maps; or a preset's name.
-    schema_: str = Field(REFERENCE_SCHEMA, alias="schema")
+    schema_: str = Field(default=REFERENCE_SCHEMA, alias="schema")
     interval: Duration = 15.0
     timeout: Duration = 10.0
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from servicekit.database import with_psycopg
@@ -73,6 +73,9 @@ class Partitioned:
     group_columns: int
 
 
+# One result row: the driver's values, whatever the statement selected.
+Row = tuple[Any, ...]
+
 # Below this many rows one core is fast enough and one snapshot is simpler.
 PARALLEL_MIN_ROWS = 200_000
 
@@ -84,8 +87,8 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _merge(partials: list[list[tuple]], group_columns: int) -> list[tuple]:
-    merged: dict[tuple, list] = {}
+def _merge(partials: list[list[Row]], group_columns: int) -> list[Row]:
+    merged: dict[Row, list[Any]] = {}
     for rows in partials:
         for row in rows:
             key, values = row[:group_columns], row[group_columns:]
@@ -102,15 +105,15 @@ def _merge(partials: list[list[tuple]], group_columns: int) -> list[tuple]:
 @dataclass(frozen=True)
 class QueryResult:
     columns: list[str]
-    rows: list[tuple]
+    rows: list[Row]
 
 
-def _fetch(conn: Any, sql: str, params: Mapping[str, Any]) -> QueryResult:
+def _fetch(conn: Connection, sql: str, params: Mapping[str, Any]) -> QueryResult:
     result = conn.execute(text(sql), dict(params))
     return QueryResult(list(result.keys()), [tuple(row) for row in result])
 
 
-def _connection_lost(conn: Any) -> bool:
+def _connection_lost(conn: Connection) -> bool:
     """True when the connection is gone (server stopped, network cut), not merely a bad statement."""
     try:
         return bool(conn.invalidated or conn.connection.dbapi_connection is None or conn.closed)
@@ -168,6 +171,8 @@ class Database:
             busy_ms = int(self.timeout * 1000 / 2)
 
             def connect() -> sqlite3.Connection:
+                if path is None:  # the config refuses such a URL; a Database built in code may not
+                    raise ValueError("sqlite URL needs a file path: sqlite:///path/to/inventory.db")
                 # mode=ro: never create or write the user's database.
                 conn = sqlite3.connect(
                     f"file:{quote(path)}?mode=ro", uri=True, timeout=busy_ms / 1000, check_same_thread=False
@@ -202,7 +207,7 @@ class Database:
             parsed, pool_pre_ping=True, pool_recycle=300, connect_args={"connect_timeout": max(1, int(self.timeout))}
         )
 
-    def _create_mysql_engine(self, parsed) -> Engine:
+    def _create_mysql_engine(self, parsed: URL) -> Engine:
         """MySQL and MariaDB through PyMySQL, each session read-only, in UTC, with a statement timeout."""
         if parsed.drivername == "mysql":
             parsed = parsed.set(drivername="mysql+pymysql")
@@ -217,7 +222,7 @@ class Database:
         timeout = self.timeout
 
         @event.listens_for(engine, "connect")
-        def _session(dbapi_connection, _record) -> None:
+        def _session(dbapi_connection: Any, _record: object) -> None:
             # Every later transaction of the session is READ ONLY: a write fails with
             # "Cannot execute statement in a READ ONLY transaction". UTC, so that naive
             # DATETIME values (which the collector reads as UTC) and UNIX_TIMESTAMP() do
@@ -391,7 +396,7 @@ class Database:
                     self._active.discard(raw)
         return results
 
-    def _connect(self):
+    def _connect(self) -> Connection:
         try:
             return self.engine.connect()
         except Exception as exc:

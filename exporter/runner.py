@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +61,7 @@ class Runner:
         self,
         collectors: list[Collector],
         constant_labels: dict[str, str] | None = None,
-        extra_sources: list | None = None,
+        extra_sources: list[Callable[[], Iterable[Metric]]] | None = None,
     ):
         self.collectors = collectors
         self.constant_labels = constant_labels or {}
@@ -70,7 +70,7 @@ class Runner:
         self.extra_sources = extra_sources or []
         self.states = {c.name: CollectorState(families=[]) for c in collectors}
         self.ready = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         # One render at a time; collectors finishing during a render share the next one.
         # Its own thread: the shared pool may be full of collectors' stuck statements.
         self._render_lock = asyncio.Lock()

@@ -21,29 +21,29 @@ class AnalyticsConfig(Model):
     demand_refresh: Duration = 3600.0
 
     # Daily demand history, ending yesterday (UTC).
-    history_days: int = Field(90, ge=2, le=3650)
+    history_days: int = Field(default=90, ge=2, le=3650)
     # Cycle service level: probability of no stock-out during a replenishment lead time.
-    service_level: float = Field(0.95, ge=0.5, lt=1.0)
+    service_level: float = Field(default=0.95, ge=0.5, lt=1.0)
     # Lead time when neither stock_levels.lead_time_days nor purchase-order history gives one.
-    lead_time_days: float = Field(7.0, ge=0.0)
+    lead_time_days: float = Field(default=7.0, ge=0.0)
     # Lead-time standard deviation when purchase-order history gives none.
-    lead_time_std_days: float = Field(0.0, ge=0.0)
+    lead_time_std_days: float = Field(default=0.0, ge=0.0)
     # Received purchase orders created this far back are lead-time observations.
-    lead_time_history_days: int = Field(365, ge=1, le=3650)
+    lead_time_history_days: int = Field(default=365, ge=1, le=3650)
     # A SKU-location needs this many observed lead times before they replace the defaults.
-    min_lead_time_samples: int = Field(3, ge=2)
+    min_lead_time_samples: int = Field(default=3, ge=2)
     # Time between two ordering decisions: orders cover demand up to the next review.
-    review_period_days: float = Field(7.0, ge=0.0)
+    review_period_days: float = Field(default=7.0, ge=0.0)
     # Recommended quantities are rounded up to a multiple of this.
-    pack_size: int = Field(1, ge=1)
+    pack_size: int = Field(default=1, ge=1)
     # The last N days of the history are forecast from the days before them to measure accuracy.
-    accuracy_window_days: int = Field(14, ge=1)
+    accuracy_window_days: int = Field(default=14, ge=1)
     # A series with a larger share of zero-demand days is intermittent: Croston (SBA), else SES.
-    intermittent_zero_share: float = Field(0.5, ge=0.0, le=1.0)
-    ses_alpha: float = Field(0.2, gt=0.0, le=1.0)
-    croston_alpha: float = Field(0.1, gt=0.0, le=1.0)
+    intermittent_zero_share: float = Field(default=0.5, ge=0.0, le=1.0)
+    ses_alpha: float = Field(default=0.2, gt=0.0, le=1.0)
+    croston_alpha: float = Field(default=0.1, gt=0.0, le=1.0)
     # Stored safety_stock / reorder_point count as a gap only when off by more than this ratio.
-    gap_tolerance_ratio: float = Field(0.2, ge=0.0)
+    gap_tolerance_ratio: float = Field(default=0.2, ge=0.0)
 
     @model_validator(mode="after")
     def _check_windows(self) -> AnalyticsConfig:

@@ -19,6 +19,7 @@ from exporter.analytics.accuracy import AccuracySums, accuracy_sums
 from exporter.analytics.config import AnalyticsConfig
 from exporter.analytics.demand import (
     STATEMENTS,
+    DayEntries,
     DemandMatrix,
     Series,
     Window,
@@ -146,7 +147,8 @@ class _DemandStream:
     """
 
     def __init__(self, days: int):
-        self.days: list = [None] * days
+        self.days = days
+        self.entries: dict[int, DayEntries] = {}  # by day of the history
         self.index: dict[str, int] = {}
 
     def __call__(self, name: str, result: QueryResult) -> bool:
@@ -154,12 +156,13 @@ class _DemandStream:
             self.index = load_series(result.rows).joined_index()
             return False  # compute() needs the stock rows too
         if name.startswith("demand:"):
-            self.days[int(name.split(":")[1])] = day_entries(result.rows, self.index)
+            self.entries[int(name.split(":")[1])] = day_entries(result.rows, self.index)
             return True
         return False
 
     def matrix(self) -> DemandMatrix:
-        return matrix_from_days(self.days, len(self.index))
+        # fetch_all runs every statement or raises, so every day has its entries by now.
+        return matrix_from_days([self.entries[day] for day in range(self.days)], len(self.index))
 
 
 def compute(

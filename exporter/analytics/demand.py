@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 
-from exporter.db import SQLITE, Dialect
+from exporter.db import SQLITE, Dialect, Row
 
 # The statements one analytics cycle runs besides the daily demand, in one read-only
 # transaction. Bounds are 'YYYY-MM-DD' text; comparing them with ISO-8601 text
@@ -113,7 +114,8 @@ class Series:
 
     @property
     def available(self) -> np.ndarray:
-        return self.on_hand - self.reserved
+        available: np.ndarray = self.on_hand - self.reserved
+        return available
 
     def index(self) -> dict[tuple[str, str], int]:
         return {key: i for i, key in enumerate(zip(self.skus, self.locations))}
@@ -123,12 +125,12 @@ class Series:
         return {f"{sku}{SEPARATOR}{location}": i for i, (sku, location) in enumerate(zip(self.skus, self.locations))}
 
 
-def _floats(values: tuple) -> np.ndarray:
+def _floats(values: tuple[Any, ...]) -> np.ndarray:
     """Nullable numeric column -> float array with NaN for NULL."""
     return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
-def load_series(rows: list[tuple]) -> Series:
+def load_series(rows: list[Row]) -> Series:
     # Rows with a NULL key cannot be named in the API; the business collector counts them.
     rows = [r for r in rows if r[0] is not None and r[1] is not None]
     if not rows:
@@ -156,7 +158,11 @@ class DemandMatrix:
     unknown_series_rows: int  # grouped rows (SKU-location-day) whose SKU-location is not a series
 
 
-def day_entries(rows: list[tuple], series_index: dict[str, int]) -> tuple[np.ndarray, np.ndarray, int]:
+# One day of demand as day_entries returns it: (series indexes, their demand, rows of unknown series).
+DayEntries = tuple[np.ndarray, np.ndarray, int]
+
+
+def day_entries(rows: list[Row], series_index: dict[str, int]) -> DayEntries:
     """One day's grouped (sku + U+001F + location_id, demand) rows -> (series, demand, unknown rows).
 
     Compact arrays (12 bytes a row) instead of row tuples, so a cycle can drop each
@@ -173,7 +179,7 @@ def day_entries(rows: list[tuple], series_index: dict[str, int]) -> tuple[np.nda
     return series[known], quantity[known], int(len(rows) - known.sum())
 
 
-def matrix_from_days(days: list[tuple[np.ndarray, np.ndarray, int]], series_count: int) -> DemandMatrix:
+def matrix_from_days(days: list[DayEntries], series_count: int) -> DemandMatrix:
     """Per-day entries (from day_entries) -> the dense series x days matrix."""
     values = np.zeros((len(days), series_count))  # filled one day (row) at a time, transposed at the end
     unknown = 0
@@ -184,6 +190,6 @@ def matrix_from_days(days: list[tuple[np.ndarray, np.ndarray, int]], series_coun
     return DemandMatrix(np.ascontiguousarray(values.T), unknown)
 
 
-def demand_matrix(days: list[list[tuple]], series_index: dict[str, int]) -> DemandMatrix:
+def demand_matrix(days: list[list[Row]], series_index: dict[str, int]) -> DemandMatrix:
     """Per day, grouped (sku + U+001F + location_id, demand) rows -> dense series x days matrix."""
     return matrix_from_days([day_entries(rows, series_index) for rows in days], len(series_index))

@@ -29,7 +29,7 @@ def ses(demand: np.ndarray, alpha: float) -> np.ndarray:
     if demand.shape[1] == 0:
         return np.zeros(demand.shape[0])
     days = np.ascontiguousarray(demand.T)  # one contiguous row per day
-    level = days[0].copy()
+    level: np.ndarray = days[0].copy()
     for today in days[1:]:
         level += alpha * (today - level)
     return level

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from exporter.db import Row
+
 # Computed quantities like 12.000000000001 come from float noise, not from demand.
 _EPSILON = 1e-9
 
@@ -25,7 +27,7 @@ def ceil_to_pack(quantity: np.ndarray, pack_size: int) -> np.ndarray:
     return np.ceil(np.asarray(quantity, dtype=np.float64) / pack_size - _EPSILON) * pack_size
 
 
-def open_orders(rows: list[tuple], series_index: dict[tuple[str, str], int], n_series: int) -> np.ndarray:
+def open_orders(rows: list[Row], series_index: dict[tuple[str, str], int], n_series: int) -> np.ndarray:
     """Units on open purchase orders per series, from (sku, location, units) rows."""
     on_order = np.zeros(n_series)
     for sku, location, units in rows:

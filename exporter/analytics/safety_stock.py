@@ -14,30 +14,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import TypeVar
 
 import numpy as np
 
+from exporter.db import Row
 from exporter.timestamps import parse_timestamp
+
+# One series' figure or an array of every series' figures: the formulas are the same.
+Amount = TypeVar("Amount", float, np.ndarray)
 
 
 def z_value(service_level: float) -> float:
     return NormalDist().inv_cdf(service_level)
 
 
-def safety_stock(z: float, daily_demand, demand_std, lead_time, lead_time_std):
+def safety_stock(
+    z: float, daily_demand: Amount, demand_std: Amount, lead_time: Amount, lead_time_std: Amount
+) -> Amount:
     """Works on floats and numpy arrays alike."""
-    return z * np.sqrt(lead_time * demand_std**2 + daily_demand**2 * lead_time_std**2)
+    safety: Amount = z * np.sqrt(lead_time * demand_std**2 + daily_demand**2 * lead_time_std**2)
+    return safety
 
 
-def reorder_point(daily_demand, lead_time, safety):
-    return daily_demand * lead_time + safety
+def reorder_point(daily_demand: Amount, lead_time: Amount, safety: Amount) -> Amount:
+    point: Amount = daily_demand * lead_time + safety
+    return point
 
 
 def demand_std(demand: np.ndarray) -> np.ndarray:
     """Sample standard deviation (n - 1) of each row's daily demand; 0 for a single day."""
     if demand.shape[1] < 2:
         return np.zeros(demand.shape[0])
-    return demand.std(axis=1, ddof=1)
+    std: np.ndarray = demand.std(axis=1, ddof=1)
+    return std
 
 
 @dataclass(frozen=True)
@@ -51,7 +61,7 @@ class LeadTimes:
 
 
 def observed_lead_times(
-    rows: list[tuple], series_index: dict[tuple[str, str], int], n_series: int
+    rows: list[Row], series_index: dict[tuple[str, str], int], n_series: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(count, mean, sample std) of lead times in days per series, from (sku, location, created, received)."""
     series, days = [], []

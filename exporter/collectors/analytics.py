@@ -76,91 +76,119 @@ class AnalyticsCollector(CollectorBase):
         self.database.dispose()
 
     def families(self, result: AnalyticsResult) -> list[Metric]:
-        locations = result.series.location_names
-        recommended = result.quantity > 0
-        d = result.forecast.daily_demand
+        skus, units = _recommendation_families(result)
+        return [
+            skus,
+            units,
+            _cover_family(result),
+            _demand_family(result),
+            _method_family(result),
+            *_gap_families(result, self.config.gap_tolerance_ratio),
+            *_accuracy_families(result, self.config.accuracy_window_days),
+            _skipped_family(result),
+        ]
 
-        skus = GaugeMetricFamily(
-            "inventory_reorder_recommended_skus",
-            "SKU-locations at or below their computed reorder point with a purchase recommendation.",
-            labels=["location"],
-        )
-        units = GaugeMetricFamily(
-            "inventory_reorder_recommended_units", "Units recommended to order.", labels=["location"]
-        )
-        demand = GaugeMetricFamily(
-            "inventory_forecast_daily_demand_units", "Sum of forecast daily demand.", labels=["location"]
-        )
-        # The contract's inventory_days_of_cover, in Prometheus's base unit (seconds) so that
-        # `promtool check metrics` passes; dashboards display it in days.
-        cover = GaugeMetricFamily(
-            "inventory_stock_cover_seconds",
-            "Available units (negative counted as 0) over forecast demand per second, summed over the "
-            "SKU-locations with a forecast demand; absent where none has one.",
-            labels=["location"],
-            unit="seconds",
-        )
-        for location, count, total, daily in zip(
-            locations,
-            result.per_location(recommended.astype(float)),
-            result.per_location(result.quantity),
-            result.per_location(d),
-        ):
-            skus.add_metric([location], count)
-            units.add_metric([location], total)
-            demand.add_metric([location], daily)
-        selling = d > 0
-        covered = result.per_location(np.where(selling, np.maximum(result.series.available, 0.0), 0.0))
-        for location, stock, daily in zip(locations, covered, result.per_location(d)):
-            if daily > 0:
-                cover.add_metric([location], stock / daily * 86400.0)
 
-        series = GaugeMetricFamily(
-            "inventory_forecast_series", "SKU-locations by forecast method.", labels=["location", "method"]
+def _recommendation_families(result: AnalyticsResult) -> tuple[Metric, Metric]:
+    """SKU-locations with a purchase recommendation and their units, per location."""
+    skus = GaugeMetricFamily(
+        "inventory_reorder_recommended_skus",
+        "SKU-locations at or below their computed reorder point with a purchase recommendation.",
+        labels=["location"],
+    )
+    units = GaugeMetricFamily("inventory_reorder_recommended_units", "Units recommended to order.", labels=["location"])
+    recommended = result.quantity > 0
+    for location, count, total in zip(
+        result.series.location_names,
+        result.per_location(recommended.astype(float)),
+        result.per_location(result.quantity),
+    ):
+        skus.add_metric([location], count)
+        units.add_metric([location], total)
+    return skus, units
+
+
+def _demand_family(result: AnalyticsResult) -> Metric:
+    demand = GaugeMetricFamily(
+        "inventory_forecast_daily_demand_units", "Sum of forecast daily demand.", labels=["location"]
+    )
+    for location, daily in zip(result.series.location_names, result.per_location(result.forecast.daily_demand)):
+        demand.add_metric([location], daily)
+    return demand
+
+
+def _cover_family(result: AnalyticsResult) -> Metric:
+    # The contract's inventory_days_of_cover, in Prometheus's base unit (seconds) so that
+    # `promtool check metrics` passes; dashboards display it in days.
+    cover = GaugeMetricFamily(
+        "inventory_stock_cover_seconds",
+        "Available units (negative counted as 0) over forecast demand per second, summed over the "
+        "SKU-locations with a forecast demand; absent where none has one.",
+        labels=["location"],
+        unit="seconds",
+    )
+    d = result.forecast.daily_demand
+    selling = d > 0
+    covered = result.per_location(np.where(selling, np.maximum(result.series.available, 0.0), 0.0))
+    for location, stock, daily in zip(result.series.location_names, covered, result.per_location(d)):
+        if daily > 0:
+            cover.add_metric([location], stock / daily * 86400.0)
+    return cover
+
+
+def _method_family(result: AnalyticsResult) -> Metric:
+    series = GaugeMetricFamily(
+        "inventory_forecast_series", "SKU-locations by forecast method.", labels=["location", "method"]
+    )
+    locations = result.series.location_names
+    for code, method in enumerate(METHODS):
+        for location, count in zip(locations, result.per_location((result.forecast.method == code).astype(float))):
+            series.add_metric([location, method], count)
+    return series
+
+
+def _gap_families(result: AnalyticsResult, tolerance: float) -> list[Metric]:
+    """Stored safety stock and reorder point against the computed ones, per location and direction."""
+    families: list[Metric] = []
+    for name, stored, computed, what in (
+        ("inventory_safety_stock_gap_skus", result.series.stored_safety_stock, result.safety_stock, "safety_stock"),
+        ("inventory_reorder_point_gap_skus", result.series.stored_reorder_point, result.reorder_point, "reorder_point"),
+    ):
+        gap = GaugeMetricFamily(
+            name,
+            f"SKU-locations whose stored {what} is below or above the computed one by more than "
+            f"{tolerance:g} of it (and at least one unit).",
+            labels=["location", "direction"],
         )
-        for code, method in enumerate(METHODS):
-            for location, count in zip(locations, result.per_location((result.forecast.method == code).astype(float))):
-                series.add_metric([location, method], count)
+        for direction, mask in zip(GAP_DIRECTIONS, gap_counts(stored, computed, tolerance)):
+            for location, count in zip(result.series.location_names, result.per_location(mask.astype(float))):
+                gap.add_metric([location, direction], count)
+        families.append(gap)
+    return families
 
-        families: list[Metric] = [skus, units, cover, demand, series]
-        tolerance = self.config.gap_tolerance_ratio
-        for name, stored, computed, what in (
-            ("inventory_safety_stock_gap_skus", result.series.stored_safety_stock, result.safety_stock, "safety_stock"),
-            (
-                "inventory_reorder_point_gap_skus",
-                result.series.stored_reorder_point,
-                result.reorder_point,
-                "reorder_point",
-            ),
-        ):
-            gap = GaugeMetricFamily(
-                name,
-                f"SKU-locations whose stored {what} is below or above the computed one by more than "
-                f"{tolerance:g} of it (and at least one unit).",
-                labels=["location", "direction"],
-            )
-            for direction, mask in zip(GAP_DIRECTIONS, gap_counts(stored, computed, tolerance)):
-                for location, count in zip(locations, result.per_location(mask.astype(float))):
-                    gap.add_metric([location, direction], count)
-            families.append(gap)
 
-        if result.accuracy is not None:
-            window = self.config.accuracy_window_days
-            for name, value, meaning in (
-                ("inventory_forecast_abs_error_units", result.accuracy.abs_error, "sum of |forecast - actual|"),
-                ("inventory_forecast_actual_units", result.accuracy.actual, "sum of actual daily demand"),
-                ("inventory_forecast_error_units", result.accuracy.error, "sum of forecast - actual (> 0: over)"),
-            ):
-                family = GaugeMetricFamily(name, f"Over the last {window} days, forecast made before them: {meaning}.")
-                family.add_metric([], value)
-                families.append(family)
+def _accuracy_families(result: AnalyticsResult, window: int) -> list[Metric]:
+    """Backtest sums over the accuracy window; none when the history is not longer than it."""
+    if result.accuracy is None:
+        return []
+    families: list[Metric] = []
+    for name, value, meaning in (
+        ("inventory_forecast_abs_error_units", result.accuracy.abs_error, "sum of |forecast - actual|"),
+        ("inventory_forecast_actual_units", result.accuracy.actual, "sum of actual daily demand"),
+        ("inventory_forecast_error_units", result.accuracy.error, "sum of forecast - actual (> 0: over)"),
+    ):
+        family = GaugeMetricFamily(name, f"Over the last {window} days, forecast made before them: {meaning}.")
+        family.add_metric([], value)
+        families.append(family)
+    return families
 
-        skipped = GaugeMetricFamily(
-            "inventory_analytics_skipped_rows",
-            "Grouped demand rows (SKU-location-day) left out of the forecast, by check: sales or returns "
-            "of a SKU-location that is not an active product's stock level.",
-            labels=["check"],
-        )
-        skipped.add_metric(["movement_unknown_sku_location"], result.demand.unknown_series_rows)
-        families.append(skipped)
-        return families
+
+def _skipped_family(result: AnalyticsResult) -> Metric:
+    skipped = GaugeMetricFamily(
+        "inventory_analytics_skipped_rows",
+        "Grouped demand rows (SKU-location-day) left out of the forecast, by check: sales or returns "
+        "of a SKU-location that is not an active product's stock level.",
+        labels=["check"],
+    )
+    skipped.add_metric(["movement_unknown_sku_location"], result.demand.unknown_series_rows)
+    return skipped

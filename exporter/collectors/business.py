@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -83,7 +84,11 @@ def metric_value(value: Any, timestamp: bool = False) -> float:
     return number
 
 
-def _family(name: str, labels: tuple[str, ...] | list[str]) -> Metric:
+# The families a built-in statement fills: both take add_metric(label values, value).
+_Family = CounterMetricFamily | GaugeMetricFamily
+
+
+def _family(name: str, labels: tuple[str, ...] | list[str]) -> _Family:
     spec = METRICS[name]
     if spec.type == "counter":
         return CounterMetricFamily(name, spec.help, labels=list(labels))
@@ -96,7 +101,7 @@ class _Labels:
     def __init__(self, issues: dict[str, float]):
         self.issues = issues
 
-    def ok(self, values: tuple, weight: float) -> bool:
+    def ok(self, values: tuple[Any, ...], weight: float) -> bool:
         if any(v is None for v in values):
             self.issues["missing_label"] = self.issues.get("missing_label", 0.0) + weight
             return False
@@ -132,6 +137,15 @@ def business_queries(
     return statements
 
 
+def _quality_family(issues: dict[str, float]) -> Metric:
+    quality = GaugeMetricFamily(
+        "inventory_data_quality_issues", "Rows skipped or suspicious, by check.", labels=["check"]
+    )
+    for check in sorted(issues):
+        quality.add_metric([check], issues[check])
+    return quality
+
+
 class BusinessCollector(CollectorBase):
     name = "business"
 
@@ -158,12 +172,12 @@ class BusinessCollector(CollectorBase):
 
     async def collect(self) -> list[Metric]:
         results, errors, durations = await self._running.run(self.run_statements)
-        families, errors = self.families(results, errors)
-        self._log_changes(errors)
-        if self.statements and len(errors) == len(self.statements):
-            first = errors[next(iter(self.statements))]
+        families, failed = self.families(results, errors)
+        self._log_changes(failed)
+        if self.statements and len(failed) == len(self.statements):
+            first = failed[next(iter(self.statements))]
             raise RuntimeError(f"every statement failed; {first}")
-        return families + self.query_families(errors, durations)
+        return families + self.query_families(failed, durations)
 
     def _log_changes(self, errors: dict[str, Exception]) -> None:
         """One line when a statement starts failing and one when it recovers, not one a run."""
@@ -208,9 +222,21 @@ class BusinessCollector(CollectorBase):
         because their rows could not be used: a missing `value` column, wrong labels)."""
         failed: dict[str, Exception] = dict(errors or {})
         issues: dict[str, float] = {}
-        labels = _Labels(issues)
-        out: dict[str, Metric] = {}
-        handlers = {
+        out = self._builtin_families(results, _Labels(issues))
+        # The value checks look at what mapped and custom statements returned.
+        if any(m in results for m in self.mapped) or any(c.name in results for c in self.config.metrics):
+            for check in VALUE_CHECKS + ("missing_label", "invalid_utf8"):
+                issues.setdefault(check, 0.0)
+        self._replace_mapped(results, issues, out, failed)
+        families = list(out.values()) + self._custom_families(results, issues, failed)
+        if issues:
+            families.append(_quality_family(issues))
+        return families, failed
+
+    def _builtin_families(self, results: dict[str, QueryResult], labels: _Labels) -> dict[str, Metric]:
+        """Families of the built-in statements that ran, by metric name; each statement's
+        checks start at 0 so that they are published even when nothing is wrong."""
+        handlers: dict[str, Callable[[QueryResult, _Labels, dict[str, Metric]], None]] = {
             "stock": self._stock,
             "orders": self._orders,
             "fulfillment": self._fulfillment,
@@ -222,17 +248,22 @@ class BusinessCollector(CollectorBase):
             "syncs_bad_timestamp": self._syncs_bad_timestamp,
             "syncs_out_of_order": self._syncs_out_of_order,
         }
+        out: dict[str, Metric] = {}
         for query, handler in handlers.items():
             if query in results:
                 for check in BUILTIN_STATEMENTS[query].checks:
-                    issues.setdefault(check, 0.0)
+                    labels.issues.setdefault(check, 0.0)
                 handler(results[query], labels, out)
+        return out
 
-        # The value checks look at what mapped and custom statements returned.
-        if any(m in results for m in self.mapped) or any(c.name in results for c in self.config.metrics):
-            for check in VALUE_CHECKS + ("missing_label", "invalid_utf8"):
-                issues.setdefault(check, 0.0)
-        # A mapped metric replaces the built-in one, even where its statement failed.
+    def _replace_mapped(
+        self,
+        results: dict[str, QueryResult],
+        issues: dict[str, float],
+        out: dict[str, Metric],
+        failed: dict[str, Exception],
+    ) -> None:
+        """A mapped metric replaces the built-in one in `out`, even where its statement failed."""
         for metric in self.mapped:
             out.pop(metric, None)
             if metric in results:
@@ -243,7 +274,12 @@ class BusinessCollector(CollectorBase):
                     )
                 except ValueError as exc:
                     failed[metric] = exc
-        families = list(out.values())
+
+    def _custom_families(
+        self, results: dict[str, QueryResult], issues: dict[str, float], failed: dict[str, Exception]
+    ) -> list[Metric]:
+        """Families of the config's own metrics whose statements ran and returned usable columns."""
+        families: list[Metric] = []
         for custom in self.config.metrics:
             if custom.name in results:
                 try:
@@ -259,14 +295,7 @@ class BusinessCollector(CollectorBase):
                     )
                 except ValueError as exc:
                     failed[custom.name] = exc
-        if issues:
-            quality = GaugeMetricFamily(
-                "inventory_data_quality_issues", "Rows skipped or suspicious, by check.", labels=["check"]
-            )
-            for check in sorted(issues):
-                quality.add_metric([check], issues[check])
-            families.append(quality)
-        return families, failed
+        return families
 
     def _stock(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
         per_location: dict[str, list[float]] = {}
