@@ -18,6 +18,7 @@ from exporter.integrations import KINDS, Integration
 from servicekit.config import (
     LABEL_NAME_RE,
     METRIC_NAME_RE,
+    ByteSize,
     ConfigError,
     Duration,
     HttpUrl,
@@ -26,6 +27,7 @@ from servicekit.config import (
     parse_listen,
     problem_at,
 )
+from servicekit.tls_client import TLSClientConfig
 
 
 class DatabaseConfig(Model):
@@ -152,9 +154,12 @@ class ApiProbe(Model):
     url: HttpUrl
     method: Literal["GET", "HEAD", "POST"] = "GET"
     expected_status: list[int] = [200]
-    # The probe fails unless the body contains this text.
+    # The probe fails unless the body's first body_size_limit bytes contain this text.
     expect_body: str | None = None
+    body_size_limit: ByteSize = 64 << 20
     timeout: Duration | None = None
+    # A private CA, a client certificate, a server name: Prometheus's tls_config.
+    tls_config: TLSClientConfig | None = None
 
 
 class ApiProbesConfig(Model):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 
 import aiohttp
@@ -15,9 +16,8 @@ from exporter.config import ApiProbe, ApiProbesConfig
 
 log = logging.getLogger("exporter.api_probes")
 
-# How much of a body `expect_body` searches (blackbox_exporter's body_size_limit): read
-# in chunks and searched as it arrives, so a large page costs time, not memory.
-MAX_BODY_BYTES = 64 << 20
+# Bodies are searched as they arrive, up to each probe's body_size_limit (blackbox_exporter's
+# name), so a large page costs time, not memory.
 _CHUNK_BYTES = 64 << 10
 
 
@@ -31,6 +31,10 @@ class ApiProbeCollector(CollectorBase):
         # The collector's own timeout covers the slowest probe plus a margin.
         self.timeout = max(p.timeout or settings.timeout for p in probes) + 1.0
         self._session: aiohttp.ClientSession | None = None
+        # Built once: loading a CA file per probe run would cost more than the probe.
+        self._ssl: dict[str, ssl.SSLContext | bool] = {
+            p.target: p.tls_config.ssl_context() if p.tls_config else True for p in probes
+        }
 
     async def collect(self) -> list[Metric]:
         if self._session is None or self._session.closed:
@@ -56,16 +60,27 @@ class ApiProbeCollector(CollectorBase):
         session = self._session
         assert session is not None  # collect() opened it
         try:
-            async with session.request(probe.method, probe.url, timeout=timeout, allow_redirects=True) as resp:
+            async with session.request(
+                probe.method,
+                probe.url,
+                timeout=timeout,
+                allow_redirects=True,
+                ssl=self._ssl[probe.target],
+                server_hostname=probe.tls_config.server_name if probe.tls_config else None,
+            ) as resp:
                 code = resp.status
-                found = await _body_contains(resp, probe.expect_body) if probe.expect_body is not None else True
+                found = (
+                    await _body_contains(resp, probe.expect_body, probe.body_size_limit)
+                    if probe.expect_body is not None
+                    else True
+                )
             ok = code in probe.expected_status
             if ok and not found:
                 ok = False
                 log.warning(
                     "probe %s: the first %d bytes of the body do not contain the expected text",
                     probe.target,
-                    MAX_BODY_BYTES,
+                    probe.body_size_limit,
                 )
             elif not ok:
                 log.warning("probe %s: HTTP %d not in %s", probe.target, code, probe.expected_status)
@@ -83,18 +98,18 @@ class ApiProbeCollector(CollectorBase):
             await self._session.close()
 
 
-async def _body_contains(resp: aiohttp.ClientResponse, text: str) -> bool:
-    """Whether `text` occurs in the body's first MAX_BODY_BYTES, found across chunk edges."""
+async def _body_contains(resp: aiohttp.ClientResponse, text: str, limit: int) -> bool:
+    """Whether `text` occurs in the body's first `limit` bytes, found across chunk edges."""
     needle = text.encode()
     keep = max(len(needle) - 1, 0)  # the tail that may hold the start of a match
     window, read = b"", 0
     async for chunk in resp.content.iter_chunked(_CHUNK_BYTES):
-        chunk = chunk[: MAX_BODY_BYTES - read]
+        chunk = chunk[: limit - read]
         read += len(chunk)
         window = window[-keep:] if keep else b""
         window += chunk
         if needle in window:
             return True
-        if read >= MAX_BODY_BYTES:
+        if read >= limit:
             break
     return False

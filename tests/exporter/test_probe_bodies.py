@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
+from typing import Any
 
 import pytest
 from aiohttp import web
 
-from exporter.collectors import api_probes
 from exporter.collectors.api_probes import ApiProbeCollector
 from exporter.config import ApiProbe, ApiProbesConfig
 from tests.exporter.test_business import of, samples
+from tests.tls_certs import CA
 
 MARKER = b'"status": "all-locations-synced"'
 
@@ -44,8 +46,9 @@ async def large_page(aiohttp_server):
     return f"http://127.0.0.1:{server.port}/stock", state
 
 
-async def _probe_up(url: str) -> int:
-    collector = ApiProbeCollector([ApiProbe(target="stock", url=url, expect_body=MARKER.decode())], ApiProbesConfig())
+async def _probe_up(url: str, **settings: Any) -> int:
+    probe = ApiProbe(target="stock", url=url, expect_body=MARKER.decode(), **settings)
+    collector = ApiProbeCollector([probe], ApiProbesConfig())
     try:
         return of(samples(await collector.collect()), "inventory_api_up")[("stock",)]
     finally:
@@ -68,13 +71,30 @@ async def test_text_split_across_chunk_edges_is_found(large_page):
         assert await _probe_up(url) == 1, where
 
 
-async def test_absent_text_and_text_past_the_cap_fail(large_page, monkeypatch):
+async def test_absent_text_and_text_past_the_cap_fail(large_page):
     url, state = large_page
     state["body"] = _body(6_000_000, 0).replace(MARKER, b"x" * len(MARKER))
     assert MARKER not in state["body"]
     assert await _probe_up(url) == 0
-    monkeypatch.setattr(api_probes, "MAX_BODY_BYTES", 1_000_000)
     state["body"] = _body(3_000_000, 2_000_000)
-    assert await _probe_up(url) == 0  # beyond the cap: not searched
+    assert await _probe_up(url, body_size_limit=1_000_000) == 0  # beyond the cap: not searched
     state["body"] = _body(3_000_000, 1_000_000 - len(MARKER))
-    assert await _probe_up(url) == 1  # the last bytes inside the cap are searched
+    assert await _probe_up(url, body_size_limit=1_000_000) == 1  # the last bytes inside the cap are searched
+    assert await _probe_up(url, body_size_limit=1_000_000 - 1) == 0
+
+
+async def test_a_probe_trusts_a_private_ca_through_tls_config(aiohttp_server, tmp_path):
+    ca = CA(tmp_path, "api-ca")
+    cert, key = ca.issue(tmp_path / "api", "localhost", server=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def health(request: web.Request) -> web.Response:
+        return web.Response(body=MARKER)
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    server = await aiohttp_server(app, ssl=context)
+    url = f"https://127.0.0.1:{server.port}/health"
+    assert await _probe_up(url) == 0  # unknown CA
+    assert await _probe_up(url, tls_config={"ca_file": str(ca.cert_path)}) == 1
