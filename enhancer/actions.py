@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
 from enhancer import __version__, templates
 from enhancer.config import Config, LogAction, RuleConfig, SecretRef, SilenceAction, WebhookAction, host_allowed
-from servicekit.retry import Retry, parse_retry_after
+from servicekit.retry import Retry, RetryableError, is_retryable, parse_retry_after, retry_after_of
 from servicekit.secrets import SecretError, read_secret, redact
 
 log = logging.getLogger("enhancer.actions")
@@ -28,16 +30,6 @@ class ActionError(Exception):
     """The action could not be built (template, secret): nothing was sent."""
 
 
-class _Failed(Exception):
-    """One attempt that did not succeed: what happened, whether to try again, and after what
-    wait the receiver asked for."""
-
-    def __init__(self, problem: str, retry: bool = True, retry_after: float | None = None):
-        super().__init__(problem)
-        self.retry = retry
-        self.retry_after = retry_after
-
-
 class ActionSender:
     def __init__(self, config: Config, session: aiohttp.ClientSession):
         self.config = config
@@ -46,8 +38,10 @@ class ActionSender:
     async def send(
         self, rule: RuleConfig, *, action_id: str, labels: dict[str, str], value: float | None, baseline: float | None
     ) -> ActionResult:
-        context = {"labels": labels, "value": value, "baseline": baseline, "rule": rule.name}
+        context: templates.Fields = {"labels": labels, "value": value, "baseline": baseline, "rule": rule.name}
         action = rule.action
+        method: str
+        secrets: list[str]
         try:
             if isinstance(action, LogAction):
                 message = templates.render(action.message, **context)
@@ -79,11 +73,13 @@ class ActionSender:
         headers = {"User-Agent": f"inventory-enhancer/{__version__}", **headers, "Idempotency-Key": action_id}
         return await self._request(method, url, headers, body, action, secrets)
 
-    def _silence_request(self, action: SilenceAction, context: dict) -> tuple[str, str, dict, dict]:
+    def _silence_request(
+        self, action: SilenceAction, context: templates.Fields
+    ) -> tuple[str, str, dict[str, str], dict[str, Any]]:
         # Alertmanager judges silences by its own wall clock, whatever clock the engine runs on
         starts = dt.datetime.now(dt.UTC)
         ends = starts + dt.timedelta(seconds=action.duration)
-        body = {
+        body: dict[str, Any] = {
             "matchers": [
                 {
                     "name": m.name,
@@ -102,7 +98,13 @@ class ActionSender:
         return url, "POST", {}, body
 
     async def _request(
-        self, method: str, url: str, headers: dict, body, action, secrets: list[str] = ()
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: Any,  # JSON: the rendered webhook template or the silence
+        action: WebhookAction | SilenceAction,
+        secrets: Sequence[str] = (),
     ) -> ActionResult:
         attempts = 0
 
@@ -120,15 +122,15 @@ class ActionSender:
                     if 200 <= response.status < 300:
                         return ActionResult(True, attempts, answer)
                     # Another 4xx: the receiver rejected the request itself; the same one will not pass.
-                    raise _Failed(
+                    raise RetryableError(
                         answer,
                         retry=response.status == 429 or response.status >= 500,
                         retry_after=parse_retry_after(response.headers.get("Retry-After")),
                     )
             except TimeoutError:
-                raise _Failed(f"no answer within {action.timeout:g}s") from None
+                raise RetryableError(f"no answer within {action.timeout:g}s") from None
             except (aiohttp.ClientError, OSError) as exc:
-                raise _Failed(redact(f"{type(exc).__name__}: {exc}", *secrets)) from None
+                raise RetryableError(redact(f"{type(exc).__name__}: {exc}", *secrets)) from None
 
         def before_sleep(retry: int, failed: Exception, wait: float) -> None:
             log.info(
@@ -145,11 +147,11 @@ class ActionSender:
         try:
             return await retry.call(
                 attempt,
-                retryable=lambda e: isinstance(e, _Failed) and e.retry,
-                retry_after=lambda e: e.retry_after if isinstance(e, _Failed) else None,
+                retryable=is_retryable,
+                retry_after=retry_after_of,
                 before_sleep=before_sleep,
             )
-        except _Failed as failed:
+        except RetryableError as failed:
             return ActionResult(False, attempts, f"{failed} (after {attempts} attempt{'s' if attempts > 1 else ''})")
 
 

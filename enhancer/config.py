@@ -47,13 +47,13 @@ class LeaseConfig(Model):
     """
 
     enabled: bool = True
-    ttl: Duration = Field(15.0, ge=1.0)
+    ttl: Duration = Field(default=15.0, ge=1.0)
     renew_interval: Duration | None = None  # default ttl / 3
-    holder: str | None = Field(None, min_length=1, max_length=200)  # default host:pid:random
+    holder: str | None = Field(default=None, min_length=1, max_length=200)  # default host:pid:random
 
 
 class BudgetConfig(Model):
-    per_hour: int = Field(30, ge=0)
+    per_hour: int = Field(default=30, ge=0)
 
 
 class RobustBaseline(Model):
@@ -64,7 +64,7 @@ class RobustBaseline(Model):
     window: Duration = 3600.0
     offset: DurationOrZero = 0.0
     step: Duration = 60.0
-    min_samples: int = Field(30, ge=1)
+    min_samples: int = Field(default=30, ge=1)
     refresh: DurationOrZero = 300.0
 
 
@@ -73,10 +73,10 @@ class SeasonalBaseline(Model):
 
     kind: Literal["seasonal"]
     query: str | None = None
-    weeks: int = Field(4, ge=1, le=52)
+    weeks: int = Field(default=4, ge=1, le=52)
     window: Duration = 3600.0
     step: Duration = 300.0
-    min_samples: int = Field(24, ge=1)
+    min_samples: int = Field(default=24, ge=1)
     refresh: DurationOrZero = 900.0
 
 
@@ -84,15 +84,15 @@ Baseline = Annotated[RobustBaseline | SeasonalBaseline, Field(discriminator="kin
 
 
 class _TriggerBase(Model):
-    for_: DurationOrZero = Field(0.0, alias="for")
+    for_: DurationOrZero = Field(default=0.0, alias="for")
 
 
 class DeviationTrigger(_TriggerBase):
     """value > baseline + k x scaled MAD, and by at least min_delta."""
 
     kind: Literal["deviation"]
-    k: float = Field(3.0, gt=0)
-    min_delta: float = Field(0.0, ge=0)
+    k: float = Field(default=3.0, gt=0)
+    min_delta: float = Field(default=0.0, ge=0)
 
 
 class RatioTrigger(_TriggerBase):
@@ -121,7 +121,7 @@ class SecretRef(Model):
 
 class _ActionBase(Model):
     timeout: Duration = 5.0
-    retries: int = Field(2, ge=0, le=10)
+    retries: int = Field(default=2, ge=0, le=10)
     backoff: DurationOrZero = 1.0
 
 
@@ -161,8 +161,8 @@ class VerifyConfig(Model):
     after: DurationOrZero = 300.0
     better: Literal["lower", "higher"] = "lower"
     min_improvement: float = 0.0
-    backoff_after: int = Field(3, ge=1)
-    backoff_factor: float = Field(4.0, ge=1)
+    backoff_after: int = Field(default=3, ge=1)
+    backoff_factor: float = Field(default=4.0, ge=1)
 
 
 class RuleConfig(Model):
@@ -175,7 +175,7 @@ class RuleConfig(Model):
     priority: int = 0
     exclusive_group: str | None = None
     cooldown: DurationOrZero = 900.0
-    budget_per_hour: int | None = Field(None, ge=0)
+    budget_per_hour: int | None = Field(default=None, ge=0)
     verify: VerifyConfig | None = None
     dry_run: bool = False
 

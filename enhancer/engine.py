@@ -9,7 +9,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from enhancer import governance
 from enhancer.actions import ActionResult, ActionSender
@@ -61,11 +61,24 @@ class RuleView:
 class CycleReport:
     at: float
     decisions: list[Decision]
-    outcomes: Counter
+    outcomes: Counter[Outcome]
     errors: dict[str, str]
     prometheus_up: bool | None
     wall_seconds: float
     cpu_seconds: float
+
+
+class _Decided(TypedDict):
+    """What the state records of every decision: StateStore.start_action's and record_decision's
+    keyword arguments in common."""
+
+    rule: str
+    target: str
+    reason: str
+    dry_run: bool
+    value: float | None
+    baseline: float | None
+    now: float
 
 
 @dataclass
@@ -95,7 +108,7 @@ class Engine:
         self.force_dry_run = force_dry_run
         self.state_retention = state_retention
         self.holds = Holds()
-        self.outcomes: Counter = Counter()  # (rule, outcome) -> count, for actions_total
+        self.outcomes: Counter[tuple[str, Outcome]] = Counter()  # (rule, outcome) -> count, for actions_total
         self.views = {rule.name: RuleView(rule.name) for rule in config.rules}
         self.prometheus_up: bool | None = None
         self.last_cycle: CycleReport | None = None
@@ -290,7 +303,7 @@ class Engine:
             result = check(rule.trigger, sample.value, baseline)
             since = self.holds.observe((rule.name, key), result.holds, now)
             state, reason = result.state, result.reason
-            if result.holds:
+            if since is not None:  # the condition holds, since then
                 held = now - since
                 if held >= rule.trigger.for_:
                     state, reason = TargetState.FIRING, f"{reason} (held {held:.0f}s)"
@@ -348,21 +361,21 @@ class Engine:
 
     # -- acting ----------------------------------------------------------------------------
 
-    async def _apply(self, decisions: list[Decision], now: float) -> Counter:
-        outcomes: Counter = Counter()
+    async def _apply(self, decisions: list[Decision], now: float) -> Counter[Outcome]:
+        outcomes: Counter[Outcome] = Counter()
         to_send: list[tuple[Candidate, str]] = []
         for decision in decisions:
             candidate, rule = decision.candidate, decision.candidate.rule
             key = (rule.name, candidate.target)
-            common = dict(
-                rule=rule.name,
-                target=candidate.target,
-                reason=decision.reason,
-                dry_run=candidate.dry_run,
-                value=candidate.value,
-                baseline=candidate.baseline,
-                now=now,
-            )
+            common: _Decided = {
+                "rule": rule.name,
+                "target": candidate.target,
+                "reason": decision.reason,
+                "dry_run": candidate.dry_run,
+                "value": candidate.value,
+                "baseline": candidate.baseline,
+                "now": now,
+            }
             until = now + cooldown_seconds(rule, self.views[rule.name].backing_off)
             if decision.outcome == Outcome.ACT:
                 action_id = uuid.uuid4().hex

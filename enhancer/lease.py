@@ -28,7 +28,20 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Float, Integer, String, Table, cast, func, insert, literal_column, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Float,
+    Integer,
+    String,
+    Table,
+    cast,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -55,7 +68,7 @@ def default_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def _db_now(dialect: str):
+def _db_now(dialect: str) -> ColumnElement[float]:
     if dialect == "postgresql":
         # clock_timestamp(), not now(): now() is frozen at the start of the transaction
         return cast(func.extract("epoch", func.clock_timestamp()), Float)
@@ -115,7 +128,7 @@ class LeaderLease:
                         )
                     )
                     return self._won(token, started, acquired=True)
-                if row["holder"] == self.holder and row["token"] == self.token:
+                if self.token is not None and row["holder"] == self.holder and row["token"] == self.token:
                     conn.execute(
                         update(lease_table)
                         .where(lease_table.c.name == self.name)

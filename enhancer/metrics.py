@@ -6,8 +6,10 @@ never become labels: they are in the JSON API and the logs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from enhancer import __version__
@@ -20,7 +22,7 @@ class EnhancerCollector(Collector):
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         engine = self.engine
         now = engine.clock()
         build = GaugeMetricFamily(

@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from enhancer.engine import Engine
+from enhancer.baselines import Baseline
+from enhancer.config import RuleConfig
+from enhancer.engine import Engine, TargetView
 from servicekit.prometheus import target_key
 from servicekit.snapshot import Format, encode, metrics_response
 
 MAX_PAGE = 500
 
 
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
 def build_app(engine: Engine, registry: CollectorRegistry) -> web.Application:
     app = web.Application()
+    app.router.add_get("/metrics", _metrics(registry))
+    app.router.add_get("/api/v1/rules", _rules(engine))
+    app.router.add_get("/api/v1/actions", _actions(engine))
+    app.router.add_get("/-/healthy", _healthy)
+    app.router.add_get("/-/ready", _ready(engine))
+    return app
 
+
+def _metrics(registry: CollectorRegistry) -> Handler:
     async def metrics(request: web.Request) -> web.Response:
         # Rendered per scrape: the families are read here, in the loop, as one consistent
         # view of the engine (cooldowns left, maintenance, leadership are as of now); only
@@ -26,51 +40,64 @@ def build_app(engine: Engine, registry: CollectorRegistry) -> web.Application:
         families = list(registry.collect())
         return metrics_response(await asyncio.to_thread(encode, families, fmt), fmt)
 
+    return metrics
+
+
+def _rules(engine: Engine) -> Handler:
     async def rules(_request: web.Request) -> web.Response:
         now = engine.clock()
-        data = []
-        for rule in engine.config.rules:
-            view = engine.views[rule.name]
-            cooldowns = engine.cooldown_remaining(rule, now)
-            data.append(
-                {
-                    "name": rule.name,
-                    "description": rule.description,
-                    "query": rule.query,
-                    "priority": rule.priority,
-                    "exclusive_group": rule.exclusive_group,
-                    "dry_run": engine.dry_run(rule),
-                    "cooldown_seconds": rule.cooldown,
-                    "backing_off": view.backing_off,
-                    "evaluated_at": view.evaluated_at,
-                    "error": view.error,
-                    "baseline": _number(view.baseline),
-                    "improvement_ratio": _number(engine.improvements.get(rule.name)),
-                    "cooldown_remaining_seconds": max(cooldowns.values(), default=0.0),
-                    "targets": [
-                        {
-                            "labels": target.labels,
-                            "value": _number(target.value),
-                            "state": target.state,
-                            "reason": target.reason,
-                            "pending_since": target.pending_since,
-                            "baseline": None
-                            if target.baseline is None
-                            else {
-                                "median": _number(target.baseline.center),
-                                "deviation": _number(target.baseline.deviation),
-                                "samples": target.baseline.samples,
-                                "trusted": target.baseline.trusted,
-                            },
-                            "cooldown_remaining_seconds": cooldowns.get(target_key(target.labels), 0.0),
-                        }
-                        for target in view.targets
-                    ],
-                }
-            )
+        data = [_rule_json(engine, rule, now) for rule in engine.config.rules]
         # the window in force, if any: while it lasts nothing is sent
         return web.json_response({"status": "success", "data": data, "maintenance": engine.maintenance_window()})
 
+    return rules
+
+
+def _rule_json(engine: Engine, rule: RuleConfig, now: float) -> dict[str, object]:
+    view = engine.views[rule.name]
+    cooldowns = engine.cooldown_remaining(rule, now)
+    return {
+        "name": rule.name,
+        "description": rule.description,
+        "query": rule.query,
+        "priority": rule.priority,
+        "exclusive_group": rule.exclusive_group,
+        "dry_run": engine.dry_run(rule),
+        "cooldown_seconds": rule.cooldown,
+        "backing_off": view.backing_off,
+        "evaluated_at": view.evaluated_at,
+        "error": view.error,
+        "baseline": _number(view.baseline),
+        "improvement_ratio": _number(engine.improvements.get(rule.name)),
+        "cooldown_remaining_seconds": max(cooldowns.values(), default=0.0),
+        "targets": [_target_json(target, cooldowns) for target in view.targets],
+    }
+
+
+def _target_json(target: TargetView, cooldowns: dict[str, float]) -> dict[str, object]:
+    return {
+        "labels": target.labels,
+        "value": _number(target.value),
+        "state": target.state,
+        "reason": target.reason,
+        "pending_since": target.pending_since,
+        "baseline": _baseline_json(target.baseline),
+        "cooldown_remaining_seconds": cooldowns.get(target_key(target.labels), 0.0),
+    }
+
+
+def _baseline_json(baseline: Baseline | None) -> dict[str, object] | None:
+    if baseline is None:
+        return None
+    return {
+        "median": _number(baseline.center),
+        "deviation": _number(baseline.deviation),
+        "samples": baseline.samples,
+        "trusted": baseline.trusted,
+    }
+
+
+def _actions(engine: Engine) -> Handler:
     async def actions(request: web.Request) -> web.Response:
         try:
             limit = min(max(int(request.query.get("limit", "50")), 1), MAX_PAGE)
@@ -84,20 +111,20 @@ def build_app(engine: Engine, registry: CollectorRegistry) -> web.Application:
         next_before = rows[-1].seq if len(rows) == limit else None
         return web.json_response({"status": "success", "data": data, "next_before": next_before})
 
-    async def healthy(_request: web.Request) -> web.Response:
-        return web.Response(text="Healthy.\n")
+    return actions
 
+
+async def _healthy(_request: web.Request) -> web.Response:
+    return web.Response(text="Healthy.\n")
+
+
+def _ready(engine: Engine) -> Handler:
     async def ready(_request: web.Request) -> web.Response:
         if engine.last_cycle is None:
             return web.Response(status=503, text="Not ready: no poll cycle has completed yet.\n")
         return web.Response(text="Ready.\n")
 
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/api/v1/rules", rules)
-    app.router.add_get("/api/v1/actions", actions)
-    app.router.add_get("/-/healthy", healthy)
-    app.router.add_get("/-/ready", ready)
-    return app
+    return ready
 
 
 def _number(value: float | None) -> float | None:

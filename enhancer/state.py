@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -36,7 +37,9 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from enhancer.governance import Outcome
 from servicekit.database import with_psycopg
@@ -134,7 +137,7 @@ class ActionRow:
     def target(self) -> str:
         return target_key(self.labels)  # the key the engine's values and cooldowns use
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
@@ -389,13 +392,13 @@ class StateStore:
             return [self._row(row) for row in conn.execute(query).mappings().all()]
 
     @staticmethod
-    def _row(row) -> ActionRow:
+    def _row(row: RowMapping | Mapping[str, Any]) -> ActionRow:  # a row of the actions table
         data = dict(row)
         labels = json.loads(data.pop("target"))
         return ActionRow(labels=labels, **data)
 
 
-def _set_cooldown(conn, rule: str, target: str, dry_run: bool, until: float) -> None:
+def _set_cooldown(conn: Connection, rule: str, target: str, dry_run: bool, until: float) -> None:
     # delete + insert is portable across SQLite and PostgreSQL inside one transaction
     conn.execute(
         delete(cooldowns).where(cooldowns.c.rule == rule, cooldowns.c.target == target, cooldowns.c.dry_run == dry_run)
@@ -471,7 +474,7 @@ def _record_version(conn: Connection, version: int) -> None:
     conn.execute(insert(schema_versions).values(version=version, applied_at=time.time()))
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets the HTTP API read while a poll cycle writes; FULL sync keeps the write-ahead
     # promise across power loss, not only across a crash of the process

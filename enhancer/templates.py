@@ -10,7 +10,8 @@ label value from Prometheus can never reach into anything else.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, TypedDict
 
 FIELD = re.compile(r"\{([^{}]*)\}")
 _LABEL_FIELD = re.compile(r"labels\.[A-Za-z_][A-Za-z0-9_]*")
@@ -19,6 +20,15 @@ _SCALAR_FIELDS = ("value", "baseline", "rule")
 
 class TemplateError(ValueError):
     pass
+
+
+class Fields(TypedDict):
+    """What a template can name, for one target of one rule: render()'s keyword arguments."""
+
+    labels: dict[str, str]
+    value: float | None
+    baseline: float | None
+    rule: str
 
 
 def unknown_fields(template: Any) -> list[str]:
@@ -70,7 +80,7 @@ def _as_text(item: Any) -> str:
     return str(item)
 
 
-def _strings(node: Any):
+def _strings(node: Any) -> Iterator[str]:
     if isinstance(node, str):
         yield node
     elif isinstance(node, dict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypedDict
 
 from reporter.config import ChangesConfig
 from reporter.figures.format import format_value
@@ -16,6 +17,16 @@ from reporter.report import Figure
 
 # Rank of each kind of change in the list: lower is worse and comes first.
 RANKS = {"missed_objective": 0, "lost_data": 1, "worse": 2, "moved": 3, "better": 4, "met_objective": 5}
+
+
+class ChangeDict(TypedDict):
+    """A change in the JSON report and the webhook payload."""
+
+    kind: str
+    key: str
+    labels: dict[str, str]
+    text: str
+    magnitude: float | None  # None: inf, which JSON cannot carry
 
 
 @dataclass(frozen=True)
@@ -26,7 +37,7 @@ class Change:
     text: str
     magnitude: float  # |relative move|; inf when the previous value was 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> ChangeDict:
         return {
             "kind": self.kind,
             "key": self.key,
@@ -45,15 +56,15 @@ def _objective_words(figure: Figure) -> str:
     return f"the objective of {'at least' if figure.objective_op == '>=' else 'at most'} {target}"
 
 
-def _direction(figure: Figure) -> str:
+def _direction(better: str | None, value: float, previous: float) -> str:
     """worse, better or moved (no better direction) for a figure whose value changed."""
-    delta = figure.delta or 0.0
-    if figure.better == "higher":
+    delta = value - previous
+    if better == "higher":
         return "better" if delta > 0 else "worse"
-    if figure.better == "lower":
+    if better == "lower":
         return "better" if delta < 0 else "worse"
-    if figure.better == "zero":
-        return "better" if abs(figure.value) < abs(figure.previous) else "worse"
+    if better == "zero":
+        return "better" if abs(value) < abs(previous) else "worse"
     return "moved"
 
 
@@ -61,17 +72,18 @@ def detect(figures: list[Figure], config: ChangesConfig) -> list[Change]:
     changes: list[Change] = []
     for figure in figures:
         name = _name(figure)
-        before = format_value(figure.unit, figure.previous)
-        after = format_value(figure.unit, figure.value, figure.note)
-        if figure.value is None:
-            if figure.previous is not None and figure.note is None:
+        value, previous = figure.value, figure.previous
+        before = format_value(figure.unit, previous)
+        after = format_value(figure.unit, value, figure.note)
+        if value is None:
+            if previous is not None and figure.note is None:
                 changes.append(
                     Change(
                         "lost_data", figure.key, figure.labels, f"{name}: no data this period (was {before}).", math.inf
                     )
                 )
             continue
-        if figure.previous is None:
+        if previous is None:
             if figure.met is False:
                 changes.append(
                     Change(
@@ -83,8 +95,8 @@ def detect(figures: list[Figure], config: ChangesConfig) -> list[Change]:
                     )
                 )
             continue
-        delta = figure.delta
-        magnitude = abs(delta) / abs(figure.previous) if figure.previous else (math.inf if delta else 0.0)
+        delta = value - previous
+        magnitude = abs(delta) / abs(previous) if previous else (math.inf if delta else 0.0)
         verb = "rose" if delta > 0 else "fell"
         if figure.met is False and figure.previous_met is True:
             changes.append(
@@ -110,7 +122,7 @@ def detect(figures: list[Figure], config: ChangesConfig) -> list[Change]:
             continue
         threshold = config.thresholds.get(figure.key, config.threshold)
         if magnitude > threshold:
-            kind = _direction(figure)
+            kind = _direction(figure.better, value, previous)
             percent = "" if not math.isfinite(magnitude) else f" {magnitude * 100:.0f} %,"
             changes.append(
                 Change(kind, figure.key, figure.labels, f"{name} {verb}{percent} from {before} to {after}.", magnitude)

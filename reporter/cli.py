@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def parse_formats(text: str | None, default: list[str]) -> list[str]:
+def parse_formats(text: str | None, default: Sequence[str]) -> list[str]:
     if text is None:
         return list(default)
     formats = [part.strip() for part in text.split(",") if part.strip()]
@@ -88,18 +89,18 @@ def choose_period(args: argparse.Namespace, config: Config, now: float) -> Perio
 
 def check_secrets(config: Config, path: str) -> None:
     email, webhook = config.delivery.email, config.delivery.webhook
-    try:
-        if email:
+    if email:
+        try:
             email.password()
-    except ConfigError as exc:
-        key = "password_env" if email.password_env else "password_file"
-        raise ConfigError(f"{path}: delivery.email.{key}: {exc}") from None
-    try:
-        if webhook:
+        except ConfigError as exc:
+            key = "password_env" if email.password_env else "password_file"
+            raise ConfigError(f"{path}: delivery.email.{key}: {exc}") from None
+    if webhook:
+        try:
             webhook.token()
-    except ConfigError as exc:
-        key = "token_env" if webhook.token_env else "token_file"
-        raise ConfigError(f"{path}: delivery.webhook.{key}: {exc}") from None
+        except ConfigError as exc:
+            key = "token_env" if webhook.token_env else "token_file"
+            raise ConfigError(f"{path}: delivery.webhook.{key}: {exc}") from None
 
 
 def main(argv: list[str] | None = None) -> int:

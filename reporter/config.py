@@ -26,32 +26,32 @@ class PrometheusConfig(servicekit.prometheus.PrometheusConfig):
     # Per query, also sent to Prometheus as its own query timeout.
     timeout: Duration = 30.0
     # Queries in flight at once: a quarterly report runs about a hundred.
-    concurrency: int = Field(4, ge=1, le=32)
+    concurrency: int = Field(default=4, ge=1, le=32)
     # Prometheus's evaluation_interval: ALERTS gets one sample per evaluation, so
     # firing time = samples x this interval.
     rule_evaluation_interval: Duration = 15.0
 
 
 class Objectives(Model):
-    availability: float = Field(0.999, gt=0, lt=1)
-    performance_score: float = Field(75.0, ge=0, le=100)
+    availability: float = Field(default=0.999, gt=0, lt=1)
+    performance_score: float = Field(default=75.0, ge=0, le=100)
     latency_p95_seconds: Duration = 5.0
-    fulfillment: float = Field(0.96, ge=0, le=1)
-    integration_accuracy: float = Field(0.98, ge=0, le=1)
+    fulfillment: float = Field(default=0.96, ge=0, le=1)
+    integration_accuracy: float = Field(default=0.98, ge=0, le=1)
     sync_staleness: Duration = 900.0
     # CPU, memory and disk peaks above this share of capacity count as missed.
-    capacity_peak: float = Field(0.9, gt=0, le=1)
+    capacity_peak: float = Field(default=0.9, gt=0, le=1)
     # A disk projected to fill within this many days counts as missed.
-    days_until_full: float = Field(30.0, gt=0)
+    days_until_full: float = Field(default=30.0, gt=0)
 
 
 class ChangesConfig(Model):
     # A figure "moved" when |new - old| / |old| exceeds this (0.1 = 10 %).
-    threshold: float = Field(0.1, gt=0)
+    threshold: float = Field(default=0.1, gt=0)
     # Per-figure thresholds, by figure key (service.latency_p95_seconds: 0.2).
     thresholds: dict[str, float] = {}
     # At most this many lines in the list (worst first); 0 means all.
-    limit: int = Field(0, ge=0)
+    limit: int = Field(default=0, ge=0)
 
     @field_validator("thresholds")
     @classmethod
@@ -84,7 +84,7 @@ class PdfConfig(Model):
 
 class EmailConfig(Model):
     host: str
-    port: int = Field(587, ge=1, le=65535)
+    port: int = Field(default=587, ge=1, le=65535)
     # starttls: plain connection upgraded with STARTTLS (port 587); ssl: TLS from the
     # start (port 465); none: only for a relay on localhost.
     tls: Literal["starttls", "ssl", "none"] = "starttls"
@@ -144,7 +144,7 @@ class ScheduleConfig(Model):
     monthly: str | None = None
     quarterly: str | None = None
     # After a restart, build up to this many missed periods of each kind (newest first).
-    catch_up: int = Field(3, ge=1, le=100)
+    catch_up: int = Field(default=3, ge=1, le=100)
     # Deliver scheduled reports (email/webhook) as well as archiving them.
     send: bool = True
     formats: list[Literal["html", "pdf", "json", "csv"]] | None = None

@@ -15,12 +15,14 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import TypedDict
 
 import aiohttp
 
+from reporter.changes import ChangeDict
 from reporter.config import EmailConfig, WebhookConfig
-from reporter.outputs import report_dict
-from reporter.report import Report
+from reporter.outputs import PeriodDict, report_dict
+from reporter.report import FigureDict, Report
 from servicekit.config import ConfigError
 from servicekit.secrets import Secret, redact
 
@@ -64,6 +66,7 @@ def build_message(
 
 def _send_smtp(config: EmailConfig, message: EmailMessage, password: Secret | None) -> None:
     context = ssl.create_default_context(cafile=config.ca_file) if config.tls != "none" else None
+    client: smtplib.SMTP
     if config.tls == "ssl":
         client = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout, context=context)
     else:
@@ -100,7 +103,18 @@ async def send_email(
     return Delivery("email", False, detail)
 
 
-def webhook_payload(report: Report, link: str | None) -> dict:
+class WebhookPayload(TypedDict):
+    """The JSON body of the webhook delivery."""
+
+    title: str
+    period: PeriodDict
+    previous_period: PeriodDict
+    link: str | None
+    changes: list[ChangeDict]
+    figures: list[FigureDict]
+
+
+def webhook_payload(report: Report, link: str | None) -> WebhookPayload:
     data = report_dict(report)
     return {
         "title": report.title,

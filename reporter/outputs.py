@@ -17,30 +17,90 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypedDict
 
-from reporter.report import Report
+from reporter.changes import ChangeDict
+from reporter.periods import Period
+from reporter.report import FigureDict, Report
 from reporter.templating import render_page
 
 MANIFEST = "manifest.json"
 
 
-def report_dict(report: Report) -> dict:
-    def period_dict(period):
-        return {
-            "kind": period.kind,
-            "name": period.name,
-            "label": period.label,
-            "start": period.start.isoformat(),
-            "end": period.end.isoformat(),
-            "start_ts": period.start_ts,
-            "end_ts": period.end_ts,
-            "seconds": period.seconds,
-        }
+class PeriodDict(TypedDict):
+    kind: str
+    name: str
+    label: str
+    start: str  # ISO 8601, local time with its offset
+    end: str
+    start_ts: float
+    end_ts: float
+    seconds: int
 
+
+class SectionDict(TypedDict):
+    name: str
+    has_data: bool
+
+
+class ChartDict(TypedDict):
+    key: str
+    section: str
+    title: str
+    has_data: bool
+
+
+class ReportDict(TypedDict):
+    """The JSON report."""
+
+    title: str
+    period: PeriodDict
+    previous_period: PeriodDict
+    generated_at: str
+    sections: list[SectionDict]
+    figures: list[FigureDict]
+    changes: list[ChangeDict]
+    charts: list[ChartDict]
+
+
+class DeliveryRecord(TypedDict):
+    ok: bool
+    at: str
+    detail: str
+
+
+class Manifest(TypedDict):
+    """manifest.json as write_archive writes it (as read back, it is whatever JSON the file holds)."""
+
+    period: str
+    kind: str
+    label: str
+    start: str
+    end: str
+    generated_at: str
+    files: dict[str, str]  # format -> file name
+    changes: int
+    deliveries: dict[str, DeliveryRecord]  # channel -> its last attempt
+
+
+def _period_dict(period: Period) -> PeriodDict:
+    return {
+        "kind": period.kind,
+        "name": period.name,
+        "label": period.label,
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "start_ts": period.start_ts,
+        "end_ts": period.end_ts,
+        "seconds": period.seconds,
+    }
+
+
+def report_dict(report: Report) -> ReportDict:
     return {
         "title": report.title,
-        "period": period_dict(report.period),
-        "previous_period": period_dict(report.previous_period),
+        "period": _period_dict(report.period),
+        "previous_period": _period_dict(report.previous_period),
         "generated_at": datetime.fromtimestamp(report.generated_at, UTC).isoformat(),
         "sections": [{"name": name, "has_data": report.section_has_data(name)} for name in report.sections],
         "figures": [figure.to_dict() for figure in report.figures],
@@ -77,8 +137,7 @@ def to_csv(report: Report) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for figure in report.figures:
-        row = figure.to_dict()
-        row["labels"] = figure.label_text()
+        row: dict[str, object] = {**figure.to_dict(), "labels": figure.label_text()}
         writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
     return buffer.getvalue()
 
@@ -101,15 +160,15 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def write_archive(out_dir: Path, report: Report, rendered: dict[str, bytes]) -> dict:
+def write_archive(out_dir: Path, report: Report, rendered: dict[str, bytes]) -> Manifest:
     """rendered: format -> bytes, all produced before this call. Returns the manifest."""
     directory = out_dir / report.period.name
-    files = {}
+    files: dict[str, str] = {}
     for fmt, data in rendered.items():
         name = f"{report.period.name}.{fmt}"
         atomic_write(directory / name, data)
         files[fmt] = name
-    manifest = {
+    manifest: Manifest = {
         "period": report.period.name,
         "kind": report.period.kind,
         "label": report.period.label,
@@ -125,11 +184,13 @@ def write_archive(out_dir: Path, report: Report, rendered: dict[str, bytes]) -> 
     return manifest
 
 
-def read_manifest(out_dir: Path, period_name: str) -> dict | None:
+def read_manifest(out_dir: Path, period_name: str) -> dict[str, Any] | None:
+    """A period's manifest.json as JSON (Manifest, unless an older or damaged file), or None."""
     try:
-        return json.loads((out_dir / period_name / MANIFEST).read_text(encoding="utf-8"))
+        manifest: dict[str, Any] = json.loads((out_dir / period_name / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return manifest
 
 
 def record_delivery(out_dir: Path, period_name: str, channel: str, ok: bool, detail: str = "") -> None:

@@ -65,8 +65,15 @@ class Period:
             return f"Q{(s.month - 1) // 3 + 1} {s.year} ({s:%b} to {last:%b})"
         return f"{s:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M}"
 
-    def previous(self) -> Period:
+    @property
+    def tz(self) -> tzinfo:
+        """The period's time zone: its start's (a period's ends are aware)."""
         tz = self.start.tzinfo
+        assert tz is not None, f"period {self.kind} starting {self.start} has no time zone"
+        return tz
+
+    def previous(self) -> Period:
+        tz = self.tz
         if self.kind == "custom":
             length = self.end_ts - self.start_ts
             return Period("custom", _from_ts(self.start_ts - length, tz), self.start, self.week_start)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +74,7 @@ async def _pdf(config: Config, report: Report, html: str) -> bytes | None:
         raise ReportFailed(f"PDF of {report.period.name} failed: {exc}") from None
 
 
-def _rendered(formats: list[str], report: Report, html: str, pdf: bytes | None) -> dict[str, bytes]:
+def _rendered(formats: Sequence[str], report: Report, html: str, pdf: bytes | None) -> dict[str, bytes]:
     """format -> bytes, in the order asked for; no PDF without Chromium."""
     rendered: dict[str, bytes] = {}
     for fmt in formats:
@@ -112,7 +113,7 @@ async def _deliver(
 async def produce(
     config: Config,
     period: Period,
-    formats: list[str],
+    formats: Sequence[str],
     out_dir: Path,
     *,
     send: bool | set[str],
@@ -134,7 +135,7 @@ async def produce(
     return Outcome(directory, manifest["files"], deliveries)
 
 
-async def build_once(config: Config, period: Period, formats: list[str], out_dir: Path, send: bool) -> Outcome:
+async def build_once(config: Config, period: Period, formats: Sequence[str], out_dir: Path, send: bool) -> Outcome:
     """One report with a session of its own (the command line, the benchmark)."""
     async with aiohttp.ClientSession() as session:
         return await produce(config, period, formats, out_dir, send=send, session=session)

@@ -38,7 +38,7 @@ def chromium_available(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
-def run_chromium(chromium: str, args: list[str], timeout: float) -> subprocess.CompletedProcess:
+def run_chromium(chromium: str, args: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
     """Chromium with the fixed flags and a throwaway profile; the whole process group dies on timeout."""
     profile = tempfile.mkdtemp(prefix="inventory-report-chromium-")
     command = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args]

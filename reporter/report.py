@@ -7,13 +7,34 @@ reporter/render_html.py and reporter/outputs.py.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from reporter.periods import Period
 from reporter.prometheus import Series
 
 if TYPE_CHECKING:
     from reporter.changes import Change
+
+
+class FigureDict(TypedDict):
+    """A figure in the JSON report and the webhook payload."""
+
+    key: str
+    section: str
+    title: str
+    unit: str
+    labels: dict[str, str]
+    value: float | None
+    previous: float | None
+    delta: float | None
+    delta_ratio: float | None
+    objective: float | None
+    objective_op: str | None
+    objective_met: bool | None
+    previous_objective_met: bool | None
+    better: str | None
+    note: str | None
+    previous_note: str | None
 
 
 @dataclass
@@ -39,10 +60,9 @@ class Figure:
 
     @property
     def delta_ratio(self) -> float | None:
-        delta = self.delta
-        if delta is None or self.previous == 0:
+        if self.value is None or self.previous is None or self.previous == 0:
             return None
-        return delta / abs(self.previous)
+        return (self.value - self.previous) / abs(self.previous)
 
     def meets(self, value: float | None) -> bool | None:
         if value is None or self.objective is None:
@@ -60,7 +80,7 @@ class Figure:
     def label_text(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.labels.items())
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> FigureDict:
         return {
             "key": self.key,
             "section": self.section,

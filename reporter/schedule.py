@@ -15,8 +15,9 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -33,16 +34,20 @@ class Scheduler:
     """One tick per cron fire: build what is missing, redeliver what failed."""
 
     def __init__(
-        self, config: Config, out_dir: Path, formats: list[str] | None = None, clock: Callable[[], float] = time.time
+        self,
+        config: Config,
+        out_dir: Path,
+        formats: Sequence[str] | None = None,
+        clock: Callable[[], float] = time.time,
     ):
         self.config = config
         self.out_dir = out_dir
-        self.formats = formats or config.schedule.formats or config.output.formats
+        self.formats: Sequence[str] = formats or config.schedule.formats or config.output.formats
         self.clock = clock
         self.crons = {kind: parse_cron(spec) for kind, spec in config.schedule.specs().items()}
         self.handled: dict[str, float] = {}
 
-    def _undelivered(self, manifest: dict) -> set[str]:
+    def _undelivered(self, manifest: dict[str, Any]) -> set[str]:  # manifest.json, as read
         if not self.config.schedule.send:
             return set()
         deliveries = manifest.get("deliveries", {})
@@ -83,7 +88,7 @@ class Scheduler:
         return max(1.0, min(fires) - now) if fires else 3600.0
 
 
-async def run_forever(config: Config, out_dir: Path, formats: list[str] | None = None) -> int:
+async def run_forever(config: Config, out_dir: Path, formats: Sequence[str] | None = None) -> int:
     scheduler = Scheduler(config, out_dir, formats)
     if not scheduler.crons:
         log.error("schedule: no period has a cron expression; nothing to do")

@@ -13,7 +13,7 @@ import aiohttp
 from pydantic import Field, field_validator
 
 from servicekit.config import Duration, DurationOrZero, HttpUrl, Model
-from servicekit.retry import Retry
+from servicekit.retry import Retry, RetryableError, is_retryable
 from servicekit.secrets import redact
 
 log = logging.getLogger("servicekit.prometheus")
@@ -28,7 +28,7 @@ class PrometheusConfig(Model):
     url: HttpUrl = "http://127.0.0.1:9090"
     timeout: Duration = 10.0
     # Retries when Prometheus cannot be reached or is overloaded; a rejected query is never retried.
-    retries: int = Field(2, ge=0, le=10)
+    retries: int = Field(default=2, ge=0, le=10)
     backoff: DurationOrZero = 0.5
 
     @field_validator("url")
@@ -49,19 +49,11 @@ class PrometheusUnavailable(Exception):
     """Prometheus could not be reached or did not answer like Prometheus."""
 
 
-class _NoAnswer(Exception):
-    """One attempt got no Prometheus answer; `retry`: whether another attempt may."""
-
-    def __init__(self, problem: str, retry: bool = True):
-        super().__init__(problem)
-        self.retry = retry
-
-
 def _retryable(error: Exception) -> bool:
     if isinstance(error, PrometheusError):
         # 503 (query timeout, overload) may pass; a wrong query will not
         return error.status not in _QUERY_FAULT_STATUSES
-    return isinstance(error, _NoAnswer) and error.retry
+    return is_retryable(error)  # no Prometheus answer: unreachable, or not answering like Prometheus
 
 
 def target_key(labels: dict[str, str]) -> str:
@@ -136,7 +128,7 @@ class PrometheusClient:
                 ) as response:
                     body = await _json_or_none(response)
                     if body is None or "status" not in body:
-                        raise _NoAnswer(
+                        raise RetryableError(
                             f"HTTP {response.status} without a Prometheus JSON body from {where}",
                             retry=response.status >= 500,
                         )
@@ -148,13 +140,13 @@ class PrometheusClient:
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 problem = redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
                 log.debug("prometheus request failed (attempt %d): %s", attempts, problem)
-                raise _NoAnswer(problem) from None
+                raise RetryableError(problem) from None
 
         # Backoff doubling from `backoff`, the same for every query of a report.
         retry = Retry(attempts=self.retries + 1, initial=self.backoff, jitter=False)
         try:
             return await retry.call(attempt, retryable=_retryable)
-        except _NoAnswer as exc:
+        except RetryableError as exc:
             self.up = False
             raise PrometheusUnavailable(
                 f"Prometheus at {where} unavailable after {attempts} attempt(s): {exc}"

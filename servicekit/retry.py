@@ -2,7 +2,9 @@
 tenacity (https://tenacity.readthedocs.io).
 
 The caller decides what may be retried (`retryable`) and where a server's Retry-After is
-(`retry_after`); this module decides how long to wait and when to stop:
+(`retry_after`), most simply by raising `RetryableError` from an attempt and passing
+`retryable=is_retryable, retry_after=retry_after_of`; this module decides how long to wait
+and when to stop:
 
 - before retry n (n = 1, 2, ...) the backoff is `initial x 2^(n-1)`, at most `cap`; with
   `jitter` (full jitter) a uniform draw between 0 and that;
@@ -49,6 +51,26 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
+
+
+class RetryableError(Exception):
+    """One attempt that failed: what happened, whether another attempt may help (`retry`),
+    and the wait the server asked for (`retry_after`, seconds, e.g. its Retry-After)."""
+
+    def __init__(self, problem: str, *, retry: bool = True, retry_after: float | None = None):
+        super().__init__(problem)
+        self.retry = retry
+        self.retry_after = retry_after
+
+
+def is_retryable(error: Exception) -> bool:
+    """For Retry.call's `retryable`: a RetryableError that allows another attempt."""
+    return isinstance(error, RetryableError) and error.retry
+
+
+def retry_after_of(error: Exception) -> float | None:
+    """For Retry.call's `retry_after`: the wait a RetryableError carries, else None."""
+    return error.retry_after if isinstance(error, RetryableError) else None
 
 
 class OutOfTime(Exception):

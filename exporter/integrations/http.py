@@ -21,7 +21,7 @@ import aiohttp
 
 # Buckets of inventory_integration_request_duration_seconds: the API middleware's.
 from servicekit.api_metrics import DURATION_BUCKETS
-from servicekit.retry import OutOfTime, Retry, parse_retry_after
+from servicekit.retry import OutOfTime, Retry, RetryableError, is_retryable, parse_retry_after, retry_after_of
 from servicekit.secrets import Secret, SecretError, read_secret, redact
 from servicekit.tls_client import TLSClientConfig
 
@@ -46,27 +46,19 @@ def load_secret(token_env: str | None, token_file: str | None) -> Secret | None:
         raise RemoteError("config", f"{'token_env' if token_env else 'token_file'}: {exc}") from None
 
 
-class RemoteError(Exception):
-    """A remote call failed; `kind` is auth, rate_limited, timeout, connection, http, bad_response, config."""
+# No answer at all, or one cut short: worth asking again. Never bad credentials or a 4xx.
+_TRANSIENT = frozenset({"timeout", "connection", "bad_response"})
 
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
+
+class RemoteError(RetryableError):
+    """A remote call failed; `kind` is auth, rate_limited, timeout, connection, http, bad_response, config.
+
+    `retry`: whether another attempt may help (transient kinds, 429, 5xx); `retry_after`:
+    the wait the remote asked for."""
+
+    def __init__(self, kind: str, message: str, *, retry: bool | None = None, retry_after: float | None = None):
+        super().__init__(message, retry=kind in _TRANSIENT if retry is None else retry, retry_after=retry_after)
         self.kind = kind
-
-
-class _RetryableAnswer(RemoteError):
-    """An answer worth another attempt (429, 5xx), with the wait the server asked for."""
-
-    def __init__(self, kind: str, message: str, retry_after: float | None = None):
-        super().__init__(kind, message)
-        self.retry_after = retry_after
-
-
-def _retryable(exc: Exception) -> bool:
-    # Not an answer at all, or one worth asking again; never bad credentials or a 4xx.
-    return isinstance(exc, _RetryableAnswer) or (
-        isinstance(exc, RemoteError) and exc.kind in ("timeout", "connection", "bad_response")
-    )
 
 
 @dataclass
@@ -128,10 +120,6 @@ def _headroom_from_headers(headers: Mapping[str, str]) -> float | None:
         if limit_f > 0:
             return min(1.0, max(0.0, remaining_f / limit_f))
     return None
-
-
-def _retry_after_of(exc: Exception) -> float | None:
-    return exc.retry_after if isinstance(exc, _RetryableAnswer) else None
 
 
 def _too_long(why: str, seconds: float) -> RemoteError:
@@ -243,8 +231,8 @@ class HttpClient:
         try:
             return await self.retry.call(
                 attempt,
-                retryable=_retryable,
-                retry_after=_retry_after_of,
+                retryable=is_retryable,
+                retry_after=retry_after_of,
                 deadline=self.deadline.at,
                 before_sleep=before_sleep,
             )
@@ -256,13 +244,17 @@ class HttpClient:
         limit = self.body_size_limit
         if resp.content_length is not None and resp.content_length > limit:
             raise RemoteError(
-                "bad_response", f"{what}: response of {resp.content_length} bytes exceeds body_size_limit {limit}"
+                "bad_response",
+                f"{what}: response of {resp.content_length} bytes exceeds body_size_limit {limit}",
+                retry=False,
             )
         body = bytearray()
         async for chunk in resp.content.iter_chunked(_CHUNK_BYTES):
             body += chunk
             if len(body) > limit:
-                raise RemoteError("bad_response", f"{what}: response exceeds body_size_limit {limit} bytes")
+                raise RemoteError(
+                    "bad_response", f"{what}: response exceeds body_size_limit {limit} bytes", retry=False
+                )
         if resp.content_length is not None and len(body) < resp.content_length:
             # The connection closed early; aiohttp does not always raise for it.
             raise aiohttp.ClientPayloadError("body shorter than Content-Length")
@@ -335,22 +327,21 @@ class HttpClient:
 
         try:
             return await self.retry.call(
-                attempt, retryable=_retryable, retry_after=_retry_after_of, deadline=self.deadline.at
+                attempt, retryable=is_retryable, retry_after=retry_after_of, deadline=self.deadline.at
             )
         except OutOfTime as exc:
             raise _too_long(str(exc.last), exc.wait) from None
 
     def _retryable_answer(
         self, status: int, headers: Mapping[str, str], what: str, retry_on: frozenset[int] = RETRYABLE_STATUS
-    ) -> _RetryableAnswer | None:
+    ) -> RemoteError | None:
         """An answer worth asking again (429, with the wait it asks for; a 5xx), or None."""
         if status == 429:
             self.stats.throttled += 1
-            return _RetryableAnswer(
-                "rate_limited", f"{what}: HTTP 429 rate limited", parse_retry_after(headers.get("Retry-After"))
-            )
+            wait = parse_retry_after(headers.get("Retry-After"))
+            return RemoteError("rate_limited", f"{what}: HTTP 429 rate limited", retry=True, retry_after=wait)
         if status in retry_on:
-            return _RetryableAnswer("http", f"{what}: HTTP {status}")
+            return RemoteError("http", f"{what}: HTTP {status}", retry=True)
         return None
 
     def _transport_failure(self, exc: BaseException, what: str, timed_out: str) -> tuple[str, RemoteError]:

@@ -1,9 +1,9 @@
 """The catalogue's figures and charts as values: PromQL for a period and the one before.
 
-Every query of a report runs concurrently (a few at a time, reporter/prometheus.py);
-the first failure cancels the rest and raises QueryError naming the query. An empty
-answer is "no data" (None), never 0. Counts of events come from increase(), which
-extrapolates to the window's edges; they are rounded to whole events.
+Every query of a report runs concurrently (a few at a time, reporter/prometheus.py), and
+each distinct one once; the first failure cancels the rest and raises QueryError naming
+the query. An empty answer is "no data" (None), never 0. Counts of events come from
+increase(), which extrapolates to the window's edges; they are rounded to whole events.
 """
 
 from __future__ import annotations
@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
 from string import Template
+from typing import Any
 
 from reporter.config import Config, Objectives
 from reporter.figures.catalogue import CHARTS, SPECS, FigureSpec
 from reporter.periods import Period
-from reporter.prometheus import Prometheus, QueryError
+from reporter.prometheus import Prometheus, QueryError, Sample, Series
 from reporter.report import Chart, Figure, Report
 
 
@@ -59,19 +62,32 @@ def _key(labels: dict[str, str], by: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(labels.get(name, "") for name in by)
 
 
-async def _evaluate(
-    prom: Prometheus, spec: FigureSpec, period: Period, which: str, config: Config
-) -> dict[tuple, tuple[float | None, str | None]]:
-    """label values -> (value, note) for one period."""
-    at = period.end_ts if spec.at == "end" else period.start_ts
-    name = f"{spec.key} ({which} period {period.name})"
-    samples = await prom.query(name, render_query(spec.query, period, config), at)
-    result: dict[tuple, tuple[float | None, str | None]] = {}
+Values = dict[tuple[str, ...], tuple[float | None, str | None]]  # label values -> (value, note)
+
+
+@dataclass(frozen=True)
+class _Instant:
+    """One instant query: PromQL evaluated at a moment."""
+
+    promql: str
+    at: float
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """The instant queries of one figure for one period."""
+
+    query: _Instant
+    fallback: _Instant | None
+
+
+def _values(spec: FigureSpec, samples: list[Sample], fallback: list[Sample]) -> Values:
+    """label values -> (value, note) for one period; the fallback fills label sets the query missed."""
+    result: Values = {}
     for sample in samples:
         result[_key(sample.labels, spec.by)] = _postprocess(spec, sample.value)
-    if spec.fallback:
-        for sample in await prom.query(name + " fallback", render_query(spec.fallback, period, config), at):
-            result.setdefault(_key(sample.labels, spec.by), _postprocess(spec, sample.value))
+    for sample in fallback:
+        result.setdefault(_key(sample.labels, spec.by), _postprocess(spec, sample.value))
     return result
 
 
@@ -86,7 +102,7 @@ def _postprocess(spec: FigureSpec, raw: float) -> tuple[float | None, str | None
     return value, None
 
 
-def _figures_of(spec: FigureSpec, current: dict, previous: dict, objectives: Objectives) -> list[Figure]:
+def _figures_of(spec: FigureSpec, current: Values, previous: Values, objectives: Objectives) -> list[Figure]:
     keys = sorted(set(current) | set(previous))
     if not keys:
         keys = [tuple("" for _ in spec.by)]
@@ -116,26 +132,21 @@ def _figures_of(spec: FigureSpec, current: dict, previous: dict, objectives: Obj
 
 
 def _derive(spec: FigureSpec, figures: dict[str, Figure], objectives: Objectives) -> Figure:
-    def pair(fn):
-        return fn("value"), fn("previous")
-
     if spec.key == "service.error_budget_remaining_ratio":
-        availability = figures["service.availability_ratio"]
         allowed = 1 - objectives.availability
-        value, prev = pair(
-            lambda side: (
-                None if getattr(availability, side) is None else 1 - (1 - getattr(availability, side)) / allowed
-            )
-        )
+
+        def remaining(availability: float | None) -> float | None:
+            return None if availability is None else 1 - (1 - availability) / allowed
+
+        availability = figures["service.availability_ratio"]
+        value, prev = remaining(availability.value), remaining(availability.previous)
     elif spec.key == "capacity.memory_peak_ratio":
+
+        def ratio(peak: float | None, total: float | None) -> float | None:
+            return None if not peak or not total else peak / total
+
         peak, total = figures["capacity.memory_peak_bytes"], figures["capacity.memory_total_bytes"]
-        value, prev = pair(
-            lambda side: (
-                None
-                if not getattr(peak, side) or not getattr(total, side)
-                else getattr(peak, side) / getattr(total, side)
-            )
-        )
+        value, prev = ratio(peak.value, total.value), ratio(peak.previous, total.previous)
     else:
         raise KeyError(spec.key)
     return Figure(
@@ -152,41 +163,67 @@ def _derive(spec: FigureSpec, figures: dict[str, Figure], objectives: Objectives
     )
 
 
-async def _run_all(coroutines: list) -> list:
+async def _run_all(
+    instant: list[Coroutine[Any, Any, list[Sample]]], ranges: list[Coroutine[Any, Any, list[Series]]]
+) -> tuple[list[list[Sample]], list[list[Series]]]:
     """Run concurrently; on the first failure cancel the rest and raise that failure."""
     try:
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(c) for c in coroutines]
+            samples = [group.create_task(c) for c in instant]
+            series = [group.create_task(c) for c in ranges]
     except* QueryError as failures:
         raise failures.exceptions[0] from None
-    return [task.result() for task in tasks]
+    return [task.result() for task in samples], [task.result() for task in series]
 
 
 async def compute(prom: Prometheus, config: Config, period: Period) -> Report:
     previous = period.previous()
     sections = sections_for(config, period)
     specs = [s for s in SPECS if s.section in sections]
-    queried = [s for s in specs if s.query is not None]
+    queried = [(s, s.query) for s in specs if s.query is not None]
     charts = [c for c in CHARTS if c.section in sections]
+    periods = {"this": period, "previous": previous}
 
-    jobs = []
-    for spec in queried:
-        jobs.append(_evaluate(prom, spec, period, "this", config))
-        jobs.append(_evaluate(prom, spec, previous, "previous", config))
+    # Each distinct instant query is sent once, under the name of the first figure asking
+    # it: the stock value at this period's start is the one at the previous period's end.
+    names: dict[_Instant, str] = {}
+
+    def ask(name: str, template: str, p: Period, at: float) -> _Instant:
+        instant = _Instant(render_query(template, p, config), at)
+        names.setdefault(instant, name)
+        return instant
+
+    asked: dict[tuple[str, str], _Asked] = {}
+    for spec, query in queried:
+        for which, p in periods.items():
+            at = p.end_ts if spec.at == "end" else p.start_ts
+            name = f"{spec.key} ({which} period {p.name})"
+            main = ask(name, query, p, at)
+            fallback = ask(f"{name} fallback", spec.fallback, p, at) if spec.fallback else None
+            asked[spec.key, which] = _Asked(main, fallback)
     step = chart_step(period)
-    for chart in charts:
-        promql = render_chart_query(chart.query, period)
-        for which, p in (("this", period), ("previous", previous)):
-            jobs.append(
-                prom.query_range(
-                    f"chart {chart.key} ({which} period {p.name})", promql, p.start_ts + step, p.end_ts, step
-                )
-            )
-    results = await _run_all(jobs)
+    ranges = [
+        prom.query_range(
+            f"chart {chart.key} ({which} period {p.name})",
+            render_chart_query(chart.query, period),
+            p.start_ts + step,
+            p.end_ts,
+            step,
+        )
+        for chart in charts
+        for which, p in periods.items()
+    ]
+    samples, chart_results = await _run_all([prom.query(name, i.promql, i.at) for i, name in names.items()], ranges)
+    answers = dict(zip(names, samples))
+
+    def values(spec: FigureSpec, which: str) -> Values:
+        instants = asked[spec.key, which]
+        fallback = answers[instants.fallback] if instants.fallback is not None else []
+        return _values(spec, answers[instants.query], fallback)
 
     by_key: dict[str, list[Figure]] = {}
-    for index, spec in enumerate(queried):
-        by_key[spec.key] = _figures_of(spec, results[2 * index], results[2 * index + 1], config.objectives)
+    for spec, _ in queried:
+        by_key[spec.key] = _figures_of(spec, values(spec, "this"), values(spec, "previous"), config.objectives)
     figures: list[Figure] = []
     first_of = {key: items[0] for key, items in by_key.items()}
     for spec in specs:
@@ -195,7 +232,6 @@ async def compute(prom: Prometheus, config: Config, period: Period) -> Report:
             by_key[spec.key] = [derived]
         figures.extend(by_key[spec.key])
 
-    chart_results = results[2 * len(queried) :]
     built_charts = []
     for index, chart in enumerate(charts):
         built_charts.append(

@@ -11,7 +11,7 @@ from email.utils import format_datetime, formatdate
 
 import pytest
 
-from servicekit.retry import OutOfTime, Retry, parse_retry_after
+from servicekit.retry import OutOfTime, Retry, RetryableError, is_retryable, parse_retry_after, retry_after_of
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
@@ -201,3 +201,16 @@ async def test_cancellation_during_a_wait_ends_the_retries():
     with pytest.raises(asyncio.CancelledError):
         await task
     assert len(calls) == 1
+
+
+async def test_retryable_error_says_whether_and_when_to_retry():
+    assert is_retryable(RetryableError("503")) and retry_after_of(RetryableError("503")) is None
+    assert not is_retryable(RetryableError("400", retry=False))
+    assert retry_after_of(RetryableError("429", retry_after=7.0)) == 7.0
+    assert not is_retryable(KeyError("a bug")) and retry_after_of(KeyError("a bug")) is None
+    final = RetryableError("rejected", retry=False)
+    attempt, calls = failing(RetryableError("429", retry_after=0.3), final)
+    with pytest.raises(RetryableError) as caught:
+        await Retry(attempts=5, initial=0.001).call(attempt, retryable=is_retryable, retry_after=retry_after_of)
+    assert caught.value is final and str(final) == "rejected"
+    assert len(calls) == 2 and calls[1] - calls[0] >= 0.3
