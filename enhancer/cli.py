@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 
 import aiohttp
@@ -24,7 +23,7 @@ from servicekit.config import ConfigError, parse_listen
 from servicekit.exitcodes import ExitCode
 from servicekit.logs import setup_logging
 from servicekit.prometheus import PrometheusClient
-from servicekit.server import SERVER_LIMITS
+from servicekit.server import SERVER_LIMITS, stop_on_signals
 from servicekit.webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("enhancer")
@@ -135,8 +134,7 @@ async def _serve(
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+        stop_on_signals(loop, stop, log)
         poller = asyncio.create_task(engine.run(stop))
         await stop.wait()
         log.info("shutting down: finishing the current poll cycle (at most %.0fs)", SHUTDOWN_GRACE_SECONDS)

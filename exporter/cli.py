@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 
 from aiohttp import web
@@ -18,7 +17,7 @@ from exporter.server import build_app
 from servicekit.config import ConfigError, parse_listen
 from servicekit.exitcodes import ExitCode
 from servicekit.logs import setup_logging
-from servicekit.server import SERVER_LIMITS
+from servicekit.server import SERVER_LIMITS, stop_on_signals
 from servicekit.webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("exporter")
@@ -64,8 +63,7 @@ async def serve(config: Config, host: str, port: int, web_config: WebConfig | No
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop_on_signals(loop, stop, log)
     await stop.wait()
     log.info("shutting down")
     await runner.stop()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from reporter.cron import parse_cron
 from reporter.outputs import read_manifest
 from reporter.periods import complete_before
 from reporter.pipeline import ReportFailed, channels_of, produce
+from servicekit.server import stop_on_signals
 
 log = logging.getLogger("reporter.schedule")
 
@@ -95,8 +95,7 @@ async def run_forever(config: Config, out_dir: Path, formats: Sequence[str] | No
         return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop_on_signals(loop, stop, log)
     log.info("schedule: %s", ", ".join(f"{k} '{getattr(config.schedule, k)}'" for k in scheduler.crons))
     async with aiohttp.ClientSession() as session:
         while not stop.is_set():

@@ -186,19 +186,95 @@ def validate_model(model: type[M], data: object, path: str, union_names: frozens
         raise ConfigError(format_validation_error(path, exc, union_names)) from None
 
 
-def load_model(model: type[M], path: str | Path, union_names: frozenset[str] = frozenset()) -> M:
-    """Read a YAML file into the model; ConfigError naming file, key path and problem."""
+# Bounds of every config file the services read: far above any real config (the largest
+# example is a few KiB), far below what would stall a start or a reload. A deep document
+# would exhaust the parser's recursion, and a few nested aliases expand to billions of nodes.
+MAX_CONFIG_BYTES = 4 << 20
+MAX_CONFIG_DEPTH = 64
+MAX_CONFIG_NODES = 1_000_000
+_OPENS = (
+    yaml.BlockMappingStartToken,
+    yaml.BlockSequenceStartToken,
+    yaml.FlowMappingStartToken,
+    yaml.FlowSequenceStartToken,
+)
+_CLOSES = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+
+
+def _yaml_problem(path: str, exc: yaml.YAMLError) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "(file)"
+    problem = " ".join(str(getattr(exc, "problem", None) or "invalid YAML").split())
+    return ConfigError(f"{path}: {where}: invalid YAML: {problem}")
+
+
+def _check_depth(text: str, path: str) -> None:
+    # The scanner is iterative, so this pass is safe on any input; the composer that
+    # builds the document recurses once per level, so it runs only on bounded depth.
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, _OPENS):
+            depth += 1
+            if depth > MAX_CONFIG_DEPTH:
+                line = token.start_mark.line + 1
+                raise ConfigError(f"{path}: line {line}: nested deeper than {MAX_CONFIG_DEPTH} levels")
+        elif isinstance(token, _CLOSES):
+            depth -= 1
+
+
+_IN_PROGRESS = -1
+
+
+class _RecursiveAlias(Exception):
+    pass
+
+
+def _expanded_nodes(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Nodes of the document once aliases are expanded, counting each shared node once per use."""
+    known = sizes.get(id(node))
+    if known == _IN_PROGRESS:
+        raise _RecursiveAlias
+    if known is not None:
+        return known
+    sizes[id(node)] = _IN_PROGRESS
+    if isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_nodes(k, sizes) + _expanded_nodes(v, sizes) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_nodes(item, sizes) for item in node.value)
+    else:
+        size = 1
+    sizes[id(node)] = size
+    return size
+
+
+def load_yaml(path: str | Path) -> Any:
+    """The one YAML reader of the services: a file within MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
+    and MAX_CONFIG_NODES (aliases expanded), parsed safely; ConfigError with one line."""
     path = str(path)
     try:
+        if Path(path).stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: (file): larger than {MAX_CONFIG_BYTES >> 20} MiB; not a config file")
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(f"{path}: (file): cannot read: {reason}") from None
+    loader = yaml.SafeLoader(text)
     try:
-        data = yaml.safe_load(text)
+        _check_depth(text, path)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_nodes(node, {}) > MAX_CONFIG_NODES:
+            raise ConfigError(f"{path}: (file): more than {MAX_CONFIG_NODES} values once aliases are expanded")
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "(file)"
-        problem = " ".join(str(getattr(exc, "problem", None) or "invalid YAML").split())
-        raise ConfigError(f"{path}: {where}: invalid YAML: {problem}") from None
-    return validate_model(model, data, path, union_names)
+        raise _yaml_problem(path, exc) from None
+    except _RecursiveAlias:
+        raise ConfigError(f"{path}: (file): an alias refers to the collection that contains it") from None
+    finally:
+        loader.dispose()
+
+
+def load_model(model: type[M], path: str | Path, union_names: frozenset[str] = frozenset()) -> M:
+    """Read a YAML file into the model; ConfigError naming file, key path and problem."""
+    return validate_model(model, load_yaml(path), str(path), union_names)

@@ -10,12 +10,18 @@ that breaks while running is logged and the last good one stays in force.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import hmac
 import logging
 import os
+import re
+import secrets
 import ssl
 import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -26,7 +32,7 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client.metrics_core import Metric
 from pydantic import field_validator
 
-from servicekit.config import ConfigError, Model, load_model
+from servicekit.config import ConfigError, Model, load_yaml, problem_at, validate_model
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,15 @@ _CLIENT_AUTH = {
     "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
     "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
 }
+
+
+# A bcrypt hash as htpasswd and Go's bcrypt write it: version, two-digit cost, 22 salt and
+# 31 hash characters. Costs above 14 take seconds per login; below 4 bcrypt refuses them.
+_BCRYPT_HASH = re.compile(r"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}")
+MIN_BCRYPT_COST = 4
+MAX_BCRYPT_COST = 14
+BCRYPT_MAX_PASSWORD_BYTES = 72
+_VERIFIED_CACHE_SIZE = 100
 
 
 class TLSServerConfig(Model):
@@ -73,14 +88,33 @@ class WebConfigModel(Model):
     @field_validator("basic_auth_users")
     @classmethod
     def _bcrypt_hashes(cls, users: dict[str, str]) -> dict[str, str]:
+        # Checked whole here: a hash that bcrypt cannot read would turn every login of the
+        # user into a 500, and a cost of 31 would freeze the server at the first login.
         for user, hashed in users.items():
-            if not hashed.startswith(("$2a$", "$2b$", "$2y$")):
-                raise ValueError(f"user {user!r}: password must be a bcrypt hash ($2y$...), not plain text")
+            match = _BCRYPT_HASH.fullmatch(hashed)
+            if match is None:
+                raise problem_at(
+                    (user,),
+                    f"user {user!r}: password must be a bcrypt hash ($2y$10$ and 53 characters of ./A-Za-z0-9), "
+                    "as `htpasswd -nbBC 10 user password` prints it; not plain text",
+                )
+            cost = int(match.group(1))
+            if not MIN_BCRYPT_COST <= cost <= MAX_BCRYPT_COST:
+                raise problem_at(
+                    (user,),
+                    f"user {user!r}: bcrypt cost {cost} is outside {MIN_BCRYPT_COST}..{MAX_BCRYPT_COST} "
+                    f"(each login at cost {MAX_BCRYPT_COST} takes about a second; 10 is usual)",
+                )
         return users
 
 
 def _load_model(path: str) -> WebConfigModel:
-    model = load_model(WebConfigModel, path)
+    data = load_yaml(path)
+    if data is None:
+        # An emptied file must not switch authentication off without a word: to serve
+        # without TLS and auth, leave out --web.config.file (or write `{}` on purpose).
+        raise ConfigError(f"{path}: (file): the web config is empty; write {{}} to serve without TLS and auth")
+    model = validate_model(WebConfigModel, data, path)
     tls = model.tls_server_config
     if tls is not None:
         base = Path(path).parent
@@ -115,7 +149,57 @@ class _Loaded:
     model: WebConfigModel
     stamp: tuple[tuple[str, int | None, int | None], ...]
     context: ssl.SSLContext | None
-    verified: dict[tuple[str, bytes], bool] = field(default_factory=dict)
+    # Recent successful logins of this config, as exporter-toolkit keeps: a scraper's
+    # repeated (user, password) costs a dict lookup, not a bcrypt run. Failures are not
+    # kept, so wrong passwords cannot push the scraper's entry out.
+    verified: OrderedDict[tuple[str, bytes], None] = field(default_factory=OrderedDict)
+
+    def dummy_hash(self) -> bytes:
+        """A hash as costly as the users' own, checked for unknown users so that an unknown
+        user takes as long to refuse as a wrong password (no user enumeration by timing)."""
+        hashes = self.model.basic_auth_users.values()
+        return max(hashes, key=lambda h: int(h[4:6])).encode()
+
+
+class TooManyLogins(Exception):
+    """More password checks waiting than the pool takes: refuse now, check nothing."""
+
+
+class PasswordChecks:
+    """bcrypt checks in one thread of their own, at most MAX_WAITING queued.
+
+    bcrypt costs ~50 ms at cost 10 by design and releases the GIL while it hashes, so in a
+    thread it no longer stalls the event loop: scrapes with a cached login go on while
+    wrong passwords are checked. One thread bounds the CPU an attacker can take to one
+    core; the queue bound turns a flood into quick 429s instead of a growing backlog.
+    """
+
+    MAX_WAITING = 8
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bcrypt")
+        self._waiting = 0
+        # Cache keys are keyed digests of passwords, never the passwords themselves.
+        self._key = secrets.token_bytes(32)
+
+    def digest(self, user: str, password: bytes) -> tuple[str, bytes]:
+        return user, hmac.new(self._key, password, hashlib.sha256).digest()
+
+    async def check(self, password: bytes, hashed: bytes) -> bool:
+        if self._waiting >= self.MAX_WAITING:
+            raise TooManyLogins
+        self._waiting += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, _checkpw, password, hashed)
+        finally:
+            self._waiting -= 1
+
+
+def _checkpw(password: bytes, hashed: bytes) -> bool:
+    try:
+        return bcrypt.checkpw(password, hashed)
+    except ValueError:  # validated at load; kept so a surprise is a 401, never a 500
+        return False
 
 
 class WebConfig:
@@ -125,6 +209,7 @@ class WebConfig:
         self.path = path
         self._lock = threading.Lock()
         self.unauthorized_total = 0
+        self.password_checks = PasswordChecks()
         self._loaded = self._load()
 
     def _stamp(self) -> tuple[tuple[str, int | None, int | None], ...]:
@@ -175,29 +260,30 @@ class WebConfig:
         if loaded.context is not None and loaded.context is not context:
             sslobj.context = loaded.context
 
-    @staticmethod
-    def check_basic_auth(loaded: _Loaded, header: str | None) -> bool:
-        """Whether an Authorization header passes the basic auth of the config `loaded`."""
+    async def check_basic_auth(self, loaded: _Loaded, header: str | None) -> bool:
+        """Whether an Authorization header passes the basic auth of the config `loaded`;
+        TooManyLogins when the password checks are saturated."""
         users = loaded.model.basic_auth_users
         if not users:
             return True
-        if not header or not header.startswith("Basic "):
+        credentials = _basic_credentials(header)
+        if credentials is None:
             return False
-        try:
-            user, _, password = base64.b64decode(header[6:], validate=True).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return False
+        user, password = credentials
+        if len(password) > BCRYPT_MAX_PASSWORD_BYTES:
+            return False  # bcrypt reads only 72 bytes: no stored password is longer
+        key = self.password_checks.digest(user, password)
+        if key in loaded.verified:
+            loaded.verified.move_to_end(key)
+            return True
         hashed = users.get(user)
-        if hashed is None:
+        ok = await self.password_checks.check(password, hashed.encode() if hashed else loaded.dummy_hash())
+        if not (ok and hashed):
             return False
-        # bcrypt costs ~50 ms by design; remember verdicts per (user, password digest).
-        key = (user, hashlib.sha256(password.encode()).digest())
-        verdict = loaded.verified.get(key)
-        if verdict is None:
-            verdict = bcrypt.checkpw(password.encode(), hashed.encode())
-            if len(loaded.verified) < 1024:
-                loaded.verified[key] = verdict
-        return verdict
+        loaded.verified[key] = None
+        if len(loaded.verified) > _VERIFIED_CACHE_SIZE:
+            loaded.verified.popitem(last=False)
+        return True
 
     def middleware(self) -> Middleware:
         @web.middleware
@@ -206,7 +292,14 @@ class WebConfig:
             # one look at the files per request: auth and headers from the same config
             loaded = self.current()
             headers = loaded.model.http_server_config.headers
-            if not self.check_basic_auth(loaded, request.headers.get("Authorization")):
+            try:
+                authorized = await self.check_basic_auth(loaded, request.headers.get("Authorization"))
+            except TooManyLogins:
+                self.unauthorized_total += 1
+                response = web.Response(status=429, text="Too many login attempts\n", headers={"Retry-After": "1"})
+                response.headers.update(headers)
+                return response
+            if not authorized:
                 self.unauthorized_total += 1
                 response = web.Response(
                     status=401, text="Unauthorized\n", headers={"WWW-Authenticate": 'Basic realm="inventory-monitor"'}
@@ -231,6 +324,21 @@ class WebConfig:
         )
         family.add_metric([], self.unauthorized_total)
         return [family]
+
+
+def _basic_credentials(header: str | None) -> tuple[str, bytes] | None:
+    """(user, password) of a Basic Authorization header; the scheme is case-insensitive (RFC 7617)."""
+    if not header:
+        return None
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True)
+        user, _, password = decoded.partition(b":")
+        return user.decode("utf-8"), password
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def load_web_config(path: str | None) -> WebConfig | None:

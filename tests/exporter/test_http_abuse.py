@@ -133,3 +133,24 @@ def test_unknown_parameters_and_methods_on_the_json_api(exporter):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=2)
     assert refused.value.code == 405
+
+
+def test_sighup_is_logged_and_ignored(tmp_path):
+    # Before: SIGHUP's default action killed the exporter without a line.
+    port = free_port()
+    config = tmp_path / "exporter.yml"
+    config.write_text(f"listen: 127.0.0.1:{port}\nbusiness:\n  enabled: false\nanalytics:\n  enabled: false\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "--config", str(config)], cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(lambda: _status(port, "/-/ready") == 200, 15, message="exporter ready")
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: _status(port, "/-/healthy") == 200, 5, message="still serving")
+        time.sleep(0.2)
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "SIGHUP ignored" in stderr
