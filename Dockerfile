@@ -11,13 +11,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 # Dependencies first, so a code change does not reinstall them.
 COPY pyproject.toml README.md ./
-RUN mkdir -p servicekit exporter enhancer reporter demo \
-    && touch servicekit/__init__.py exporter/__init__.py enhancer/__init__.py reporter/__init__.py demo/__init__.py \
-    && pip install . \
+RUN mkdir -p servicekit exporter enhancer reporter \
+    && touch servicekit/__init__.py exporter/__init__.py enhancer/__init__.py reporter/__init__.py \
+    && pip install '.[demo]' \
     && pip uninstall -y inventory-monitor \
-    && rm -rf servicekit exporter enhancer reporter demo build *.egg-info
+    && rm -rf servicekit exporter enhancer reporter build *.egg-info
 COPY . .
-# Editable, so the demo finds its schema, configs and rule files next to the code.
+# Editable, so the services find their rule files next to the code; the demo (not an
+# installed package) runs as `python -m demo.*` from the working directory /app.
 RUN pip install --no-deps -e . \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin inventory \
     && mkdir -p /data \

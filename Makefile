@@ -4,11 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: test lint demo venv venv-test system-deps-test system-deps-demo bench chaos clean
+.PHONY: test lint demo venv venv-test venv-demo system-deps-test system-deps-demo bench chaos clean
 
 venv: $(VENV)/.installed
 
 venv-test: $(VENV)/.installed-test
+
+venv-demo: $(VENV)/.installed-demo
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +20,10 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+$(VENV)/.installed-demo: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[demo]'
 	touch $@
 
 system-deps-test:
@@ -35,7 +41,8 @@ lint: venv-test
 test: venv-test system-deps-test lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-demo: venv system-deps-demo
+# demo/ is not installed (docs/demo.md): it runs from this checkout, make's directory.
+demo: venv-demo system-deps-demo
 	$(BIN)/python -m demo.run
 
 bench: venv-test system-deps-test

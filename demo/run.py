@@ -169,9 +169,14 @@ def enhancer_config(settings: Settings, source: Path) -> Path:
     return out
 
 
-def available_fakes() -> dict[str, Any]:
+def fake_modules() -> dict[str, Any]:
     """The fake integration modules, by kind."""
     return {kind: importlib.import_module(f"demo.fakes.{kind}") for kind in FAKE_KINDS}
+
+
+def integration_settings(module: Any) -> dict[str, Any]:
+    """The exporter settings a fake declares for its integration entry beyond the common ones."""
+    return dict(getattr(module, "INTEGRATION_SETTINGS", {}))
 
 
 def token_env_name(kind: str) -> str:
@@ -197,8 +202,7 @@ def exporter_config(settings: Settings, fakes: dict[str, Any]) -> dict[str, Any]
             "timeout": "10s",
             "locations": dict(module.DEFAULT_LOCATION_MAP),
         }
-        if kind == "odoo":
-            entry.update(database=module.DATABASE, username=module.LOGIN)
+        entry.update(integration_settings(module))
         integrations.append(entry)
     if integrations:
         config["integrations"] = integrations
@@ -232,7 +236,9 @@ class Component:
     given_up: bool = False  # exited in a way a restart cannot fix
 
     def start(self) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        # demo/ is not an installed package: `-m demo.<module>` resolves from the checkout.
+        pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": pythonpath, **self.env}
         self.started_at = time.monotonic()
         self.process = subprocess.Popen(
             self.argv,
@@ -424,10 +430,8 @@ def build_components(settings: Settings, args: argparse.Namespace, only: set[str
                 settings.url("sink", "/-/healthy"),
             )
         )
-    fakes = available_fakes()
+    fakes = fake_modules()
     if "fakes" in only:
-        if not fakes:
-            log("skipping fakes: demo/fakes/<kind>.py or the exporter's connector for it is not in the tree yet")
         for kind in fakes:
             components.append(
                 Component(
@@ -478,10 +482,10 @@ def build_components(settings: Settings, args: argparse.Namespace, only: set[str
             )
         )
     if "alertmanager" in only:
-        source = ROOT / "alertmanager" / "alertmanager.yml"
-        if not source.exists() or not os.access(ALERTMANAGER_BIN, os.X_OK):
-            log(f"skipping alertmanager: {source.relative_to(ROOT)} or {ALERTMANAGER_BIN} is missing")
+        if not os.access(ALERTMANAGER_BIN, os.X_OK):
+            log(f"skipping alertmanager: {ALERTMANAGER_BIN} is missing (make system-deps-demo)")
         else:
+            source = ROOT / "alertmanager" / "alertmanager.yml"
             components.append(
                 Component(
                     "alertmanager",
@@ -497,10 +501,10 @@ def build_components(settings: Settings, args: argparse.Namespace, only: set[str
                 )
             )
     if "prometheus" in only:
-        source = ROOT / "prometheus" / "prometheus.yml"
-        if not source.exists() or not os.access(PROMETHEUS_BIN, os.X_OK):
-            log(f"skipping prometheus: {source.relative_to(ROOT)} or {PROMETHEUS_BIN} is missing")
+        if not os.access(PROMETHEUS_BIN, os.X_OK):
+            log(f"skipping prometheus: {PROMETHEUS_BIN} is missing (make system-deps-demo)")
         else:
+            source = ROOT / "prometheus" / "prometheus.yml"
             components.append(
                 Component(
                     "prometheus",

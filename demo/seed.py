@@ -25,6 +25,8 @@ import os
 import sqlite3
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,6 +108,7 @@ MOVEMENT_KINDS = ("receipt", "sale", "return", "adjustment", "transfer_in", "tra
 _K = {kind: i for i, kind in enumerate(MOVEMENT_KINDS)}
 
 DAY = 86400
+_LOCATION_IDS = np.array([loc for loc, _, _ in LOCATIONS])
 
 
 def iso(epoch_seconds: np.ndarray) -> np.ndarray:
@@ -161,6 +164,60 @@ class SeedSummary:
         return f"seeded {self.path} in {self.seconds:.1f}s: {parts}"
 
 
+def generate(
+    db_path: str | Path,
+    *,
+    skus: int = 3000,
+    days: int = 90,
+    seed: int = 42,
+    now: float | None = None,
+    progress: bool | None = None,
+) -> SeedSummary:
+    """Write a fresh demo database at db_path (replacing any file there)."""
+    started = time.monotonic()
+    rng = np.random.default_rng(seed)
+    now = int(time.time() if now is None else now)
+    bar = Progress(100, enabled=progress)
+    # Day d is the 24 h window ending (days - d - 1) days before now; the last one ends now.
+    day_start = now - (days - np.arange(days)) * DAY
+
+    # The order of the steps is the order of the draws from rng: the same seed, the same data.
+    catalogue = _catalogue(rng, skus)
+    rows = _sku_locations(rng, skus)
+    sim = _Simulation(rng, day_start, catalogue, rows, _reorder_policy(rng, catalogue, rows))
+    bar.advance(5, "catalogue")
+    for d in range(days):
+        sim.day(d)
+        bar.advance(45 / days, "simulating history")
+    orders = _settle_orders(rng, sim, now)
+    reserved = _book_sales(sim, orders)
+    _top_up(sim, reserved, now)
+    bar.advance(10, "orders")
+    log = _movement_log(rng, sim, now)
+    bar.advance(10, "movements")
+
+    db_path = Path(db_path)
+    with _fresh_database(db_path) as db:
+        db.insert("locations", "id,name,kind", LOCATIONS)
+        _insert_products(db, catalogue)
+        _insert_stock_levels(db, rng, sim, reserved, now)
+        bar.advance(3, "stock levels")
+        _insert_orders(db, sim, orders)
+        bar.advance(13, "orders")
+        _insert_movements(db, log, now)
+        bar.advance(11, "movements")
+        db.insert("purchase_orders", "id,sku,location_id,quantity,status,created_at,expected_at", _purchase_orders(sim))
+        db.insert(
+            "integration_syncs",
+            "integration,started_at,finished_at,status,records,conflicts,error",
+            _syncs(rng, now, days),
+        )
+        bar.advance(3, "syncs")
+    bar.advance(100, "done")
+    bar.finish()
+    return SeedSummary(str(db_path), time.monotonic() - started, db.counts)
+
+
 @dataclass
 class _Movements:
     """Columnar buffers of stock movements (row index, time, quantity, kind)."""
@@ -188,6 +245,23 @@ class _Movements:
         )
 
 
+class _Columns:
+    """Named columnar buffers, appended to day by day and concatenated at the end."""
+
+    def __init__(self, *names: str):
+        self.parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+
+    def add(self, **columns: np.ndarray) -> None:
+        for name, values in columns.items():
+            self.parts[name].append(values)
+
+    def empty(self) -> bool:
+        return not any(self.parts.values())
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: np.concatenate(parts) for name, parts in self.parts.items()}
+
+
 def _sum_by(index: np.ndarray, weights: np.ndarray, length: int) -> np.ndarray:
     """Integer sums of weights per index (np.bincount with weights returns floats)."""
     return np.rint(np.bincount(index, weights, minlength=length)).astype(np.int64)
@@ -199,25 +273,24 @@ def _business_time(rng: np.random.Generator, day_start: np.ndarray, n: int | Non
     return np.asarray(day_start) + rng.integers(8 * 3600, 18 * 3600, size=size)
 
 
-def generate(
-    db_path: str | Path,
-    *,
-    skus: int = 3000,
-    days: int = 90,
-    seed: int = 42,
-    now: float | None = None,
-    progress: bool | None = None,
-) -> SeedSummary:
-    """Write a fresh demo database at db_path (replacing any file there)."""
-    started = time.monotonic()
-    rng = np.random.default_rng(seed)
-    now = int(time.time() if now is None else now)
-    bar = Progress(100, enabled=progress)
-    # Day d is the 24 h window ending (days - d - 1) days before now; the last one ends now.
-    day_start = now - (days - np.arange(days)) * DAY
+# --- catalogue, SKU-location rows and their reorder policy ------------------------------
 
-    # --- catalogue -------------------------------------------------------------------
-    n = skus
+
+@dataclass
+class _Catalogue:
+    sku_ids: np.ndarray
+    names: list[str]
+    category_idx: np.ndarray
+    unit_cost: np.ndarray
+    active: np.ndarray
+    popularity: np.ndarray  # relative demand; 0 for inactive SKUs
+
+    @property
+    def size(self) -> int:
+        return self.sku_ids.size
+
+
+def _catalogue(rng: np.random.Generator, n: int) -> _Catalogue:
     sku_ids = np.array([f"SKU-{i:05d}" for i in range(1, n + 1)])
     category_idx = rng.integers(0, len(CATEGORIES), size=n)
     adjective_idx = rng.integers(0, len(_ADJECTIVES), size=n)
@@ -229,30 +302,62 @@ def generate(
     unit_cost = np.round(np.exp(rng.normal(math.log(12), 0.8, size=n)), 2)
     active = rng.random(n) >= 0.02
     popularity = np.exp(rng.normal(0.0, 0.9, size=n)) * active
+    return _Catalogue(sku_ids, names, category_idx, unit_cost, active, popularity)
 
-    # --- SKU-location rows (warehouse rows first: row i < n is the warehouse row of SKU i)
-    row_sku_parts, row_loc_parts = [], []
+
+@dataclass
+class _Rows:
+    """The SKU-location rows, warehouse rows first: row i < n is the warehouse row of SKU i."""
+
+    sku: np.ndarray  # index into the catalogue
+    loc: np.ndarray  # index into LOCATIONS
+    kind: np.ndarray  # the location's kind
+
+    def __post_init__(self) -> None:
+        self.is_wh = self.kind == "warehouse"
+        self.is_store = self.kind == "store"
+        self.retail = ~self.is_wh
+        self.channel = np.array([CHANNEL_OF_KIND[k] for k in self.kind])
+
+    @property
+    def size(self) -> int:
+        return self.sku.size
+
+
+def _sku_locations(rng: np.random.Generator, n: int) -> _Rows:
+    sku_parts, loc_parts = [], []
     for loc_index, (loc_id, _, _) in enumerate(LOCATIONS):
         carried = np.arange(n) if ASSORTMENT[loc_id] >= 1 else np.nonzero(rng.random(n) < ASSORTMENT[loc_id])[0]
-        row_sku_parts.append(carried)
-        row_loc_parts.append(np.full(carried.size, loc_index))
-    row_sku = np.concatenate(row_sku_parts)
-    row_loc = np.concatenate(row_loc_parts)
-    rows = row_sku.size
-    loc_kind = np.array([kind for _, _, kind in LOCATIONS])[row_loc]
-    is_wh = loc_kind == "warehouse"
-    is_store = loc_kind == "store"
-    retail = ~is_wh
+        sku_parts.append(carried)
+        loc_parts.append(np.full(carried.size, loc_index))
+    row_loc = np.concatenate(loc_parts)
+    return _Rows(np.concatenate(sku_parts), row_loc, np.array([kind for _, _, kind in LOCATIONS])[row_loc])
 
+
+@dataclass
+class _Policy:
+    """Demand and the reorder-point policy of each row."""
+
+    orders_per_day: np.ndarray
+    lead_time: np.ndarray  # days
+    safety: np.ndarray
+    reorder_point: np.ndarray
+    order_qty: np.ndarray
+
+
+def _reorder_policy(rng: np.random.Generator, catalogue: _Catalogue, rows: _Rows) -> _Policy:
+    n, is_wh = catalogue.size, rows.is_wh
     # Orders per day at each row; units per order: retail 1-3, wholesale cases of 6.
-    orders_per_day = popularity[row_sku] * np.select([is_store, loc_kind == "online"], [0.22, 0.16], 0.035)
+    orders_per_day = catalogue.popularity[rows.sku] * np.select(
+        [rows.is_store, rows.kind == "online"], [0.22, 0.16], 0.035
+    )
     mean_units = np.where(is_wh, 6 * 4.0, 1.35)
     daily_units = orders_per_day * mean_units
     # The warehouse also feeds the other locations.
-    wh_daily = daily_units[:n] + np.bincount(row_sku[retail], daily_units[retail], minlength=n)
-    row_daily = np.where(is_wh, wh_daily[row_sku], daily_units)
+    wh_daily = daily_units[:n] + np.bincount(rows.sku[rows.retail], daily_units[rows.retail], minlength=n)
+    row_daily = np.where(is_wh, wh_daily[rows.sku], daily_units)
 
-    lead_time = np.where(is_wh, rng.integers(5, 22, size=rows), rng.integers(1, 4, size=rows)).astype(float)
+    lead_time = np.where(is_wh, rng.integers(5, 22, size=rows.size), rng.integers(1, 4, size=rows.size)).astype(float)
     # Demand is Poisson-ish in orders, so its daily standard deviation is about sqrt(mean x units).
     # Wholesale orders come in cases of 6 x 1..7, so their variance per unit is ~30.
     sigma = np.sqrt(row_daily * np.where(is_wh, 30.0, 1.6))
@@ -260,323 +365,297 @@ def generate(
     safety = np.ceil(np.where(is_wh, 2.33, 1.65) * sigma * np.sqrt(lead_time)).astype(np.int64)
     reorder_point = np.ceil(row_daily * lead_time).astype(np.int64) + safety
     order_qty = np.maximum(np.ceil(row_daily * np.where(is_wh, 30, 10)), np.where(is_wh, 12, 3)).astype(np.int64)
-    stock = (reorder_point + 1 + rng.random(rows) * order_qty).astype(np.int64)
-    bar.advance(5, "catalogue")
+    return _Policy(orders_per_day, lead_time, safety, reorder_point, order_qty)
 
-    # --- day-by-day simulation -------------------------------------------------------
-    movements = _Movements()
-    order_rows, order_times, order_units, order_filled, order_cancel = [], [], [], [], []
-    po_rows, po_created, po_qty, po_arrival = [], [], [], []
-    horizon = days + 40
-    replenish_arrivals = np.zeros((horizon, rows), dtype=np.int64)
-    return_arrivals = np.zeros((horizon, rows), dtype=np.int64)
-    on_order = np.zeros(rows, dtype=np.int64)
-    weekday = ((day_start // DAY) + 4) % 7  # 1970-01-01 was a Thursday; 5, 6 = Sat, Sun
-    season_retail = np.where(weekday >= 5, 1.35, 0.93)
-    season_wholesale = np.where(weekday >= 5, 0.25, 1.25)
-    wh_rows_of_sku = np.arange(n)
 
-    for d in range(days):
+# --- day-by-day simulation ---------------------------------------------------------------
+
+
+class _Simulation:
+    """Stock of every row, day by day: arrivals, demand, cycle counts, transfers, purchase orders."""
+
+    def __init__(
+        self, rng: np.random.Generator, day_start: np.ndarray, catalogue: _Catalogue, rows: _Rows, policy: _Policy
+    ):
+        self.rng, self.day_start, self.days = rng, day_start, day_start.size
+        self.catalogue, self.rows, self.policy = catalogue, rows, policy
+        self.stock = (policy.reorder_point + 1 + rng.random(rows.size) * policy.order_qty).astype(np.int64)
+        self.on_order = np.zeros(rows.size, dtype=np.int64)
+        horizon = self.days + 40
+        self.replenish_arrivals = np.zeros((horizon, rows.size), dtype=np.int64)
+        self.return_arrivals = np.zeros((horizon, rows.size), dtype=np.int64)
+        weekday = ((day_start // DAY) + 4) % 7  # 1970-01-01 was a Thursday; 5, 6 = Sat, Sun
+        self.season_retail = np.where(weekday >= 5, 1.35, 0.93)
+        self.season_wholesale = np.where(weekday >= 5, 0.25, 1.25)
+        self.movements = _Movements()
+        self.orders = _Columns("rows", "times", "units", "filled", "cancel")
+        self.purchase_orders = _Columns("rows", "created", "qty", "arrival")
+
+    def day(self, d: int) -> None:
         # Arrivals first: goods received in the morning are on the shelf for the day.
-        arriving = replenish_arrivals[d]
-        stock += arriving + return_arrivals[d]
-        on_order -= arriving
+        arriving = self.replenish_arrivals[d]
+        self.stock += arriving + self.return_arrivals[d]
+        self.on_order -= arriving
+        self._demand(d)
+        self._cycle_counts(d)
+        self._replenish_retail(d)
+        self._order_from_suppliers(d)
 
-        # Demand: orders per row, then units per order, filled in order of arrival.
-        rate = orders_per_day * np.where(is_wh, season_wholesale[d], season_retail[d])
+    def _demand(self, d: int) -> None:
+        """Orders per row, then units per order, filled in order of arrival."""
+        rng, rows, stock = self.rng, self.rows, self.stock
+        rate = self.policy.orders_per_day * np.where(rows.is_wh, self.season_wholesale[d], self.season_retail[d])
         count = rng.poisson(rate)
         has = np.nonzero(count)[0]
-        if has.size:
-            idx = np.repeat(has, count[has])
-            units = np.where(is_wh[idx], 6 * rng.integers(1, 8, size=idx.size), 1 + rng.poisson(0.35, size=idx.size))
-            cancel = (~is_store[idx]) & (rng.random(idx.size) < 0.01)
-            wanted = np.where(cancel, 0, units)
-            ends = np.cumsum(wanted)
-            group_first = np.searchsorted(idx, idx, side="left")
-            before = ends - wanted - np.where(group_first > 0, ends[group_first - 1], 0)
-            filled = np.clip(stock[idx] - before, 0, wanted)
-            # Wholesale buyers see availability on the portal and order what is there (in cases).
-            adjust = is_wh[idx] & (filled < wanted) & (filled >= 6)
-            units = np.where(adjust, filled // 6 * 6, units)
-            filled = np.where(adjust, units, filled)
-            # At a till nobody buys what is not on the shelf: no stock, no POS order. Most
-            # wholesale buyers skip what the portal shows as out of stock; a few backorder it.
-            skipped = is_wh[idx] & (filled == 0) & ~cancel & (rng.random(idx.size) < 0.85)
-            keep = (~is_store[idx] | (filled > 0)) & ~skipped
-            units = np.where(is_store[idx], filled, units)
-            idx, units, filled, cancel = idx[keep], units[keep], filled[keep], cancel[keep]
-            times = day_start[d] + rng.integers(0, DAY, size=idx.size)
-            stock -= _sum_by(idx, filled, rows)
-            order_rows.append(idx)
-            order_times.append(times)
-            order_units.append(units)
-            order_filled.append(filled)
-            order_cancel.append(cancel)
-            # Some retail sales come back within two weeks.
-            back = np.nonzero(retail[idx] & (filled > 0) & (rng.random(idx.size) < 0.03))[0]
-            back_day = d + rng.integers(1, 15, size=back.size)
-            np.add.at(return_arrivals, (back_day, idx[back]), filled[back])
-            in_range = back_day < days
-            movements.add(
-                idx[back][in_range],
-                _business_time(rng, day_start[back_day[in_range]]),
-                filled[back][in_range],
-                "return",
-            )
+        if not has.size:
+            return
+        idx = np.repeat(has, count[has])
+        is_wh, is_store = rows.is_wh[idx], rows.is_store[idx]
+        units = np.where(is_wh, 6 * rng.integers(1, 8, size=idx.size), 1 + rng.poisson(0.35, size=idx.size))
+        cancel = (~is_store) & (rng.random(idx.size) < 0.01)
+        wanted = np.where(cancel, 0, units)
+        ends = np.cumsum(wanted)
+        group_first = np.searchsorted(idx, idx, side="left")
+        before = ends - wanted - np.where(group_first > 0, ends[group_first - 1], 0)
+        filled = np.clip(stock[idx] - before, 0, wanted)
+        # Wholesale buyers see availability on the portal and order what is there (in cases).
+        adjust = is_wh & (filled < wanted) & (filled >= 6)
+        units = np.where(adjust, filled // 6 * 6, units)
+        filled = np.where(adjust, units, filled)
+        # At a till nobody buys what is not on the shelf: no stock, no POS order. Most
+        # wholesale buyers skip what the portal shows as out of stock; a few backorder it.
+        skipped = is_wh & (filled == 0) & ~cancel & (rng.random(idx.size) < 0.85)
+        keep = (~is_store | (filled > 0)) & ~skipped
+        units = np.where(is_store, filled, units)
+        idx, units, filled, cancel = idx[keep], units[keep], filled[keep], cancel[keep]
+        times = self.day_start[d] + rng.integers(0, DAY, size=idx.size)
+        stock -= _sum_by(idx, filled, rows.size)
+        self.orders.add(rows=idx, times=times, units=units, filled=filled, cancel=cancel)
+        self._returns(d, idx, filled)
 
-        # Cycle counts: shrinkage more often than surplus.
-        counted = np.nonzero(rng.random(rows) < 0.002)[0]
-        if counted.size:
-            delta = rng.choice(np.array([-3, -2, -1, -1, -1, 1, 2]), size=counted.size)
-            delta = np.maximum(delta, -stock[counted])
-            nonzero = delta != 0
-            stock[counted[nonzero]] += delta[nonzero]
-            movements.add(
-                counted[nonzero], _business_time(rng, day_start[d], int(nonzero.sum())), delta[nonzero], "adjustment"
-            )
+    def _returns(self, d: int, idx: np.ndarray, filled: np.ndarray) -> None:
+        """Some retail sales come back within two weeks."""
+        rng = self.rng
+        back = np.nonzero(self.rows.retail[idx] & (filled > 0) & (rng.random(idx.size) < 0.03))[0]
+        back_day = d + rng.integers(1, 15, size=back.size)
+        np.add.at(self.return_arrivals, (back_day, idx[back]), filled[back])
+        in_range = back_day < self.days
+        when = _business_time(rng, self.day_start[back_day[in_range]])
+        self.movements.add(idx[back][in_range], when, filled[back][in_range], "return")
 
-        # Replenishment of stores and online from the warehouse, as far as it has stock.
-        position = stock + on_order
-        need = np.nonzero(retail & (position <= reorder_point) & (popularity[row_sku] > 0))[0]
-        if need.size:
-            qty = order_qty[need] + reorder_point[need] - position[need]
-            requested = _sum_by(row_sku[need], qty, n)
-            ratio = np.divide(stock[:n], requested, out=np.ones(n), where=requested > 0).clip(0, 1)
-            shipped = np.floor(qty * ratio[row_sku[need]]).astype(np.int64)
-            ok = shipped > 0
-            need, shipped = need[ok], shipped[ok]
-            ship_time = _business_time(rng, day_start[d], need.size)
-            stock[:n] -= _sum_by(row_sku[need], shipped, n)
-            on_order[need] += shipped
-            arrive = d + lead_time[need].astype(np.int64)
-            np.add.at(replenish_arrivals, (arrive, need), shipped)
-            movements.add(wh_rows_of_sku[row_sku[need]], ship_time, -shipped, "transfer_out")
-            in_range = arrive < days
-            movements.add(
-                need[in_range], _business_time(rng, day_start[arrive[in_range]]), shipped[in_range], "transfer_in"
-            )
+    def _cycle_counts(self, d: int) -> None:
+        """Shrinkage more often than surplus."""
+        rng, stock = self.rng, self.stock
+        counted = np.nonzero(rng.random(self.rows.size) < 0.002)[0]
+        if not counted.size:
+            return
+        delta = rng.choice(np.array([-3, -2, -1, -1, -1, 1, 2]), size=counted.size)
+        delta = np.maximum(delta, -stock[counted])
+        nonzero = delta != 0
+        stock[counted[nonzero]] += delta[nonzero]
+        when = _business_time(rng, self.day_start[d], int(nonzero.sum()))
+        self.movements.add(counted[nonzero], when, delta[nonzero], "adjustment")
 
-        # Purchase orders for the warehouse from suppliers.
-        position = stock + on_order
-        need = np.nonzero(is_wh & (position <= reorder_point) & active[row_sku])[0]
-        if need.size:
-            qty = order_qty[need] + reorder_point[need] - position[need]
-            arrive = d + lead_time[need].astype(np.int64) + rng.integers(-1, 3, size=need.size)
-            on_order[need] += qty
-            np.add.at(replenish_arrivals, (arrive, need), qty)
-            po_rows.append(need)
-            po_created.append(_business_time(rng, day_start[d], need.size))
-            po_qty.append(qty)
-            po_arrival.append(arrive)
-            in_range = arrive < days
-            movements.add(need[in_range], _business_time(rng, day_start[arrive[in_range]]), qty[in_range], "receipt")
-        bar.advance(45 / days, "simulating history")
+    def _replenish_retail(self, d: int) -> None:
+        """Transfers to the stores and online from the warehouse, as far as it has stock."""
+        rng, rows, policy, stock = self.rng, self.rows, self.policy, self.stock
+        n = self.catalogue.size
+        position = stock + self.on_order
+        need = np.nonzero(rows.retail & (position <= policy.reorder_point) & (self.catalogue.popularity[rows.sku] > 0))[
+            0
+        ]
+        if not need.size:
+            return
+        qty = policy.order_qty[need] + policy.reorder_point[need] - position[need]
+        requested = _sum_by(rows.sku[need], qty, n)
+        ratio = np.divide(stock[:n], requested, out=np.ones(n), where=requested > 0).clip(0, 1)
+        shipped = np.floor(qty * ratio[rows.sku[need]]).astype(np.int64)
+        ok = shipped > 0
+        need, shipped = need[ok], shipped[ok]
+        ship_time = _business_time(rng, self.day_start[d], need.size)
+        stock[:n] -= _sum_by(rows.sku[need], shipped, n)
+        self.on_order[need] += shipped
+        arrive = d + policy.lead_time[need].astype(np.int64)
+        np.add.at(self.replenish_arrivals, (arrive, need), shipped)
+        # The warehouse row of SKU i is row i.
+        self.movements.add(rows.sku[need], ship_time, -shipped, "transfer_out")
+        in_range = arrive < self.days
+        when = _business_time(rng, self.day_start[arrive[in_range]])
+        self.movements.add(need[in_range], when, shipped[in_range], "transfer_in")
 
-    # --- orders: statuses, times and their sale movements ------------------------------
-    o_row = np.concatenate(order_rows)
-    o_created = np.concatenate(order_times)
-    o_units = np.concatenate(order_units)
-    o_filled = np.concatenate(order_filled)
-    o_cancel = np.concatenate(order_cancel)
-    channel = np.array([CHANNEL_OF_KIND[k] for k in loc_kind])[o_row]
+    def _order_from_suppliers(self, d: int) -> None:
+        """Purchase orders for the warehouse."""
+        rng, policy = self.rng, self.policy
+        position = self.stock + self.on_order
+        need = np.nonzero(self.rows.is_wh & (position <= policy.reorder_point) & self.catalogue.active[self.rows.sku])[
+            0
+        ]
+        if not need.size:
+            return
+        qty = policy.order_qty[need] + policy.reorder_point[need] - position[need]
+        arrive = d + policy.lead_time[need].astype(np.int64) + rng.integers(-1, 3, size=need.size)
+        self.on_order[need] += qty
+        np.add.at(self.replenish_arrivals, (arrive, need), qty)
+        created = _business_time(rng, self.day_start[d], need.size)
+        self.purchase_orders.add(rows=need, created=created, qty=qty, arrival=arrive)
+        in_range = arrive < self.days
+        when = _business_time(rng, self.day_start[arrive[in_range]])
+        self.movements.add(need[in_range], when, qty[in_range], "receipt")
+
+
+# --- after the simulation: order statuses, sales, top-ups, the movement log --------------
+
+
+@dataclass
+class _Orders:
+    row: np.ndarray
+    created: np.ndarray
+    units: np.ndarray
+    filled: np.ndarray  # units that left the shelf (or are reserved, for open orders)
+    channel: np.ndarray
+    is_pos: np.ndarray
+    status: np.ndarray
+    fulfilled_at: np.ndarray
+    line_fulfilled: np.ndarray
+
+
+def _settle_orders(rng: np.random.Generator, sim: _Simulation, now: int) -> _Orders:
+    o = sim.orders.arrays()
+    created, units, filled, cancel = o["times"], o["units"], o["filled"], o["cancel"]
+    channel = sim.rows.channel[o["rows"]]
     is_pos = channel == "pos"
     # POS sales are handed over at once; online and wholesale ship after picking and packing.
     ship_delay = np.where(is_pos, 0, rng.exponential(np.where(channel == "online", 600, 900)).astype(np.int64) + 60)
-    o_fulfilled_at = o_created + ship_delay
-    complete = (o_filled == o_units) & ~o_cancel
-    shipped_yet = o_fulfilled_at <= now
+    fulfilled_at = created + ship_delay
+    complete = (filled == units) & ~cancel
+    shipped_yet = fulfilled_at <= now
     status = np.where(
-        o_cancel, "cancelled", np.where(~complete, "backordered", np.where(shipped_yet, "fulfilled", "open"))
+        cancel, "cancelled", np.where(~complete, "backordered", np.where(shipped_yet, "fulfilled", "open"))
     )
     # Backorders older than a week were settled: most shipped complete when goods arrived
     # (no second movement is modelled), the rest cancelled by the customer.
-    settled = (status == "backordered") & (o_created < now - 7 * DAY)
+    settled = (status == "backordered") & (created < now - 7 * DAY)
     shipped_later = settled & (rng.random(status.size) < 0.6)
     status = np.where(shipped_later, "fulfilled", np.where(settled, "cancelled", status))
-    o_fulfilled_at = np.where(
-        shipped_later, o_created + rng.integers(2 * DAY, 6 * DAY, size=status.size), o_fulfilled_at
-    )
-    line_fulfilled = np.where(status == "open", 0, np.where(shipped_later, o_units, o_filled))
-    # Open orders have their units reserved, not yet moved out.
-    open_orders = status == "open"
-    reserved = _sum_by(o_row[open_orders], o_filled[open_orders], rows)
-    stock += reserved
-    sale = (o_filled > 0) & ~open_orders
-    sale_time = np.where(is_pos, o_created, o_fulfilled_at)
-    movements.add(o_row[sale], sale_time[sale], -o_filled[sale], "sale")
-    bar.advance(10, "orders")
+    fulfilled_at = np.where(shipped_later, created + rng.integers(2 * DAY, 6 * DAY, size=status.size), fulfilled_at)
+    line_fulfilled = np.where(status == "open", 0, np.where(shipped_later, units, filled))
+    return _Orders(o["rows"], created, units, filled, channel, is_pos, status, fulfilled_at, line_fulfilled)
 
-    # Nothing is out of stock at start (so the demo's first stock-out is the simulator's):
-    # anything at zero got an expedited receipt this morning.
+
+def _book_sales(sim: _Simulation, orders: _Orders) -> np.ndarray:
+    """Sale movements of the orders that left; returns the units open orders reserve per row."""
+    # Open orders have their units reserved, not yet moved out.
+    open_orders = orders.status == "open"
+    reserved = _sum_by(orders.row[open_orders], orders.filled[open_orders], sim.rows.size)
+    sim.stock += reserved
+    sale = (orders.filled > 0) & ~open_orders
+    sale_time = np.where(orders.is_pos, orders.created, orders.fulfilled_at)
+    sim.movements.add(orders.row[sale], sale_time[sale], -orders.filled[sale], "sale")
+    return reserved
+
+
+def _top_up(sim: _Simulation, reserved: np.ndarray, now: int) -> None:
+    """Nothing is out of stock at start (so the demo's first stock-out is the simulator's):
+    anything at zero got an expedited receipt this morning."""
+    stock = sim.stock
     empty = np.nonzero(stock - reserved <= 0)[0]
     if empty.size:
-        top_up = order_qty[empty] + reserved[empty] - stock[empty]
+        top_up = sim.policy.order_qty[empty] + reserved[empty] - stock[empty]
         stock[empty] += top_up
-        movements.add(empty, np.full(empty.size, now - 3600), top_up, "receipt")
+        sim.movements.add(empty, np.full(empty.size, now - 3600), top_up, "receipt")
 
-    # --- movements: chronological ids, sources, audit rows -----------------------------
-    m_row, m_time, m_qty, m_kind = movements.arrays()
+
+@dataclass
+class _MovementLog:
+    """Every movement in time order with its id, source and audit row."""
+
+    ids: np.ndarray
+    sku: np.ndarray
+    loc: np.ndarray
+    qty: np.ndarray
+    kind: np.ndarray  # names
+    source: np.ndarray
+    occurred_at: np.ndarray  # ISO text
+    actor: np.ndarray
+    audited: np.ndarray  # False for the audit gap
+    audit_time: np.ndarray  # ISO text
+
+
+def _movement_log(rng: np.random.Generator, sim: _Simulation, now: int) -> _MovementLog:
+    rows = sim.rows
+    m_row, m_time, m_qty, m_kind = sim.movements.arrays()
     order = np.argsort(m_time, kind="stable")
     m_row, m_time, m_qty, m_kind = m_row[order], m_time[order], m_qty[order], m_kind[order]
     m_count = m_row.size
-    kind_names = np.array(MOVEMENT_KINDS)[m_kind]
-    row_channel = np.array([CHANNEL_OF_KIND[k] for k in loc_kind])
-    sale_source = np.array([SALE_SOURCE[c] for c in row_channel])[m_row]
+    sale_source = np.array([SALE_SOURCE[c] for c in rows.channel])[m_row]
     source = np.where(
         np.isin(m_kind, [_K["sale"], _K["return"]]), sale_source, np.where(m_kind == _K["adjustment"], "manual", "wms")
     )
-    m_ids = np.arange(1, m_count + 1)
-    loc_ids = np.array([loc for loc, _, _ in LOCATIONS])
-    m_sku = sku_ids[row_sku[m_row]]
-    m_loc = loc_ids[row_loc[m_row]]
-    m_iso = iso(m_time)
-    store_actor = np.array(_STORE_ACTORS)[rng.integers(0, len(_STORE_ACTORS), size=m_count)]
-    actor = np.where(
-        source == "pos",
-        np.char.add(np.char.add(m_loc, ":"), store_actor),
-        np.where(
-            source == "shopify",
-            "shopify-webhook",
-            np.where(source == "manual", np.array(_STAFF)[rng.integers(0, 5, size=m_count)], "wms-sync"),
-        ),
-    )
+    m_loc = _LOCATION_IDS[rows.loc[m_row]]
+    actor = _actors(rng, source, m_loc)
     # The audit gap: a handful of recent movements whose audit rows were lost.
     recent = np.nonzero(m_time > now - 3 * DAY)[0]
     missing = rng.choice(recent, size=min(6, recent.size), replace=False) if recent.size else np.array([], int)
     audited = np.ones(m_count, dtype=bool)
     audited[missing] = False
     audit_time = iso(m_time + rng.integers(0, 5, size=m_count))
-    bar.advance(10, "movements")
+    return _MovementLog(
+        ids=np.arange(1, m_count + 1),
+        sku=sim.catalogue.sku_ids[rows.sku[m_row]],
+        loc=m_loc,
+        qty=m_qty,
+        kind=np.array(MOVEMENT_KINDS)[m_kind],
+        source=source,
+        occurred_at=iso(m_time),
+        actor=actor,
+        audited=audited,
+        audit_time=audit_time,
+    )
 
-    # --- write -----------------------------------------------------------------------
-    db_path = Path(db_path)
+
+def _actors(rng: np.random.Generator, source: np.ndarray, loc: np.ndarray) -> np.ndarray:
+    """Who recorded each movement: a till of the store, a webhook, staff or the WMS sync."""
+    store_actor = np.array(_STORE_ACTORS)[rng.integers(0, len(_STORE_ACTORS), size=source.size)]
+    staff = np.array(_STAFF)[rng.integers(0, 5, size=source.size)]
+    return np.where(
+        source == "pos",
+        np.char.add(np.char.add(loc, ":"), store_actor),
+        np.where(source == "shopify", "shopify-webhook", np.where(source == "manual", staff, "wms-sync")),
+    )
+
+
+# --- write -------------------------------------------------------------------------------
+
+
+class _Tables:
+    """Inserts into the database being written, counting rows per table."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.counts: dict[str, int] = {}
+
+    def insert(self, table: str, columns: str, data) -> None:
+        data = list(data)
+        marks = ",".join("?" * len(columns.split(",")))
+        self.conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", data)
+        self.counts[table] = self.counts.get(table, 0) + len(data)
+
+
+@contextmanager
+def _fresh_database(db_path: Path) -> Iterator[_Tables]:
+    """A new database in the schema, written beside db_path and moved over it when complete."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = db_path.with_name(db_path.name + ".tmp")
     for stale in (tmp_path, Path(f"{tmp_path}-journal")):
         stale.unlink(missing_ok=True)
     conn = sqlite3.connect(tmp_path)
-    conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")
-    conn.executescript(SCHEMA_PATH.read_text())
-    counts: dict[str, int] = {}
-
-    def insert(table: str, columns: str, data) -> None:
-        data = list(data)
-        marks = ",".join("?" * len(columns.split(",")))
-        conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", data)
-        counts[table] = counts.get(table, 0) + len(data)
-
-    insert("locations", "id,name,kind", LOCATIONS)
-    insert(
-        "products",
-        "sku,name,category,unit_cost,currency,active",
-        zip(
-            sku_ids.tolist(),
-            names,
-            np.array(CATEGORIES)[category_idx].tolist(),
-            unit_cost.tolist(),
-            ["USD"] * n,
-            active.astype(int).tolist(),
-        ),
-    )
-
-    # Reorder settings: most rows have them; some were never set up (NULL), as in real data.
-    unset = rng.random(rows) < 0.08
-    updated = iso(now - rng.integers(60, 6 * 3600, size=rows))
-    insert(
-        "stock_levels",
-        "sku,location_id,on_hand,reserved,reorder_point,safety_stock,lead_time_days,updated_at",
-        zip(
-            sku_ids[row_sku].tolist(),
-            loc_ids[row_loc].tolist(),
-            stock.tolist(),
-            reserved.tolist(),
-            [None if u else int(v) for u, v in zip(unset, reorder_point)],
-            [None if u else int(v) for u, v in zip(unset, safety)],
-            [None if u else float(v) for u, v in zip(unset, lead_time)],
-            updated.tolist(),
-        ),
-    )
-    bar.advance(3, "stock levels")
-
-    o_sort = np.argsort(o_created, kind="stable")
-    o_ids = np.array([f"ORD-{i:07d}" for i in range(1, o_row.size + 1)])
-    promised = o_created + np.where(is_pos, 0, np.where(channel == "online", 3 * DAY, 7 * DAY))
-    fulfilled_at = np.where(status == "fulfilled", o_fulfilled_at, -1)[o_sort]
-    o_created_iso = iso(o_created[o_sort])
-    o_promised_iso = iso(promised[o_sort])
-    o_fulfilled_iso = iso(np.maximum(fulfilled_at, 0))
-    insert(
-        "orders",
-        "id,channel,location_id,status,created_at,promised_at,fulfilled_at",
-        zip(
-            o_ids.tolist(),
-            channel[o_sort].tolist(),
-            loc_ids[row_loc[o_row[o_sort]]].tolist(),
-            status[o_sort].tolist(),
-            o_created_iso.tolist(),
-            [None if p else t for p, t in zip(is_pos[o_sort], o_promised_iso.tolist())],
-            [t if f >= 0 else None for f, t in zip(fulfilled_at, o_fulfilled_iso.tolist())],
-        ),
-    )
-    bar.advance(8, "orders")
-    insert(
-        "order_lines",
-        "order_id,sku,quantity,fulfilled_quantity",
-        zip(
-            o_ids.tolist(),
-            sku_ids[row_sku[o_row[o_sort]]].tolist(),
-            o_units[o_sort].tolist(),
-            line_fulfilled[o_sort].tolist(),
-        ),
-    )
-    bar.advance(5, "order lines")
-
-    insert(
-        "stock_movements",
-        "id,sku,location_id,quantity,kind,source,occurred_at",
-        zip(
-            m_ids.tolist(),
-            m_sku.tolist(),
-            m_loc.tolist(),
-            m_qty.tolist(),
-            kind_names.tolist(),
-            source.tolist(),
-            m_iso.tolist(),
-        ),
-    )
-    # Movements of a discontinued SKU that was deleted from products: dirty, but old news.
-    legacy_id = m_count + 1
-    legacy = [
-        (legacy_id + i, "SKU-LEGACY-0042", "store-north", -1, "sale", "pos", iso_one(now - (40 + i) * DAY))
-        for i in range(2)
-    ]
-    insert("stock_movements", "id,sku,location_id,quantity,kind,source,occurred_at", legacy)
-    bar.advance(8, "movements")
-    insert(
-        "audit_log",
-        "movement_id,actor,action,recorded_at",
-        zip(
-            m_ids[audited].tolist(),
-            actor[audited].tolist(),
-            np.char.add("movement.", kind_names[audited]).tolist(),
-            audit_time[audited].tolist(),
-        ),
-    )
-    insert(
-        "audit_log",
-        "movement_id,actor,action,recorded_at",
-        [(mid, "pos-migration", "movement.sale", t) for mid, _, _, _, _, _, t in legacy],
-    )
-    bar.advance(3, "audit log")
-
-    po = _purchase_orders(rng, po_rows, po_created, po_qty, po_arrival, day_start, days, now, sku_ids, row_sku)
-    insert("purchase_orders", "id,sku,location_id,quantity,status,created_at,expected_at", po)
-    insert(
-        "integration_syncs", "integration,started_at,finished_at,status,records,conflicts,error", _syncs(rng, now, days)
-    )
-    bar.advance(3, "syncs")
-    conn.commit()
-    conn.close()
+    try:
+        conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")
+        conn.executescript(SCHEMA_PATH.read_text())
+        yield _Tables(conn)
+        conn.commit()
+    finally:
+        conn.close()
     # WAL lets the API write while the exporter and the fakes read; set on the final file.
     conn = sqlite3.connect(tmp_path)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -584,25 +663,123 @@ def generate(
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     os.replace(tmp_path, db_path)
-    bar.advance(100, "done")
-    bar.finish()
-    return SeedSummary(str(db_path), time.monotonic() - started, counts)
 
 
-def _purchase_orders(rng, po_rows, po_created, po_qty, po_arrival, day_start, days, now, sku_ids, row_sku):
-    if not po_rows:
+def _insert_products(db: _Tables, catalogue: _Catalogue) -> None:
+    db.insert(
+        "products",
+        "sku,name,category,unit_cost,currency,active",
+        zip(
+            catalogue.sku_ids.tolist(),
+            catalogue.names,
+            np.array(CATEGORIES)[catalogue.category_idx].tolist(),
+            catalogue.unit_cost.tolist(),
+            ["USD"] * catalogue.size,
+            catalogue.active.astype(int).tolist(),
+        ),
+    )
+
+
+def _insert_stock_levels(
+    db: _Tables, rng: np.random.Generator, sim: _Simulation, reserved: np.ndarray, now: int
+) -> None:
+    rows, policy = sim.rows, sim.policy
+    # Reorder settings: most rows have them; some were never set up (NULL), as in real data.
+    unset = rng.random(rows.size) < 0.08
+    updated = iso(now - rng.integers(60, 6 * 3600, size=rows.size))
+    db.insert(
+        "stock_levels",
+        "sku,location_id,on_hand,reserved,reorder_point,safety_stock,lead_time_days,updated_at",
+        zip(
+            sim.catalogue.sku_ids[rows.sku].tolist(),
+            _LOCATION_IDS[rows.loc].tolist(),
+            sim.stock.tolist(),
+            reserved.tolist(),
+            [None if u else int(v) for u, v in zip(unset, policy.reorder_point)],
+            [None if u else int(v) for u, v in zip(unset, policy.safety)],
+            [None if u else float(v) for u, v in zip(unset, policy.lead_time)],
+            updated.tolist(),
+        ),
+    )
+
+
+def _insert_orders(db: _Tables, sim: _Simulation, orders: _Orders) -> None:
+    """The orders and their (single) lines, numbered in order of creation."""
+    o_sort = np.argsort(orders.created, kind="stable")
+    o_ids = np.array([f"ORD-{i:07d}" for i in range(1, orders.row.size + 1)])
+    is_pos = orders.is_pos
+    promised = orders.created + np.where(is_pos, 0, np.where(orders.channel == "online", 3 * DAY, 7 * DAY))
+    fulfilled_at = np.where(orders.status == "fulfilled", orders.fulfilled_at, -1)[o_sort]
+    o_promised_iso = iso(promised[o_sort])
+    o_fulfilled_iso = iso(np.maximum(fulfilled_at, 0))
+    sorted_rows = orders.row[o_sort]
+    db.insert(
+        "orders",
+        "id,channel,location_id,status,created_at,promised_at,fulfilled_at",
+        zip(
+            o_ids.tolist(),
+            orders.channel[o_sort].tolist(),
+            _LOCATION_IDS[sim.rows.loc[sorted_rows]].tolist(),
+            orders.status[o_sort].tolist(),
+            iso(orders.created[o_sort]).tolist(),
+            [None if p else t for p, t in zip(is_pos[o_sort], o_promised_iso.tolist())],
+            [t if f >= 0 else None for f, t in zip(fulfilled_at, o_fulfilled_iso.tolist())],
+        ),
+    )
+    db.insert(
+        "order_lines",
+        "order_id,sku,quantity,fulfilled_quantity",
+        zip(
+            o_ids.tolist(),
+            sim.catalogue.sku_ids[sim.rows.sku[sorted_rows]].tolist(),
+            orders.units[o_sort].tolist(),
+            orders.line_fulfilled[o_sort].tolist(),
+        ),
+    )
+
+
+def _insert_movements(db: _Tables, log: _MovementLog, now: int) -> None:
+    """The movements with their audit rows, and two of a SKU deleted since."""
+    columns = "id,sku,location_id,quantity,kind,source,occurred_at"
+    fields = (log.ids, log.sku, log.loc, log.qty, log.kind, log.source, log.occurred_at)
+    db.insert("stock_movements", columns, zip(*(f.tolist() for f in fields)))
+    # Movements of a discontinued SKU that was deleted from products: dirty, but old news.
+    legacy_id = log.ids.size + 1
+    legacy = [
+        (legacy_id + i, "SKU-LEGACY-0042", "store-north", -1, "sale", "pos", iso_one(now - (40 + i) * DAY))
+        for i in range(2)
+    ]
+    db.insert("stock_movements", columns, legacy)
+    audited = log.audited
+    db.insert(
+        "audit_log",
+        "movement_id,actor,action,recorded_at",
+        zip(
+            log.ids[audited].tolist(),
+            log.actor[audited].tolist(),
+            np.char.add("movement.", log.kind[audited]).tolist(),
+            log.audit_time[audited].tolist(),
+        ),
+    )
+    db.insert(
+        "audit_log",
+        "movement_id,actor,action,recorded_at",
+        [(mid, "pos-migration", "movement.sale", t) for mid, _, _, _, _, _, t in legacy],
+    )
+
+
+def _purchase_orders(sim: _Simulation):
+    if sim.purchase_orders.empty():
         return []
-    rows = np.concatenate(po_rows)
-    created = np.concatenate(po_created)
-    qty = np.concatenate(po_qty)
-    arrival = np.concatenate(po_arrival)
-    expected = day_start[0] + arrival * DAY + 10 * 3600
+    po = sim.purchase_orders.arrays()
+    rows, created, qty, arrival = po["rows"], po["created"], po["qty"], po["arrival"]
+    expected = sim.day_start[0] + arrival * DAY + 10 * 3600
     order = np.argsort(created, kind="stable")
-    status = np.where(arrival < days, "received", "sent")
+    status = np.where(arrival < sim.days, "received", "sent")
     return list(
         zip(
             [f"PO-{i:06d}" for i in range(1, rows.size + 1)],
-            sku_ids[row_sku[rows[order]]].tolist(),
+            sim.catalogue.sku_ids[sim.rows.sku[rows[order]]].tolist(),
             ["wh-main"] * rows.size,
             qty[order].tolist(),
             status[order].tolist(),

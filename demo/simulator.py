@@ -332,7 +332,7 @@ class Simulator:
     async def fault_drift(self, integration: str = "square", location: str = "store-south") -> None:
         target = self.integrations.get(integration)
         if target is None:
-            raise RuntimeError(f"integration {integration!r} is not configured (no fakes yet?)")
+            raise RuntimeError(f"integration {integration!r} is not in the exporter config given with --config")
         remote = target.remote_location.get(location)
         if remote is None:
             raise RuntimeError(f"{integration} has no remote location mapped to {location!r}")

@@ -339,8 +339,7 @@ def test_no_secret_appears_in_logs_metrics_api_answers_or_reports(tmp_path):
                 entry["token_file"] = str(tmp_path / "square.token")
             else:
                 entry["token_env"] = f"SECRET_TEST_{kind.upper()}"
-            if kind == "odoo":
-                entry.update(database=module.DATABASE, username=module.LOGIN)
+            entry.update(getattr(module, "INTEGRATION_SETTINGS", {}))
             integrations.append(entry)
         config_a = tmp_path / "exporter-a.yml"
         config_a.write_text(

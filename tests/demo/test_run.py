@@ -1,0 +1,87 @@
+"""demo/run.py without the stack: the demo is not installed, its subprocesses still find it,
+and each fake integration declares its own exporter settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from types import SimpleNamespace
+
+from demo.run import (
+    BASE_PORTS,
+    ROOT,
+    Component,
+    Settings,
+    exporter_config,
+    fake_modules,
+    integration_settings,
+)
+
+
+def _env_without_pythonpath() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+
+
+def test_demo_is_not_an_installed_top_level_package(tmp_path):
+    find = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    assert not [p for p in find["include"] if p.startswith("demo")]
+    # From outside the checkout, `demo` must not import (a stale editable install maps it:
+    # reinstall with `pip install -e .`).
+    found = subprocess.run(
+        [sys.executable, "-c", "import importlib.util; print(importlib.util.find_spec('demo'))"],
+        cwd=tmp_path,
+        env=_env_without_pythonpath(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert found.stdout.strip() == "None", found.stdout + found.stderr
+
+
+def test_components_find_the_demo_from_the_checkout_whatever_the_callers_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    # -P: not even the working directory on sys.path; only the PYTHONPATH the component sets.
+    component = Component("sink", [sys.executable, "-P", "-m", "demo.sink", "--help"], None)
+    component.start()
+    assert component.process.wait(60) == 0
+    assert "PYTHONPATH" not in os.environ
+
+
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(tmp_path, "127.0.0.1", dict(BASE_PORTS), False, "http://127.0.0.1:9877")
+
+
+def _fake(**attributes) -> SimpleNamespace:
+    return SimpleNamespace(DEFAULT_LOCATION_MAP={"1": "wh-main"}, DEFAULT_TOKEN="t", **attributes)
+
+
+def test_integration_entries_take_what_the_fake_declares(tmp_path):
+    declared = _fake(INTEGRATION_SETTINGS={"database": "db1", "username": "bot"})
+    plain = _fake()
+    config = exporter_config(_settings(tmp_path), {"odoo": declared, "shopify": plain})
+    odoo, shopify = config["integrations"]
+    assert odoo["database"] == "db1" and odoo["username"] == "bot"
+    assert odoo["locations"] == {"1": "wh-main"} and odoo["token_env"] == "DEMO_ODOO_TOKEN"
+    assert "database" not in shopify and "username" not in shopify
+    # The declaration is copied: the exporter config never aliases the fake's module state.
+    odoo["database"] = "changed"
+    assert declared.INTEGRATION_SETTINGS["database"] == "db1"
+
+
+def test_a_fake_without_integration_settings_adds_nothing():
+    assert integration_settings(_fake(DATABASE="inventory", LOGIN="exporter")) == {}
+    assert integration_settings(_fake(INTEGRATION_SETTINGS={"database": "a"})) == {"database": "a"}
+
+
+def test_the_real_fakes_give_the_odoo_entry_its_database_and_login(tmp_path):
+    fakes = fake_modules()
+    entries = {e["kind"]: e for e in exporter_config(_settings(tmp_path), fakes)["integrations"]}
+    assert set(entries) == {"shopify", "square", "odoo"}
+    assert {"database", "username"} <= entries["odoo"].keys()
+    assert integration_settings(fakes["odoo"]).items() <= entries["odoo"].items()
+    for kind in ("shopify", "square"):
+        assert "database" not in entries[kind] and "username" not in entries[kind]
