@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: test lint demo venv venv-test venv-demo system-deps-test system-deps-demo bench chaos clean
+.PHONY: test lint demo venv venv-test venv-demo system-deps-test system-deps-demo bench chaos security clean
 
 venv: $(VENV)/.installed
 
@@ -53,5 +53,9 @@ clean:
 	rm -rf $(VENV) .demo .pytest_cache build *.egg-info
 
 # The fault suite against the live demo stack (a short form runs in `make test`).
+# The attacker's probes of the web config and its figures (docs/security.md); make test runs --short.
+security: venv-test
+	$(BIN)/python -m benchmarks.security
+
 chaos: venv-test system-deps-test
 	$(BIN)/python -m benchmarks.chaos --rounds 3
