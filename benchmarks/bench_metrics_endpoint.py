@@ -1,12 +1,22 @@
-"""/metrics under 10 concurrent clients: the exporter vs prometheus_client's start_http_server.
+"""/metrics under 10 concurrent clients: the exporter against three references, same run.
 
-Both serve the same metric families. The exporter runs for real (CLI, business and host
-collectors on a synthetic inventory); its /metrics output is parsed back into families
-and served by prometheus_client.start_http_server from a registry, the reference. Each
-server is pinned to core 0 and wrk (10 connections) to core 1; rounds alternate and
+The exporter runs for real (CLI, business and host collectors on a synthetic inventory).
+Its /metrics output is parsed back into families and served by two references that
+expose exactly the same samples:
+- prometheus_client.start_http_server: the library's own server (HTTP/1.0 in a thread
+  per connection, each connection closed after one answer), serialising per scrape;
+- aiohttp + generate_latest: a keep-alive asyncio server serialising the registry per
+  scrape, as asyncio exporters (query-exporter's prometheus-aioexporter) serve.
+The gap between the two references is connection handling; the gap between the second
+and the exporter is the design (a scrape copies bytes rendered once per collection).
+And query-exporter 5 (installed into .venv-bench/ on first use) with the business SQL
+of the same metrics on the same database: a real exporter in the same niche, whose own
+series count is printed beside its figures.
+
+Each server is pinned to core 0 and wrk (10 connections) to core 1; rounds alternate and
 medians are reported.
 
-Run: .venv/bin/python -m benchmarks.bench_metrics_endpoint [--seconds 10] [--rounds 3]
+Run: .venv/bin/python -m benchmarks.bench_metrics_endpoint [--seconds 10] [--rounds 3] [--no-query-exporter]
 """
 
 from __future__ import annotations
@@ -41,6 +51,95 @@ start_http_server(int(sys.argv[1]), addr="127.0.0.1", registry=registry)
 while True:
     time.sleep(3600)
 """
+
+
+KEEPALIVE_SERVER = r"""
+import sys
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest, CONTENT_TYPE_LATEST
+from prometheus_client.parser import text_string_to_metric_families
+families = list(text_string_to_metric_families(open(sys.argv[2]).read()))
+class Static:
+    def collect(self):
+        return families
+registry = CollectorRegistry()
+registry.register(Static())
+async def metrics(request):
+    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+app = web.Application()
+app.router.add_get("/metrics", metrics)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+
+# query-exporter's config: the exporter's business metrics as plain SQL on the same tables.
+QUERY_EXPORTER_CONFIG = """
+databases:
+  inventory:
+    dsn: sqlite:///{db}
+metrics:
+  inventory_skus: {{type: gauge, labels: [location]}}
+  inventory_on_hand_units: {{type: gauge, labels: [location]}}
+  inventory_available_units: {{type: gauge, labels: [location]}}
+  inventory_stock_value: {{type: gauge, labels: [location, currency]}}
+  inventory_low_stock_skus: {{type: gauge, labels: [location]}}
+  inventory_out_of_stock_skus: {{type: gauge, labels: [location]}}
+  inventory_orders: {{type: gauge, labels: [channel, status]}}
+  inventory_stock_movements: {{type: gauge, labels: [kind, source]}}
+  inventory_audit_unlogged_movements: {{type: gauge}}
+queries:
+  stock:
+    interval: 3600
+    databases: [inventory]
+    metrics: [inventory_skus, inventory_on_hand_units, inventory_available_units, inventory_low_stock_skus,
+              inventory_out_of_stock_skus]
+    sql: >
+      SELECT location_id AS location, COUNT(*) AS inventory_skus, SUM(on_hand) AS inventory_on_hand_units,
+             SUM(on_hand - reserved) AS inventory_available_units,
+             SUM(CASE WHEN on_hand - reserved > 0 AND on_hand - reserved <= reorder_point THEN 1 ELSE 0 END)
+               AS inventory_low_stock_skus,
+             SUM(CASE WHEN on_hand - reserved <= 0 THEN 1 ELSE 0 END) AS inventory_out_of_stock_skus
+      FROM stock_levels GROUP BY location_id
+  value:
+    interval: 3600
+    databases: [inventory]
+    metrics: [inventory_stock_value]
+    sql: >
+      SELECT s.location_id AS location, p.currency AS currency, SUM(s.on_hand * p.unit_cost) AS inventory_stock_value
+      FROM stock_levels s JOIN products p ON p.sku = s.sku GROUP BY s.location_id, p.currency
+  orders:
+    interval: 3600
+    databases: [inventory]
+    metrics: [inventory_orders]
+    sql: SELECT channel, status, COUNT(*) AS inventory_orders FROM orders GROUP BY channel, status
+  movements:
+    interval: 3600
+    databases: [inventory]
+    metrics: [inventory_stock_movements]
+    sql: SELECT kind, source, COUNT(*) AS inventory_stock_movements FROM stock_movements GROUP BY kind, source
+  audit:
+    interval: 3600
+    databases: [inventory]
+    metrics: [inventory_audit_unlogged_movements]
+    sql: >
+      SELECT COUNT(*) AS inventory_audit_unlogged_movements FROM stock_movements m
+      WHERE NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.movement_id = m.id)
+"""
+BENCH_VENV = ROOT / ".venv-bench"
+
+
+def query_exporter_bin() -> Path:
+    """query-exporter in a venv of its own: its pins must not move the project's."""
+    binary = BENCH_VENV / "bin" / "query-exporter"
+    if not binary.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
+        subprocess.run([str(BENCH_VENV / "bin" / "pip"), "install", "-q", "query-exporter>=5,<6"], check=True)
+    return binary
+
+
+def count_lines(body: bytes) -> tuple[int, int]:
+    """(families, samples) of a text exposition: # TYPE lines, and lines that are samples."""
+    lines = body.decode().splitlines()
+    return sum(1 for x in lines if x.startswith("# TYPE ")), sum(1 for x in lines if x and not x.startswith("#"))
 
 
 def free_port() -> int:
@@ -90,10 +189,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--stock-rows", type=int, default=10000)
+    parser.add_argument("--no-query-exporter", action="store_true", help="leave query-exporter out")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk (make bench does)")
 
+    processes: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         db = make_inventory(tmp / "inv.db", args.stock_rows, movements=args.stock_rows, orders=1000)
@@ -101,45 +202,65 @@ def main() -> None:
         (tmp / "exporter.yml").write_text(
             f"listen: 127.0.0.1:{port}\ndatabase:\n  url: sqlite:///{db}\n  interval: 1h\nhost:\n  interval: 1h\n"
         )
-        exporter = subprocess.Popen(
-            pinned(0, [sys.executable, "-m", "exporter", "--config", str(tmp / "exporter.yml")]),
-            cwd=ROOT,
-            stderr=subprocess.DEVNULL,
-        )
-        ref_port = free_port()
-        reference = None
+
+        def start(argv: list[str]) -> None:
+            processes.append(subprocess.Popen(pinned(0, argv), cwd=ROOT, stderr=subprocess.DEVNULL))
+
+        servers: dict[str, str] = {}
+        bodies: dict[str, bytes] = {}
         try:
+            start([sys.executable, "-m", "exporter", "--config", str(tmp / "exporter.yml")])
             wait_ready(f"http://127.0.0.1:{port}/-/ready")
-            body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read()
+            servers["inventory-exporter"] = f"http://127.0.0.1:{port}/metrics"
+            body = urllib.request.urlopen(servers["inventory-exporter"]).read()
             (tmp / "metrics.txt").write_bytes(body)
-            series = sum(1 for line in body.decode().splitlines() if line and not line.startswith("#"))
-            reference = subprocess.Popen(
-                pinned(0, [sys.executable, "-c", REFERENCE_SERVER, str(ref_port), str(tmp / "metrics.txt")]), cwd=ROOT
-            )
-            wait_ready(f"http://127.0.0.1:{ref_port}/metrics")
-            results = {"exporter": [], "prometheus_client": []}
+            for name, script in (
+                ("prometheus_client start_http_server", REFERENCE_SERVER),
+                ("aiohttp + generate_latest (keep-alive)", KEEPALIVE_SERVER),
+            ):
+                ref_port = free_port()
+                start([sys.executable, "-c", script, str(ref_port), str(tmp / "metrics.txt")])
+                servers[name] = f"http://127.0.0.1:{ref_port}/metrics"
+                wait_ready(servers[name])
+            if not args.no_query_exporter:
+                qe_port = free_port()
+                (tmp / "qe.yml").write_text(QUERY_EXPORTER_CONFIG.format(db=db))
+                start(
+                    [str(query_exporter_bin()), "--config", str(tmp / "qe.yml"), "-H", "127.0.0.1", "-p", str(qe_port)]
+                )
+                servers["query-exporter 5 (same SQL, same DB)"] = f"http://127.0.0.1:{qe_port}/metrics"
+                wait_ready(servers["query-exporter 5 (same SQL, same DB)"])
+                time.sleep(2)  # its first query run, so its scrapes carry the results
+            for name, url in servers.items():
+                bodies[name] = urllib.request.urlopen(url).read()
+            results: dict[str, list[dict]] = {name: [] for name in servers}
             for _ in range(args.rounds):
-                results["exporter"].append(run_wrk(f"http://127.0.0.1:{port}/metrics", args.seconds))
-                results["prometheus_client"].append(run_wrk(f"http://127.0.0.1:{ref_port}/metrics", args.seconds))
+                for name, url in servers.items():
+                    results[name].append(run_wrk(url, args.seconds))
         finally:
-            exporter.terminate()
-            if reference:
-                reference.terminate()
+            for process in processes:
+                process.terminate()
 
     print(
-        f"{series} series, {len(body)} bytes per scrape; wrk -t1 -c10 -d{args.seconds}s, "
-        f"{args.rounds} alternating rounds, medians; servers on core 0, wrk on core 1\n"
+        f"wrk -t1 -c10 -d{args.seconds}s, {args.rounds} alternating rounds, medians; servers on core 0, wrk on core 1\n"
     )
-    print("| server | requests/s | p50 (ms) | p99 (ms) | non-2xx |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| server | families / samples per scrape | bytes | requests/s | p50 (ms) | p99 (ms) | non-2xx |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     medians = {}
     for name, runs in results.items():
         medians[name] = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms")}
         errors = sum(r["errors"] for r in runs)
+        families, samples = count_lines(bodies[name])
         m = medians[name]
-        print(f"| {name} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {errors} |")
-    ratio = medians["exporter"]["rps"] / medians["prometheus_client"]["rps"]
-    print(f"\nthroughput ratio exporter / prometheus_client: {ratio:.1f}x")
+        print(
+            f"| {name} | {families} / {samples} | {len(bodies[name])} | {m['rps']:.0f} | {m['p50_ms']:.2f} "
+            f"| {m['p99_ms']:.2f} | {errors} |"
+        )
+    ours = medians["inventory-exporter"]["rps"]
+    print()
+    for name in medians:
+        if name != "inventory-exporter":
+            print(f"exporter / {name}: {ours / medians[name]['rps']:.1f}x")
 
 
 if __name__ == "__main__":
