@@ -13,7 +13,7 @@ from exporter import __version__
 from exporter.collectors import build_collectors
 from exporter.config import Config, load_config
 from exporter.runner import Runner
-from exporter.server import build_app
+from exporter.server import DEFAULT_TELEMETRY_PATH, RESERVED_PATHS, build_app
 from servicekit.config import ConfigError, parse_listen
 from servicekit.exitcodes import ExitCode
 from servicekit.logs import setup_logging
@@ -29,7 +29,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Prometheus exporter for inventory operations: host, business and integration metrics.",
     )
     parser.add_argument("--config", required=True, metavar="FILE", help="YAML config file (see docs/configuration.md)")
-    parser.add_argument("--listen", metavar="ADDR", help="host:port to serve on (overrides the config's listen)")
+    # Spelt as every Prometheus exporter's flags; the older --listen, --log-format and
+    # --log-level stay as aliases.
+    parser.add_argument(
+        "--web.listen-address",
+        "--listen",
+        dest="listen",
+        metavar="ADDR",
+        help="host:port to serve on (overrides the config's listen)",
+    )
+    parser.add_argument(
+        "--web.telemetry-path",
+        dest="telemetry_path",
+        default=DEFAULT_TELEMETRY_PATH,
+        metavar="PATH",
+        help="path of the metrics (default /metrics)",
+    )
     parser.add_argument(
         "--web.config.file",
         dest="web_config_file",
@@ -42,17 +57,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="run every configured business statement once, print a table and exit (1 on a failure)",
     )
-    parser.add_argument("--log-format", choices=("text", "json"), default="text")
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    parser.add_argument("--log.format", "--log-format", dest="log_format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--log.level", "--log-level", dest="log_level", choices=("debug", "info", "warning", "error"), default="info"
+    )
     parser.add_argument("--version", action="version", version=f"inventory-exporter {__version__}")
     return parser.parse_args(argv)
 
 
-async def serve(config: Config, host: str, port: int, web_config: WebConfig | None = None) -> None:
+async def serve(
+    config: Config,
+    host: str,
+    port: int,
+    web_config: WebConfig | None = None,
+    telemetry_path: str = DEFAULT_TELEMETRY_PATH,
+) -> None:
     runner = Runner(
         build_collectors(config), config.constant_labels, extra_sources=[web_config.families] if web_config else []
     )
-    app = build_app(runner, web_config)
+    app = build_app(runner, web_config, telemetry_path)
     web_runner = web.AppRunner(app, access_log=None, handle_signals=False, **SERVER_LIMITS)
     await web_runner.setup()
     ssl_context = web_config.ssl_context if web_config else None
@@ -81,7 +104,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"config error: {exc}", file=sys.stderr)
         return ExitCode.CONFIG
     except ValueError as exc:
-        print(f"config error: --listen: {exc}", file=sys.stderr)
+        print(f"config error: --web.listen-address: {exc}", file=sys.stderr)
+        return ExitCode.CONFIG
+    if not args.telemetry_path.startswith("/") or args.telemetry_path in RESERVED_PATHS:
+        print(
+            f"config error: --web.telemetry-path: {args.telemetry_path!r} must start with / and not be "
+            f"one of {', '.join(sorted(RESERVED_PATHS))}",
+            file=sys.stderr,
+        )
         return ExitCode.CONFIG
     if args.check_config:
         print(f"{args.config}: OK")
@@ -91,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return check_database(config, sys.stdout)
     try:
-        asyncio.run(serve(config, host, port, web_config))
+        asyncio.run(serve(config, host, port, web_config, args.telemetry_path))
     except OSError as exc:
         log.error("cannot serve on %s:%d: %s", host, port, exc.strerror or exc)
         return ExitCode.FAILURE

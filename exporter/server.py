@@ -13,6 +13,11 @@ from servicekit.snapshot import Format, metrics_response
 from servicekit.webconfig import WebConfig
 
 RUNNER_KEY = web.AppKey("runner", Runner)
+TELEMETRY_PATH_KEY = web.AppKey("telemetry_path", str)
+# --web.telemetry-path's default, as every Prometheus exporter's.
+DEFAULT_TELEMETRY_PATH = "/metrics"
+# Paths the exporter serves besides the metrics; --web.telemetry-path may not take one.
+RESERVED_PATHS = frozenset({"/", "/-/healthy", "/-/ready"})
 
 # Views served as JSON under /api/v1/<name>; collectors provide them through
 # api_views(). Each view's items may be filtered by equality on these keys.
@@ -95,12 +100,13 @@ async def landing(request: web.Request) -> web.Response:
         if failing
         else ""
     )
+    telemetry_path = html.escape(request.app[TELEMETRY_PATH_KEY])
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>inventory-exporter</title>
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.2em .8em;text-align:left}}
 .failed{{color:#b00}}.pending{{color:#888}}</style></head>
 <body><h1>inventory-exporter {html.escape(__version__)}</h1>
-<p><a href="/metrics">Metrics</a> · <a href="/-/healthy">Health</a> · <a href="/-/ready">Readiness</a>
+<p><a href="{telemetry_path}">Metrics</a> · <a href="/-/healthy">Health</a> · <a href="/-/ready">Readiness</a>
  · <a href="/api/v1/mismatches">Mismatches</a> · <a href="/api/v1/recommendations">Recommendations</a></p>
 <h2>Collectors</h2>
 <table><tr><th>collector</th><th>status</th><th>duration</th><th>last run</th><th>last error</th></tr>
@@ -111,10 +117,13 @@ async def landing(request: web.Request) -> web.Response:
     return web.Response(text=page, content_type="text/html")
 
 
-def build_app(runner: Runner, web_config: WebConfig | None = None) -> web.Application:
+def build_app(
+    runner: Runner, web_config: WebConfig | None = None, telemetry_path: str = DEFAULT_TELEMETRY_PATH
+) -> web.Application:
     app = web.Application(middlewares=[web_config.middleware()] if web_config else [])
     app[RUNNER_KEY] = runner
-    app.router.add_get("/metrics", metrics)
+    app[TELEMETRY_PATH_KEY] = telemetry_path
+    app.router.add_get(telemetry_path, metrics)
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
     app.router.add_get("/api/v1/{view}", api_view)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -319,4 +320,65 @@ def test_listen_flag_overrides_config_and_bad_listen_exits_2(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
-    assert "--listen" in result.stderr and "nonsense" in result.stderr
+    assert "--web.listen-address" in result.stderr and "nonsense" in result.stderr
+
+
+@pytest.mark.parametrize("path", ["metrics", "/-/ready", "/"])
+def test_a_bad_telemetry_path_exits_2(tmp_path, path):
+    config = write_config(tmp_path, "host:\n  enabled: true\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", "--config", str(config), "--web.telemetry-path", path],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "--web.telemetry-path" in result.stderr
+
+
+def test_the_ecosystems_flags_listen_address_telemetry_path_and_log_format(tmp_path, sqlite_db):
+    load(f"sqlite:///{sqlite_db}", reference_dataset())
+    port = free_port()
+    config = write_config(tmp_path, f"listen: 127.0.0.1:1\ndatabase:\n  url: sqlite:///{sqlite_db}\n")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "--config",
+            str(config),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--web.telemetry-path",
+            "/probe/metrics",
+            "--log.format",
+            "json",
+            "--log.level",
+            "debug",
+        ],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _code(f"{base}/-/ready") == 200, 15, message="exporter ready on the flag's address")
+        body = urllib.request.urlopen(f"{base}/probe/metrics", timeout=2).read().decode()
+        assert "inventory_on_hand_units" in body
+        assert _code(f"{base}/metrics") == 404
+        assert 'href="/probe/metrics"' in urllib.request.urlopen(f"{base}/", timeout=2).read().decode()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert '"level": "debug"' in stderr  # --log.level debug, written by --log.format json
+
+
+def _code(url: str) -> int | None:
+    try:
+        return urllib.request.urlopen(url, timeout=1).status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
