@@ -183,11 +183,17 @@ tls_server_config:
 @pytest.mark.parametrize(
     "body, expected",
     [
-        ("basic_auth_users:\n  alice: plaintext\n", "basic_auth_users.alice: user 'alice': password must be a bcrypt hash"),
+        (
+            "basic_auth_users:\n  alice: plaintext\n",
+            "basic_auth_users.alice: user 'alice': password must be a bcrypt hash",
+        ),
         # Accepted by a prefix check before: every login of the user was a 500.
         ("basic_auth_users:\n  alice: $2b$10$garbage\n", "basic_auth_users.alice: user 'alice': password must be"),
         # Well-formed, but the first login would freeze the server for hours.
-        ("basic_auth_users:\n  alice: $2b$31$" + "a" * 53 + "\n", "basic_auth_users.alice: user 'alice': bcrypt cost 31"),
+        (
+            "basic_auth_users:\n  alice: $2b$31$" + "a" * 53 + "\n",
+            "basic_auth_users.alice: user 'alice': bcrypt cost 31",
+        ),
         # An emptied file silently switched basic auth off before.
         ("\n", "(file): the web config is empty"),
         # Raised RecursionError (a traceback) before.
