@@ -8,7 +8,8 @@ switches through the control API:
     POST /_control {"latency": 0.2, "error": "500", "error_count": 2, "error_after": 0,
                     "drift": {"SKU-1@gid://shopify/Location/1001": -3}, "page_size": 5,
                     "throttle": {...kind-specific...}, "extra_rows": [{"sku", "location", "quantity"}],
-                    "retry_after": 1, "stock": {"SKU@loc": [on_hand, reserved]}, "reset": true}
+                    "retry_after": 1, "stock": {"SKU@loc": [on_hand, reserved]}, "reset": true,
+                    "vendor": {...kind-specific switches...}}
     GET  /_control  -> {"requests": n, "throttle_violations": n, "faults_served": n, ...}
 
 `error` is one of 500, 503, garbage, truncated, hang, 401, 403, 429; it is served in the
@@ -25,6 +26,7 @@ import json
 import logging
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +50,7 @@ CONTROL_KEYS = {
     "stock",
     "reset",
     "token",
+    "vendor",
 }
 # How often a listing may re-read the database (the demo DB changes every few seconds).
 _RELOAD_SECONDS = 1.0
@@ -104,11 +107,16 @@ class FakeState:
         self.throttle_violations = 0
         self.faults_served = 0
         self.requests_by_path: dict[str, int] = {}
+        # The last vendor requests as they arrived, for tests that measure waits between
+        # retries or check headers: {at (time.monotonic()), method, path, headers, status, bytes}.
+        self.request_log: deque[dict[str, Any]] = deque(maxlen=1000)
         self.release = asyncio.Event()
         self.cache: dict[str, Any] = {}
         self._loaded_at = 0.0
         # Kind-specific throttle settings and state; each fake interprets them.
         self.throttle: dict[str, Any] = {}
+        # Other kind-specific switches (merged like throttle); each fake documents its own.
+        self.vendor: dict[str, Any] = {}
         if db_path:
             self.reload(force=True)
 
@@ -176,7 +184,9 @@ class FakeState:
             self.token = self.initial_token
             self.requests = self.vendor_requests = self.throttle_violations = self.faults_served = 0
             self.requests_by_path.clear()
+            self.request_log.clear()
             self.throttle = {}
+            self.vendor = {}
             self.release.set()
             self.release = asyncio.Event()
             if self.db_path:
@@ -208,6 +218,10 @@ class FakeState:
             s.retry_after = float(body["retry_after"])
         if "throttle" in body:
             self.throttle.update(body["throttle"] or {})
+        if "vendor" in body:
+            if not isinstance(body["vendor"] or {}, dict):
+                raise ValueError("vendor: expected an object of kind-specific switches")
+            self.vendor.update(body["vendor"] or {})
         if "stock" in body:
             stock = {}
             for key, value in (body["stock"] or {}).items():
@@ -240,6 +254,7 @@ class FakeState:
                 "retry_after": s.retry_after,
             },
             "throttle": {k: v for k, v in self.throttle.items() if not k.startswith("_")},
+            "vendor": dict(self.vendor),
         }
 
     def take_fault(self) -> str | None:
@@ -282,12 +297,17 @@ def build_fake_app(state: FakeState, routes: list[web.RouteDef], error_response:
     """An aiohttp app with the vendor routes, the fault middleware and /_control."""
 
     @web.middleware
-    async def faults(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    async def faults(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         state.requests += 1
         if request.path == "/_control":
             return await handler(request)
         state.vendor_requests += 1
         state.requests_by_path[request.path] = state.requests_by_path.get(request.path, 0) + 1
+        logged: dict[str, Any] = {"at": time.monotonic(), "method": request.method, "path": request.path}
+        logged.update(headers=dict(request.headers), status=None, bytes=None)
+        state.request_log.append(logged)
         if state.switches.latency:
             await asyncio.sleep(state.switches.latency)
         fault = state.take_fault()
@@ -305,8 +325,8 @@ def build_fake_app(state: FakeState, routes: list[web.RouteDef], error_response:
         if fault == "truncated":
             return await _truncated(request, await handler(request))
         if fault is not None:
-            return error_response(state, fault, request)
-        return await handler(request)
+            return _logged(logged, error_response(state, fault, request))
+        return _logged(logged, await handler(request))
 
     app = web.Application(middlewares=[faults])
     app[STATE_KEY] = state
@@ -319,6 +339,14 @@ def build_fake_app(state: FakeState, routes: list[web.RouteDef], error_response:
 
     app.on_shutdown.append(release_hangs)
     return app
+
+
+def _logged(entry: dict[str, Any], response: web.StreamResponse) -> web.StreamResponse:
+    """Note the answer's status and size in the request log entry."""
+    entry["status"] = response.status
+    body = getattr(response, "body", None)
+    entry["bytes"] = len(body) if isinstance(body, bytes) else None
+    return response
 
 
 async def _truncated(request: web.Request, full: web.StreamResponse) -> web.StreamResponse:

@@ -6,6 +6,12 @@ catalog object id (the item variation), and quantities are decimal strings. The 
 comes from the variation's `item_variation_data.sku`, looked up once per counts page
 with `POST /v2/catalog/batch-retrieve` (`sku_from: catalog`), or the variation id is
 used as the SKU when the database stores Square ids (`sku_from: catalog_object_id`).
+
+Every request pins `Square-Version` (`square_version`, default the version of the Square
+OpenAPI definition the tests and the fake are bound to, tests/vendor/square/); Square
+answers with the version it served, exported as inventory_integration_api_version_info.
+A 429 RATE_LIMITED carries no Retry-After: HttpClient retries it with exponential backoff
+and full jitter, as Square asks.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from exporter.integrations.base import CommonIntegration, Connector, RemoteRow
-from exporter.integrations.http import JsonResponse, RemoteError
+from exporter.integrations.http import HttpClient, JsonResponse, RemoteError
 
 COUNTS_PATH = "/v2/inventory/counts/batch-retrieve"
 CATALOG_PATH = "/v2/catalog/batch-retrieve"
@@ -43,6 +49,10 @@ class SquareConnector(Connector):
     Settings = SquareIntegration
     settings: SquareIntegration
 
+    def __init__(self, integration_name: str, settings: CommonIntegration, client: HttpClient):
+        super().__init__(integration_name, settings, client)
+        self.requested_version = self.settings.square_version
+
     def _headers(self) -> dict[str, str]:
         token = self.client.secret.reveal() if self.client.secret else ""
         return {"Authorization": f"Bearer {token}", "Square-Version": self.settings.square_version}
@@ -54,6 +64,9 @@ class SquareConnector(Connector):
             raise RemoteError("bad_response", f"{method} {path}: HTTP {response.status}: expected a JSON object")
         if response.status != 200 or data.get("errors"):
             raise RemoteError(*self._error(method, path, response))
+        served = response.headers.get("Square-Version")
+        if served:
+            self.served_version = served
         return data
 
     def _error(self, method: str, path: str, response: JsonResponse) -> tuple[str, str]:

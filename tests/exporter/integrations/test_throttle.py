@@ -1,5 +1,6 @@
 """Rate limits are obeyed: Shopify's cost bucket is never overdrawn in steady state,
-a THROTTLED answer is waited out, and Square's 429s are retried after Retry-After."""
+a THROTTLED answer is waited out, and Square's 429s (no Retry-After) are retried with
+exponential backoff and jitter (the waits themselves: test_square_rate_limit.py)."""
 
 from __future__ import annotations
 
@@ -51,10 +52,11 @@ async def test_shopify_throttled_is_waited_out(inventory_db):
     assert value(families, "inventory_integration_fetch_success") == 1
 
 
-async def test_square_429_rate_limit_is_retried_after_the_wait(inventory_db):
+async def test_square_429_rate_limit_is_retried_with_backoff(inventory_db):
     async with running_fake("square") as fake:
-        fake.control(page_size=10, retry_after=0, throttle={"requests_per_second": 20, "burst": 3})
-        collector = make_collector("square", fake.url, inventory_db, retries=5, timeout=10)
+        fake.control(page_size=10, throttle={"requests_per_second": 20, "burst": 3})
+        # Backoff ceilings 0.05, 0.1, 0.2...: 8 retries wait far longer than the 50 ms a token takes.
+        collector = make_collector("square", fake.url, inventory_db, backoff=0.05, retries=8, timeout=20)
         try:
             families = await collector.collect()
         finally:
