@@ -4,7 +4,9 @@ and attempts, checks the host allowlist first, and carries an Idempotency-Key.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +19,13 @@ from servicekit.retry import Retry, RetryableError, is_retryable, parse_retry_af
 from servicekit.secrets import SecretError, read_secret, redact
 
 log = logging.getLogger("enhancer.actions")
+
+# A rendered webhook or silence body above this is not sent: label values are cut to
+# 1 KiB each when read (servicekit.prometheus.MAX_LABEL_CHARS), so only a template that
+# repeats many labels gets here.
+MAX_BODY_BYTES = 64 << 10
+# A log action's message (the log line and the action log's detail) is cut to this.
+MAX_MESSAGE_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,8 @@ class ActionSender:
     def __init__(self, config: Config, session: aiohttp.ClientSession):
         self.config = config
         self.session = session
+        # True: aiohttp's default verification against the system roots
+        self._alertmanager_ssl: ssl.SSLContext | bool = config.alertmanager.ssl_context() or True
 
     async def send(
         self, rule: RuleConfig, *, action_id: str, labels: dict[str, str], value: float | None, baseline: float | None
@@ -44,7 +55,7 @@ class ActionSender:
         secrets: list[str]
         try:
             if isinstance(action, LogAction):
-                message = templates.render(action.message, **context)
+                message = _cut(templates.render(action.message, **context), MAX_MESSAGE_CHARS)
                 log.warning(
                     "action %s: %s",
                     action_id,
@@ -65,13 +76,24 @@ class ActionSender:
                 method = action.method
             else:
                 url, method, headers, body = self._silence_request(action, context)
-                secrets = []
+                # the password or token, and the header that carries it, kept out of the answer
+                secret = self.config.alertmanager.auth_secret() if headers else None
+                secrets = [secret.reveal()] if secret is not None else []
+                secrets += [value.partition(" ")[2] for value in headers.values()]
+            size = len(json.dumps(body, ensure_ascii=False).encode()) if body is not None else 0
+            if size > MAX_BODY_BYTES:
+                raise ActionError(f"the rendered body is {size} bytes, above the {MAX_BODY_BYTES >> 10} KiB cap")
         except (templates.TemplateError, ActionError) as exc:
             return ActionResult(False, 0, f"not sent: {exc}")
         if not host_allowed(url, self.config.allowed_hosts):
             return ActionResult(False, 0, f"not sent: host of {redact(url)} is not in allowed_hosts")
         headers = {"User-Agent": f"inventory-enhancer/{__version__}", **headers, "Idempotency-Key": action_id}
-        return await self._request(method, url, headers, body, action, secrets)
+        tls = self._alertmanager_ssl if isinstance(action, SilenceAction) and self._to_alertmanager(action) else True
+        return await self._request(method, url, headers, body, action, secrets, tls)
+
+    def _to_alertmanager(self, action: SilenceAction) -> bool:
+        """Whether the silence goes to alertmanager.url, whose credentials and TLS it then uses."""
+        return action.url is None or action.url.rstrip("/") == self.config.alertmanager.url
 
     def _silence_request(
         self, action: SilenceAction, context: templates.Fields
@@ -83,7 +105,8 @@ class ActionSender:
             "matchers": [
                 {
                     "name": m.name,
-                    "value": templates.render(m.value, **context),
+                    # a label value in a regex matches only itself: `a.*|b` must not silence `b`
+                    "value": templates.render(m.value, **context, escape=templates.regex_quote if m.is_regex else None),
                     "isRegex": m.is_regex,
                     "isEqual": m.is_equal,
                 }
@@ -95,7 +118,13 @@ class ActionSender:
             "comment": templates.render(action.comment, **context),
         }
         url = (action.url or self.config.alertmanager.url).rstrip("/") + "/api/v2/silences"
-        return url, "POST", {}, body
+        headers: dict[str, str] = {}
+        if self._to_alertmanager(action):
+            try:
+                headers = self.config.alertmanager.auth_headers()
+            except SecretError as exc:
+                raise ActionError(f"alertmanager: {exc}") from None
+        return url, "POST", headers, body
 
     async def _request(
         self,
@@ -105,6 +134,7 @@ class ActionSender:
         body: Any,  # JSON: the rendered webhook template or the silence
         action: WebhookAction | SilenceAction,
         secrets: Sequence[str] = (),
+        tls: ssl.SSLContext | bool = True,
     ) -> ActionResult:
         attempts = 0
 
@@ -113,7 +143,12 @@ class ActionSender:
             attempts += 1
             try:
                 async with self.session.request(
-                    method, url, json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=action.timeout)
+                    method,
+                    url,
+                    json=body,
+                    headers=headers,
+                    ssl=tls,
+                    timeout=aiohttp.ClientTimeout(total=action.timeout),
                 ) as response:
                     # A receiver may echo the request's headers (a debugging proxy, an error
                     # page): its answer goes into the action log, so the secrets come out first.
@@ -153,6 +188,10 @@ class ActionSender:
             )
         except RetryableError as failed:
             return ActionResult(False, attempts, f"{failed} (after {attempts} attempt{'s' if attempts > 1 else ''})")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}...[{len(text) - limit} more characters]"
 
 
 def _header_value(name: str, header: str | SecretRef) -> str:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -23,6 +24,7 @@ from servicekit.config import ConfigError, parse_listen
 from servicekit.exitcodes import ExitCode
 from servicekit.logs import setup_logging
 from servicekit.prometheus import PrometheusClient
+from servicekit.secrets import redact
 from servicekit.server import SERVER_LIMITS, stop_on_signals
 from servicekit.webconfig import WebConfig, load_web_config
 
@@ -74,9 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         store = StateStore(config.state)
     except (SQLAlchemyError, SchemaTooNew) as exc:
-        print(
-            f"{args.config}: state: cannot open {config.state!r}: {' '.join(str(exc).split())[:300]}", file=sys.stderr
-        )
+        # the URL's password is masked, and any echo of it in the driver's message
+        password = urlsplit(config.state).password if "://" in config.state else None
+        problem = redact(" ".join(str(exc).split()), password, unquote(password or ""))[:300]
+        print(f"{args.config}: state: cannot open {redact(config.state)!r}: {problem}", file=sys.stderr)
         return ExitCode.CONFIG
     try:
         return asyncio.run(_serve(config, store, args, listen, web_config))
@@ -94,6 +97,7 @@ async def _serve(
             timeout=config.prometheus.timeout,
             retries=config.prometheus.retries,
             backoff=config.prometheus.backoff,
+            http=config.prometheus,
         )
         # several enhancers may share a PostgreSQL state: only the lease holder acts (docs/scaling.md)
         lease = (

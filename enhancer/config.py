@@ -19,7 +19,8 @@ from servicekit.config import (
     load_model,
     validate_model,
 )
-from servicekit.prometheus import PrometheusConfig
+from servicekit.http_client import HTTPClientConfig
+from servicekit.prometheus import PrometheusConfig, check_url_credentials
 
 
 def host_allowed(url: str, allowed_hosts: list[str]) -> bool:
@@ -36,8 +37,34 @@ def host_allowed(url: str, allowed_hosts: list[str]) -> bool:
     return False
 
 
-class AlertmanagerConfig(Model):
+def shown_host(url: str) -> str:
+    """host or host:port of a URL, never its user:password@ (for messages)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or "?"
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if port else host
+
+
+class AlertmanagerConfig(HTTPClientConfig):
+    """The default Alertmanager of silences, and how to authenticate to it (basic_auth,
+    authorization, tls_config as in Prometheus's http_config); used only for silences
+    sent to this url."""
+
     url: HttpUrl = "http://127.0.0.1:9093"
+
+    @field_validator("url")
+    @classmethod
+    def _strip_slash(cls, url: str) -> str:
+        return url.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_way_to_authenticate(self) -> AlertmanagerConfig:
+        check_url_credentials(self, "url")
+        return self
 
 
 class LeaseConfig(Model):
@@ -276,10 +303,19 @@ def _check(config: Config, source: str | Path) -> None:
                 source, f"{here}.baseline", f"trigger kind {rule.trigger.kind!r} needs a baseline (robust or seasonal)"
             )
         url = config.action_url(rule)
-        if url is not None and not host_allowed(url, config.allowed_hosts):
-            host = urlsplit(url).netloc or url
+        if url is not None and templates.FIELD.search(url):
+            # a label value would choose the path, the query or even the host: the URL is fixed
             raise ConfigError.at(
-                source, f"{here}.action.url", f"host {host!r} is not in allowed_hosts {config.allowed_hosts}"
+                source,
+                f"{here}.action.url",
+                "template fields are not allowed in a URL (a label value could change where it goes); "
+                "put {labels.NAME} in the body",
+            )
+        if url is not None and not host_allowed(url, config.allowed_hosts):
+            raise ConfigError.at(
+                source,
+                f"{here}.action.url",
+                f"host {shown_host(url)!r} is not in allowed_hosts {config.allowed_hosts}",
             )
         action = rule.action
         template_sources: dict[str, Any] = {}

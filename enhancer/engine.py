@@ -21,6 +21,7 @@ from enhancer.state import ActionRow, FencedOut, StateStore
 from enhancer.triggers import Holds, TargetState, check
 from enhancer.verify import backing_off, cooldown_seconds, verify_due
 from servicekit.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailable, target_key
+from servicekit.secrets import redact
 
 if TYPE_CHECKING:
     from enhancer.lease import LeaderLease
@@ -291,6 +292,9 @@ class Engine:
         except PrometheusError as exc:
             log.error("rule %s: %s", rule.name, exc)
             return self._failed(rule, view, now, str(exc))
+        except Exception as exc:  # whatever one rule's answer does, the other rules are evaluated
+            log.exception("rule %s: evaluation failed", rule.name)
+            return self._failed(rule, view, now, redact(f"internal error: {type(exc).__name__}: {exc}")[:500])
 
         dry_run = self.dry_run(rule)
         values: dict[str, float] = {}
@@ -420,7 +424,7 @@ class Engine:
             )
         except Exception as exc:  # the row is written; it must be finished whatever went wrong
             log.exception("rule %s: action %s raised", rule.name, action_id)
-            result = ActionResult(False, 0, f"internal error: {type(exc).__name__}: {exc}")
+            result = ActionResult(False, 0, redact(f"internal error: {type(exc).__name__}: {exc}")[:500])
         outcome = Outcome.SUCCESS if result.success else Outcome.FAILED
         verify_at = decided_at + rule.verify.after if result.success and rule.verify is not None else None
         try:

@@ -10,7 +10,7 @@ label value from Prometheus can never reach into anything else.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TypedDict
 
 FIELD = re.compile(r"\{([^{}]*)\}")
@@ -41,8 +41,26 @@ def unknown_fields(template: Any) -> list[str]:
     return found
 
 
-def render(template: Any, *, labels: dict[str, str], value: float | None, baseline: float | None, rule: str) -> Any:
+def regex_quote(text: str) -> str:
+    """`text` as a regular expression that matches only itself: Go's regexp.QuoteMeta,
+    which Alertmanager's regex matchers (RE2) read."""
+    return re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", text)
+
+
+def render(
+    template: Any,
+    *,
+    labels: dict[str, str],
+    value: float | None,
+    baseline: float | None,
+    rule: str,
+    escape: Callable[[str], str] | None = None,
+) -> Any:
+    """The template with its fields filled in; `escape` (e.g. regex_quote) is applied to
+    every filled-in text, never to the template's own text, and then every field renders
+    as text."""
     fields: dict[str, Any] = {"value": value, "baseline": baseline, "rule": rule}
+    quote = escape or (lambda text: text)
 
     def lookup(name: str) -> Any:
         if name.startswith("labels."):
@@ -56,9 +74,9 @@ def render(template: Any, *, labels: dict[str, str], value: float | None, baseli
 
     def render_string(text: str) -> Any:
         whole = FIELD.fullmatch(text)
-        if whole and whole.group(1) in ("value", "baseline"):
+        if whole and whole.group(1) in ("value", "baseline") and escape is None:
             return lookup(whole.group(1))
-        return FIELD.sub(lambda m: _as_text(lookup(m.group(1))), text)
+        return FIELD.sub(lambda m: quote(_as_text(lookup(m.group(1)))), text)
 
     def walk(node: Any) -> Any:
         if isinstance(node, str):

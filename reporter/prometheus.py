@@ -11,6 +11,7 @@ import asyncio
 
 import aiohttp
 
+from servicekit.http_client import HTTPClientConfig
 from servicekit.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailable, Sample, Series
 
 __all__ = ["Prometheus", "QueryError", "Sample", "Series"]
@@ -35,8 +36,9 @@ class Prometheus:
         retries: int = 2,
         backoff: float = 0.5,
         concurrency: int = 4,
+        http: HTTPClientConfig | None = None,  # the config's prometheus: basic_auth, authorization, tls_config
     ):
-        self._client = PrometheusClient(url, session, timeout=timeout, retries=retries, backoff=backoff)
+        self._client = PrometheusClient(url, session, timeout=timeout, retries=retries, backoff=backoff, http=http)
         # A report asks ~100 queries; a few at a time keeps a small Prometheus responsive.
         self._slots = asyncio.Semaphore(concurrency)
 

@@ -92,8 +92,36 @@ _URL_CREDENTIALS = re.compile(
 )
 
 
+# ?token=...&password=...: query parameters that carry a credential by their name (a
+# webhook's signed URL, libpq's ?password=, an API key). The value runs to the next
+# parameter, fragment or white space.
+SECRET_PARAMETERS = (
+    "access_token",
+    "api_key",
+    "apikey",
+    "auth",
+    "client_secret",
+    "credentials",
+    "key",
+    "passwd",
+    "password",
+    "pwd",
+    "secret",
+    "sig",
+    "signature",
+    "sslpassword",
+    "token",
+    "x-amz-signature",
+)
+_SECRET_PARAMETER = re.compile(
+    r"(?P<head>[?&;](?:" + "|".join(re.escape(name) for name in SECRET_PARAMETERS) + r")=)[^&;#\s]+",
+    re.IGNORECASE,
+)
+
+
 def redact(text: str, *secrets: Secret | str | None) -> str:
-    """`text` with every given secret, and the password of any URL in it, replaced by MASK.
+    """`text` with every given secret, the password of any URL in it and the value of any
+    credential-named query parameter (SECRET_PARAMETERS) replaced by MASK.
 
     Empty and None secrets are ignored, so a caller can pass what it has without checks.
     """
@@ -101,4 +129,10 @@ def redact(text: str, *secrets: Secret | str | None) -> str:
         value = secret.reveal() if isinstance(secret, Secret) else secret
         if value:
             text = text.replace(value, MASK)
-    return _URL_CREDENTIALS.sub(lambda m: f"{m['head']}{MASK}@", text)
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m['head']}{MASK}@", text)
+    return _SECRET_PARAMETER.sub(lambda m: f"{m['head']}{MASK}", text)
+
+
+def redact_url(url: str) -> str:
+    """A URL as it may be shown: user:password@ -> user:********@, ?token=... masked."""
+    return redact(url)
