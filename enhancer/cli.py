@@ -18,14 +18,14 @@ from enhancer.config import Config, load_config
 from enhancer.engine import Engine
 from enhancer.lease import LeaderLease
 from enhancer.metrics import build_registry
-from enhancer.server import build_app
+from enhancer.server import RESERVED_PATHS, build_app
 from enhancer.state import SchemaTooNew, StateStore
 from servicekit.config import ConfigError, parse_listen
 from servicekit.exitcodes import ExitCode
 from servicekit.logs import setup_logging
 from servicekit.prometheus import PrometheusClient
 from servicekit.secrets import redact
-from servicekit.server import SERVER_LIMITS, stop_on_signals
+from servicekit.server import SERVER_LIMITS, add_web_flags, stop_on_signals, telemetry_path_problem
 from servicekit.webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("enhancer")
@@ -42,19 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="run one poll cycle and exit (1 if Prometheus is down)")
     parser.add_argument("--dry-run", action="store_true", help="decide and record, but send nothing")
     parser.add_argument("--check-config", action="store_true", help="validate the config and exit")
-    parser.add_argument(
-        "--listen",
-        metavar="ADDR",
-        help="host:port for /metrics and the API (default: the config's listen, 0.0.0.0:9878)",
-    )
-    parser.add_argument(
-        "--web.config.file",
-        dest="web_config_file",
-        metavar="FILE",
-        help="exporter-toolkit web config: TLS, basic auth, headers (docs/security.md)",
-    )
-    parser.add_argument("--log-format", choices=("text", "json"), default="text")
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    add_web_flags(parser, "the enhancer", "0.0.0.0:9878")
     parser.add_argument("--version", action="version", version=f"inventory-enhancer {__version__}")
     args = parser.parse_args(argv)
     setup_logging(args.log_format, args.log_level)
@@ -71,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         listen = parse_listen(args.listen or config.listen)
     except ValueError as exc:
-        print(f"{args.config if not args.listen else '--listen'}: listen: {exc}", file=sys.stderr)
+        print(f"{args.config + ': listen' if not args.listen else '--web.listen-address'}: {exc}", file=sys.stderr)
+        return ExitCode.CONFIG
+    problem = telemetry_path_problem(args.telemetry_path, RESERVED_PATHS)
+    if problem:
+        print(problem, file=sys.stderr)
         return ExitCode.CONFIG
     try:
         store = StateStore(config.state)
@@ -120,7 +112,7 @@ async def _serve(
                 lease.release()
             return ExitCode.OK if report.prometheus_up else ExitCode.FAILURE
 
-        app = build_app(engine, build_registry(engine))
+        app = build_app(engine, build_registry(engine), args.telemetry_path)
         if web_config is not None:
             app.middlewares.append(web_config.middleware())
         runner = web.AppRunner(app, access_log=None, **SERVER_LIMITS)

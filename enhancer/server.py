@@ -13,6 +13,7 @@ from enhancer.baselines import Baseline
 from enhancer.config import RuleConfig
 from enhancer.engine import Engine, TargetView
 from servicekit.prometheus import target_key
+from servicekit.server import DEFAULT_TELEMETRY_PATH
 from servicekit.snapshot import Format, encode, metrics_response
 
 MAX_PAGE = 500
@@ -21,9 +22,15 @@ MAX_PAGE = 500
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
-def build_app(engine: Engine, registry: CollectorRegistry) -> web.Application:
+# Paths the enhancer serves besides its metrics; --web.telemetry-path may not take one.
+RESERVED_PATHS = frozenset({"/-/healthy", "/-/ready", "/api/v1/rules", "/api/v1/actions"})
+
+
+def build_app(
+    engine: Engine, registry: CollectorRegistry, telemetry_path: str = DEFAULT_TELEMETRY_PATH
+) -> web.Application:
     app = web.Application()
-    app.router.add_get("/metrics", _metrics(registry))
+    app.router.add_get(telemetry_path, _metrics(registry))
     app.router.add_get("/api/v1/rules", _rules(engine))
     app.router.add_get("/api/v1/actions", _actions(engine))
     app.router.add_get("/-/healthy", _healthy)

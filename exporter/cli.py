@@ -13,11 +13,17 @@ from exporter import __version__
 from exporter.collectors import build_collectors
 from exporter.config import Config, load_config
 from exporter.runner import Runner
-from exporter.server import DEFAULT_TELEMETRY_PATH, RESERVED_PATHS, build_app
+from exporter.server import RESERVED_PATHS, build_app
 from servicekit.config import ConfigError, parse_listen
 from servicekit.exitcodes import ExitCode
 from servicekit.logs import setup_logging
-from servicekit.server import SERVER_LIMITS, stop_on_signals
+from servicekit.server import (
+    DEFAULT_TELEMETRY_PATH,
+    SERVER_LIMITS,
+    add_web_flags,
+    stop_on_signals,
+    telemetry_path_problem,
+)
 from servicekit.webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("exporter")
@@ -29,37 +35,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Prometheus exporter for inventory operations: host, business and integration metrics.",
     )
     parser.add_argument("--config", required=True, metavar="FILE", help="YAML config file (see docs/configuration.md)")
-    # Spelt as every Prometheus exporter's flags; the older --listen, --log-format and
-    # --log-level stay as aliases.
-    parser.add_argument(
-        "--web.listen-address",
-        "--listen",
-        dest="listen",
-        metavar="ADDR",
-        help="host:port to serve on (overrides the config's listen)",
-    )
-    parser.add_argument(
-        "--web.telemetry-path",
-        dest="telemetry_path",
-        default=DEFAULT_TELEMETRY_PATH,
-        metavar="PATH",
-        help="path of the metrics (default /metrics)",
-    )
-    parser.add_argument(
-        "--web.config.file",
-        dest="web_config_file",
-        metavar="FILE",
-        help="exporter-toolkit web config: TLS, basic auth, headers (docs/security.md)",
-    )
+    add_web_flags(parser, "the exporter", "0.0.0.0:9877")
     parser.add_argument("--check-config", action="store_true", help="validate the config and exit")
     parser.add_argument(
         "--check-database",
         action="store_true",
         help="run every configured business statement once, print a table and exit (1 on a failure)",
-    )
-    parser.add_argument("--log.format", "--log-format", dest="log_format", choices=("text", "json"), default="text")
-    parser.add_argument(
-        "--log.level", "--log-level", dest="log_level", choices=("debug", "info", "warning", "error"), default="info"
     )
     parser.add_argument("--version", action="version", version=f"inventory-exporter {__version__}")
     return parser.parse_args(argv)
@@ -106,12 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"config error: --web.listen-address: {exc}", file=sys.stderr)
         return ExitCode.CONFIG
-    if not args.telemetry_path.startswith("/") or args.telemetry_path in RESERVED_PATHS:
-        print(
-            f"config error: --web.telemetry-path: {args.telemetry_path!r} must start with / and not be "
-            f"one of {', '.join(sorted(RESERVED_PATHS))}",
-            file=sys.stderr,
-        )
+    problem = telemetry_path_problem(args.telemetry_path, RESERVED_PATHS)
+    if problem:
+        print(f"config error: {problem}", file=sys.stderr)
         return ExitCode.CONFIG
     if args.check_config:
         print(f"{args.config}: OK")

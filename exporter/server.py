@@ -9,13 +9,12 @@ from aiohttp import web
 
 from exporter import __version__
 from exporter.runner import Runner
+from servicekit.server import DEFAULT_TELEMETRY_PATH
 from servicekit.snapshot import Format, metrics_response
 from servicekit.webconfig import WebConfig
 
 RUNNER_KEY = web.AppKey("runner", Runner)
 TELEMETRY_PATH_KEY = web.AppKey("telemetry_path", str)
-# --web.telemetry-path's default, as every Prometheus exporter's.
-DEFAULT_TELEMETRY_PATH = "/metrics"
 # Paths the exporter serves besides the metrics; --web.telemetry-path may not take one.
 RESERVED_PATHS = frozenset({"/", "/-/healthy", "/-/ready"})
 

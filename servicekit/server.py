@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
@@ -36,3 +37,42 @@ def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, log: l
         log.info,
         "SIGHUP ignored: the web config reloads when its files change; restart to apply a changed --config",
     )
+
+
+DEFAULT_TELEMETRY_PATH = "/metrics"
+
+
+def add_web_flags(parser: argparse.ArgumentParser, service: str, default_listen: str) -> None:
+    """The flags every service takes, spelt as Prometheus exporters spell them (node_exporter,
+    exporter-toolkit); the older --listen, --log-format and --log-level stay as aliases."""
+    parser.add_argument(
+        "--web.listen-address",
+        "--listen",
+        dest="listen",
+        metavar="ADDR",
+        help=f"host:port to serve on (default: the config's listen, {default_listen})",
+    )
+    parser.add_argument(
+        "--web.telemetry-path",
+        dest="telemetry_path",
+        default=DEFAULT_TELEMETRY_PATH,
+        metavar="PATH",
+        help=f"path of {service}'s own metrics (default {DEFAULT_TELEMETRY_PATH})",
+    )
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        help="exporter-toolkit web config: TLS, basic auth, headers (docs/security.md)",
+    )
+    parser.add_argument("--log.format", "--log-format", dest="log_format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--log.level", "--log-level", dest="log_level", choices=("debug", "info", "warning", "error"), default="info"
+    )
+
+
+def telemetry_path_problem(path: str, reserved: frozenset[str]) -> str | None:
+    """Why --web.telemetry-path cannot be `path` (a path the service serves already), or None."""
+    if path.startswith("/") and path not in reserved:
+        return None
+    return f"--web.telemetry-path: {path!r} must start with / and not be one of {', '.join(sorted(reserved))}"

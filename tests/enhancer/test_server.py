@@ -276,3 +276,50 @@ async def test_cli_serves_and_stops_cleanly_on_sigterm(prometheus, receiver, tmp
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_cli_takes_the_ecosystems_flags(prometheus, receiver, tmp_path):
+    config = cli_config(tmp_path, prometheus.url, receiver.url)
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "enhancer",
+        "--config",
+        str(config),
+        "--dry-run",
+        "--web.listen-address",
+        f"127.0.0.1:{port}",
+        "--web.telemetry-path",
+        "/enhancer/metrics",
+        "--log.format",
+        "json",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(100):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/-/ready") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+            async with session.get(f"http://127.0.0.1:{port}/enhancer/metrics") as response:
+                assert response.status == 200
+                assert ("inventory_enhancer_prometheus_up", ()) in samples(await response.text())
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                assert response.status == 404
+        process.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(process.communicate(), 15)
+        assert process.returncode == 0
+        assert '"msg": "shutting down' in output.decode()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    code, output = await run_cli("--config", str(config), "--web.telemetry-path", "/-/ready")
+    assert code == 2 and "--web.telemetry-path" in output
