@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 TODAY = date(2026, 6, 1)
+# Columns named: the schema has optional columns after these (received_at).
+PO_INSERT = "INSERT INTO purchase_orders (id, sku, location_id, quantity, status, created_at, expected_at) VALUES"
 
 
 def build(path: Path, skus: int, locations: int, days: int, dense: bool, seed: int = 7) -> None:
@@ -90,7 +92,7 @@ def build(path: Path, skus: int, locations: int, days: int, dense: bool, seed: i
     # Purchase orders: 10 % of series with an open order, 20 % with three received ones and their receipts.
     open_po = np.flatnonzero(rng.random(n) < 0.10)
     conn.executemany(
-        "INSERT INTO purchase_orders VALUES (?, ?, ?, ?, ?, '2026-05-30T09:00:00Z', NULL)",
+        f"{PO_INSERT} (?, ?, ?, ?, ?, '2026-05-30T09:00:00Z', NULL)",
         [(f"open-{i}", keys[i][0], keys[i][1], 24, "draft" if i % 2 else "sent") for i in open_po.tolist()],
     )
     received = np.flatnonzero(rng.random(n) < 0.20)
@@ -103,7 +105,10 @@ def build(path: Path, skus: int, locations: int, days: int, dense: bool, seed: i
                 (f"rcv-{i}-{k}", keys[i][0], keys[i][1], 48, "received", f"{created.isoformat()}T09:00:00Z", None)
             )
             receipt_rows.append((keys[i][0], keys[i][1], 48, "receipt", "wms", f"{arrived.isoformat()}T14:00:00Z"))
-    conn.executemany("INSERT INTO purchase_orders VALUES (?, ?, ?, ?, ?, ?, ?)", po_rows)
+    conn.executemany(
+        f"{PO_INSERT} (?, ?, ?, ?, ?, ?, ?)",
+        po_rows,
+    )
     conn.executemany(
         "INSERT INTO stock_movements (sku, location_id, quantity, kind, source, occurred_at) VALUES (?, ?, ?, ?, ?, ?)",
         receipt_rows,

@@ -76,6 +76,7 @@ CREATE TABLE purchase_orders (
     quantity INTEGER NOT NULL,
     status VARCHAR(64) NOT NULL,            -- draft | sent | received | cancelled
     created_at VARCHAR(64) NOT NULL,
+    received_at VARCHAR(64) NULL,           -- optional: when the goods arrived (analytics lead times)
     expected_at VARCHAR(64) NULL
 );
 -- The exporter's audit-gap and analytics queries look movements up by these.

@@ -32,7 +32,8 @@ class AnalyticsConfig(Model):
     lead_time_history_days: int = Field(default=365, ge=1, le=3650)
     # A SKU-location needs this many observed lead times before they replace the defaults.
     min_lead_time_samples: int = Field(default=3, ge=2)
-    # Time between two ordering decisions: orders cover demand up to the next review.
+    # R: time between two ordering decisions. Safety stock covers lead time + R, and an
+    # order brings the inventory position up to d (L + R) + safety stock (0: continuous review).
     review_period_days: float = Field(default=7.0, ge=0.0)
     # Recommended quantities are rounded up to a multiple of this.
     pack_size: int = Field(default=1, ge=1)

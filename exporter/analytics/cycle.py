@@ -10,7 +10,8 @@ from __future__ import annotations
 import gc
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from typing import Any
 
 import numpy as np
@@ -18,11 +19,12 @@ import numpy as np
 from exporter.analytics.accuracy import AccuracySums, accuracy_sums
 from exporter.analytics.config import AnalyticsConfig
 from exporter.analytics.demand import (
-    STATEMENTS,
+    RECEIVED_AT_PROBE,
     DayEntries,
     DemandMatrix,
     Series,
     Window,
+    base_statements,
     day_entries,
     demand_matrix,
     demand_statements,
@@ -30,17 +32,25 @@ from exporter.analytics.demand import (
     matrix_from_days,
 )
 from exporter.analytics.forecast import METHODS, Forecast, forecast
-from exporter.analytics.recommendations import open_orders, recommendation_views, recommended_quantities
+from exporter.analytics.recommendations import (
+    backorders,
+    inventory_position,
+    open_orders,
+    recommendation_views,
+    recommended_quantities,
+    units_by_series,
+)
 from exporter.analytics.safety_stock import (
     LeadTimes,
     demand_std,
     lead_times,
     observed_lead_times,
+    order_up_to_level,
     reorder_point,
     safety_stock,
     z_value,
 )
-from exporter.db import SQLITE, Database, Dialect, QueryResult
+from exporter.db import SQLITE, Database, Dialect, QueryError, QueryResult
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,10 @@ class AnalyticsResult:
     lead_time: LeadTimes
     safety_stock: np.ndarray
     reorder_point: np.ndarray
-    on_order: np.ndarray
+    order_up_to: np.ndarray  # S = d (L + R) + SS
+    on_order: np.ndarray  # units on purchase orders not received yet
+    backordered: np.ndarray  # customer units owed beyond those reserved
+    position: np.ndarray  # inventory position: available + on_order - backordered
     quantity: np.ndarray  # recommended units per series, 0 = no recommendation
     accuracy: AccuracySums | None  # None when the history is not longer than the window
     recommendations: list[dict[str, Any]]
@@ -63,16 +76,32 @@ class AnalyticsResult:
         return np.bincount(self.series.location_codes, weights=values, minlength=len(self.series.location_names))
 
 
-def statements(config: AnalyticsConfig, dialect: Dialect = SQLITE) -> dict[str, str]:
-    return {**STATEMENTS, **demand_statements(config.history_days, dialect)}
+def statements(config: AnalyticsConfig, dialect: Dialect = SQLITE, received_at: bool = False) -> dict[str, str]:
+    """Every statement of a cycle; `received_at` when purchase_orders has that column."""
+    return {**base_statements(received_at), **demand_statements(config.history_days, dialect)}
+
+
+def lead_time_since(config: AnalyticsConfig, today: date) -> date:
+    """Received purchase orders created from this day on are lead-time observations."""
+    return today - timedelta(days=config.lead_time_history_days)
 
 
 def parameters(config: AnalyticsConfig, today: date) -> dict[str, str]:
     window = Window(today, config.history_days)
+    since = lead_time_since(config, today)
     return {
         **window.day_bounds(),
-        "lead_time_since": (today - timedelta(days=config.lead_time_history_days)).isoformat(),
+        # Orders of the window before it are matched to receipts too (so that the window's
+        # orders do not take their receipts), but not counted.
+        "lead_time_match_since": (since - timedelta(days=config.lead_time_history_days)).isoformat(),
     }
+
+
+def has_received_at(database: Database) -> bool:
+    """Whether purchase_orders has the optional received_at column (a statement that reads no row)."""
+    errors: dict[str, QueryError] = {}
+    database.fetch_all({"received_at_probe": RECEIVED_AT_PROBE}, errors=errors)
+    return not errors
 
 
 @dataclass
@@ -116,14 +145,15 @@ def run_cycle(
     try:
         started = time.perf_counter()
         params = parameters(config, today)
+        received_at = has_received_at(database)
         demand = None
         if cache is not None and cache.fresh(today):
-            results = database.fetch_all(STATEMENTS, params)
+            results = database.fetch_all(base_statements(received_at), params)
             if list(load_series(results["stock"].rows).joined_index()) == cache.keys:
                 demand = cache.matrix
         if demand is None:
             stream = _DemandStream(config.history_days)
-            results = database.fetch_all(statements(config, database.dialect), params, consume=stream)
+            results = database.fetch_all(statements(config, database.dialect, received_at), params, consume=stream)
             demand = stream.matrix()
             if cache is not None:
                 cache.store(today, list(stream.index), demand)
@@ -178,7 +208,10 @@ def compute(
 
     predicted = forecast(demand.values, config.ses_alpha, config.croston_alpha, config.intermittent_zero_share)
     sigma_d = demand_std(demand.values)
-    count, observed_mean, observed_std = observed_lead_times(results["received_purchase_orders"].rows, index, n)
+    since = datetime.combine(lead_time_since(config, today), day_time(), tzinfo=UTC).timestamp()
+    count, observed_mean, observed_std = observed_lead_times(
+        results["received_purchase_orders"].rows, index, n, results["receipts"].rows, since
+    )
     lead = lead_times(
         series.stored_lead_time_days,
         count,
@@ -189,11 +222,16 @@ def compute(
         config.min_lead_time_samples,
     )
     d = predicted.daily_demand
-    safety = safety_stock(z_value(config.service_level), d, sigma_d, lead.mean, lead.std)
+    review = config.review_period_days
+    safety = safety_stock(z_value(config.service_level), d, sigma_d, lead.mean, lead.std, review)
     rop = reorder_point(d, lead.mean, safety)
+    order_up_to = order_up_to_level(d, lead.mean, review, safety)
     on_order = open_orders(results["open_purchase_orders"].rows, index, n)
+    outstanding = units_by_series(results["open_customer_orders"].rows, index, n)
+    backordered = backorders(outstanding, series.reserved)
     available = series.available
-    quantity = recommended_quantities(available, on_order, d, rop, config.review_period_days, config.pack_size)
+    position = inventory_position(available, on_order, backordered)
+    quantity = recommended_quantities(position, rop, order_up_to, config.pack_size)
 
     accuracy = None
     if window.days > config.accuracy_window_days:
@@ -218,8 +256,11 @@ def compute(
         quantity=quantity,
         available=available,
         on_order=on_order,
+        backordered=backordered,
+        position=position,
         daily_demand=d,
         reorder_point=rop,
+        order_up_to=order_up_to,
         safety=safety,
         methods=methods,
         lead_time=lead.mean,
@@ -236,7 +277,10 @@ def compute(
         lead_time=lead,
         safety_stock=safety,
         reorder_point=rop,
+        order_up_to=order_up_to,
         on_order=on_order,
+        backordered=backordered,
+        position=position,
         quantity=quantity,
         accuracy=accuracy,
         recommendations=views,

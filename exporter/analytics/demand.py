@@ -34,23 +34,49 @@ STATEMENTS: dict[str, str] = {
         FROM stock_levels s JOIN products p ON p.sku = s.sku
         WHERE p.active = 1
     """,
+    # On order: units of purchase orders not received yet.
     "open_purchase_orders": """
         SELECT sku, location_id, SUM(quantity)
         FROM purchase_orders
         WHERE status IN ('draft', 'sent')
         GROUP BY sku, location_id
     """,
-    # A received order's lead time: from its creation to the first receipt movement of
-    # the same SKU-location at or after it (the schema keeps no received_at).
-    "received_purchase_orders": """
-        SELECT po.sku, po.location_id, po.created_at,
-               (SELECT MIN(m.occurred_at) FROM stock_movements m
-                WHERE m.sku = po.sku AND m.location_id = po.location_id
-                  AND m.kind = 'receipt' AND m.occurred_at >= po.created_at) AS received_at
-        FROM purchase_orders po
-        WHERE po.status = 'received' AND po.created_at >= :lead_time_since
+    # Customer units still owed: lines of open and backordered orders not fulfilled yet.
+    # Part of them is reserved (already out of on_hand - reserved); the rest is backordered
+    # (recommendations.backorders).
+    "open_customer_orders": """
+        SELECT l.sku, o.location_id, SUM(l.quantity - l.fulfilled_quantity)
+        FROM orders o JOIN order_lines l ON l.order_id = o.id
+        WHERE o.status IN ('open', 'backordered') AND l.quantity > l.fulfilled_quantity
+        GROUP BY l.sku, o.location_id
+    """,
+    # Receipt movements of the SKU-locations with received purchase orders, from the
+    # start of the matching window: each is matched to one order (safety_stock.match_receipts).
+    "receipts": """
+        SELECT m.sku, m.location_id, m.occurred_at
+        FROM (SELECT DISTINCT sku, location_id FROM purchase_orders
+              WHERE status = 'received' AND created_at >= :lead_time_match_since) po
+        JOIN stock_movements m ON m.sku = po.sku AND m.location_id = po.location_id
+        WHERE m.kind = 'receipt' AND m.occurred_at >= :lead_time_match_since
     """,
 }
+
+# Received purchase orders of the matching window, with `received_at` when the table has
+# that (optional) column, else NULL in its place.
+RECEIVED_PURCHASE_ORDERS = """
+    SELECT sku, location_id, created_at, {received_at}
+    FROM purchase_orders
+    WHERE status = 'received' AND created_at >= :lead_time_match_since
+"""
+
+# Fails (and nothing else) when purchase_orders has no received_at column.
+RECEIVED_AT_PROBE = "SELECT received_at FROM purchase_orders WHERE 1 = 0"
+
+
+def base_statements(received_at: bool) -> dict[str, str]:
+    """STATEMENTS and the received purchase orders, reading received_at when the table has it."""
+    column = "received_at" if received_at else "NULL"
+    return {**STATEMENTS, "received_purchase_orders": RECEIVED_PURCHASE_ORDERS.format(received_at=column)}
 
 
 # One statement per day of the history, `:day_<i>` <= occurred_at < `:day_<i+1>` (the

@@ -93,7 +93,8 @@ def _recommendation_families(result: AnalyticsResult) -> tuple[Metric, Metric]:
     """SKU-locations with a purchase recommendation and their units, per location."""
     skus = GaugeMetricFamily(
         "inventory_reorder_recommended_skus",
-        "SKU-locations at or below their computed reorder point with a purchase recommendation.",
+        "SKU-locations whose inventory position (available + on order - backordered) is at or below "
+        "their computed reorder point, with a purchase recommendation.",
         labels=["location"],
     )
     units = GaugeMetricFamily("inventory_reorder_recommended_units", "Units recommended to order.", labels=["location"])

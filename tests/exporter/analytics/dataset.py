@@ -35,7 +35,7 @@ DAILY_DEMAND = {
     ("A", "wh"): [2, 4, 4, 6, 2, 4, 6, 4, 4, 4],  # regular: SES
     ("B", "wh"): [0, 0, 3, 0, 0, 0, 5, 0, 0, 0],  # intermittent: Croston SBA, stored lead time 6
     ("C", "store"): [0] * 10,  # no history
-    ("D", "store"): [3] * 10,  # open purchase orders
+    ("D", "store"): [3] * 10,  # sold out, open purchase orders
     ("E", "store"): [2] * 10,  # zero lead time
     ("F", "wh"): [0, 0, 0, 0, 0, 2, 0, 0, 0, 0],  # a day whose returns exceed its sales
     ("G", "wh"): [5] * 10,  # lead times observed from received purchase orders: 2, 4, 6 days
@@ -144,7 +144,7 @@ def tables() -> dict[str, list[dict]]:
             _stock("A", "wh", 15, reserved=3, reorder_point=10, safety_stock=4),
             _stock("B", "wh", 10, reorder_point=30, lead_time_days=6),
             _stock("C", "store", 0),
-            _stock("D", "store", 8),
+            _stock("D", "store", 0),
             _stock("E", "store", 0, lead_time_days=0),
             _stock("F", "wh", 50),
             _stock("G", "wh", 30, safety_stock=5),

@@ -46,8 +46,8 @@ async def test_metrics_per_location(collector):
     assert value(found, "inventory_reorder_recommended_units", location="wh") == A_QTY + B_QTY + G_QTY
     assert value(found, "inventory_reorder_recommended_skus", location="store") == 2
     assert value(found, "inventory_reorder_recommended_units", location="store") == D_QTY + E_QTY
-    # store: D has 8 available at 3/day, E 0 at 2/day; C sells nothing and is left out.
-    assert value(found, "inventory_stock_cover_seconds", location="store") == pytest.approx(8 / 5 * 86400)
+    # store: D (3/day) and E (2/day) have nothing available; C sells nothing and is left out.
+    assert value(found, "inventory_stock_cover_seconds", location="store") == 0
     wh_demand = 4.10546875 + 6 / 7 + 0.25 + 5
     assert value(found, "inventory_stock_cover_seconds", location="wh") == pytest.approx(
         (12 + 10 + 50 + 30) / wh_demand * 86400
@@ -65,11 +65,12 @@ async def test_metrics_per_location(collector):
         ("store", "no_history", 1),
     ]:
         assert value(found, "inventory_forecast_series", location=location, method=method) == count
-    # Stored vs computed (tolerance 20 %): A's reorder point 10 < 16.1 and B's 30 > 12.2;
-    # G's safety stock 5 < 16.4; A's safety stock 4 vs 3.8 is within the tolerance.
+    # Stored vs computed (tolerance 20 %): A's reorder point 10 < 18.5 and B's 30 > 14.7;
+    # safety stock: G's 5 < 16.4 and A's 4 < 6.2 (over lead time + review period; 4 is less
+    # than 0.8 * 6.2 = 4.96 and more than one unit below).
     assert value(found, "inventory_reorder_point_gap_skus", location="wh", direction="below") == 1
     assert value(found, "inventory_reorder_point_gap_skus", location="wh", direction="above") == 1
-    assert value(found, "inventory_safety_stock_gap_skus", location="wh", direction="below") == 1
+    assert value(found, "inventory_safety_stock_gap_skus", location="wh", direction="below") == 2
     assert value(found, "inventory_safety_stock_gap_skus", location="wh", direction="above") == 0
     assert value(found, "inventory_safety_stock_gap_skus", location="store", direction="below") == 0
     assert value(found, "inventory_analytics_skipped_rows", check="movement_unknown_sku_location") == 11

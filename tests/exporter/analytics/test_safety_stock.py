@@ -17,10 +17,11 @@ import math
 import numpy as np
 import pytest
 
-from exporter.analytics.recommendations import ceil_to_pack, recommended_quantities
+from exporter.analytics.recommendations import backorders, ceil_to_pack, inventory_position, recommended_quantities
 from exporter.analytics.safety_stock import (
     demand_std,
     lead_times,
+    match_receipts,
     observed_lead_times,
     reorder_point,
     safety_stock,
@@ -94,13 +95,38 @@ def test_observed_lead_times_and_precedence():
 def test_ceil_to_pack_and_trigger():
     assert ceil_to_pack(np.array([0.0, 0.5, 6.0, 6.0000000000001, 6.2, -3.0]), 6).tolist() == [0, 6, 6, 6, 12, -0.0]
     quantity = recommended_quantities(
-        available=np.array([5.0, 5.0, 20.0, 5.0]),
-        on_order=np.array([0.0, 100.0, 0.0, 0.0]),
-        daily_demand=np.array([1.0, 1.0, 1.0, 0.0]),
-        reorder_point=np.array([10.0, 10.0, 10.0, 5.0]),
-        review_period_days=7,
+        position=np.array([5.0, 10.0, 10.000000000001, 20.0, 5.0, -3.0]),
+        reorder_point=np.array([10.0, 10.0, 10.0, 10.0, 5.0, 0.0]),
+        order_up_to=np.array([17.0, 17.0, 17.0, 17.0, 5.0, 10.0]),
         pack_size=1,
     )
-    # due and short -> 12; covered by open orders -> 0; above the reorder point -> 0;
-    # at the reorder point with nothing to order up to -> 0
-    assert quantity.tolist() == [12, 0, 0, 0]
+    # below the reorder point -> 17 - 5 = 12; at it -> 7; at it but for float noise -> 7;
+    # above it -> 0; at it with nothing to order up to -> 0; a negative position
+    # (backorders) is ordered back up: 10 - (-3) = 13
+    assert quantity.tolist() == [12, 7, 7, 0, 0, 13]
+
+
+def test_backorders_are_what_is_owed_beyond_the_reserved_units():
+    outstanding = np.array([5.0, 2.0, 0.0, 3.0])
+    reserved = np.array([2.0, 2.0, 4.0, 0.0])
+    # 5 owed, 2 of them reserved -> 3; all reserved -> 0; reserved without orders -> 0; 3.
+    assert backorders(outstanding, reserved).tolist() == [3, 0, 0, 3]
+    available = np.array([3.0, 1.0, 0.0, 1.0])
+    on_order = np.array([0.0, 6.0, 0.0, 2.0])
+    assert inventory_position(available, on_order, backorders(outstanding, reserved)).tolist() == [0, 7, 0, 0]
+
+
+def test_match_receipts_first_in_first_out():
+    day = 86400.0
+    # Orders created on days 1, 4, 20 with receipts on days 6, 11, 26: each its own receipt.
+    assert match_receipts([(1 * day, None), (4 * day, None), (20 * day, None)], [26 * day, 6 * day, 11 * day]) == [
+        6 * day,
+        11 * day,
+        26 * day,
+    ]
+    # Only one receipt after two orders: the older order gets it, the newer none.
+    assert match_receipts([(4 * day, None), (1 * day, None)], [6 * day]) == [None, 6 * day]
+    # received_at wins and takes the receipt nearest to it out of the pool (day 6, not 11).
+    assert match_receipts([(1 * day, None), (4 * day, 6.2 * day)], [6 * day, 11 * day]) == [11 * day, 6.2 * day]
+    # A receipt before the order is never its receipt.
+    assert match_receipts([(10 * day, None)], [6 * day]) == [None]

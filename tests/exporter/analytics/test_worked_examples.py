@@ -6,6 +6,11 @@ last test, to a real PostgreSQL database; both must give these numbers.
 Config: z = NormalDist().inv_cdf(0.95) = 1.6448536..., default lead time L = 3 days with
 sigma_L = 0, review period R = 5 days, pack size 1, SES alpha = Croston alpha = 0.5,
 intermittent above 50 % zero days, accuracy window 4 days.
+
+Safety stock over lead time plus review period, SS = z sqrt((L + R) sigma_d^2 + d^2 sigma_L^2);
+reorder point ROP = d L + SS; order-up-to level S = d (L + R) + SS; inventory position
+P = available + on order - backordered (no customer orders here, so backordered = 0);
+order S - P, rounded up, when P <= ROP.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from exporter.analytics.cycle import compute, run_cycle, statements
+from exporter.analytics.cycle import compute, has_received_at, run_cycle, statements
 from exporter.db import Database
 from tests.exporter.analytics import dataset
 
@@ -26,38 +31,39 @@ Z = NormalDist().inv_cdf(0.95)
 #     3, 3.5, 4.75, 3.375, 3.6875, 4.84375, 4.421875, 4.2109375, 4.10546875
 A_D = 4.10546875
 A_SD = 4 / 3  # mean 4; squared deviations 4+0+0+4+4+0+4+0+0+0 = 16; 16 / 9 -> sd 4/3
-A_SS = Z * math.sqrt(3 * A_SD**2)  # L = 3 (default), sigma_L = 0: 3.7986
-A_ROP = A_D * 3 + A_SS  # 16.1150
-# available 15 - 3 = 12 <= 16.115: order up to ROP + 5 * d = 36.642; minus 12 -> 24.64 -> 25
-A_QTY = 25
+A_SS = Z * math.sqrt((3 + 5) * A_SD**2)  # L = 3 (default), R = 5, sigma_L = 0: z * 4/3 * sqrt(8) = 6.2031
+A_ROP = A_D * 3 + A_SS  # 12.3164 + 6.2031 = 18.5195
+A_S = A_D * 8 + A_SS  # 32.84375 + 6.2031 = 39.0469
+# position 15 - 3 = 12 <= 18.52: 39.0469 - 12 = 27.05 -> 28
+A_QTY = 28
 
 # --- B (wh): 0 0 3 0 0 0 5 0 0 0, 80 % zero days -> Croston SBA, alpha 0.5.
 #     first demand day 2: z = 3, p = 3 (days since the start); next day 6: interval 4,
 #     z = 3 + 0.5 (5 - 3) = 4, p = 3 + 0.5 (4 - 3) = 3.5; d = (1 - 0.25) * 4 / 3.5 = 6/7
 B_D = 6 / 7
 B_VAR = (9 + 25 - 10 * 0.8**2) / 9  # sample variance 27.6 / 9
-B_SS = Z * math.sqrt(6 * B_VAR)  # stored lead time 6: Z * sqrt(18.4) = 7.0556
-B_ROP = B_D * 6 + B_SS  # 12.1985
-B_QTY = 7  # ceil(12.1985 + 5 * 6/7 - 10) = ceil(6.4842)
+B_SS = Z * math.sqrt((6 + 5) * B_VAR)  # stored lead time 6, R = 5: Z * sqrt(33.7333) = 9.5534
+B_ROP = B_D * 6 + B_SS  # 5.1429 + 9.5534 = 14.6962; position 10 <= 14.70
+B_QTY = 9  # S = 11 * 6/7 + 9.5534 = 18.9819; ceil(18.9819 - 10) = ceil(8.9819)
 
 # --- C (store): no demand at all: no_history, d = 0, SS = 0, ROP = 0; available 0 <= 0 but
 #     the order-up-to level is 0 too, so nothing to order.
-# --- D (store): 3 every day: d = 3, sd = 0 -> SS = 0, ROP = 9; available 8 <= 9;
-#     open purchase orders: draft 5 + sent 4 = 9 (received and cancelled ones do not count);
-#     ceil(9 + 15 - 8 - 9) = 7
-D_QTY = 7
-# --- E (store): 2 every day, stored lead time 0: SS = 0, ROP = 0; available 0 <= 0;
-#     ceil(0 + 2 * 5 - 0) = 10
+# --- D (store): 3 every day: d = 3, sd = 0 -> SS = 0, ROP = 9, S = 3 * 8 = 24; nothing
+#     available; open purchase orders: draft 5 + sent 4 = 9 (received and cancelled ones do
+#     not count): position 0 + 9 = 9 <= 9; 24 - 9 = 15
+D_QTY = 15
+# --- E (store): 2 every day, stored lead time 0: SS = 0, ROP = 0, S = 2 * 5 = 10;
+#     position 0 <= 0; 10 - 0 = 10
 E_QTY = 10
 # --- F (wh): day 3 sold 1 and took back 4 (net -3, floored to 0), day 5 sold 2.
 #     Croston: first demand day 5, p = 6, z = 2 -> d = 0.75 * 2/6 = 0.25
 F_D = 0.25
-F_SS = Z * math.sqrt(3 * (4 - 10 * 0.2**2) / 9)  # sample variance 0.4
-F_ROP = F_D * 3 + F_SS  # 2.5519; available 50: no order
+F_SS = Z * math.sqrt((3 + 5) * (4 - 10 * 0.2**2) / 9)  # sample variance 0.4: Z * sqrt(3.2) = 2.9424
+F_ROP = F_D * 3 + F_SS  # 3.6924; available 50: no order
 # --- G (wh): 5 every day; received purchase orders took 2, 4 and 6 days -> L = 4 (observed
-#     mean, nothing stored), sigma_L = 2 (sample sd); SS = Z * sqrt(4 * 0 + 25 * 4) = 10 Z
+#     mean, nothing stored), sigma_L = 2 (sample sd); SS = Z * sqrt((4 + 5) * 0 + 25 * 4) = 10 Z
 G_SS = 10 * Z
-G_ROP = 5 * 4 + G_SS  # 36.4485; available 30 -> ceil(36.4485 + 25 - 30) = 32
+G_ROP = 5 * 4 + G_SS  # 36.4485; position 30 -> S = 5 * 9 + 10 Z = 61.4485; ceil(31.4485) = 32
 G_QTY = 32
 
 # --- Accuracy: fit on days 0..5, compare with days 6..9.
@@ -139,6 +145,9 @@ def test_safety_stock_reorder_points_and_lead_times(sqlite_result):
         assert lead.mean[i] == pytest.approx(want_l, abs=1e-9), key
         assert lead.std[i] == pytest.approx(want_sl, abs=1e-9), key
         assert lead.source[i] == source, key
+    a = index[("A", "wh")]
+    assert result.order_up_to[a] == pytest.approx(A_S, abs=1e-9)
+    assert result.position[a] == 12
     # D's single received purchase order has no receipt after it: nothing observed.
     assert lead.observations[index[("G", "wh")]] == 3
     assert lead.observations[index[("D", "store")]] == 0
@@ -162,8 +171,10 @@ def test_recommendations(sqlite_result):
         ("wh", "G"),
     ]
     d = views[("D", "store")]
-    assert d["on_order"] == 9 and d["available"] == 8 and d["reorder_point"] == 9 and d["method"] == "ses"
-    assert "minus 9 already on open purchase orders" in d["reason"]
+    assert d["on_order"] == 9 and d["available"] == 0 and d["position"] == 9 and d["reorder_point"] == 9
+    assert d["order_up_to"] == 24 and d["backordered"] == 0 and d["method"] == "ses"
+    assert "inventory position 9 (available 0 + 9 on open purchase orders)" in d["reason"]
+    assert "order up to 24.00" in d["reason"] and d["reason"].endswith(": 15 units")
     assert "zero lead time" in views[("E", "store")]["reason"]
     assert "croston_sba" in views[("B", "wh")]["reason"] and "(stored)" in views[("B", "wh")]["reason"]
     assert "(observed)" in views[("G", "wh")]["reason"]
@@ -192,8 +203,8 @@ def test_pack_size_rounds_every_quantity_up(sqlite_db):
     finally:
         database.dispose()
     quantities = {(v["sku"], v["location"]): v["quantity"] for v in result.recommendations}
-    # 24.64 -> 30, 6.48 -> 12, 31.45 -> 36, 7 -> 12, 10 -> 12
-    assert quantities == {("A", "wh"): 30, ("B", "wh"): 12, ("G", "wh"): 36, ("D", "store"): 12, ("E", "store"): 12}
+    # 27.05 -> 30, 8.98 -> 12, 31.45 -> 36, 15 -> 18, 10 -> 12
+    assert quantities == {("A", "wh"): 30, ("B", "wh"): 12, ("G", "wh"): 36, ("D", "store"): 18, ("E", "store"): 12}
     assert "packs of 6" in result.recommendations[0]["reason"]
 
 
@@ -216,6 +227,14 @@ def test_postgresql_gives_the_same_numbers(postgres_db, sqlite_db):
     finally:
         pg_database.dispose()
         lite_database.dispose()
+    # run_cycle probes for the optional purchase_orders.received_at (present in the schema).
+    pg_database = Database(url)
+    try:
+        assert has_received_at(pg_database)
+        cycle = run_cycle(pg_database, dataset.CONFIG, dataset.TODAY)
+    finally:
+        pg_database.dispose()
+    assert {(v["sku"], v["location"]): v["quantity"] for v in cycle.recommendations}[("A", "wh")] == A_QTY
     pg_result = compute(pg, dataset.CONFIG, dataset.TODAY)
     lite_result = compute(lite, dataset.CONFIG, dataset.TODAY)
     assert {(v["sku"], v["location"]): v["quantity"] for v in pg_result.recommendations} == {
