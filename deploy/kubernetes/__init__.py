@@ -1,0 +1,1 @@
+"""Kubernetes manifests of inventory-monitor (docs/deploy-kubernetes.md) and their generator."""
