@@ -738,11 +738,29 @@ def _run(
     return ExitCode.OK
 
 
+# Pages the banner links to, in order of preference: Debian's Prometheus build serves
+# its alerts page at /classic/alerts (no React UI), upstream's at /alerts.
+PROMETHEUS_ALERT_PAGES = ("/alerts", "/classic/alerts", "/graph", "/")
+
+
+def first_served(base: str, paths: tuple[str, ...]) -> str:
+    """The first of `paths` that `base` answers with 200 (the last one when none does)."""
+    for path in paths:
+        try:
+            with urllib.request.urlopen(base + path, timeout=2) as response:
+                if response.status == 200:
+                    return path
+        except OSError:
+            continue
+    return paths[-1]
+
+
 def _banner(settings: Settings, components: list[Component], started_at: float) -> None:
     names = {c.name for c in components}
     lines = [f"demo is up after {time.time() - started_at:.0f}s; press Ctrl-C to stop everything"]
+    prometheus_page = first_served(settings.url("prometheus"), PROMETHEUS_ALERT_PAGES) if "prometheus" in names else "/"
     for name, label, path in (
-        ("prometheus", "Prometheus", "/alerts"),
+        ("prometheus", "Prometheus", prometheus_page),
         ("alertmanager", "Alertmanager", "/#/alerts"),
         ("exporter", "Exporter", "/"),
         ("enhancer", "Enhancer", "/metrics"),

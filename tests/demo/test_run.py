@@ -85,3 +85,45 @@ def test_the_real_fakes_give_the_odoo_entry_its_database_and_login(tmp_path):
     assert integration_settings(fakes["odoo"]).items() <= entries["odoo"].items()
     for kind in ("shopify", "square"):
         assert "database" not in entries[kind] and "username" not in entries[kind]
+
+
+def test_the_prometheus_link_is_a_page_the_installed_prometheus_serves(tmp_path):
+    # Debian's build has no React UI: /alerts answers 404 there, /classic/alerts 200.
+    from demo.run import PROMETHEUS_ALERT_PAGES, first_served
+    from tests.conftest import free_port, wait_for
+
+    port = free_port()
+    (tmp_path / "prometheus.yml").write_text("global:\n  scrape_interval: 1m\n")
+    process = subprocess.Popen(
+        [
+            "/usr/bin/prometheus",
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _status(base + "/-/ready") == 200, 30, message="prometheus ready")
+        chosen = first_served(base, PROMETHEUS_ALERT_PAGES)
+        assert _status(base + chosen) == 200
+        earlier = PROMETHEUS_ALERT_PAGES[: PROMETHEUS_ALERT_PAGES.index(chosen)]
+        assert all(_status(base + path) != 200 for path in earlier)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _status(url: str) -> int | None:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
