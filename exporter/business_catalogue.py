@@ -42,16 +42,27 @@ METRICS: dict[str, MetricSpec] = {
         "gauge", "Rows with safety_stock set and on_hand - reserved < safety_stock.", ("location",)
     ),
     "inventory_orders": MetricSpec("gauge", "Orders by current status.", ("channel", "status")),
+    # Counters derived from database rows: a counter only while rows are never deleted
+    # (docs/metrics.md); every channel with an order publishes both, the fulfilled one at 0
+    # until its first fulfilled order.
+    "inventory_orders_created_total": MetricSpec(
+        "counter", "Orders ever created: rows in orders, any status.", ("channel",)
+    ),
+    "inventory_orders_fulfilled_total": MetricSpec(
+        "counter", "Orders fulfilled: rows in orders with status fulfilled.", ("channel",)
+    ),
     "inventory_order_fulfillment_ratio": MetricSpec(
         "gauge", "Fulfilled over non-cancelled orders created in the trailing window.", ("channel",)
     ),
-    "inventory_stock_movements_total": MetricSpec("counter", "Rows in stock_movements.", ("kind", "source")),
+    "inventory_stock_movements_total": MetricSpec(
+        "counter", "Rows in stock_movements; every known kind of a source from 0.", ("kind", "source")
+    ),
     "inventory_last_stock_movement_timestamp_seconds": MetricSpec(
         "gauge", "Unix time of the newest stock movement.", ()
     ),
     "inventory_audit_unlogged_movements": MetricSpec("gauge", "Stock movements with no audit_log row.", ()),
     "inventory_integration_sync_runs_total": MetricSpec(
-        "counter", "Rows in integration_syncs.", ("integration", "status")
+        "counter", "Rows in integration_syncs; every known status of an integration from 0.", ("integration", "status")
     ),
     "inventory_integration_sync_conflicts_total": MetricSpec(
         "counter", "Sum of conflicts over integration_syncs rows.", ("integration",)
@@ -96,7 +107,7 @@ BUILTIN_STATEMENTS: dict[str, BuiltinStatement] = {
         ("stock_levels", "products"),
     ),
     "orders": BuiltinStatement(
-        ("inventory_orders",),
+        ("inventory_orders", "inventory_orders_created_total", "inventory_orders_fulfilled_total"),
         ("unknown_order_status", "orders_bad_timestamp", "missing_label", "invalid_utf8"),
         ("orders",),
     ),

@@ -33,7 +33,10 @@ class PrometheusConfig(servicekit.prometheus.PrometheusConfig):
 
 
 class Objectives(Model):
+    # Time-based uptime of the inventory API (up and the probes).
     availability: float = Field(default=0.999, gt=0, lt=1)
+    # Share of requests answered without a 5xx; the error budget is spent against it.
+    request_success: float = Field(default=0.999, gt=0, lt=1)
     performance_score: float = Field(default=75.0, ge=0, le=100)
     latency_p95_seconds: Duration = 5.0
     fulfillment: float = Field(default=0.96, ge=0, le=1)

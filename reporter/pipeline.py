@@ -54,6 +54,7 @@ async def _figures(config: Config, period: Period, session: aiohttp.ClientSessio
         retries=config.prometheus.retries,
         backoff=config.prometheus.backoff,
         concurrency=config.prometheus.concurrency,
+        http=config.prometheus,
     )
     try:
         report = await compute(prom, config, period)

@@ -46,6 +46,7 @@ COLORS = ["#1f5fa8", "#d9622b", "#2e8b57", "#8e44ad", "#b8860b", "#c0392b"]
 
 HEADLINES = [
     "service.availability_ratio",
+    "service.request_success_ratio",
     "service.error_budget_remaining_ratio",
     "service.latency_p95_seconds",
     "business.stock_value_end",

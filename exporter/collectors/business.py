@@ -348,18 +348,31 @@ class BusinessCollector(CollectorBase):
 
     def _orders(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
         counts: dict[str, dict[str, float]] = {}
+        created: dict[str, float] = {}
         for channel, status, count, bad_timestamps in result.rows:
             labels.issues["orders_bad_timestamp"] += _num(bad_timestamps)
             if status not in ORDER_STATUSES:
                 labels.issues["unknown_order_status"] += _num(count)
+                # still an order that was created: it counts in inventory_orders_created_total
+                if channel is not None:
+                    created[channel] = created.get(channel, 0.0) + _num(count)
                 continue
             if labels.ok((channel,), _num(count)):
                 counts.setdefault(channel, dict.fromkeys(ORDER_STATUSES, 0.0))[status] += _num(count)
+                created[channel] = created.get(channel, 0.0) + _num(count)
         orders = _family("inventory_orders", ("channel", "status"))
         for channel, by_status in sorted(counts.items()):
             for status, count in by_status.items():
                 orders.add_metric([channel, status], count)
         out["inventory_orders"] = orders
+        # Counters from rows (never deleted): created = every row, fulfilled = status fulfilled.
+        created_family = _family("inventory_orders_created_total", ("channel",))
+        fulfilled_family = _family("inventory_orders_fulfilled_total", ("channel",))
+        for channel, total in sorted(created.items()):
+            created_family.add_metric([channel], total)
+            fulfilled_family.add_metric([channel], counts.get(channel, {}).get("fulfilled", 0.0))
+        out["inventory_orders_created_total"] = created_family
+        out["inventory_orders_fulfilled_total"] = fulfilled_family
 
     def _fulfillment(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
         ratio = _family("inventory_order_fulfillment_ratio", ("channel",))
@@ -369,7 +382,9 @@ class BusinessCollector(CollectorBase):
         out["inventory_order_fulfillment_ratio"] = ratio
 
     def _movements(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
-        movements = _family("inventory_stock_movements_total", ("kind", "source"))
+        # Every known kind of a source from 0, so that its first movement of a kind is an
+        # increase of a series that already existed, which increase() sees.
+        counts: dict[str, dict[str, float]] = {}
         for kind, source, count, bad_timestamps, unknown_skus in result.rows:
             labels.issues["movements_bad_timestamp"] += _num(bad_timestamps)
             labels.issues["movements_unknown_sku"] += _num(unknown_skus)
@@ -377,7 +392,11 @@ class BusinessCollector(CollectorBase):
                 labels.issues["unknown_movement_kind"] += _num(count)
                 continue
             if labels.ok((source,), _num(count)):
-                movements.add_metric([kind, source], _num(count))
+                counts.setdefault(source, dict.fromkeys(MOVEMENT_KINDS, 0.0))[kind] += _num(count)
+        movements = _family("inventory_stock_movements_total", ("kind", "source"))
+        for source, by_kind in sorted(counts.items()):
+            for kind, count in by_kind.items():
+                movements.add_metric([kind, source], count)
         out["inventory_stock_movements_total"] = movements
 
     def _last_movement(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
@@ -397,7 +416,9 @@ class BusinessCollector(CollectorBase):
         out["inventory_audit_unlogged_movements"] = unlogged
 
     def _syncs(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
-        runs = _family("inventory_integration_sync_runs_total", ("integration", "status"))
+        # Every known status of an integration from 0: its first failed sync moves the
+        # failed series from 0 to 1 (a series born at 1 is an increase nobody sees).
+        by_status: dict[str, dict[str, float]] = {}
         conflicts: dict[str, float] = {}
         for integration, status, count, conflict_sum, negative in result.rows:
             labels.issues["negative_conflicts"] += _num(negative)
@@ -406,8 +427,12 @@ class BusinessCollector(CollectorBase):
                 continue
             if not labels.ok((integration,), _num(count)):
                 continue
-            runs.add_metric([integration, status], _num(count))
+            by_status.setdefault(integration, dict.fromkeys(SYNC_STATUSES, 0.0))[status] += _num(count)
             conflicts[integration] = conflicts.get(integration, 0.0) + _num(conflict_sum)
+        runs = _family("inventory_integration_sync_runs_total", ("integration", "status"))
+        for integration, statuses in sorted(by_status.items()):
+            for status, count in statuses.items():
+                runs.add_metric([integration, status], count)
         out["inventory_integration_sync_runs_total"] = runs
         conflict_family = _family("inventory_integration_sync_conflicts_total", ("integration",))
         for integration, total in sorted(conflicts.items()):

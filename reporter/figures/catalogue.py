@@ -10,6 +10,10 @@ The PromQL is a string.Template; its placeholders:
   $step    the resolution in seconds
   $seconds the period's length in seconds
   $eval    the rule evaluation interval in seconds
+  $evalms  the rule evaluation interval as a duration in milliseconds, e.g. 15000ms
+  $esub    a subquery over the period at the rule evaluation interval, e.g. 604799999ms:15000ms
+  $before  the lookback for "the last value before the period": the period's length
+           and at least 31 days, e.g. 2678400s (used as [$before] offset $w)
 and a chart's: $rw, the rate window (at least 5m and at least one step).
 A figure without PromQL is derived from other figures (error budget, memory ratio).
 """
@@ -23,7 +27,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from reporter.config import Objectives
 
-FIGURE_PLACEHOLDERS = frozenset({"w", "sub", "step", "seconds", "eval"})
+FIGURE_PLACEHOLDERS = frozenset({"w", "sub", "step", "seconds", "eval", "evalms", "esub", "before"})
 CHART_PLACEHOLDERS = frozenset({"rw"})
 
 SECTIONS = {
@@ -37,6 +41,29 @@ SECTIONS = {
 _REQUESTS = "sum(increase(inventory_api_requests_total[$w]))"
 _ERRORS = 'sum(increase(inventory_api_requests_total{code=~"5.."}[$w]))'
 _QUANTILE = "histogram_quantile({q}, sum by (le) (increase(inventory_api_request_duration_seconds_bucket[$w])))"
+# The API is up at a moment when every scrape of it (`up`) and every probe of it
+# (`inventory_api_up`) says so; a moment with neither (Prometheus down) does not count.
+_API_UP = 'min(up{job="inventory-api"} or inventory_api_up)'
+_FIRING = 'ALERTS{alertstate="firing"}'
+_FAILED_RUNS = 'inventory_integration_sync_runs_total{status="failed"}'
+_GAIN = "inventory_enhancer_action_improvement_ratio"
+_GAIN_END = f"max by (rule) (last_over_time({_GAIN}[$w]))"
+_GAIN_BEFORE = f"max by (rule) (last_over_time({_GAIN}[$before] offset $w))"
+
+
+def db_count(selector: str, by: str) -> str:
+    """Events of the period from a counter the exporter derives from database rows.
+
+    The value at the period's end minus the last value before its start, per `by`
+    (max over exporter instances: every replica reads the same rows, and a new instance
+    label is no new counter). No extrapolation: the rows are whole events. A label set
+    never seen in the lookback ($before) before the period is new, and counts from 0
+    (its first value is events of this period: the exporter published it when its
+    first row appeared). A counter that went down (rows deleted) falls back to increase().
+    """
+    end = f"max by ({by}) (last_over_time({selector}[$w]))"
+    start = f"max by ({by}) (last_over_time({selector}[$before] offset $w))"
+    return f"(({end} - {start}) >= 0 or ({end} unless {start}) or max by ({by}) (increase({selector}[$w])))"
 
 
 @dataclass(frozen=True)
@@ -64,21 +91,34 @@ SPECS: list[FigureSpec] = [
     FigureSpec(
         "service.availability_ratio",
         "service",
-        "Availability (non-5xx share of requests)",
+        "Availability (share of time up)",
+        "ratio",
+        f"avg_over_time({_API_UP}[$sub])",
+        better="higher",
+        objective=lambda o: o.availability,
+        description="share of the period's moments (at the report resolution) when every scrape and "
+        "probe of the inventory API succeeded",
+    ),
+    FigureSpec(
+        "service.request_success_ratio",
+        "service",
+        "Request success (non-5xx share of requests served)",
         "ratio",
         f"1 - ({_ERRORS} or vector(0)) / {_REQUESTS}",
         better="higher",
-        objective=lambda o: o.availability,
+        # The request SLO's objective; reporter/config.py has one objective for both so far.
+        objective=lambda o: o.request_success,
+        description="requests not answered 5xx over requests served; an outage serves none",
     ),
     FigureSpec(
         "service.error_budget_remaining_ratio",
         "service",
-        "Error budget left",
+        "Error budget left (5xx requests)",
         "ratio",
         None,
         better="higher",
         objective=lambda o: 0.0,
-        description="1 - error ratio / (1 - availability objective); below 0 the budget is overspent",
+        description="1 - (1 - request success) / (1 - request objective); below 0 the budget is overspent",
     ),
     FigureSpec(
         "service.error_ratio",
@@ -136,13 +176,13 @@ SPECS: list[FigureSpec] = [
         "service",
         "Alert firings",
         "count",
-        # Each new activeAt of ALERTS_FOR_STATE is a new episode; only alerts that fired count.
-        "sum by (alertname, severity) ((changes(ALERTS_FOR_STATE[$w]) + 1)"
-        ' and ignoring (alertstate) count_over_time(ALERTS{alertstate="firing"}[$w]))',
+        # A firing starts at a rule evaluation that finds the alert firing when the one
+        # before did not; pending never counts. 0 for an alert still firing from before.
+        f"sum by (alertname, severity) (sum_over_time(({_FIRING} unless {_FIRING} offset $evalms)[$esub]))"
+        f" or sum by (alertname, severity) (0 * count_over_time({_FIRING}[$w]))",
         by=("alertname", "severity"),
         better="lower",
         absent_note="did not fire",
-        fallback='count by (alertname, severity) (count_over_time(ALERTS{alertstate="firing"}[$w]))',
     ),
     # Business: the exporter's stock and order gauges, the analytics sums.
     FigureSpec(
@@ -189,9 +229,11 @@ SPECS: list[FigureSpec] = [
     FigureSpec(
         "business.fulfillment_ratio",
         "business",
-        "Order fulfilment",
+        "Order fulfilment (orders fulfilled / orders created)",
         "ratio",
-        "avg by (channel) (avg_over_time(inventory_order_fulfillment_ratio[$w]))",
+        f"({db_count('inventory_orders_fulfilled_total', 'channel')}"
+        f" or 0 * {db_count('inventory_orders_created_total', 'channel')})"
+        f" / {db_count('inventory_orders_created_total', 'channel')}",
         by=("channel",),
         better="higher",
         objective=lambda o: o.fulfillment,
@@ -265,7 +307,9 @@ SPECS: list[FigureSpec] = [
         "integrations",
         "Failed syncs",
         "count",
-        'sum by (integration) (increase(inventory_integration_sync_runs_total{status="failed"}[$w]))',
+        # 0 for an integration that synced in the period without a failed row.
+        f"sum by (integration) ({db_count(_FAILED_RUNS, 'integration')})"
+        " or 0 * max by (integration) (last_over_time(inventory_integration_sync_runs_total[$w]))",
         by=("integration",),
         better="lower",
         whole=True,
@@ -275,7 +319,7 @@ SPECS: list[FigureSpec] = [
         "integrations",
         "Sync conflicts",
         "count",
-        "sum by (integration) (increase(inventory_integration_sync_conflicts_total[$w]))",
+        f"sum by (integration) ({db_count('inventory_integration_sync_conflicts_total', 'integration')})",
         by=("integration",),
         better="lower",
         whole=True,
@@ -293,11 +337,15 @@ SPECS: list[FigureSpec] = [
     FigureSpec(
         "enhancer.improvement_ratio",
         "enhancer",
-        "Measured improvement (last verified action)",
+        "Measured improvement (last action verified in the period)",
         "ratio",
-        "avg by (rule) (last_over_time(inventory_enhancer_action_improvement_ratio[$w]))",
+        # The gauge holds the last verified action's improvement and persists: it counts
+        # only when it changed or appeared in the period (a verification happened).
+        f"{_GAIN_END} and (max by (rule) (changes({_GAIN}[$w])) > 0"
+        f" or {_GAIN_END} != {_GAIN_BEFORE} or ({_GAIN_END} unless {_GAIN_BEFORE}))",
         by=("rule",),
         better="higher",
+        absent_note="no action verified",
     ),
     # Capacity (monthly and quarterly by default).
     FigureSpec(

@@ -31,16 +31,25 @@ def sections_for(config: Config, period: Period) -> list[str]:
     return sections + (["capacity"] if capacity else [])
 
 
+# "The last value before the period" looks back this far at least: a counter absent for
+# longer (an exporter down for weeks) counts as new, from 0.
+BEFORE_DAYS = 31
+
+
 def render_query(template: str, period: Period, config: Config) -> str:
     """A figure's PromQL for one period (placeholders: reporter/figures/catalogue.py)."""
     seconds = period.seconds
     step = int(config.output.resolution)
+    eval_ms = max(1, round(config.prometheus.rule_evaluation_interval * 1000))
     return Template(template).substitute(
         w=f"{seconds}s",
         sub=f"{seconds * 1000 - 1}ms:{step}s",
         seconds=seconds,
         step=step,
         eval=f"{config.prometheus.rule_evaluation_interval:g}",
+        evalms=f"{eval_ms}ms",
+        esub=f"{seconds * 1000 - 1}ms:{eval_ms}ms",
+        before=f"{max(seconds, BEFORE_DAYS * 86400)}s",
     )
 
 
@@ -133,13 +142,13 @@ def _figures_of(spec: FigureSpec, current: Values, previous: Values, objectives:
 
 def _derive(spec: FigureSpec, figures: dict[str, Figure], objectives: Objectives) -> Figure:
     if spec.key == "service.error_budget_remaining_ratio":
-        allowed = 1 - objectives.availability
+        allowed = 1 - objectives.request_success
 
-        def remaining(availability: float | None) -> float | None:
-            return None if availability is None else 1 - (1 - availability) / allowed
+        def remaining(success: float | None) -> float | None:
+            return None if success is None else 1 - (1 - success) / allowed
 
-        availability = figures["service.availability_ratio"]
-        value, prev = remaining(availability.value), remaining(availability.previous)
+        success = figures["service.request_success_ratio"]
+        value, prev = remaining(success.value), remaining(success.previous)
     elif spec.key == "capacity.memory_peak_ratio":
 
         def ratio(peak: float | None, total: float | None) -> float | None:

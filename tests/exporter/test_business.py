@@ -11,6 +11,7 @@ from exporter.business_catalogue import REFERENCE_CHECKS
 from exporter.collectors.business import BusinessCollector
 from exporter.config import BusinessConfig, CustomMetric, DatabaseConfig
 from exporter.db import Database
+from exporter.queries import MOVEMENT_KINDS
 from tests.conftest import SCHEMA
 from tests.inventory_data import hours_ago, load, movement, order, reference_dataset, stock, sync
 
@@ -99,25 +100,31 @@ def assert_reference_values(values: dict) -> None:
         ("wholesale", "cancelled"): 1,
         ("wholesale", "backordered"): 0,
     }
+    # Counters of order rows: every order ever created (any status), and those fulfilled.
+    assert of(values, "inventory_orders_created_total") == {("pos",): 5, ("online",): 2, ("wholesale",): 1}
+    # wholesale has no fulfilled order yet: 0 from the start, so its first one is counted
+    assert of(values, "inventory_orders_fulfilled_total") == {("pos",): 3, ("online",): 1, ("wholesale",): 0}
     # Last 24h, cancelled excluded: pos o1, o2 fulfilled of o1-o3 (o5 is 30h old);
     # online o7 of o6, o7; wholesale has only a cancelled order: absent.
     assert of(values, "inventory_order_fulfillment_ratio") == {("pos",): pytest.approx(2 / 3), ("online",): 0.5}
 
-    assert of(values, "inventory_stock_movements_total") == {
-        ("sale", "pos"): 2,
-        ("receipt", "wms"): 1,
-        ("sale", "shopify"): 1,
-        ("return", "pos"): 1,
-    }
+    # Every known kind for every source, at 0 until its first movement.
+    movements = {(kind, source): 0 for kind in MOVEMENT_KINDS for source in ("pos", "wms", "shopify")}
+    movements.update({("sale", "pos"): 2, ("receipt", "wms"): 1, ("sale", "shopify"): 1, ("return", "pos"): 1})
+    assert of(values, "inventory_stock_movements_total") == movements
     assert of(values, "inventory_last_stock_movement_timestamp_seconds") == {(): ts("2026-11-22T14:05:00")}
     # Movements 4 and 5 have no audit_log row.
     assert of(values, "inventory_audit_unlogged_movements") == {(): 2}
 
+    # Every status for every integration, at 0 until its first row: square's first failed
+    # sync then moves its series from 0 to 1, which increase() counts.
     assert of(values, "inventory_integration_sync_runs_total") == {
+        ("shopify", "running"): 0,
         ("shopify", "success"): 2,
         ("shopify", "failed"): 1,
         ("square", "running"): 1,
         ("square", "success"): 1,
+        ("square", "failed"): 0,
     }
     assert of(values, "inventory_integration_sync_conflicts_total") == {("shopify",): 3, ("square",): 0}
     assert of(values, "inventory_integration_last_sync_success_timestamp_seconds") == {

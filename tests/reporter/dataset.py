@@ -10,6 +10,18 @@ Built in on purpose:
 - the business gauges have a gap: no samples on day B+4d (a daily report of that
   day says "no data", and the weekly figures use only the samples that exist);
 - the forecast sums exist only in the previous week ("no data" now, never 0).
+
+and the day X (the current week's last day) holds the known truths of issue 18:
+- a 2-hour outage of the inventory API (OUTAGE): `up` and the probe are 0, no request
+  is served and no request counter sample exists; InventoryTargetDown fires;
+- 5xx bursts (ERROR_BURSTS) and an InventoryAPIHighErrorRatio firing, plus a pending-only
+  episode of the same alert and a pending-only InventoryLowStock (PENDING_ONLY);
+- uneven order volume (ORDERS: busy hours with a low fulfilment, quiet hours with all
+  orders fulfilled); the exporter's trailing-24-hour fulfilment gauge is derived from
+  the same orders;
+- odoo's first failed sync ever (ODOO_FIRST_FAILURE): its status="failed" series
+  appears at 1, as the exporter published it before it knew every status from the start;
+- no enhancer action (the last one is on the day before, verified an hour later).
 """
 
 from __future__ import annotations
@@ -57,7 +69,10 @@ ALERT_EPISODES = {  # (alertname, severity, with ALERTS_FOR_STATE): [(firing sta
     ("InventoryAPIHighErrorRatio", "warning", True): [
         (B + DAY, B + DAY + 30 * MINUTE),
         (B + 3 * DAY, B + 3 * DAY + HOUR),
+        (B + 6 * DAY + 3 * HOUR + 5 * MINUTE, B + 6 * DAY + 3 * HOUR + 20 * MINUTE),
     ],
+    # the outage: 2 hours down, firing after its `for` of 1 minute (pending 2 minutes here)
+    ("InventoryTargetDown", "critical", True): [(B + 6 * DAY + 10 * HOUR + MINUTE, B + 6 * DAY + 12 * HOUR)],
     ("InventoryExporterDown", "critical", False): [(B + 2 * DAY, B + 2 * DAY + 10 * MINUTE)],
     ("InventoryLowStock", "warning", True): [(A + 3 * DAY, A + 3 * DAY + 20 * MINUTE)],
 }
@@ -66,11 +81,54 @@ FAILED_SYNCS = {
     "square": [A + DAY],
 }
 CONFLICTS = {"shopify": [(A + DAY, 4), (B + 3 * DAY, 10)], "square": [(B + 2 * DAY, 2)]}
+# Episodes that stayed pending and never fired: (alertname, severity): [(pending start, end)].
+PENDING_ONLY = {
+    ("InventoryAPIHighErrorRatio", "warning"): [(B + 6 * DAY + 16 * HOUR, B + 6 * DAY + 16 * HOUR + 3 * MINUTE)],
+    ("InventoryLowStock", "warning"): [(B + 6 * DAY + 8 * HOUR, B + 6 * DAY + 8 * HOUR + MINUTE)],
+}
 ACTIONS = {
     ("resync-stale", "success"): [A + 4 * DAY, B + DAY, B + 2 * DAY, B + 5 * DAY],
     ("resync-stale", "failed"): [B + 3 * DAY],
 }
 SQUARE_STALL = (B + 2 * DAY, B + 2 * DAY + 2 * HOUR)
+
+X = B + 6 * DAY  # the day of issue 18's known truths
+OUTAGE = (X + 10 * HOUR, X + 12 * HOUR)  # the inventory API serves nothing
+ERROR_BURSTS = [(X + 3 * HOUR, X + 3 * HOUR + 15 * MINUTE, 3.0), (X + 16 * HOUR, X + 16 * HOUR + 10 * MINUTE, 2.0)]
+ODOO_FIRST_FAILURE = X + 15 * HOUR
+# Verifications of the successful actions: (time, improvement of that action).
+VERIFICATIONS = {
+    "resync-stale": [
+        (A + 4 * DAY + HOUR, 0.2),
+        (B + DAY + HOUR, 0.5),
+        (B + 2 * DAY + HOUR, 0.45),
+        (B + 5 * DAY + HOUR, 0.35),
+    ]
+}
+
+
+def orders_in_hour(channel: str, hour_start: int) -> tuple[int, int]:
+    """(orders created, orders fulfilled) in the hour: created at :10, fulfilled at :40 of the same hour."""
+    if X <= hour_start < X + DAY and channel == "online":
+        busy = 12 <= (hour_start - X) // HOUR < 21
+        return (100, 80) if busy else (5, 5)
+    if channel == "online":
+        return (40, 39) if hour_start < B else (40, 38)
+    return (50, 49)
+
+
+CHANNELS = ("online", "pos")
+ORDER_EVENTS: dict[str, list[tuple[int, int, int]]] = {
+    channel: [(h + 10 * MINUTE, h + 40 * MINUTE, *orders_in_hour(channel, h)) for h in range(START, E, HOUR)]
+    for channel in CHANNELS
+}
+
+
+def orders_between(channel: str, start: float, end: float) -> tuple[int, int]:
+    """Orders created and fulfilled in [start, end): the truth the fulfilment figure reports."""
+    created = sum(c for at, _, c, _ in ORDER_EVENTS[channel] if start <= at < end)
+    fulfilled = sum(f for _, at, _, f in ORDER_EVENTS[channel] if start <= at < end)
+    return created, fulfilled
 
 
 def phase(t: float) -> str:
@@ -107,6 +165,17 @@ def _in_gap(t: float) -> bool:
     return GAP[0] <= t < GAP[1]
 
 
+def in_outage(t: float) -> bool:
+    return OUTAGE[0] <= t < OUTAGE[1]
+
+
+def error_rate(t: float) -> float:
+    """5xx responses per second."""
+    if in_outage(t):
+        return 0.0
+    return ERR_RATE[phase(t)] + sum(extra for start, end, extra in ERROR_BURSTS if start <= t < end)
+
+
 def build_series() -> dict[tuple[str, tuple], list[tuple[int, float]]]:
     series: dict[tuple[str, tuple], list[tuple[int, float]]] = {}
 
@@ -114,22 +183,27 @@ def build_series() -> dict[tuple[str, tuple], list[tuple[int, float]]]:
         series[(name, tuple(sorted(labels.items())))] = list(points)
 
     api = {"job": "inventory-api", "handler": "/stock", "method": "GET"}
+    # During the outage nothing is served and Prometheus cannot scrape the API: no samples.
+    served = [t for t in COUNTER_TIMES if not in_outage(t)]
     add(
         "inventory_api_requests_total",
         {**api, "code": "200"},
-        _counter(COUNTER_TIMES, lambda t: OK_RATE[phase(t)] + _spike(t), 5_000_000),
+        _counter(served, lambda t: 0.0 if in_outage(t) else OK_RATE[phase(t)] + _spike(t), 5_000_000),
     )
-    add(
-        "inventory_api_requests_total",
-        {**api, "code": "500"},
-        _counter(COUNTER_TIMES, lambda t: ERR_RATE[phase(t)], 7_000),
-    )
+    add("inventory_api_requests_total", {**api, "code": "500"}, _counter(served, error_rate, 7_000))
     for index, le in enumerate(LE):
         add(
             "inventory_api_request_duration_seconds_bucket",
             {**api, "le": le},
-            _counter(COUNTER_TIMES, lambda t, i=index: sum(BUCKET_RATES[phase(t)][: i + 1]), 1_000_000 * (index + 1)),
+            _counter(
+                served,
+                lambda t, i=index: 0.0 if in_outage(t) else sum(BUCKET_RATES[phase(t)][: i + 1]),
+                1_000_000 * (index + 1),
+            ),
         )
+    up = [(t, 0.0 if in_outage(t) else 1.0) for t in ALERT_TIMES]  # scraped every minute
+    add("up", {"job": "inventory-api", "instance": "demo:8080"}, up)
+    add("inventory_api_up", {"job": "inventory-exporter", "target": "http://demo:8080/health"}, up)
     add(
         "job:inventory_api_performance_score:weighted_avg5m",
         {"job": "inventory-api"},
@@ -147,7 +221,12 @@ def build_series() -> dict[tuple[str, tuple], list[tuple[int, float]]]:
                 for s, e in episodes:
                     if s - 2 * MINUTE <= t < e:
                         points.append((t, float(s - 2 * MINUTE)))
-            add("ALERTS_FOR_STATE", labels, points)
+            for s, e in PENDING_ONLY.get((alertname, severity), []):
+                points += [(t, float(s)) for t in ALERT_TIMES if s <= t < e]
+            add("ALERTS_FOR_STATE", labels, sorted(points))
+            pending = [t for t in ALERT_TIMES if any(s - 2 * MINUTE <= t < s for s, _ in episodes)]
+            pending += [t for t in ALERT_TIMES for s, e in PENDING_ONLY.get((alertname, severity), []) if s <= t < e]
+            add("ALERTS", {**labels, "alertstate": "pending"}, [(t, 1.0) for t in sorted(pending)])
 
     business_times = [t for t in GAUGE_TIMES if not _in_gap(t)]
     exporter = {"job": "inventory-exporter"}
@@ -177,12 +256,27 @@ def build_series() -> dict[tuple[str, tuple], list[tuple[int, float]]]:
         {**exporter, "location": "wh-east"},
         [(t, 3.0 if phase(t) == "prev" else 2.0 + (t // 300) % 3) for t in business_times],
     )
-    for channel, prev, cur in (("online", 0.97, 0.95), ("pos", 0.99, 0.985)):
+    for channel in CHANNELS:
+        events = ORDER_EVENTS[channel]
+        # DB-derived counters: every order row ever, and those fulfilled, by channel.
         add(
-            "inventory_order_fulfillment_ratio",
+            "inventory_orders_created_total",
             {**exporter, "channel": channel},
-            [(t, prev if phase(t) == "prev" else cur) for t in GAUGE_TIMES],
+            _steps(COUNTER_TIMES, [(at, float(c)) for at, _, c, _ in events], 100_000.0),
         )
+        add(
+            "inventory_orders_fulfilled_total",
+            {**exporter, "channel": channel},
+            _steps(COUNTER_TIMES, [(at, float(f)) for _, at, _, f in events], 90_000.0),
+        )
+        # the exporter's gauge: fulfilled over created in the trailing 24 hours
+        trailing = []
+        for t in GAUGE_TIMES:
+            created = sum(c for at, _, c, _ in events if t - DAY < at <= t)
+            fulfilled = sum(f for _, at, _, f in events if t - DAY < at <= t)
+            if created:
+                trailing.append((t, fulfilled / created))
+        add("inventory_order_fulfillment_ratio", {**exporter, "channel": channel}, trailing)
     prev_times = [t for t in GAUGE_TIMES if phase(t) == "prev"]
     add("inventory_forecast_abs_error_units", exporter, [(t, 120.0 + (t // 300) % 7) for t in prev_times])
     add("inventory_forecast_actual_units", exporter, [(t, 800.0) for t in prev_times])
@@ -231,6 +325,19 @@ def build_series() -> dict[tuple[str, tuple], list[tuple[int, float]]]:
             _steps(GAUGE_TIMES, CONFLICTS[integration], 100.0),
         )
 
+    # odoo syncs hourly and never failed until ODOO_FIRST_FAILURE; the failed series appears at 1.
+    odoo = {**exporter, "integration": "odoo"}
+    add(
+        "inventory_integration_sync_runs_total",
+        {**odoo, "status": "success"},
+        _steps(GAUGE_TIMES, [(h + 5 * MINUTE, 1.0) for h in range(START, E, HOUR)], 300.0),
+    )
+    add(
+        "inventory_integration_sync_runs_total",
+        {**odoo, "status": "failed"},
+        [(t, 1.0) for t in GAUGE_TIMES if t >= ODOO_FIRST_FAILURE],
+    )
+
     enhancer = {"job": "inventory-enhancer"}
     for (rule, outcome), events in ACTIONS.items():
         add(
@@ -238,11 +345,14 @@ def build_series() -> dict[tuple[str, tuple], list[tuple[int, float]]]:
             {**enhancer, "rule": rule, "outcome": outcome},
             _steps(GAUGE_TIMES, [(at, 1.0) for at in events], 10.0),
         )
-    add(
-        "inventory_enhancer_action_improvement_ratio",
-        {**enhancer, "rule": "resync-stale"},
-        [(t, 0.2 if phase(t) == "prev" else (0.5 if t < B + 5 * DAY else 0.35)) for t in GAUGE_TIMES],
-    )
+    # the gauge holds the last verified action's improvement, from the first verification on
+    for rule, verified in VERIFICATIONS.items():
+        points = []
+        for t in GAUGE_TIMES:
+            done = [value for at, value in verified if at <= t]
+            if done:
+                points.append((t, done[-1]))
+        add("inventory_enhancer_action_improvement_ratio", {**enhancer, "rule": rule}, points)
 
     add(
         "inventory_host_cpu_utilization_ratio",

@@ -37,6 +37,16 @@ def _by(series, label: str, fn) -> dict[tuple, float]:
     return out
 
 
+def db_count(points, start: float, end: float) -> float | None:
+    """Events of [start, end) from a database-derived counter: the last value in the period
+    minus the last value before it (31 days back at least); from 0 for a new series."""
+    inside = window(points, end, end - start)
+    if not inside:
+        return None
+    before = window(points, start, max(end - start, 31 * d.DAY))
+    return inside[-1][1] - (before[-1][1] if before else 0.0)
+
+
 def expected(start: float, end: float, capacity: bool = True) -> dict[tuple[str, tuple], float | None]:
     span = end - start
     out: dict[tuple[str, tuple], float | None] = {}
@@ -51,14 +61,22 @@ def expected(start: float, end: float, capacity: bool = True) -> dict[tuple[str,
             put(key, value, labels)
 
     # service
+    # availability: at each point of the subquery, the API is up when every scrape and probe says so
+    probes = [p for _, p in select("up", job="inventory-api")] + [p for _, p in select("inventory_api_up")]
+    moments = []
+    for at in subquery_points(end, span, STEP):
+        present = [v for v in (instant(p, at) for p in probes) if v is not None]
+        if present:
+            moments.append(min(present))
+    put("service.availability_ratio", sum(moments) / len(moments) if moments else None)
     requests = select("inventory_api_requests_total")
     total = _sum(increase(p, end, span) for _, p in requests)
     errors = _sum(increase(p, end, span) for labels, p in requests if labels["code"].startswith("5")) or 0.0
-    availability = None if not total else 1 - errors / total
-    put("service.availability_ratio", availability)
+    success = None if not total else 1 - errors / total
+    put("service.request_success_ratio", success)
     put(
         "service.error_budget_remaining_ratio",
-        None if availability is None else 1 - (1 - availability) / (1 - AVAILABILITY),
+        None if success is None else 1 - (1 - success) / (1 - AVAILABILITY),
     )
     put("service.error_ratio", None if not total else errors / total)
     put("service.request_rate_mean", None if total is None else total / span)
@@ -82,12 +100,12 @@ def expected(start: float, end: float, capacity: bool = True) -> dict[tuple[str,
             continue
         key = (("alertname", labels["alertname"]), ("severity", labels["severity"]))
         firing[key] = count * EVAL
-        state = select("ALERTS_FOR_STATE", alertname=labels["alertname"])
-        if state:
-            values = [v for _, v in window(state[0][1], end, span)]
-            episodes[key] = 1 + sum(1 for a, b in zip(values, values[1:]) if a != b)
-        else:
-            episodes[key] = 1
+        # a firing starts at an evaluation point that sees the alert firing when the one before did not
+        episodes[key] = sum(
+            1
+            for at in subquery_points(end, span, EVAL)
+            if instant(points, at) is not None and instant(points, at - EVAL) is None
+        )
     put_by("service.alert_firing_seconds", firing)
     put_by("service.alert_episodes", episodes)
 
@@ -108,10 +126,13 @@ def expected(start: float, end: float, capacity: bool = True) -> dict[tuple[str,
     ):
         put(key, _sum(_avg(window(p, end, span)) for _, p in select(name)))
     channels = {}
-    for labels, points in select("inventory_order_fulfillment_ratio"):
-        value = _avg(window(points, end, span))
-        if value is not None:
-            channels[(("channel", labels["channel"]),)] = value
+    for labels, points in select("inventory_orders_created_total"):
+        created = db_count(points, start, end)
+        fulfilled_series = select("inventory_orders_fulfilled_total", channel=labels["channel"])
+        fulfilled = db_count(fulfilled_series[0][1], start, end) if fulfilled_series else None
+        if created is not None:
+            ratio = (fulfilled or 0.0) / created if created else math.nan
+            channels[(("channel", labels["channel"]),)] = None if math.isnan(ratio) else ratio
     put_by("business.fulfillment_ratio", channels)
     actual = _sum(_avg(window(p, end, span)) for _, p in select("inventory_forecast_actual_units"))
     for key, name in (
@@ -122,6 +143,9 @@ def expected(start: float, end: float, capacity: bool = True) -> dict[tuple[str,
         put(key, None if numerator is None or not actual else numerator / actual)
 
     # integrations
+    def count_in(points):
+        return db_count(points, start, end)
+
     def avg_in(points):
         return _avg(window(points, end, span))
 
@@ -136,14 +160,12 @@ def expected(start: float, end: float, capacity: bool = True) -> dict[tuple[str,
         if ages:
             stale[(("integration", labels["integration"]),)] = max(ages)
     put_by("integrations.staleness_max_seconds", stale)
-    for key, name in (
-        ("integrations.failed_syncs", "inventory_integration_sync_runs_total"),
-        ("integrations.conflicts", "inventory_integration_sync_conflicts_total"),
-    ):
-        put_by(
-            key,
-            {k: float(round(v)) for k, v in _by(select(name), "integration", lambda p: increase(p, end, span)).items()},
-        )
+    failed = _by(select("inventory_integration_sync_runs_total", status="failed"), "integration", count_in)
+    for labels, points in select("inventory_integration_sync_runs_total"):
+        if window(points, end, span):  # synced in the period without a failure: 0
+            failed.setdefault((("integration", labels["integration"]),), 0.0)
+    put_by("integrations.failed_syncs", failed)
+    put_by("integrations.conflicts", _by(select("inventory_integration_sync_conflicts_total"), "integration", count_in))
 
     # enhancer
     actions = {}
@@ -153,10 +175,10 @@ def expected(start: float, end: float, capacity: bool = True) -> dict[tuple[str,
             actions[(("outcome", labels["outcome"]), ("rule", labels["rule"]))] = float(round(value))
     put_by("enhancer.actions", actions)
     improvement = {}
-    for labels, points in select("inventory_enhancer_action_improvement_ratio"):
-        inside = window(points, end, span)
-        if inside:
-            improvement[(("rule", labels["rule"]),)] = inside[-1][1]
+    for rule, verified in d.VERIFICATIONS.items():
+        inside = [value for at, value in verified if start <= at < end]
+        if inside:  # the last action verified in the period
+            improvement[(("rule", rule),)] = inside[-1]
     put_by("enhancer.improvement_ratio", improvement)
 
     if not capacity:

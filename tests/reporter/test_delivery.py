@@ -199,7 +199,7 @@ def test_email_and_webhook_deliver_the_report(
     assert message["Subject"] == f"Inventory report: {label}"
     assert message["To"] == "ops@example.test, lead@example.test"
     body = message.get_body(("plain",)).get_content()
-    assert "Availability (non-5xx share of requests) fell" in body
+    assert "Availability (share of time up) fell" in body
     assert f"https://reports.example.test/inv/{directory.name}/{directory.name}.html" in body
     assert message.get_body(("html",)).get_content().startswith("<!DOCTYPE html>")
     attachments = list(message.iter_attachments())

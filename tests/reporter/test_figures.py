@@ -93,25 +93,31 @@ def test_every_weekly_figure_matches_the_worked_out_number(weekly):
 def test_known_values_and_no_made_up_zeros(weekly):
     """A few figures spelled out, so the expectations are readable without the model."""
     got = figures_by_key(json.loads((weekly / f"{weekly.name}.json").read_text()))
-    # 0.024 of 12 requests/s failed this week, 0.005 of 10 the week before
+    # the API was down 2 hours of the week's 168; never the week before
     availability = got[("service.availability_ratio", ())]
     assert availability["objective_met"] is False and availability["previous_objective_met"] is True
-    # the spike hour adds successful requests: a little above 1 - 0.002
-    assert 0.998 < availability["value"] < 0.9981 and math.isclose(availability["previous"], 0.9995, rel_tol=1e-4)
+    assert math.isclose(availability["value"], 1 - 2 / 168, rel_tol=1e-9) and availability["previous"] == 1.0
+    # 0.024 of 12 requests/s failed this week (plus two bursts), 0.005 of 10 the week before
+    success = got[("service.request_success_ratio", ())]
+    assert 0.997 < success["value"] < 0.998 and math.isclose(success["previous"], 0.9995, rel_tol=1e-4)
     assert math.isclose(got[("service.request_rate_peak", ())]["value"], 42.0, rel_tol=1e-9)
     assert math.isclose(got[("service.request_rate_peak", ())]["previous"], 20.0, rel_tol=1e-9)
     assert (
         got[("service.alert_firing_seconds", (("alertname", "InventoryAPIHighErrorRatio"), ("severity", "warning")))][
             "value"
         ]
-        == 90 * 60
+        == 105 * 60
     )
+    # three firings; the pending-only episode is none
     assert (
         got[("service.alert_episodes", (("alertname", "InventoryAPIHighErrorRatio"), ("severity", "warning")))]["value"]
-        == 2
+        == 3
     )
     assert got[("integrations.failed_syncs", (("integration", "shopify"),))]["value"] == 5
     assert got[("integrations.failed_syncs", (("integration", "shopify"),))]["previous"] == 2
+    # odoo's first failure ever, and 0 (not "no data") for the week it only succeeded
+    odoo = got[("integrations.failed_syncs", (("integration", "odoo"),))]
+    assert odoo["value"] == 1 and odoo["previous"] == 0
     assert got[("enhancer.actions", (("outcome", "success"), ("rule", "resync-stale")))]["value"] == 3
     # the forecast sums exist only in the previous week: no data now, not 0
     wape = got[("business.forecast_wape_ratio", ())]

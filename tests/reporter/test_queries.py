@@ -47,13 +47,14 @@ def test_templates_use_only_the_documented_placeholders():
 @pytest.mark.parametrize(
     "period, config, filled",
     [
-        (WEEK, DEFAULT, "604800s 604799999ms:300s 604800 300 15"),
-        (SPRING_DAY, FINE, "82800s 82799999ms:60s 82800 60 60"),
-        (HOUR, COARSE, "3600s 3599999ms:3600s 3600 3600 0.5"),
+        (WEEK, DEFAULT, "604800s 604799999ms:300s 604800 300 15 15000ms 604799999ms:15000ms 2678400s"),
+        (SPRING_DAY, FINE, "82800s 82799999ms:60s 82800 60 60 60000ms 82799999ms:60000ms 2678400s"),
+        (HOUR, COARSE, "3600s 3599999ms:3600s 3600 3600 0.5 500ms 3599999ms:500ms 2678400s"),
+        (QUARTER, DEFAULT, "7952400s 7952399999ms:300s 7952400 300 15 15000ms 7952399999ms:15000ms 7952400s"),
     ],
 )
 def test_each_placeholder_is_filled_as_documented(period, config, filled):
-    template = "$w $sub $seconds $step $eval"
+    template = "$w $sub $seconds $step $eval $evalms $esub $before"
     assert set(Template(template).get_identifiers()) == FIGURE_PLACEHOLDERS
     assert render_query(template, period, config) == filled
 

@@ -187,3 +187,33 @@ def test_the_reporter_takes_the_same_prometheus_settings(tmp_path):
     )
     assert settings.auth_headers() == {"Authorization": basic("reporter", PASSWORD)}
     assert settings.concurrency == 4  # the reporter's own keys are still there
+
+
+async def test_the_reporter_queries_a_secured_prometheus_with_its_config(secured_prometheus, tmp_path):
+    # reporter/pipeline.py builds its client from the config's prometheus section.
+    from datetime import UTC, date
+
+    from reporter.config import Config as ReporterConfig
+    from reporter.periods import period_containing
+    from reporter.pipeline import _figures
+
+    secret = tmp_path / "password"
+    secret.write_text(PASSWORD)
+    base = {"prometheus": {"url": secured_prometheus, "retries": 0}, "output": {"directory": str(tmp_path / "out")}}
+    period = period_containing("daily", date(2026, 11, 26), UTC)
+    good = validate_model(
+        ReporterConfig,
+        {
+            **base,
+            "prometheus": {**base["prometheus"], "basic_auth": {"username": "enhancer", "password_file": str(secret)}},
+        },
+        "report.yml",
+    )
+    async with aiohttp.ClientSession() as session:
+        report = await _figures(good, period, session)
+        assert report is not None
+        bad = validate_model(ReporterConfig, base, "report.yml")
+        with pytest.raises(Exception) as refused:
+            await _figures(bad, period, session)
+    assert "401" in str(refused.value)
+    assert PASSWORD not in str(refused.value)
