@@ -300,7 +300,7 @@ class HttpClient:
         async def attempt() -> aiohttp.ClientResponse:
             remaining = self.deadline.remaining()
             if remaining <= 0:
-                raise RemoteError("timeout", f"{what}: the run's time is up")
+                raise RemoteError("timeout", f"{what}: timed out (the run's time is up)")
             timeout = aiohttp.ClientTimeout(
                 total=remaining, sock_connect=self.request_timeout, sock_read=self.request_timeout
             )
@@ -366,7 +366,7 @@ class HttpClient:
     ) -> JsonResponse:
         remaining = self.deadline.remaining()
         if remaining <= 0:
-            raise RemoteError("timeout", f"{method} {self._display_path(url)}: the run's time is up")
+            raise RemoteError("timeout", f"{method} {self._display_path(url)}: timed out (the run's time is up)")
         timeout = aiohttp.ClientTimeout(total=min(self.request_timeout, remaining))
         session = self._session_for_run()
         started = time.perf_counter()

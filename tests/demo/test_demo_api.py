@@ -279,8 +279,18 @@ async def test_reconcile_adjusts_the_mismatching_skus(exporter_stack, db):
         )
     ]
     drift = {f"{sku}@{remote}": -(i + 1) for i, sku in enumerate(skus)}
+    # The remote's count as it is now, frozen: the fake otherwise re-reads the database
+    # every second, and would follow the reconciled database away from its own count.
+    remote_of = {local: remote_id for remote_id, local in DEFAULT_LOCATION_MAP.items()}
+    frozen = {
+        f"{sku}@{remote_of[location]}": [on_hand, reserved]
+        for sku, location, on_hand, reserved in q(
+            db, "SELECT sku, location_id, on_hand, COALESCE(reserved, 0) FROM stock_levels"
+        )
+        if location in remote_of
+    }
     async with aiohttp.ClientSession() as session:
-        async with session.post(fake.make_url("/_control"), json={"drift": drift}) as resp:
+        async with session.post(fake.make_url("/_control"), json={"stock": frozen, "drift": drift}) as resp:
             assert resp.status == 200
     metrics = await _collect(runner, "integration_square")
     key = ("inventory_integration_stock_mismatch_skus", (("integration", "square"), ("location", "store-south")))
