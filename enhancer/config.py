@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from enhancer import templates
+from enhancer.promql import lookback_seconds, shown
 from servicekit.config import (
     ConfigError,
     Duration,
@@ -185,11 +186,20 @@ Action = Annotated[WebhookAction | SilenceAction | LogAction, Field(discriminato
 
 
 class VerifyConfig(Model):
+    """Reading the signal again `after` an action (enhancer/verify.py) and the rule's effect
+    against a counterfactual (enhancer/effect.py)."""
+
+    # at least as long as the rule's query reads back (its largest range, subqueries and
+    # offsets included), so the reading after an action holds no sample from before it
     after: DurationOrZero = 300.0
     better: Literal["lower", "higher"] = "lower"
     min_improvement: float = 0.0
     backoff_after: int = Field(default=3, ge=1)
     backoff_factor: float = Field(default=4.0, ge=1)
+    # share of triggers, chosen at random, held out (not acted on) as the control group
+    holdout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    # verified actions (and held-out triggers, with a holdout) before an effect is published
+    min_actions: int = Field(default=5, ge=2)
 
 
 class RuleConfig(Model):
@@ -302,6 +312,16 @@ def _check(config: Config, source: str | Path) -> None:
             raise ConfigError.at(
                 source, f"{here}.baseline", f"trigger kind {rule.trigger.kind!r} needs a baseline (robust or seasonal)"
             )
+        if rule.verify is not None:
+            reach = lookback_seconds(rule.query)
+            if rule.verify.after < reach:
+                raise ConfigError.at(
+                    source,
+                    f"{here}.verify.after",
+                    f"{shown(rule.verify.after)} is shorter than the {shown(reach)} the rule's query reads back: "
+                    f"the reading after an action would include samples from before it; make it at least "
+                    f"{shown(reach)}",
+                )
         url = config.action_url(rule)
         if url is not None and templates.FIELD.search(url):
             # a label value would choose the path, the query or even the host: the URL is fixed

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import random
 import time
 import uuid
 from collections import Counter
@@ -15,11 +17,12 @@ from enhancer import governance
 from enhancer.actions import ActionResult, ActionSender
 from enhancer.baselines import Baseline, fetch_baselines
 from enhancer.config import Config, RuleConfig
+from enhancer.effect import EffectEstimate
 from enhancer.governance import Candidate, Decision, Outcome
 from enhancer.maintenance import active_window
 from enhancer.state import ActionRow, FencedOut, StateStore
 from enhancer.triggers import Holds, TargetState, check
-from enhancer.verify import backing_off, cooldown_seconds, verify_due
+from enhancer.verify import backing_off, cooldown_seconds, measurement, rule_effect, verify_due
 from servicekit.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailable, target_key
 from servicekit.secrets import redact
 
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("enhancer.engine")
 
 HOUR = 3600.0
+EFFECT_REFRESH = 300.0  # seconds between re-reads of the effect estimates when nothing was verified
 RULE_CONCURRENCY = 8  # rules queried at once; Prometheus shares two cores with everything else
 ACTION_CONCURRENCY = 8  # actions sent at once; each is bounded by its own timeout and retries
 
@@ -56,6 +60,26 @@ class RuleView:
         """The rule's gauge: the highest trusted baseline among its targets."""
         centers = [t.baseline.center for t in self.targets if t.baseline is not None and t.baseline.trusted]
         return max(centers) if centers else None
+
+
+@dataclass
+class VerifiedTally:
+    """What one rule verified since this process started, for the counters a report takes
+    increase() of: per group (acted, held_out), the measurements counted, their sum split
+    by sign (a counter cannot go down) and their sum of squares."""
+
+    count: dict[str, int] = field(default_factory=dict)
+    better: dict[str, float] = field(default_factory=dict)  # sum of the measurements > 0
+    worse: dict[str, float] = field(default_factory=dict)  # minus the sum of those < 0
+    squares: dict[str, float] = field(default_factory=dict)
+
+    def add(self, group: str, value: float) -> None:
+        self.count[group] = self.count.get(group, 0) + 1
+        if value > 0:
+            self.better[group] = self.better.get(group, 0.0) + value
+        elif value < 0:
+            self.worse[group] = self.worse.get(group, 0.0) - value
+        self.squares[group] = self.squares.get(group, 0.0) + value * value
 
 
 @dataclass
@@ -100,6 +124,7 @@ class Engine:
         force_dry_run: bool = False,
         state_retention: float = 30 * 86400.0,
         lease: LeaderLease | None = None,
+        rng: random.Random | None = None,
     ):
         self.config = config
         self.store = store
@@ -123,12 +148,17 @@ class Engine:
         self.lease = lease
         self._wake = asyncio.Event()
         self.improvements: dict[str, float] = {}
+        self.rng = rng or random.Random()  # draws the holdout
+        self.tallies = {rule.name: VerifiedTally() for rule in config.rules}
+        self.effects: dict[str, EffectEstimate] = {}
+        self._effects_read = -math.inf
         if lease is None:
             self._resolve_interrupted()
         else:
             store.fence = lease.fence
             self.improvements = store.last_improvements()
             self._refresh_cooldowns()
+            self.refresh_effects(self.clock())
 
     def maintenance_window(self, now: float | None = None) -> str | None:
         """The maintenance window in force at `now` (default: the engine's clock), if any."""
@@ -149,6 +179,19 @@ class Engine:
             )
         self.improvements = self.store.last_improvements()
         self._refresh_cooldowns()
+        self.refresh_effects(self.clock())
+
+    def refresh_effects(self, now: float) -> None:
+        """Re-estimate every verified rule's effect from its verified rows in the state."""
+        verified = [rule for rule in self.config.rules if rule.verify is not None]
+        rows = self.store.verified_measurements() if verified else []
+        effects = {}
+        for rule in verified:
+            found = rule_effect(rule, [row for row in rows if row.rule == rule.name])
+            if found is not None:
+                effects[rule.name] = found
+        self.effects = effects
+        self._effects_read = now
 
     def renew_lease(self) -> float | None:
         """Acquire or renew the lease; on a new term, settle what the last leader left in flight.
@@ -204,6 +247,7 @@ class Engine:
         if leading and now - self._last_pruned > HOUR:
             self.store.prune(now, self.state_retention)
             self._last_pruned = now
+            self._effects_read = -math.inf  # pruned rows leave the estimates
         due: dict[str, list[ActionRow]] = {}
         for row in self.store.due_verifications(now) if leading else []:
             due.setdefault(row.rule, []).append(row)
@@ -231,6 +275,8 @@ class Engine:
         )
         outcomes = await self._apply(decisions, now)
         self._refresh_cooldowns()
+        if due or not 0 <= now - self._effects_read < EFFECT_REFRESH:
+            self.refresh_effects(now)
 
         report = CycleReport(
             now,
@@ -322,9 +368,12 @@ class Engine:
             self.holds.observe((rule.name, key), False, now)
 
         if due:
-            for verdict in verify_due(self.store, rule, due, values, now):
+            for verdict in verify_due(self.store, rule, due, values, now, baselines):
                 if verdict.improvement is not None:
                     self.improvements[rule.name] = verdict.improvement
+                value = measurement(rule, verdict.value_after, verdict.effect)
+                if value is not None:
+                    self.tallies[rule.name].add("held_out" if verdict.held_out else "acted", value)
         if rule.verify is not None:
             backing = backing_off(self.store.recent_verdicts(rule.name, rule.verify.backoff_after), rule.verify)
             if backing and not view.backing_off:
@@ -381,6 +430,32 @@ class Engine:
                 "now": now,
             }
             until = now + cooldown_seconds(rule, self.views[rule.name].backing_off)
+            if decision.outcome == Outcome.ACT and self._held_out(rule):
+                # the control group: decided like an action, cooldown included, but not sent;
+                # read again after verify.after like an action (spends no budget)
+                assert rule.verify is not None
+                try:
+                    self.store.record_decision(
+                        action_id=uuid.uuid4().hex,
+                        outcome=Outcome.HELD_OUT,
+                        cooldown_until=until,
+                        verify_due_at=now + rule.verify.after,
+                        **common,
+                    )
+                except FencedOut as exc:
+                    log.warning("rule %s target %s: not holding out: %s", rule.name, candidate.target, exc)
+                    break
+                outcomes[Outcome.HELD_OUT] += 1
+                self.outcomes[(rule.name, Outcome.HELD_OUT)] += 1
+                self._logged_suppression.pop(key, None)
+                log.info(
+                    "rule %s target %s: held out (verify.holdout %g), not acted on: %s",
+                    rule.name,
+                    candidate.target,
+                    rule.verify.holdout,
+                    decision.reason,
+                )
+                continue
             if decision.outcome == Outcome.ACT:
                 action_id = uuid.uuid4().hex
                 try:
@@ -464,6 +539,10 @@ class Engine:
             result.detail,
         )
         return outcome
+
+    def _held_out(self, rule: RuleConfig) -> bool:
+        """Whether this trigger of the rule is drawn for its holdout."""
+        return rule.verify is not None and rule.verify.holdout > 0 and self.rng.random() < rule.verify.holdout
 
     def _refresh_cooldowns(self) -> None:
         self.cooldown_until = {mode: self.store.cooldowns(mode) for mode in (False, True)}

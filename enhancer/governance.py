@@ -23,6 +23,9 @@ class Outcome(StrEnum):
     SUPPRESSED_COOLDOWN = "suppressed_cooldown"
     SUPPRESSED_PRIORITY = "suppressed_priority"
     SUPPRESSED_BUDGET = "suppressed_budget"
+    # allowed to act, but drawn for the rule's holdout (verify.holdout): not sent, verified
+    # as an action would be, the control group of the rule's effect (enhancer/effect.py)
+    HELD_OUT = "held_out"
     # governance's verdict only: allowed to send; recorded as SUCCESS or FAILED once sent
     ACT = "act"
 

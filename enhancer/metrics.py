@@ -78,8 +78,53 @@ class EnhancerCollector(Collector):
         )
         improvement = GaugeMetricFamily(
             "inventory_enhancer_action_improvement_ratio",
-            "Signal change after the rule's last verified action; > 0 is better.",
+            "Relative change of the signal from the trigger reading to the reading after the rule's "
+            "last verified action; > 0 is better. Not an effect: an outlier falls back by itself.",
             labels=["rule"],
+        )
+        effect = GaugeMetricFamily(
+            "inventory_enhancer_rule_effect",
+            "Estimated effect of the rule's actions on its signal against the counterfactual "
+            "(the baseline's prediction, or held-out triggers), in the signal's unit, > 0 is better; "
+            "absent until enough actions are verified.",
+            labels=["rule"],
+        )
+        effect_lower = GaugeMetricFamily(
+            "inventory_enhancer_rule_effect_lower",
+            "Lower end of the 95% confidence interval of inventory_enhancer_rule_effect.",
+            labels=["rule"],
+        )
+        effect_upper = GaugeMetricFamily(
+            "inventory_enhancer_rule_effect_upper",
+            "Upper end of the 95% confidence interval of inventory_enhancer_rule_effect.",
+            labels=["rule"],
+        )
+        effect_actions = GaugeMetricFamily(
+            "inventory_enhancer_rule_effect_actions",
+            "Verified actions of the rule (in the state's retention) that its effect estimate uses.",
+            labels=["rule"],
+        )
+        effect_controls = GaugeMetricFamily(
+            "inventory_enhancer_rule_effect_controls",
+            "Held-out triggers of the rule (in the state's retention) that its effect estimate uses.",
+            labels=["rule"],
+        )
+        verified = CounterMetricFamily(
+            "inventory_enhancer_verified_actions",
+            "Actions (group acted) and held-out triggers (group held_out) verified with a measurement "
+            "for the effect, since the enhancer started.",
+            labels=["rule", "group"],
+        )
+        verified_effect = CounterMetricFamily(
+            "inventory_enhancer_verified_effect",
+            "Sum of the verified measurements (effects against the counterfactual), by sign: "
+            "direction better sums those > 0, worse the size of those < 0.",
+            labels=["rule", "group", "direction"],
+        )
+        verified_squares = CounterMetricFamily(
+            "inventory_enhancer_verified_effect_squares",
+            "Sum of the squares of the verified measurements, for a period's confidence interval.",
+            labels=["rule", "group"],
         )
         query_ok = GaugeMetricFamily(
             "inventory_enhancer_rule_query_success", "1 if the rule's last query succeeded.", labels=["rule"]
@@ -104,12 +149,29 @@ class EnhancerCollector(Collector):
             cooldown.add_metric([rule.name], max(remaining.values(), default=0.0))
             if rule.name in engine.improvements:
                 improvement.add_metric([rule.name], engine.improvements[rule.name])
+            estimate = engine.effects.get(rule.name)
+            if rule.verify is not None and estimate is not None:
+                if estimate.effect is not None and estimate.lower is not None and estimate.upper is not None:
+                    effect.add_metric([rule.name], estimate.effect)
+                    effect_lower.add_metric([rule.name], estimate.lower)
+                    effect_upper.add_metric([rule.name], estimate.upper)
+                effect_actions.add_metric([rule.name], estimate.actions)
+                effect_controls.add_metric([rule.name], estimate.controls)
+            if rule.verify is not None:
+                tally = engine.tallies[rule.name]
+                for group in ("acted", "held_out") if rule.verify.holdout > 0 else ("acted",):
+                    verified.add_metric([rule.name, group], tally.count.get(group, 0))
+                    verified_effect.add_metric([rule.name, group, "better"], tally.better.get(group, 0.0))
+                    verified_effect.add_metric([rule.name, group, "worse"], tally.worse.get(group, 0.0))
+                    verified_squares.add_metric([rule.name, group], tally.squares.get(group, 0.0))
             if view.evaluated_at is not None:
                 query_ok.add_metric([rule.name], 0.0 if view.error else 1.0)
             for state in TargetState:
                 targets.add_metric([rule.name, state], sum(1 for t in view.targets if t.state == state))
             backoff.add_metric([rule.name], 1.0 if view.backing_off else 0.0)
         yield from (actions, baseline, cooldown, improvement, query_ok, targets, backoff)
+        yield from (effect, effect_lower, effect_upper, effect_actions, effect_controls)
+        yield from (verified, verified_effect, verified_squares)
 
         cycle = engine.last_cycle
         if cycle is not None:

@@ -76,9 +76,25 @@ def _rule_json(engine: Engine, rule: RuleConfig, now: float) -> dict[str, object
         "error": view.error,
         "baseline": _number(view.baseline),
         "improvement_ratio": _number(engine.improvements.get(rule.name)),
+        "effect": _effect_json(engine, rule),
         "cooldown_remaining_seconds": max(cooldowns.values(), default=0.0),
         "targets": [_target_json(target, cooldowns) for target in view.targets],
     }
+
+
+def _effect_json(engine: Engine, rule: RuleConfig) -> dict[str, object] | None:
+    """The rule's effect estimate; null for a rule without verify. Its `effect`, `lower` and
+    `upper` are null, and `note` says why, until there is enough data."""
+    estimate = engine.effects.get(rule.name)
+    if rule.verify is None or estimate is None:
+        return None
+    data = estimate.as_json()
+    for key in ("effect", "lower", "upper"):
+        value = data[key]
+        data[key] = _number(value) if isinstance(value, float) else None
+    data["holdout"] = rule.verify.holdout
+    data["better"] = rule.verify.better
+    return data
 
 
 def _target_json(target: TargetView, cooldowns: dict[str, float]) -> dict[str, object]:

@@ -47,6 +47,8 @@ from servicekit.prometheus import target_key
 
 # what spends budget, besides actions in flight
 ACTED_OUTCOMES = (Outcome.SUCCESS, Outcome.FAILED, Outcome.DRY_RUN)
+# what is read again after verify.after: actions sent, and triggers held out as their control
+VERIFIED_OUTCOMES = (Outcome.SUCCESS, Outcome.HELD_OUT)
 
 
 class Status(StrEnum):
@@ -82,6 +84,10 @@ actions = Table(
     Column("improved", Boolean),
     # the leader's fencing token when the row was written (enhancer/lease.py); NULL single-instance
     Column("fencing_token", Integer),
+    # what the signal would have been at verification without the action (the baseline's
+    # prediction), and observed minus it signed so that > 0 is better (enhancer/effect.py)
+    Column("counterfactual", Float),
+    Column("effect", Float),
 )
 
 cooldowns = Table(
@@ -132,6 +138,8 @@ class ActionRow:
     improvement: float | None
     improved: bool | None
     fencing_token: int | None = None
+    counterfactual: float | None = None
+    effect: float | None = None
 
     @property
     def target(self) -> str:
@@ -139,6 +147,15 @@ class ActionRow:
 
     def as_json(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class VerifiedMeasurement:
+    rule: str
+    held_out: bool
+    value_after: float
+    counterfactual: float | None
+    effect: float | None
 
 
 class StateStore:
@@ -233,8 +250,11 @@ class StateStore:
         baseline: float | None,
         now: float,
         cooldown_until: float | None = None,
+        verify_due_at: float | None = None,
     ) -> None:
-        """A decision that sends nothing (suppressed or dry run), logged finished at once."""
+        """A decision that sends nothing (suppressed, dry run or held out), logged finished at once.
+
+        A held-out trigger is verified as an action would be: `verify_due_at`."""
         with self.engine.begin() as conn:
             token = self._fenced(conn, True)
             conn.execute(
@@ -250,6 +270,7 @@ class StateStore:
                     baseline=baseline,
                     decided_at=now,
                     finished_at=now,
+                    verify_due_at=verify_due_at,
                     fencing_token=token,
                 )
             )
@@ -290,6 +311,8 @@ class StateStore:
         improvement: float | None,
         improved: bool | None,
         note: str,
+        counterfactual: float | None = None,
+        effect: float | None = None,
     ) -> None:
         with self.engine.begin() as conn:
             self._fenced(conn, False)
@@ -302,6 +325,8 @@ class StateStore:
                     value_after=value_after,
                     improvement=improvement,
                     improved=improved,
+                    counterfactual=counterfactual,
+                    effect=effect,
                     reason=f"{row}; verified: {note}",
                 )
             )
@@ -343,7 +368,7 @@ class StateStore:
                 conn.execute(
                     select(actions)
                     .where(
-                        actions.c.outcome == Outcome.SUCCESS,
+                        actions.c.outcome.in_(VERIFIED_OUTCOMES),
                         actions.c.verify_due_at <= now,
                         actions.c.verified_at.is_(None),
                     )
@@ -364,6 +389,28 @@ class StateStore:
                 .limit(count)
             ).all()
         return [bool(row.improved) for row in rows]
+
+    def verified_measurements(self) -> list[VerifiedMeasurement]:
+        """Every verified action and held-out trigger with a reading after, oldest first
+        (what the rules' effect estimates are made of; rows are pruned with the log)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    actions.c.rule, actions.c.outcome, actions.c.value_after, actions.c.counterfactual, actions.c.effect
+                )
+                .where(
+                    actions.c.outcome.in_(VERIFIED_OUTCOMES),
+                    actions.c.verified_at.is_not(None),
+                    actions.c.value_after.is_not(None),
+                )
+                .order_by(actions.c.seq)
+            ).all()
+        return [
+            VerifiedMeasurement(
+                row.rule, row.outcome == Outcome.HELD_OUT, row.value_after, row.counterfactual, row.effect
+            )
+            for row in rows
+        ]
 
     def last_improvements(self) -> dict[str, float]:
         with self.engine.connect() as conn:
@@ -439,7 +486,15 @@ def _add_fencing_token(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE {actions.name} ADD COLUMN fencing_token INTEGER"))
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((2, _add_fencing_token),)
+def _add_effect(conn: Connection) -> None:
+    """The counterfactual and the effect of each verified action (enhancer/effect.py); NULL on old rows."""
+    present = _columns(conn, actions)
+    for name in ("counterfactual", "effect"):
+        if name not in present:
+            conn.execute(text(f"ALTER TABLE {actions.name} ADD COLUMN {name} FLOAT"))
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((2, _add_fencing_token), (3, _add_effect))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

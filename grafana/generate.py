@@ -1655,9 +1655,11 @@ def enhancer(t: Thresholds) -> Json:
         ),
         bargauge(
             "Improvement after the last verified action",
-            "inventory_enhancer_action_improvement_ratio: change of the signal measured after each "
-            "rule's last verified action, signed so that above 0 is better. Repeated failures raise "
-            "the rule's cooldown (backoff).",
+            "inventory_enhancer_action_improvement_ratio: relative change of the signal from the "
+            "trigger reading to the reading after each rule's last verified action, signed so that "
+            "above 0 is better. Not the action's effect: a rule acts on outliers, which fall back by "
+            "themselves; see Effect of actions. It persists until the next verification. Repeated "
+            "changes at or below 0 raise the rule's cooldown (backoff).",
             [target(f"inventory_enhancer_action_improvement_ratio{{{sel}}}", "{{rule}}")],
             "percentunit",
             w=8,
@@ -1685,6 +1687,25 @@ def enhancer(t: Thresholds) -> Json:
             graph=False,
             name=True,
         ),
+        row("Effect against the counterfactual"),
+        _effect_table(sel),
+        timeseries(
+            "Actions verified per interval",
+            "New verifications per interval (increase of inventory_enhancer_verified_actions_total) "
+            "that measured an effect: acted are actions sent, held_out the triggers held out as the "
+            "control group (verify.holdout). Zero in an interval without any: nothing of an older "
+            "action is counted again.",
+            [
+                target(
+                    f"sum by (rule, group) (increase(inventory_enhancer_verified_actions_total{{{sel}}}"
+                    "[$__rate_interval]))",
+                    "{{rule}} {{group}}",
+                )
+            ],
+            "short",
+            w=10,
+            bars=True,
+        ),
     ]
     return dashboard(
         UID["enhancer"],
@@ -1695,6 +1716,50 @@ def enhancer(t: Thresholds) -> Json:
         [rule],
         [FIRING_ALERTS, ENHANCER_ACTIONS],
     )
+
+
+NOT_ENOUGH_DATA = [{"type": "special", "options": {"match": "nan", "result": {"text": "not enough data", "index": 0}}}]
+
+
+def _effect_table(sel: str) -> Json:
+    """Per rule: the effect estimate, its 95% interval and the counts behind it. A rule
+    without enough verified actions has no effect series; it shows as NaN, "not enough data"."""
+
+    def or_not_enough(metric: str) -> str:
+        return f"{metric}{{{sel}}} or on (rule) (inventory_enhancer_rule_effect_actions{{{sel}}} * NaN)"
+
+    panel = table(
+        "Effect of actions",
+        "inventory_enhancer_rule_effect: the rule's estimated effect on its signal, in the unit of "
+        "its query, above 0 better: the reading after each action against the counterfactual (the "
+        "baseline's median, which an outlier falls back to by itself), or against held-out triggers "
+        "with verify.holdout; lower and upper bound a 95% confidence interval (an interval across "
+        "0: no effect shown). Over the actions verified in the state's retention (30 days). "
+        "'not enough data' until min_actions (5) actions, and as many held-out triggers, are verified.",
+        [
+            target(or_not_enough("inventory_enhancer_rule_effect"), instant=True, table=True),
+            target(or_not_enough("inventory_enhancer_rule_effect_lower"), instant=True, table=True),
+            target(or_not_enough("inventory_enhancer_rule_effect_upper"), instant=True, table=True),
+            target(f"inventory_enhancer_rule_effect_actions{{{sel}}}", instant=True, table=True),
+            target(f"inventory_enhancer_rule_effect_controls{{{sel}}}", instant=True, table=True),
+        ],
+        "short",
+        w=14,
+        h=8,
+        hidden=("Time", "__name__", "instance", "job"),
+        renames={
+            "rule": "Rule",
+            "Value #A": "Effect",
+            "Value #B": "95% lower",
+            "Value #C": "95% upper",
+            "Value #D": "Actions",
+            "Value #E": "Held out",
+        },
+        mappings=NOT_ENOUGH_DATA,
+    )
+    panel["fieldConfig"]["defaults"]["noValue"] = "not enough data"
+    panel["transformations"].insert(0, {"id": "merge", "options": {}})
+    return panel
 
 
 BUILDERS = {

@@ -34,6 +34,10 @@ FIX_AT = END - 120 * MINUTE  # enh_fix drops from 50 to 20
 SEASONAL_AT = END - 2 * HOUR  # seasonal baseline evaluated here
 SEASONAL_WEEKS = 3  # weeks of history for enh_weekly
 SEASONAL_HALF_WINDOW = 40 * MINUTE  # data written around each week's moment
+# enh_outliers{target="o"}: 100 plus noise, with a 3-minute outlier of +60 every 40 minutes
+# that goes away by itself: whatever an action does, its true effect is 0
+OUTLIER_STARTS = [END - 6 * HOUR + i * 40 * MINUTE for i in range(7)]
+OUTLIER_MINUTES, OUTLIER_HEIGHT = 3, 60.0
 
 
 def noise(target: str, t: int) -> float:
@@ -43,6 +47,12 @@ def noise(target: str, t: int) -> float:
             return 200.0
         return 100.0 + (step * 37) % 11 - 5
     return 50.0 + (step * 13) % 7
+
+
+def outliers(t: int) -> float:
+    if any(start <= t < start + OUTLIER_MINUTES * MINUTE for start in OUTLIER_STARTS):
+        return 100.0 + OUTLIER_HEIGHT
+    return 100.0 + ((t // MINUTE) * 37) % 11 - 5
 
 
 def weekly(t: int) -> float:
@@ -77,6 +87,7 @@ def _series() -> list[tuple[str, dict[str, str], list[int], object]]:
         ("enh_stuck", {"target": "y"}, last6h, lambda t: 50.0),
         ("enh_short", {}, list(range(END - 10 * MINUTE, END + 1, MINUTE)), lambda t: 1.0),
         ("enh_weekly", {}, seasonal, weekly),
+        ("enh_outliers", {"target": "o"}, recent, outliers),
     ]
     for loc in range(1, 6):
         series.append(("enh_multi", {"loc": f"l{loc}"}, last6h, lambda t: 1.0))

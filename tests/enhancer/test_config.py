@@ -126,6 +126,26 @@ BAD = [
         "less than or equal to 10",
     ),
     ("poll_interval: 0s\n", "poll_interval", "duration must be positive"),
+    # the reading after the action must not reach back to before it (issue 18)
+    (
+        "rules:\n  - name: mem\n    query: sum(deriv(process_resident_memory_bytes[15m]))\n"
+        "    trigger: {kind: threshold, value: 1}\n    action: {kind: log}\n    verify: {after: 10m}\n",
+        "rules.0.verify.after",
+        "10m is shorter than the 15m the rule's query reads back",
+    ),
+    (
+        "rules:\n  - name: ok\n    query: up\n    trigger: {kind: threshold, value: 1}\n    action: {kind: log}\n"
+        "  - name: sub\n    query: max_over_time(rate(x[5m])[30m:1m] offset 5m)\n"
+        "    trigger: {kind: threshold, value: 1}\n    action: {kind: log}\n    verify: {after: 30m}\n",
+        "rules.1.verify.after",
+        "30m is shorter than the 40m the rule's query reads back",
+    ),
+    (
+        "rules:\n  - name: x\n    query: up\n    trigger: {kind: threshold, value: 1}\n    action: {kind: log}\n"
+        "    verify: {holdout: 1}\n",
+        "rules.0.verify.holdout",
+        "less than 1",
+    ),
     ("prometheus: {url: 'localhost:9090'}\n", "prometheus.url", "must be an http:// or https:// URL"),
 ]
 
@@ -161,3 +181,38 @@ def test_check_config_accepts_the_shipped_file():
     )
     assert result.returncode == 0, result.stderr
     assert "OK (6 rules)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "query, seconds",
+    [
+        ("inventory_low_stock_skus", 0),
+        ("time() - inventory_integration_last_sync_success_timestamp_seconds", 0),
+        ('sum(deriv(process_resident_memory_bytes{job="inventory-api"}[15m]))', 900),
+        ('histogram_quantile(0.95, sum by (le) (rate(x_bucket{job="a[1h]"}[5m])))', 300),  # a string is no range
+        ("rate(x[1h30m])", 5400),
+        ("rate(x[5m] offset 10m)", 900),
+        ("rate(x[1h] offset -10m)", 3000),
+        ("x offset 20m", 1200),
+        ("max_over_time(rate(x[5m])[30m:1m])", 2100),  # the subquery's range plus the range inside it
+        ("max_over_time(rate(x[5m])[30m:1m] offset 10m)", 2700),
+        ("avg_over_time(x[1h:])", 3600),
+        ("max_over_time((rate(a[5m]) + rate(b[10m] offset 5m))[30m:])", 2700),
+        ("rate(x[5m]) # [2h] in a comment", 300),
+        ("rate(x[5m] @ 100 offset 1m)", 360),
+    ],
+)
+def test_how_far_back_a_query_reads(query, seconds):
+    from enhancer.promql import lookback_seconds
+
+    assert lookback_seconds(query) == seconds
+
+
+def test_shipped_rules_verify_no_sooner_than_their_queries_read_back():
+    from enhancer.promql import lookback_seconds
+
+    for rule in load_config(SHIPPED).rules:
+        if rule.verify is not None:
+            assert rule.verify.after >= lookback_seconds(rule.query), rule.name
+    memory = next(r for r in load_config(SHIPPED).rules if r.name == "api-memory-growth-above-baseline")
+    assert memory.verify is not None and memory.verify.after == 900  # deriv(...[15m])

@@ -73,7 +73,10 @@ async def test_metrics_carry_the_contract_names_and_no_target_labels(make_engine
     assert found[("inventory_enhancer_baseline", (("rule", "noise"),))] == pytest.approx(highest)
     assert ("inventory_enhancer_build_info", (("version", "0.1.0"),)) in found
     label_names = {name for (_, labels) in found for name, _ in labels}
-    assert label_names <= {"rule", "outcome", "state", "version", "implementation", "major", "minor", "patchlevel"}
+    assert label_names <= {
+        *("rule", "outcome", "state", "group", "direction"),
+        *("version", "implementation", "major", "minor", "patchlevel"),
+    }
 
     rules = (await (await client.get("/api/v1/rules")).json())["data"]
     po = next(r for r in rules if r["name"] == "po")
@@ -155,6 +158,7 @@ async def test_metric_label_values_are_the_stored_and_documented_strings(make_en
             "suppressed_cooldown",
             "suppressed_priority",
             "suppressed_budget",
+            "held_out",
         },
         "state": {"ok", "pending", "firing", "waiting_baseline", "no_data"},
     }

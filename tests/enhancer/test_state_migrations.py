@@ -97,12 +97,13 @@ def check_migrated(state: str) -> StateStore:
     """Open an old database with the new code: version, columns, rows; then start again."""
     store = StateStore(state)
     assert store.schema_found == 1  # no version table: made before versioning
-    assert versions(store) == [1, 2] == [1, SCHEMA_VERSION]
+    assert versions(store) == [1, 2, 3] == [1, 2, SCHEMA_VERSION]
     assert {table: list(columns) for table, columns in layout(store).items()} == {
         table.name: [column.name for column in table.columns] for table in (actions, cooldowns, schema_versions)
     }
     [old] = store.list_actions()
     assert (old.action_id, old.outcome, old.fencing_token) == ("old1", "success", None)
+    assert (old.counterfactual, old.effect) == (None, None)
     assert store.cooldowns(False) == {("po", "{}"): 4000000000.0}
     # it works as a new one does: write-ahead rows get the next seq
     start_action(store, "new1", rule="po", now=200.0)
@@ -110,7 +111,7 @@ def check_migrated(state: str) -> StateStore:
     store.close()
 
     again = StateStore(state)  # a second start: nothing left to do
-    assert again.schema_found == SCHEMA_VERSION and versions(again) == [1, 2]
+    assert again.schema_found == SCHEMA_VERSION and versions(again) == [1, 2, 3]
     assert len(again.list_actions()) == 2
     return again
 
@@ -168,3 +169,20 @@ async def test_the_cli_exits_2_on_a_database_of_a_newer_enhancer(tmp_path):
     output, _ = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == ExitCode.CONFIG == 2
     assert "state: cannot open" in output.decode() and "schema version 99" in output.decode()
+
+
+def test_a_version_2_database_gains_the_effect_columns(tmp_path):
+    """Version 3 (issue 18): each verified action's counterfactual and effect; old rows keep NULL."""
+    state = str(tmp_path / "v2.db")
+    make_old_database(state, TODAYS_LAYOUT)
+    engine = create_engine(database_url(state))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE enhancer_schema_version (version INTEGER PRIMARY KEY, applied_at FLOAT)"))
+        conn.execute(text("INSERT INTO enhancer_schema_version VALUES (1, 0), (2, 0)"))
+    engine.dispose()
+    store = StateStore(state)
+    assert store.schema_found == 2 and versions(store) == [1, 2, 3]
+    assert {"counterfactual", "effect"} <= set(layout(store)["enhancer_actions"])
+    [old] = store.list_actions()
+    assert (old.counterfactual, old.effect) == (None, None)
+    store.close()
