@@ -201,6 +201,8 @@ def main() -> None:
         port = free_port()
         (tmp / "exporter.yml").write_text(
             f"listen: 127.0.0.1:{port}\ndatabase:\n  url: sqlite:///{db}\n  interval: 1h\nhost:\n  interval: 1h\n"
+            # ready once the first runs are served: the benchmark reads their values
+            "readiness:\n  wait_for: [host, business, analytics]\n"
         )
 
         def start(argv: list[str]) -> None:

@@ -80,7 +80,7 @@ def timed(cls, families):
 snapshot_module.Snapshot.render = classmethod(timed)
 
 async def main():
-    runner = Runner([Synthetic()])
+    runner = Runner([Synthetic()], ready_after=["synthetic"])
     if render_mode == "inline":
         # The reference: the exporter before the render moved to a worker thread. The
         # runner's own publish() runs, only its render executor runs the render in place.
@@ -199,6 +199,8 @@ def saturation(seconds: int, rounds: int, log=print) -> dict:
         port = free_port()
         (tmp / "exporter.yml").write_text(
             f"listen: 127.0.0.1:{port}\ndatabase:\n  url: sqlite:///{db}\n  interval: 1h\nhost:\n  interval: 1h\n"
+            # ready once the first runs are served: the benchmark reads their values
+            "readiness:\n  wait_for: [host, business, analytics]\n"
         )
         exporter = subprocess.Popen(
             pinned(0, [sys.executable, "-m", "exporter", "--config", str(tmp / "exporter.yml")]),

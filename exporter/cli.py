@@ -54,7 +54,10 @@ async def serve(
     telemetry_path: str = DEFAULT_TELEMETRY_PATH,
 ) -> None:
     runner = Runner(
-        build_collectors(config), config.constant_labels, extra_sources=[web_config.families] if web_config else []
+        build_collectors(config),
+        config.constant_labels,
+        extra_sources=[web_config.families] if web_config else [],
+        ready_after=config.readiness.wait_for,
     )
     app = build_app(runner, web_config, telemetry_path)
     web_runner = web.AppRunner(app, access_log=None, handle_signals=False, **SERVER_LIMITS)

@@ -167,6 +167,12 @@ class ApiProbesConfig(Model):
     timeout: Duration = 5.0
 
 
+class ReadinessConfig(Model):
+    # Collectors whose first run /-/ready waits for (business, host, analytics, api_probes,
+    # integration_<name>); by default it waits for none: ready once every collector started.
+    wait_for: list[str] = []
+
+
 class Config(Model):
     listen: str = "0.0.0.0:9877"
     database: DatabaseConfig = DatabaseConfig()
@@ -180,6 +186,30 @@ class Config(Model):
     # Bounded labels added to every metric of this instance (for example tenant),
     # so several exporters can share one Prometheus without clashing.
     constant_labels: dict[str, str] = Field(default_factory=dict)
+    readiness: ReadinessConfig = ReadinessConfig()
+
+    def collector_names(self) -> list[str]:
+        """The collectors this config runs, in the order exporter.collectors builds them."""
+        names = ["host"] if self.host.enabled else []
+        if self.business.enabled:
+            names.append("business")
+        # Analytics reads the reference schema's tables (demand history, receipts, purchase orders).
+        if self.analytics.enabled and self.database.schema_ == REFERENCE_SCHEMA:
+            names.append("analytics")
+        if self.api_probes:
+            names.append("api_probes")
+        return names + [f"integration_{integration.name}" for integration in self.integrations]
+
+    @model_validator(mode="after")
+    def _check_readiness(self) -> Config:
+        planned = self.collector_names()
+        for index, name in enumerate(self.readiness.wait_for):
+            if name not in planned:
+                raise problem_at(
+                    ("readiness", "wait_for", index),
+                    f"no collector {name!r} runs with this config (collectors: {', '.join(planned) or 'none'})",
+                )
+        return self
 
     @field_validator("listen")
     @classmethod

@@ -48,6 +48,7 @@ class CollectorState:
     """What the last run of one collector produced."""
 
     families: list[Metric]
+    started: bool = False  # its first run has begun
     runs: int = 0
     success: bool = False
     duration_seconds: float = 0.0
@@ -62,6 +63,7 @@ class Runner:
         collectors: list[Collector],
         constant_labels: dict[str, str] | None = None,
         extra_sources: list[Callable[[], Iterable[Metric]]] | None = None,
+        ready_after: Iterable[str] = (),
     ):
         self.collectors = collectors
         self.constant_labels = constant_labels or {}
@@ -69,7 +71,18 @@ class Runner:
         # read whenever the snapshot is rendered.
         self.extra_sources = extra_sources or []
         self.states = {c.name: CollectorState(families=[]) for c in collectors}
+        # Ready when a snapshot is served and every collector has started, plus, for the
+        # collectors named here (readiness.wait_for), once a served snapshot holds their
+        # first run. Waiting for all would keep an exporter whose integration takes 30
+        # minutes out of its Service's endpoints, and so unscraped, for 30 minutes.
+        self.ready_after = frozenset(ready_after)
+        unknown = self.ready_after - set(self.states)
+        if unknown:
+            raise ValueError(f"unknown collectors {sorted(unknown)}; collectors: {sorted(self.states)}")
         self.ready = asyncio.Event()
+        # Set once a served snapshot holds every collector's first run (the landing page,
+        # first_run_pending and tests that need every value wait for this, not readiness).
+        self.complete = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         # One render at a time; collectors finishing during a render share the next one.
         # Its own thread: the shared pool may be full of collectors' stuck statements.
@@ -83,6 +96,7 @@ class Runner:
             self._tasks.append(asyncio.create_task(self._loop(collector), name=f"collector-{collector.name}"))
         if not self.collectors:
             self.ready.set()
+            self.complete.set()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -110,8 +124,18 @@ class Runner:
                 next_tick = now + collector.interval - ((now - next_tick) % collector.interval)
             await asyncio.sleep(next_tick - now)
 
+    def pending(self) -> tuple[list[str], list[str]]:
+        """(collectors not started yet, collectors of readiness.wait_for without a first run)."""
+        not_started = sorted(name for name, state in self.states.items() if not state.started)
+        waiting = sorted(name for name in self.ready_after if not self.states[name].runs)
+        return not_started, waiting
+
     async def run_once(self, collector: Collector) -> None:
         state = self.states[collector.name]
+        if not state.started:
+            state.started = True
+            if not self.ready_after and all(s.started for s in self.states.values()):
+                self.ready.set()  # the served snapshot is the one rendered at start
         started = time.perf_counter()
         try:
             families = await asyncio.wait_for(collector.collect(), timeout=collector.timeout)
@@ -163,14 +187,21 @@ class Runner:
             labels=["collector"],
             unit="seconds",
         )
+        pending = GaugeMetricFamily(
+            "inventory_exporter_collector_first_run_pending",
+            "1 until the collector's first run has finished (readiness does not wait for it unless "
+            "readiness.wait_for names it).",
+            labels=["collector"],
+        )
         for name, state in self.states.items():
+            pending.add_metric([name], 0 if state.runs else 1)
             if not state.runs:
                 continue  # not run yet: no sample rather than a false 0
             success.add_metric([name], 1 if state.success else 0)
             duration.add_metric([name], state.duration_seconds)
             if state.last_success_timestamp:
                 last_success.add_metric([name], state.last_success_timestamp)
-        return [build, success, duration, last_success]
+        return [build, success, duration, last_success, pending]
 
     def _families(self) -> list[Metric]:
         families = self._self_metrics()
@@ -190,15 +221,20 @@ class Runner:
             # The families are gathered here, in the loop, so the thread only reads
             # lists nobody changes: collectors build new ones on every run.
             families = self._families()
-            # Ready once a served snapshot holds every collector's first run, not merely
-            # once every collector has run: a run that ends during a render is not in it.
+            # For readiness.wait_for: ready once a served snapshot holds those first runs,
+            # not merely once they ran: a run that ends during a render is not in it.
+            covers_wanted = all(self.states[name].runs for name in self.ready_after) and all(
+                state.started for state in self.states.values()
+            )
             covers_all = all(state.runs for state in self.states.values())
             if self._render_thread is None:
                 self._render_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-render")
             loop = asyncio.get_running_loop()
             self.snapshot = await loop.run_in_executor(self._render_thread, Snapshot.render, families)
-            if covers_all:
+            if covers_wanted:
                 self.ready.set()
+            if covers_all:
+                self.complete.set()
 
     def api_view(self, name: str) -> list[Any] | None:
         """Merge the named JSON view of every collector that offers one."""

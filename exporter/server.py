@@ -41,8 +41,10 @@ async def ready(request: web.Request) -> web.Response:
     runner = request.app[RUNNER_KEY]
     if runner.ready.is_set():
         return web.Response(text="Ready.\n")
-    pending = sorted(name for name, state in runner.states.items() if not state.runs)
-    return web.Response(status=503, text=f"Not ready: waiting for first run of {', '.join(pending)}.\n")
+    not_started, waiting = runner.pending()
+    steps = (("start of", not_started), ("first run of", waiting))
+    reasons = [f"{what} {', '.join(names)}" for what, names in steps if names]
+    return web.Response(status=503, text=f"Not ready: waiting for {'; '.join(reasons) or 'the first snapshot'}.\n")
 
 
 async def api_view(request: web.Request) -> web.Response:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from exporter.business_catalogue import REFERENCE_SCHEMA
 from exporter.collectors.base import Collector, CollectorBase
 
 if TYPE_CHECKING:
@@ -27,22 +26,22 @@ def build_collectors(config: Config) -> list[Collector]:
     from exporter.db import Database
     from exporter.integrations import build_integration_collectors
 
-    collectors: list[Collector] = []
-    if config.host.enabled:
-        collectors.append(HostCollector(config.host))
-    database = Database(config.database.url, timeout=config.database.timeout)
-    if config.business.enabled:
-        collectors.append(BusinessCollector(database, config.database, config.business))
-    if config.analytics.enabled and config.database.schema_ != REFERENCE_SCHEMA:
-        # Its inputs (demand history, receipts, open purchase orders) are reference tables.
+    planned = config.collector_names()
+    if config.analytics.enabled and "analytics" not in planned:
         log.info(
             "analytics off: it reads the reference schema's tables and database.schema is %r; "
             "set analytics.enabled: false to silence this line",
             config.database.schema_,
         )
-    elif config.analytics.enabled:
+    database = Database(config.database.url, timeout=config.database.timeout)
+    collectors: list[Collector] = []
+    if "host" in planned:
+        collectors.append(HostCollector(config.host))
+    if "business" in planned:
+        collectors.append(BusinessCollector(database, config.database, config.business))
+    if "analytics" in planned:
         collectors.append(AnalyticsCollector.from_config(config))
-    if config.api_probes:
+    if "api_probes" in planned:
         collectors.append(ApiProbeCollector(config.api_probes, config.api_probe_settings))
     collectors.extend(build_integration_collectors(config, database))
     return collectors

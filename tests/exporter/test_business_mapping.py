@@ -447,18 +447,19 @@ async def test_the_worked_example_of_the_docs_maps_what_it_says(empty_url):
 
 
 async def test_ready_after_a_failed_first_run_with_the_failure_served(aiohttp_client, tmp_path):
-    """/-/ready means every collector's first run is in the served snapshot, failed or not."""
+    """A failed first run counts as a first run: the snapshot holds the failure, and a
+    readiness.wait_for on the collector is satisfied by it (the exporter is not held back)."""
     from exporter.runner import Runner
     from exporter.server import build_app
 
     url = f"sqlite:///{tmp_path / 'missing.db'}"
     collector = BusinessCollector(Database(url, timeout=2), DatabaseConfig(url=url), BusinessConfig())
-    runner = Runner([collector])
+    runner = Runner([collector], ready_after=["business"])
     client = await aiohttp_client(build_app(runner))
     assert (await client.get("/-/ready")).status == 503
     await runner.start()
     try:
-        await asyncio.wait_for(runner.ready.wait(), 10)
+        await asyncio.wait_for(runner.complete.wait(), 10)
         assert (await client.get("/-/ready")).status == 200
         body = await (await client.get("/metrics")).text()
         assert 'inventory_exporter_collector_success{collector="business"} 0.0' in body

@@ -42,21 +42,84 @@ async def exporter_client(aiohttp_client, sqlite_db, tmp_path):
     await runner.stop()
 
 
-async def test_ready_only_after_every_collector_ran_once(exporter_client):
+async def test_ready_once_every_collector_started_without_waiting_for_first_runs(exporter_client):
     client, runner = exporter_client
     resp = await client.get("/-/ready")
     assert resp.status == 503
-    assert "business" in await resp.text()
+    assert "start of" in await resp.text() and "business" in await resp.text()
     await runner.start()
     await asyncio.wait_for(runner.ready.wait(), 10)
     assert (await client.get("/-/ready")).status == 200
     assert (await client.get("/-/healthy")).status == 200
 
 
+class _HeldCollector(CollectorBase):
+    """A first run that takes as long as the test says (a 30-minute catalogue, shortened)."""
+
+    name = "integration_slow"
+    interval = 3600.0
+    timeout = 60.0
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def collect(self) -> list:
+        await self.release.wait()
+        family = GaugeMetricFamily("inventory_integration_up", "up", labels=["integration"])
+        family.add_metric(["slow"], 1)
+        return [family]
+
+
+async def test_a_slow_first_run_does_not_hold_readiness_back_unless_waited_for(aiohttp_client):
+    # Before: /-/ready waited for every first run, so an exporter whose catalogue takes
+    # 30 minutes left its Service's endpoints, and Prometheus's targets, for 30 minutes.
+    slow = _HeldCollector()
+    runner = Runner([slow, _GrowingCollector()])
+    client = await aiohttp_client(build_app(runner))
+    await runner.start()
+    await asyncio.wait_for(runner.ready.wait(), 10)
+    assert (await client.get("/-/ready")).status == 200
+    body = await (await client.get("/metrics")).text()
+    assert 'inventory_exporter_collector_first_run_pending{collector="integration_slow"} 1.0' in body
+    assert "<td>integration_slow</td><td>pending</td>" in await (await client.get("/")).text()
+    assert not runner.complete.is_set()
+    slow.release.set()
+    await asyncio.wait_for(runner.complete.wait(), 10)
+    body = await (await client.get("/metrics")).text()
+    assert 'inventory_exporter_collector_first_run_pending{collector="integration_slow"} 0.0' in body
+    await runner.stop()
+
+    # readiness.wait_for: the named collector's first run, served, before ready.
+    slow = _HeldCollector()
+    runner = Runner([slow, _GrowingCollector()], ready_after=["integration_slow"])
+    client = await aiohttp_client(build_app(runner))
+    await runner.start()
+    await asyncio.sleep(0.3)
+    resp = await client.get("/-/ready")
+    assert resp.status == 503 and "first run of integration_slow" in await resp.text()
+    slow.release.set()
+    await asyncio.wait_for(runner.ready.wait(), 10)
+    assert 'inventory_integration_up{integration="slow"} 1.0' in runner.snapshot.text.decode()
+    await runner.stop()
+
+
+def test_readiness_wait_for_names_a_collector_of_this_config(tmp_path):
+    config = write_config(tmp_path, "host:\n  enabled: true\nreadiness:\n  wait_for: [host, integration_shopify]\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", "--config", str(config), "--check-config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "readiness.wait_for.1: no collector 'integration_shopify'" in result.stderr
+
+
 async def test_metrics_text_openmetrics_and_gzip(exporter_client):
     client, runner = exporter_client
     await runner.start()
-    await asyncio.wait_for(runner.ready.wait(), 10)
+    await asyncio.wait_for(runner.complete.wait(), 10)
 
     plain = await client.get("/metrics")
     assert plain.headers["Content-Type"].startswith("text/plain; version=0.0.4")
@@ -83,7 +146,7 @@ async def test_failing_collector_drops_its_values_and_others_keep_going(aiohttp_
     runner = Runner(build_collectors(config))
     client = await aiohttp_client(build_app(runner))
     await runner.start()
-    await asyncio.wait_for(runner.ready.wait(), 10)
+    await asyncio.wait_for(runner.complete.wait(), 10)
     text = await (await client.get("/metrics")).text()
     assert 'inventory_exporter_collector_success{collector="business"} 0.0' in text
     assert 'inventory_exporter_collector_success{collector="host"} 1.0' in text
@@ -109,7 +172,7 @@ business:
     runner = Runner(build_collectors(config))
     client = await aiohttp_client(build_app(runner))
     await runner.start()
-    await asyncio.wait_for(runner.ready.wait(), 10)
+    await asyncio.wait_for(runner.complete.wait(), 10)
     page = await (await client.get("/")).text()
     assert "<td>host</td><td>ok</td>" in page
     # The statement fails alone: the collector runs on, the statement is listed with its error.
@@ -144,7 +207,7 @@ async def test_json_views_filter_limit_and_reject_unknown_parameters(aiohttp_cli
     client = await aiohttp_client(build_app(runner))
     assert (await client.get("/api/v1/mismatches")).status == 503  # nothing collected yet
     await runner.start()
-    await asyncio.wait_for(runner.ready.wait(), 5)
+    await asyncio.wait_for(runner.complete.wait(), 5)
     body = await (await client.get("/api/v1/mismatches?integration=square")).json()
     assert [item["sku"] for item in body["data"]] == ["B"]
     body = await (await client.get("/api/v1/mismatches?limit=1")).json()
@@ -174,7 +237,7 @@ async def test_collector_timeout_counts_as_failure_and_scrape_does_not_wait(aioh
     resp = await client.get("/metrics")
     assert resp.status == 200
     assert time.perf_counter() - started < 0.15  # served from the snapshot, not the collector
-    await asyncio.wait_for(runner.ready.wait(), 2)
+    await asyncio.wait_for(runner.complete.wait(), 2)
     assert runner.states["slow"].last_error == "timed out after 0.2s"
     assert 'inventory_exporter_collector_success{collector="slow"} 0.0' in await (await client.get("/metrics")).text()
     await runner.stop()
@@ -224,7 +287,7 @@ async def test_scrape_is_served_while_a_large_snapshot_renders(aiohttp_client):
     await runner.stop()
 
 
-async def test_ready_only_once_the_served_snapshot_holds_every_first_run():
+async def test_complete_only_once_the_served_snapshot_holds_every_first_run():
     big, small = _GrowingCollector(), _GrowingCollector()
     small.name = "small"
     big.series = 50_000
@@ -237,7 +300,7 @@ async def test_ready_only_once_the_served_snapshot_holds_every_first_run():
     # `small` runs while big's snapshot renders: every collector has now run once, but
     # the snapshot being rendered does not hold `small`'s result
     second = asyncio.create_task(runner.run_once(small))
-    await asyncio.wait_for(runner.ready.wait(), 60)
+    await asyncio.wait_for(runner.complete.wait(), 60)
     assert 'inventory_exporter_collector_success{collector="small"} 1.0' in runner.snapshot.text.decode()
     await asyncio.gather(first, second)
 
@@ -284,7 +347,10 @@ async def test_render_does_not_wait_for_a_busy_shared_thread_pool():
 def test_cli_serves_and_shuts_down_cleanly_on_sigterm(sqlite_db, tmp_path):
     load(f"sqlite:///{sqlite_db}", reference_dataset())
     port = free_port()
-    config = write_config(tmp_path, f"listen: 127.0.0.1:{port}\ndatabase:\n  url: sqlite:///{sqlite_db}\n")
+    config = write_config(
+        tmp_path,
+        f"listen: 127.0.0.1:{port}\ndatabase:\n  url: sqlite:///{sqlite_db}\nreadiness:\n  wait_for: [business]\n",
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "exporter", "--config", str(config), "--log-format", "json"],
         cwd=ROOT,
@@ -340,7 +406,9 @@ def test_a_bad_telemetry_path_exits_2(tmp_path, path):
 def test_the_ecosystems_flags_listen_address_telemetry_path_and_log_format(tmp_path, sqlite_db):
     load(f"sqlite:///{sqlite_db}", reference_dataset())
     port = free_port()
-    config = write_config(tmp_path, f"listen: 127.0.0.1:1\ndatabase:\n  url: sqlite:///{sqlite_db}\n")
+    config = write_config(
+        tmp_path, f"listen: 127.0.0.1:1\ndatabase:\n  url: sqlite:///{sqlite_db}\nreadiness:\n  wait_for: [business]\n"
+    )
     proc = subprocess.Popen(
         [
             sys.executable,

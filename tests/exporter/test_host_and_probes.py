@@ -111,7 +111,7 @@ constant_labels:
     runner = Runner(build_collectors(config), config.constant_labels)
     client = await aiohttp_client(build_app(runner))
     await runner.start()
-    await asyncio.wait_for(runner.ready.wait(), 15)
+    await asyncio.wait_for(runner.complete.wait(), 15)
     body = await (await client.get("/metrics")).text()
     assert all(s.success for s in runner.states.values()), runner.states
     for name in (
