@@ -171,6 +171,11 @@ class PrometheusClient:
             series.append(Series(_labels(item.get("metric"), f"result[{i}]"), points))
         return series
 
+    async def api(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        """The `data` of any GET of the HTTP API (path such as /api/v1/series), unparsed:
+        for callers that need every label and NaN as sent (the dashboard renderer)."""
+        return await self._get(path, params)
+
     async def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         where = redact(self.url)  # a URL's password stays out of messages
         attempts = 0
