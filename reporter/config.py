@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 import servicekit.prometheus
 from reporter.cron import parse_cron
 from reporter.figures.catalogue import FIGURE_KEYS
-from servicekit.config import Duration, HttpUrl, Model, load_model, validate_model
+from servicekit.config import Duration, HttpUrl, Model, load_model, problem_at, validate_model
 from servicekit.secrets import Secret, read_secret
 
 PERIOD_KINDS = ("daily", "weekly", "monthly", "quarterly")
@@ -174,6 +174,22 @@ class Config(Model):
     pdf: PdfConfig = PdfConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    # Grafana dashboards drawn into the report, one page each, over the report's period:
+    # the shipped ones by name (overview, business, ...) or paths to dashboard JSON files.
+    dashboards: list[str] = []
+
+    @field_validator("dashboards")
+    @classmethod
+    def _known_dashboards(cls, names: list[str]) -> list[str]:
+        from reporter.dashboards import find_dashboard
+
+        for index, name in enumerate(names):
+            try:
+                find_dashboard(name)
+            except FileNotFoundError:
+                problem = f"no dashboard {name!r}: a name of grafana/dashboards/ or a JSON file"
+                raise problem_at((index,), problem) from None
+        return names
 
     @field_validator("timezone")
     @classmethod

@@ -18,6 +18,7 @@ import aiohttp
 
 from reporter.changes import detect
 from reporter.config import Config
+from reporter.dashboards import find_dashboard, render_dashboards
 from reporter.delivery import Delivery, report_link, send_email, send_webhook
 from reporter.figures.evaluate import compute
 from reporter.outputs import record_delivery, to_csv, to_json, write_archive
@@ -26,6 +27,7 @@ from reporter.prometheus import Prometheus, QueryError
 from reporter.render_html import render
 from reporter.render_pdf import PdfError, chromium_available, html_to_pdf
 from reporter.report import Report
+from servicekit.prometheus import PrometheusUnavailable
 
 log = logging.getLogger("reporter")
 
@@ -61,7 +63,29 @@ async def _figures(config: Config, period: Period, session: aiohttp.ClientSessio
     except QueryError as exc:
         raise ReportFailed(str(exc)) from None
     report.changes = detect(report.figures, config.changes)
+    if config.dashboards:
+        report.dashboards = await _dashboards(config, period, prom)
     return report
+
+
+async def _dashboards(config: Config, period: Period, prom: Prometheus) -> list[tuple[str, str, bytes | None]]:
+    """The configured dashboards over the period, as operators see them in Grafana: PNGs
+    when Chromium is there (a PDF shows them as drawn), else their HTML."""
+    png = chromium_available(config.pdf.chromium)
+    try:
+        rendered = await render_dashboards(
+            [find_dashboard(name) for name in config.dashboards],
+            prom.client,
+            period.start_ts,
+            period.end_ts,
+            png=png,
+            chromium=config.pdf.chromium,
+            timezone_name=config.timezone,
+            width=1200,
+        )
+    except PrometheusUnavailable as exc:
+        raise ReportFailed(f"dashboards: {exc}") from None
+    return [dashboard.as_tuple() for dashboard in rendered]
 
 
 async def _pdf(config: Config, report: Report, html: str) -> bytes | None:

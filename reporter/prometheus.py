@@ -42,6 +42,11 @@ class Prometheus:
         # A report asks ~100 queries; a few at a time keeps a small Prometheus responsive.
         self._slots = asyncio.Semaphore(concurrency)
 
+    @property
+    def client(self) -> PrometheusClient:
+        """The underlying client (auth, TLS, retries), for the dashboard renderer."""
+        return self._client
+
     async def query(self, name: str, promql: str, at: float) -> list[Sample]:
         async with self._slots:
             try:

@@ -7,11 +7,13 @@ Charts are drawn by matplotlib's SVG backend with glyphs as paths (svg.fonttype=
 so no font is loaded from anywhere; the XML prolog, DOCTYPE, metadata and namespace
 URLs are stripped and element ids are prefixed per chart so charts cannot collide.
 A Content-Security-Policy meta tag forbids every fetch and every script.
-Each section is one printed page (A4).
+Each section is one printed page (A4), and so is each dashboard of the config's
+`dashboards` (its PNG, or the renderer's HTML without Chromium).
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 import re
@@ -159,6 +161,15 @@ def _headlines(report: Report) -> list[Figure]:
     return [first[key] for key in HEADLINES if key in first]
 
 
+def _dashboard_picture(title: str, fragment: str, png: bytes | None) -> Markup:
+    """The dashboard's PNG as a data: image (what Grafana shows, also in the PDF), else the
+    renderer's HTML fragment, which escapes every value it draws (reporter/dashboards)."""
+    if png is not None:
+        data = base64.b64encode(png).decode("ascii")
+        return Markup('<img class="dashboard-png" alt="{}" src="data:image/png;base64,{}">').format(title, data)
+    return Markup(fragment)
+
+
 def render(report: Report) -> str:
     charts: dict[str, list[tuple[Chart, Markup]]] = {section: [] for section in report.sections}
     for index, chart in enumerate(report.charts):
@@ -166,6 +177,7 @@ def render(report: Report) -> str:
     return render_page(
         "report.html.j2",
         report=report,
+        dashboards=[(title, _dashboard_picture(title, fragment, png)) for title, fragment, png in report.dashboards],
         headlines=_headlines(report),
         charts=charts,
         titles=SECTIONS,

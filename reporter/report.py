@@ -127,6 +127,9 @@ class Report:
     figures: list[Figure]
     charts: list[Chart]
     changes: list[Change] = field(default_factory=list)
+    # Grafana dashboards drawn over the period (config `dashboards`): title, HTML
+    # fragment, PNG (None without Chromium: the fragment is embedded instead).
+    dashboards: list[tuple[str, str, bytes | None]] = field(default_factory=list)
 
     def section_figures(self, section: str) -> list[Figure]:
         return [f for f in self.figures if f.section == section]

@@ -1,7 +1,9 @@
 """The reporter's HTML pages, from the Jinja2 templates in reporter/templates/.
 
 Autoescape is on for every template: a value is HTML-escaped unless it is Markup, and
-the only Markup is the charts' SVG, drawn by matplotlib and cleaned in render_html.py.
+the only Markup is the charts' SVG, drawn by matplotlib and cleaned in render_html.py,
+and the dashboards of the config's `dashboards`, drawn by reporter/dashboards (which escapes
+every value it draws) or embedded as PNG.
 """
 
 from __future__ import annotations
