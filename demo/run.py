@@ -62,9 +62,22 @@ BASE_PORTS = {
     "sink": 9099,
     "prometheus": 9090,
     "alertmanager": 9093,
+    "dashboards": 3001,
+    "grafana": 3000,
 }
 FAKE_KINDS = ("shopify", "square", "odoo")
-ALL_COMPONENTS = ("seed", "sink", "fakes", "api", "exporter", "alertmanager", "prometheus", "enhancer", "simulator")
+ALL_COMPONENTS = (
+    "seed",
+    "sink",
+    "fakes",
+    "api",
+    "exporter",
+    "alertmanager",
+    "prometheus",
+    "enhancer",
+    "simulator",
+    "dashboards",
+)
 STOP_GRACE_SECONDS = 10.0
 # Restart policy (Restart=on-failure): backoff doubles from INITIAL to MAX while the
 # component keeps dying within STABLE seconds of its start; a longer run resets it.
@@ -549,9 +562,106 @@ def build_components(settings: Settings, args: argparse.Namespace, only: set[str
         if args.no_random_faults:
             argv.append("--no-random-faults")
         components.append(Component("simulator", argv, None))
+    if "dashboards" in only and any(c.name == "prometheus" for c in components):
+        # Every shipped dashboard drawn from the live Prometheus each minute: the demo's
+        # dashboards without Grafana (Grafana too when one is installed: see grafana()).
+        components.append(
+            Component(
+                "dashboards",
+                [
+                    python,
+                    "-m",
+                    "demo.dashboards",
+                    "--prometheus",
+                    settings.url("prometheus"),
+                    "--out",
+                    str(settings.state_dir / "dashboards"),
+                    "--host",
+                    host,
+                    "--port",
+                    str(settings.ports["dashboards"]),
+                    "--every",
+                    "15s" if settings.fast else "60s",
+                ],
+                settings.url("dashboards", "/status.json"),
+            )
+        )
+    if "dashboards" in only and any(c.name == "prometheus" for c in components):
+        grafana = grafana_component(settings)
+        if grafana is not None:
+            components.append(grafana)
     for i, component in enumerate(components):
         component.color = _COLORS[i % len(_COLORS)]
     return components
+
+
+GRAFANA_IMAGE = "grafana/grafana-oss:11.3.0"
+
+
+def grafana_provisioning(settings: Settings, dashboards_path: str, prometheus_url: str) -> Path:
+    """The shipped provisioning (grafana/provisioning) pointed at this demo's Prometheus and
+    at the dashboards' directory as the Grafana process sees it."""
+    directory = settings.state_dir / "grafana" / "provisioning"
+    for kind in ("datasources", "dashboards"):
+        (directory / kind).mkdir(parents=True, exist_ok=True)
+    datasources = yaml.safe_load((ROOT / "grafana/provisioning/datasources/prometheus.yml").read_text())
+    for source in datasources["datasources"]:
+        source["url"] = prometheus_url
+        source["jsonData"]["timeInterval"] = "1s" if settings.fast else "15s"
+    (directory / "datasources" / "prometheus.yml").write_text(yaml.safe_dump(datasources, sort_keys=False))
+    providers = yaml.safe_load((ROOT / "grafana/provisioning/dashboards/inventory.yml").read_text())
+    for provider in providers["providers"]:
+        provider["options"]["path"] = dashboards_path
+    (directory / "dashboards" / "inventory.yml").write_text(yaml.safe_dump(providers, sort_keys=False))
+    return directory
+
+
+def _docker_engine() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def grafana_component(settings: Settings) -> Component | None:
+    """Real Grafana, provisioned with the same datasource and dashboards, when a binary is on
+    PATH or a Docker engine answers; None (the rendered pages only) otherwise."""
+    port = settings.ports["grafana"]
+    env = {
+        "GF_SERVER_HTTP_ADDR": settings.host,
+        "GF_SERVER_HTTP_PORT": str(port),
+        "GF_AUTH_ANONYMOUS_ENABLED": "true",
+        "GF_AUTH_ANONYMOUS_ORG_ROLE": "Viewer",
+        "GF_ANALYTICS_REPORTING_ENABLED": "false",
+        "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+    }
+    binary = shutil.which("grafana") or shutil.which("grafana-server")
+    if binary is not None:
+        provisioning = grafana_provisioning(settings, str(ROOT / "grafana" / "dashboards"), settings.url("prometheus"))
+        data = settings.state_dir / "grafana" / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        env.update(GF_PATHS_PROVISIONING=str(provisioning), GF_PATHS_DATA=str(data))
+        homepath = "/usr/share/grafana"
+        argv = [binary, "server"] if Path(binary).name == "grafana" else [binary]
+        return Component("grafana", [*argv, f"--homepath={homepath}"], settings.url("grafana", "/api/health"), env=env)
+    if _docker_engine():
+        # Host networking: the container reaches the demo's Prometheus on loopback.
+        provisioning = grafana_provisioning(settings, "/var/lib/grafana/dashboards", settings.url("prometheus"))
+        argv = ["docker", "run", "--rm", "--network", "host", "--name", f"inventory-demo-grafana-{port}"]
+        for name, value in env.items():
+            argv += ["-e", f"{name}={value}"]
+        argv += [
+            "-v",
+            f"{provisioning}:/etc/grafana/provisioning:ro",
+            "-v",
+            f"{ROOT / 'grafana' / 'dashboards'}:/var/lib/grafana/dashboards:ro",
+            GRAFANA_IMAGE,
+        ]
+        return Component("grafana", argv, settings.url("grafana", "/api/health"))
+    log("no Grafana binary or Docker engine: the dashboards are served as rendered pages")
+    return None
 
 
 def _sink_summary(settings: Settings, started_at: float) -> None:
@@ -762,6 +872,8 @@ def _banner(settings: Settings, components: list[Component], started_at: float) 
     for name, label, path in (
         ("prometheus", "Prometheus", prometheus_page),
         ("alertmanager", "Alertmanager", "/#/alerts"),
+        ("dashboards", "Dashboards", "/"),
+        ("grafana", "Grafana", "/dashboards"),
         ("exporter", "Exporter", "/"),
         ("enhancer", "Enhancer", "/metrics"),
         ("api", "Inventory API", "/products?limit=5"),

@@ -127,3 +127,32 @@ def _status(url: str) -> int | None:
         return exc.code
     except OSError:
         return None
+
+
+def test_grafana_is_provisioned_with_this_demos_prometheus_and_the_shipped_dashboards(tmp_path, monkeypatch):
+    import yaml
+
+    from demo.run import grafana_component
+
+    settings = _settings(tmp_path)
+    # Neither a Grafana binary nor a Docker engine: the rendered pages only.
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    assert grafana_component(settings) is None
+    # A grafana-server on PATH (a stand-in: this machine has no Grafana package).
+    binary = tmp_path / "bin" / "grafana-server"
+    binary.parent.mkdir()
+    binary.write_text("#!/bin/sh\nexit 0\n")
+    binary.chmod(0o755)
+    monkeypatch.setenv("PATH", str(binary.parent))
+    component = grafana_component(settings)
+    assert component is not None and component.argv[0] == str(binary)
+    assert component.ready_url == settings.url("grafana", "/api/health")
+    provisioning = Path(component.env["GF_PATHS_PROVISIONING"])
+    [source] = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())["datasources"]
+    assert source["url"] == settings.url("prometheus") and source["uid"] == "prometheus"
+    [provider] = yaml.safe_load((provisioning / "dashboards" / "inventory.yml").read_text())["providers"]
+    dashboards = Path(provider["options"]["path"])
+    assert sorted(p.name for p in dashboards.glob("*.json")) == sorted(
+        p.name for p in (Path(__file__).resolve().parents[2] / "grafana" / "dashboards").glob("*.json")
+    )
+    assert component.env["GF_SERVER_HTTP_PORT"] == str(settings.ports["grafana"])
