@@ -1,5 +1,11 @@
 """Actions: HTTP webhook, Alertmanager silence, log-only. Each send is bounded in time
-and attempts, checks the host allowlist first, and carries an Idempotency-Key."""
+and attempts, checks the host allowlist first, and carries an Idempotency-Key.
+
+With a leader lease, every attempt (the first and each retry) and a log action's line
+first asks a guard whether this instance still leads under the fencing token the action
+was recorded with; when it does not, nothing more is sent (ActionResult.fenced). The
+token also goes out in the Enhancer-Fencing-Token header, for a receiver that wants to
+refuse a deposed leader's request outright."""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import datetime as dt
 import json
 import logging
 import ssl
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +32,10 @@ log = logging.getLogger("enhancer.actions")
 MAX_BODY_BYTES = 64 << 10
 # A log action's message (the log line and the action log's detail) is cut to this.
 MAX_MESSAGE_CHARS = 4096
+FENCING_TOKEN_HEADER = "Enhancer-Fencing-Token"
+
+# Asked before each attempt: None while this instance may act, else why it may not.
+Guard = Callable[[], Awaitable[str | None]]
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,15 @@ class ActionResult:
     success: bool
     attempts: int
     detail: str
+    fenced: bool = False  # stopped because this instance no longer holds the lease
+
+
+class Deposed(Exception):
+    """The guard refused an attempt: this instance no longer leads (not retryable)."""
+
+    def __init__(self, problem: str, failed: Exception | None = None):
+        super().__init__(problem)
+        self.failed = failed  # the failure of the attempt before, which is not retried
 
 
 class ActionError(Exception):
@@ -47,8 +66,18 @@ class ActionSender:
         self._alertmanager_ssl: ssl.SSLContext | bool = config.alertmanager.ssl_context() or True
 
     async def send(
-        self, rule: RuleConfig, *, action_id: str, labels: dict[str, str], value: float | None, baseline: float | None
+        self,
+        rule: RuleConfig,
+        *,
+        action_id: str,
+        labels: dict[str, str],
+        value: float | None,
+        baseline: float | None,
+        guard: Guard | None = None,
+        fencing_token: int | None = None,
     ) -> ActionResult:
+        """Send the rule's action. `guard` is asked before every attempt (see the module);
+        `fencing_token` is the token the action is recorded under, sent as a header."""
         context: templates.Fields = {"labels": labels, "value": value, "baseline": baseline, "rule": rule.name}
         action = rule.action
         method: str
@@ -56,6 +85,8 @@ class ActionSender:
         try:
             if isinstance(action, LogAction):
                 message = _cut(templates.render(action.message, **context), MAX_MESSAGE_CHARS)
+                if guard is not None and (problem := await guard()) is not None:
+                    return ActionResult(False, 0, f"not sent: {problem}", fenced=True)
                 log.warning(
                     "action %s: %s",
                     action_id,
@@ -88,8 +119,10 @@ class ActionSender:
         if not host_allowed(url, self.config.allowed_hosts):
             return ActionResult(False, 0, f"not sent: host of {redact(url)} is not in allowed_hosts")
         headers = {"User-Agent": f"inventory-enhancer/{__version__}", **headers, "Idempotency-Key": action_id}
+        if fencing_token is not None:
+            headers[FENCING_TOKEN_HEADER] = str(fencing_token)
         tls = self._alertmanager_ssl if isinstance(action, SilenceAction) and self._to_alertmanager(action) else True
-        return await self._request(method, url, headers, body, action, secrets, tls)
+        return await self._request(method, url, headers, body, action, secrets, tls, guard)
 
     def _to_alertmanager(self, action: SilenceAction) -> bool:
         """Whether the silence goes to alertmanager.url, whose credentials and TLS it then uses."""
@@ -135,10 +168,25 @@ class ActionSender:
         action: WebhookAction | SilenceAction,
         secrets: Sequence[str] = (),
         tls: ssl.SSLContext | bool = True,
+        guard: Guard | None = None,
     ) -> ActionResult:
         attempts = 0
 
         async def attempt() -> ActionResult:
+            # before the first attempt (the action may have waited for a free slot) and every
+            # retry (a backoff, or a freeze of this process, may have outlasted the lease)
+            if guard is not None and (problem := await guard()) is not None:
+                raise Deposed(problem)
+            try:
+                return await send_once()
+            except RetryableError as failed:
+                # asked again before announcing a retry, so that a deposed leader's log never
+                # says "retrying": it stops here, and the new leader's row says "not re-sent"
+                if failed.retry and guard is not None and (problem := await guard()) is not None:
+                    raise Deposed(problem, failed) from None
+                raise
+
+        async def send_once() -> ActionResult:
             nonlocal attempts
             attempts += 1
             try:
@@ -188,6 +236,11 @@ class ActionSender:
             )
         except RetryableError as failed:
             return ActionResult(False, attempts, f"{failed} (after {attempts} attempt{'s' if attempts > 1 else ''})")
+        except Deposed as stopped:
+            if attempts == 0:
+                return ActionResult(False, 0, f"not sent: {stopped}", fenced=True)
+            last = f"{stopped.failed} (attempt {attempts}); " if stopped.failed is not None else ""
+            return ActionResult(False, attempts, f"{last}not retried: {stopped}", fenced=True)
 
 
 def _cut(text: str, limit: int) -> str:

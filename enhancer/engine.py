@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, TypedDict
 
 from enhancer import governance
@@ -35,6 +36,7 @@ HOUR = 3600.0
 EFFECT_REFRESH = 300.0  # seconds between re-reads of the effect estimates when nothing was verified
 RULE_CONCURRENCY = 8  # rules queried at once; Prometheus shares two cores with everything else
 ACTION_CONCURRENCY = 8  # actions sent at once; each is bounded by its own timeout and retries
+READY_CHECKS = ("lease", "first_poll")  # what readiness waits for (Engine.pending)
 
 
 @dataclass
@@ -152,6 +154,11 @@ class Engine:
         self.tallies = {rule.name: VerifiedTally() for rule in config.rules}
         self.effects: dict[str, EffectEstimate] = {}
         self._effects_read = -math.inf
+        # actions this instance stopped (or could not record) because it lost the lease, per rule
+        self.fenced: Counter[str] = Counter()
+        # readiness (server.py): when the first poll cycle began, and whether the lease was tried
+        self.first_poll_started_at: float | None = None
+        self.lease_tried = lease is None
         if lease is None:
             self._resolve_interrupted()
         else:
@@ -167,6 +174,25 @@ class Engine:
     @property
     def is_leader(self) -> bool:
         return self.lease is None or self.lease.is_leader
+
+    @property
+    def role(self) -> str:
+        """single (no lease), leader or standby."""
+        if self.lease is None:
+            return "single"
+        return "leader" if self.lease.is_leader else "standby"
+
+    def pending(self) -> dict[str, str]:
+        """What start-up still waits for, by check; empty once the enhancer is ready.
+
+        The state is open before the server starts (cli.py), so it is never pending here.
+        Leadership is not a check: a standby serves its metrics and API and is ready."""
+        waiting = {}
+        if not self.lease_tried:
+            waiting["lease"] = "the first lease acquisition has not been attempted"
+        if self.first_poll_started_at is None:
+            waiting["first_poll"] = "the first poll cycle has not started"
+        return waiting
 
     def _resolve_interrupted(self) -> None:
         for row in self.store.resolve_interrupted(self.clock()):
@@ -206,6 +232,8 @@ class Engine:
         except Exception:  # the database is unreachable: we cannot prove we lead, so we do not act
             log.exception("lease: cannot reach the state database")
             return None if self.lease.is_leader else self.lease.ttl / 3
+        finally:
+            self.lease_tried = True
         if status.acquired:
             self._logged_suppression.clear()
             try:
@@ -237,6 +265,8 @@ class Engine:
     # -- the cycle -------------------------------------------------------------------------
 
     async def run_cycle(self) -> CycleReport:
+        if self.first_poll_started_at is None:
+            self.first_poll_started_at = self.clock()
         if self.lease is not None:
             self.renew_lease()
         # A standby evaluates (its views and `for` timers stay warm for a takeover) but
@@ -416,7 +446,7 @@ class Engine:
 
     async def _apply(self, decisions: list[Decision], now: float) -> Counter[Outcome]:
         outcomes: Counter[Outcome] = Counter()
-        to_send: list[tuple[Candidate, str]] = []
+        to_send: list[tuple[Candidate, str, int | None]] = []
         for decision in decisions:
             candidate, rule = decision.candidate, decision.candidate.rule
             key = (rule.name, candidate.target)
@@ -459,13 +489,13 @@ class Engine:
             if decision.outcome == Outcome.ACT:
                 action_id = uuid.uuid4().hex
                 try:
-                    self.store.start_action(action_id=action_id, cooldown_until=until, **common)
+                    token = self.store.start_action(action_id=action_id, cooldown_until=until, **common)
                 except FencedOut as exc:
                     # deposed between the lease check and this write: the new leader decides
                     log.warning("rule %s target %s: not acting: %s", rule.name, candidate.target, exc)
                     break
                 self._logged_suppression.pop(key, None)
-                to_send.append((candidate, action_id))
+                to_send.append((candidate, action_id, token))
                 continue
             outcomes[decision.outcome] += 1
             self.outcomes[(rule.name, decision.outcome)] += 1
@@ -483,25 +513,41 @@ class Engine:
 
         limit = asyncio.Semaphore(ACTION_CONCURRENCY)
 
-        async def send(candidate: Candidate, action_id: str) -> Outcome:
+        async def send(candidate: Candidate, action_id: str, token: int | None) -> Outcome:
             async with limit:
-                return await self._send(candidate, action_id, now)
+                return await self._send(candidate, action_id, now, token)
 
-        for outcome in await asyncio.gather(*(send(c, a) for c, a in to_send)):
+        for outcome in await asyncio.gather(*(send(c, a, t) for c, a, t in to_send)):
             outcomes[outcome] += 1
         return outcomes
 
-    async def _send(self, candidate: Candidate, action_id: str, decided_at: float) -> Outcome:
+    async def _still_leading(self, token: int) -> str | None:
+        """The guard of every attempt of an action recorded under `token` (actions.py)."""
+        assert self.lease is not None
+        try:
+            return await asyncio.to_thread(self.lease.confirm, token)
+        except Exception as exc:  # the database is unreachable: we cannot prove we lead
+            return redact(f"cannot confirm the lease (fencing token {token}): {type(exc).__name__}: {exc}")[:300]
+
+    async def _send(self, candidate: Candidate, action_id: str, decided_at: float, token: int | None) -> Outcome:
         rule = candidate.rule
+        guard = None if self.lease is None or token is None else partial(self._still_leading, token)
         try:
             result = await self.sender.send(
-                rule, action_id=action_id, labels=candidate.labels, value=candidate.value, baseline=candidate.baseline
+                rule,
+                action_id=action_id,
+                labels=candidate.labels,
+                value=candidate.value,
+                baseline=candidate.baseline,
+                guard=guard,
+                fencing_token=token,
             )
         except Exception as exc:  # the row is written; it must be finished whatever went wrong
             log.exception("rule %s: action %s raised", rule.name, action_id)
             result = ActionResult(False, 0, redact(f"internal error: {type(exc).__name__}: {exc}")[:500])
         outcome = Outcome.SUCCESS if result.success else Outcome.FAILED
         verify_at = decided_at + rule.verify.after if result.success and rule.verify is not None else None
+        deposed: str | None = None
         try:
             recorded = self.store.finish_action(
                 action_id,
@@ -513,19 +559,30 @@ class Engine:
                 verify_due_at=verify_at,
             )
         except FencedOut as exc:
-            recorded = False
-            log.warning(
-                "rule %s: action %s %s, but this instance was deposed meanwhile: %s", rule.name, action_id, outcome, exc
-            )
+            recorded, deposed = False, str(exc)
         if not recorded:
-            # the new leader has recorded it as failed with an unknown outcome; that row stands
+            # The new leader has resolved the row (failed, outcome unknown, not re-sent) and
+            # that record stands: this log says the same, with what this instance saw.
+            self.fenced[rule.name] += 1
             log.warning(
-                "rule %s: action %s was resolved by the new leader; its %s is not recorded",
+                "rule %s target %s: action %s (fencing token %s) %s after %d attempt(s): %s; "
+                "this instance lost the lease meanwhile (%s): the new leader's record stands: "
+                "failed, outcome unknown, not re-sent (Idempotency-Key %s)",
                 rule.name,
+                candidate.target,
                 action_id,
-                outcome,
+                token,
+                "stopped" if result.fenced else outcome,
+                result.attempts,
+                result.detail,
+                deposed or "the row was already resolved",
+                action_id,
             )
             return Outcome.FAILED
+        if result.fenced:
+            # our token is still current but the lease could not be confirmed (it lapsed, or the
+            # database did not answer): recorded as failed here, as the new leader would
+            self.fenced[rule.name] += 1
         self.outcomes[(rule.name, outcome)] += 1
         level = logging.INFO if result.success else logging.ERROR
         log.log(

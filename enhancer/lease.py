@@ -15,6 +15,15 @@ Why a lease row and not `pg_advisory_lock`:
   sees every write-ahead row the old one managed to commit.
 - Expiry is judged by the database's clock (`clock_timestamp()`), so clock skew between
   enhancer hosts does not matter; only the database's own clock does.
+- The fence reaches the receiver too: before every attempt of an action, the sender asks
+  `confirm(token)` whether it still leads under the token the action was recorded with,
+  and stops when it does not (enhancer/actions.py), so a leader that wakes from a freeze
+  deposed sends nothing more.
+
+Where an advisory lock is right: schema changes. The lease table, like the state's
+tables and migrations, is created under `pg_advisory_xact_lock` (state.lock_schema), so
+that enhancers started together do not race on CREATE TABLE; DDL is transactional, so
+the lock ends with the transaction and nothing needs fencing.
 
 SQLite state stays single-instance: no lease, every write unfenced (cli.py decides).
 """
@@ -45,7 +54,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from enhancer.state import FencedOut, StateStore, metadata
+from enhancer.state import FencedOut, StateStore, lock_schema, metadata
 
 log = logging.getLogger("enhancer.lease")
 
@@ -93,12 +102,15 @@ class LeaderLease:
         self.holder = holder or default_holder()
         self.name = name
         self.token: int | None = None  # our token while we lead
+        self.term: int | None = None  # the token of our latest term, kept after we lose it (messages)
         self.known_token = 0  # the latest token seen, ours or another holder's
         self.known_holder: str | None = None
         self.acquisitions = 0
         self._valid_until = 0.0  # local monotonic bound: at most ttl after the renewal began
         self._now = _db_now(store.engine.dialect.name)
-        lease_table.create(store.engine, checkfirst=True)
+        with store.engine.begin() as conn:
+            lock_schema(conn)  # a pair started together would both CREATE TABLE (state.py)
+            lease_table.create(conn, checkfirst=True)
 
     @property
     def is_leader(self) -> bool:
@@ -187,15 +199,43 @@ class LeaderLease:
         ).first()
         if row is None or self.token is None or row.token != self.token or row.holder != self.holder:
             current = "nobody" if row is None else f"{row.holder} (token {row.token})"
-            raise FencedOut(f"not the leader: fencing token {self.token} is not current; lease held by {current}")
+            mine = "this instance has not led" if self.term is None else f"fencing token {self.term} is not current"
+            raise FencedOut(f"not the leader: {mine}; lease held by {current}")
         if starting and row.expires_at <= row.now:
             raise FencedOut(f"lease expired {row.now - row.expires_at:.1f}s ago; not starting anything")
         return self.token
 
+    def confirm(self, token: int) -> str | None:
+        """Whether this instance may still act under `token`: None if so, else why not.
+
+        Asked before every attempt of an action (enhancer/actions.py), so that an instance
+        frozen or cut off past its TTL sends nothing once it wakes. Two checks, the cheaper
+        first: the local bound (`is_leader`, at most ttl after the last renewal began, on
+        this host's monotonic clock) and the row itself, by the database's clock, which
+        also holds when this host's clock stood still (a suspended VM).
+        """
+        if self.token != token:
+            now = f"{self.known_holder} (token {self.known_token})" if self.known_holder else "nobody"
+            return f"lost the lease: fencing token {token} is not current; lease held by {now}"
+        if not self.is_leader:
+            return f"lease not renewed within its ttl ({self.ttl:g}s): fencing token {token} not confirmed"
+        with self.store.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    lease_table.c.holder, lease_table.c.token, lease_table.c.expires_at, self._now.label("now")
+                ).where(lease_table.c.name == self.name)
+            ).first()
+        if row is None or row.token != token or row.holder != self.holder:
+            current = "nobody" if row is None else f"{row.holder} (token {row.token})"
+            return f"lost the lease: fencing token {token} is not current; lease held by {current}"
+        if row.expires_at <= row.now:
+            return f"lease expired {row.now - row.expires_at:.1f}s ago: fencing token {token} not confirmed"
+        return None
+
     def _won(self, token: int, started: float, *, acquired: bool) -> LeaseStatus:
         if acquired:
             self.acquisitions += 1
-        self.token = self.known_token = token
+        self.token = self.term = self.known_token = token
         self.known_holder = self.holder
         self._valid_until = started + self.ttl
         return LeaseStatus(True, acquired, self.holder, token, self.ttl)

@@ -13,7 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from enhancer import __version__
-from enhancer.engine import Engine
+from enhancer.engine import READY_CHECKS, Engine
 from enhancer.governance import OUTCOMES
 from enhancer.triggers import TargetState
 
@@ -51,6 +51,34 @@ class EnhancerCollector(Collector):
             )
             terms.add_metric([], float(engine.lease.acquisitions))
             yield terms
+            fenced = CounterMetricFamily(
+                "inventory_enhancer_actions_fenced",
+                "Actions this instance stopped sending (before an attempt or a retry), or whose result "
+                "it could not record, because it no longer held the leader lease; the new leader's "
+                "record (failed, outcome unknown, not re-sent) stands.",
+                labels=["rule"],
+            )
+            for rule in engine.config.rules:
+                fenced.add_metric([rule.name], float(engine.fenced[rule.name]))
+            yield fenced
+
+        pending = engine.pending()
+        ready = GaugeMetricFamily(
+            "inventory_enhancer_ready",
+            "1 once the enhancer is ready (/-/ready answers 200): its state is open, the lease has been "
+            "tried and the first poll cycle has started; a standby is ready.",
+        )
+        ready.add_metric([], 0.0 if pending else 1.0)
+        yield ready
+        waiting = GaugeMetricFamily(
+            "inventory_enhancer_ready_pending",
+            "1 for each start-up check readiness still waits for (lease: the first lease acquisition; "
+            "first_poll: the first poll cycle), 0 once done.",
+            labels=["check"],
+        )
+        for check in READY_CHECKS:
+            waiting.add_metric([check], 1.0 if check in pending else 0.0)
+        yield waiting
 
         maintenance = GaugeMetricFamily(
             "inventory_enhancer_maintenance_active",

@@ -23,7 +23,7 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 # Paths the enhancer serves besides its metrics; --web.telemetry-path may not take one.
-RESERVED_PATHS = frozenset({"/-/healthy", "/-/ready", "/api/v1/rules", "/api/v1/actions"})
+RESERVED_PATHS = frozenset({"/-/healthy", "/-/ready", "/api/v1/rules", "/api/v1/actions", "/api/v1/status"})
 
 
 def build_app(
@@ -33,6 +33,7 @@ def build_app(
     app.router.add_get(telemetry_path, _metrics(registry))
     app.router.add_get("/api/v1/rules", _rules(engine))
     app.router.add_get("/api/v1/actions", _actions(engine))
+    app.router.add_get("/api/v1/status", _status(engine))
     app.router.add_get("/-/healthy", _healthy)
     app.router.add_get("/-/ready", _ready(engine))
     return app
@@ -138,16 +139,54 @@ def _actions(engine: Engine) -> Handler:
 
 
 async def _healthy(_request: web.Request) -> web.Response:
+    # Liveness: the process and its event loop answer. Never Prometheus, the database or
+    # leadership: restarting an enhancer because one of those is away helps nothing.
     return web.Response(text="Healthy.\n")
 
 
 def _ready(engine: Engine) -> Handler:
+    """Readiness: serving, the state open (before the server starts), the lease tried and the
+    first poll cycle started. A standby is ready: it serves its metrics and API, and a
+    Service or a rollout must not wait for it to lead. Prometheus being down does not make
+    the enhancer unready either (inventory_enhancer_prometheus_up says so)."""
+
     async def ready(_request: web.Request) -> web.Response:
-        if engine.last_cycle is None:
-            return web.Response(status=503, text="Not ready: no poll cycle has completed yet.\n")
-        return web.Response(text="Ready.\n")
+        pending = engine.pending()
+        if pending:
+            detail = "; ".join(f"{check}: {why}" for check, why in pending.items())
+            return web.Response(status=503, text=f"Not ready: {detail}.\n")
+        return web.Response(text=f"Ready ({engine.role}).\n")
 
     return ready
+
+
+def _status(engine: Engine) -> Handler:
+    async def status(_request: web.Request) -> web.Response:
+        pending = engine.pending()
+        lease = engine.lease
+        cycle = engine.last_cycle
+        data: dict[str, object] = {
+            "ready": not pending,
+            "pending": pending,
+            "role": engine.role,
+            "first_poll_started_at": engine.first_poll_started_at,
+            "last_poll_at": cycle.at if cycle is not None else None,
+            "prometheus_up": engine.prometheus_up,
+            "lease": None
+            if lease is None
+            else {
+                "holder": lease.holder,
+                "leader": lease.is_leader,
+                "token": lease.token,
+                "current_holder": lease.known_holder,
+                "current_token": lease.known_token,
+                "ttl_seconds": lease.ttl,
+                "acquisitions": lease.acquisitions,
+            },
+        }
+        return web.json_response({"status": "success", "data": data})
+
+    return status
 
 
 def _number(value: float | None) -> float | None:

@@ -187,8 +187,9 @@ class StateStore:
         baseline: float | None,
         now: float,
         cooldown_until: float,
-    ) -> None:
-        """Commit the action and its cooldown before anything is sent (write-ahead)."""
+    ) -> int | None:
+        """Commit the action and its cooldown before anything is sent (write-ahead); returns
+        the fencing token it is recorded under (None single-instance), the one it is sent under."""
         with self.engine.begin() as conn:
             token = self._fenced(conn, True)
             conn.execute(
@@ -207,6 +208,7 @@ class StateStore:
                 )
             )
             _set_cooldown(conn, rule, target, dry_run, cooldown_until)
+        return token
 
     def finish_action(
         self,
@@ -295,7 +297,7 @@ class StateStore:
                     outcome=Outcome.FAILED,
                     finished_at=now,
                     reason=(row["reason"] + "; " if row["reason"] else "")
-                    + "outcome unknown: the enhancer stopped while sending; not re-sent "
+                    + f"outcome unknown: {_who_stopped(row['fencing_token'])} while sending; not re-sent "
                     f"(Idempotency-Key {row['action_id']}){by}",
                 )
                 conn.execute(update(actions).where(actions.c.seq == row["seq"]).values(**change))
@@ -445,6 +447,13 @@ class StateStore:
         return ActionRow(labels=labels, **data)
 
 
+def _who_stopped(token: int | None) -> str:
+    if token is None:
+        return "the enhancer stopped"
+    # dead, or alive but deposed: it checks the lease before every attempt and stops (actions.py)
+    return f"the leader with fencing token {token} stopped or lost its lease"
+
+
 def _set_cooldown(conn: Connection, rule: str, target: str, dry_run: bool, until: float) -> None:
     # delete + insert is portable across SQLite and PostgreSQL inside one transaction
     conn.execute(
@@ -461,8 +470,14 @@ def _set_cooldown(conn: Connection, rule: str, target: str, dry_run: bool, until
 # recorded at SCHEMA_VERSION at once, so the tables above must always equal version 1 plus
 # every migration. Each migration checks before it changes: a database from before versioning
 # may already have it, and SQLite commits DDL at once, so a start cut off between a change and
-# its record completes it next time. (Concurrent first starts on one PostgreSQL state are not
-# serialised here.)
+# its record completes it next time.
+#
+# Enhancers that start together on one PostgreSQL state (an active/standby pair brought up at
+# once) are serialised by a transaction-level advisory lock with a fixed key (lock_schema): the
+# first creates or migrates the tables and commits, the others wait for it and then find the
+# schema current. DDL is transactional on PostgreSQL, so nothing is half-done when the lock is
+# released (at commit, rollback, or the end of the session of a process that died). The lease
+# table (enhancer/lease.py) is created under the same lock.
 
 schema_versions = Table(
     "enhancer_schema_version",
@@ -474,6 +489,22 @@ schema_versions = Table(
 
 class SchemaTooNew(Exception):
     """The state database was migrated by a newer enhancer than this one."""
+
+
+# pg_advisory_xact_lock's key for schema changes: "enhschem" as a bigint. Fixed, so that
+# every enhancer version takes the same lock.
+SCHEMA_LOCK_KEY = int.from_bytes(b"enhschem", "big")
+# A start waits at most this long for another one's schema change, then fails (exit 2)
+# with "canceling statement due to lock timeout" rather than hanging.
+SCHEMA_LOCK_TIMEOUT = "60s"
+
+
+def lock_schema(conn: Connection) -> None:
+    """Serialise schema changes on PostgreSQL until this transaction ends; a no-op on SQLite
+    (single-instance, and its writers are serialised by the database file's lock)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"SET LOCAL lock_timeout = '{SCHEMA_LOCK_TIMEOUT}'"))
+        conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
 
 
 def _columns(conn: Connection, table: Table) -> set[str]:
@@ -502,6 +533,7 @@ def migrate(engine: Engine) -> int:
     """Bring the state database to SCHEMA_VERSION; returns the version it was found at
     (0: a new database; 1 also for one made before versioning)."""
     with engine.begin() as conn:
+        lock_schema(conn)  # before looking: another start may be creating or migrating it
         made_before = inspect(conn).has_table(actions.name)
         schema_versions.create(conn, checkfirst=True)
         found = conn.execute(select(func.max(schema_versions.c.version))).scalar()

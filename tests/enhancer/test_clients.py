@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import subprocess
 import tempfile
@@ -215,3 +216,68 @@ async def test_a_webhook_waits_out_retry_after_and_takes_another_4xx_as_final(re
     assert not rejected.success and rejected.attempts == 1
     assert rejected.detail.startswith("HTTP 422") and rejected.detail.endswith("(after 1 attempt)")
     assert len(receiver.to("/rejected")) == 1
+
+
+async def test_a_sender_asks_its_guard_before_every_attempt_and_stops_when_deposed(receiver, session, caplog):
+    """The lease check of a leader (enhancer/lease.py confirm): before the first attempt and
+    before any retry. Refused, nothing more is sent and the result says so (fenced)."""
+    receiver.script("/hook", 503, 503)
+    config = parse_config(
+        {
+            "allowed_hosts": ["127.0.0.1"],
+            "rules": [
+                {
+                    "name": "hook",
+                    "query": "up",
+                    "trigger": {"kind": "threshold", "value": 0},
+                    "action": {"kind": "webhook", "url": f"{receiver.url}/hook", "retries": 2, "backoff": "10ms"},
+                },
+                {
+                    "name": "note",
+                    "query": "up",
+                    "trigger": {"kind": "threshold", "value": 0},
+                    "action": {"kind": "log", "message": "noted"},
+                },
+            ],
+        }
+    )
+    sender = ActionSender(config, session)
+    answers: list[str | None] = []
+    asked = 0
+
+    async def guard() -> str | None:
+        nonlocal asked
+        asked += 1
+        return answers.pop(0) if answers else None
+
+    # deposed before the first attempt (e.g. while waiting for a free slot): nothing sent
+    answers[:] = ["lost the lease: fencing token 1 is not current; lease held by b (token 2)"]
+    before = await sender.send(config.rules[0], action_id="a0", labels={}, value=1.0, baseline=None, guard=guard)
+    assert (before.success, before.attempts, before.fenced) == (False, 0, True)
+    assert before.detail == "not sent: lost the lease: fencing token 1 is not current; lease held by b (token 2)"
+    assert receiver.to("/hook") == []
+
+    # the first attempt fails (503) and the lease is lost meanwhile: no retry, no "retrying" log
+    asked = 0
+    answers[:] = [None, "lost the lease: fencing token 1 is not current; lease held by b (token 2)"]
+    with caplog.at_level(logging.INFO, logger="enhancer.actions"):
+        after = await sender.send(
+            config.rules[0], action_id="a1", labels={}, value=1.0, baseline=None, guard=guard, fencing_token=1
+        )
+    assert (after.success, after.attempts, after.fenced, asked) == (False, 1, True, 2)
+    assert after.detail.startswith("HTTP 503") and "(attempt 1); not retried: lost the lease" in after.detail
+    [request] = receiver.to("/hook")
+    assert request.headers["Idempotency-Key"] == "a1" and request.headers["Enhancer-Fencing-Token"] == "1"
+    assert "retrying" not in caplog.text
+
+    # while the lease holds, the guard is asked before each of the attempts
+    asked = 0
+    receiver.script("/hook", 503)
+    held = await sender.send(config.rules[0], action_id="a2", labels={}, value=1.0, baseline=None, guard=guard)
+    assert (held.success, held.attempts, held.fenced) == (True, 2, False)
+    assert asked == 3  # before attempt 1, after its 503 (before the retry's announcement), before attempt 2
+
+    # a log action is a side effect too
+    answers[:] = ["lease expired 0.5s ago: fencing token 1 not confirmed"]
+    note = await sender.send(config.rules[1], action_id="n1", labels={}, value=1.0, baseline=None, guard=guard)
+    assert (note.success, note.fenced) == (False, True) and note.detail.startswith("not sent: lease expired")

@@ -133,8 +133,9 @@ async def test_a_failing_cycle_shows_no_credential_in_logs_api_or_state(tmp_path
             async with aiohttp.ClientSession() as session:
                 for _ in range(200):
                     try:
-                        async with session.get(base + "/-/ready") as response:
-                            if response.status == 200:
+                        async with session.get(base + "/api/v1/status") as response:
+                            # ready once the first poll has started: wait for it to complete
+                            if response.status == 200 and (await response.json())["data"]["last_poll_at"]:
                                 break
                     except aiohttp.ClientError:
                         pass

@@ -54,11 +54,23 @@ async def test_metrics_carry_the_contract_names_and_no_target_labels(make_engine
     )
     client = await aiohttp_client(build_app(engine, build_registry(engine)))
     assert (await client.get("/-/healthy")).status == 200
-    assert (await client.get("/-/ready")).status == 503
+    response = await client.get("/-/ready")
+    assert response.status == 503
+    assert await response.text() == "Not ready: first_poll: the first poll cycle has not started.\n"
+    status = (await (await client.get("/api/v1/status")).json())["data"]
+    assert status["ready"] is False and status["role"] == "single" and status["lease"] is None
+    assert status["pending"] == {"first_poll": "the first poll cycle has not started"}
+    found = samples(await (await client.get("/metrics")).text())
+    assert found[("inventory_enhancer_ready", ())] == 0
+    assert found[("inventory_enhancer_ready_pending", (("check", "first_poll"),))] == 1
+    assert found[("inventory_enhancer_ready_pending", (("check", "lease"),))] == 0
     await engine.run_cycle()
     clock.advance(4 * MINUTE)
     await engine.run_cycle()
-    assert (await client.get("/-/ready")).status == 200
+    response = await client.get("/-/ready")
+    assert response.status == 200 and await response.text() == "Ready (single).\n"
+    status = (await (await client.get("/api/v1/status")).json())["data"]
+    assert status["ready"] is True and status["pending"] == {} and status["last_poll_at"] == clock.at
 
     text = await (await client.get("/metrics")).text()
     found = samples(text)
@@ -74,7 +86,7 @@ async def test_metrics_carry_the_contract_names_and_no_target_labels(make_engine
     assert ("inventory_enhancer_build_info", (("version", "0.1.0"),)) in found
     label_names = {name for (_, labels) in found for name, _ in labels}
     assert label_names <= {
-        *("rule", "outcome", "state", "group", "direction"),
+        *("rule", "outcome", "state", "group", "direction", "check"),
         *("version", "implementation", "major", "minor", "patchlevel"),
     }
 
@@ -261,8 +273,9 @@ async def test_cli_serves_and_stops_cleanly_on_sigterm(prometheus, receiver, tmp
         async with aiohttp.ClientSession() as session:
             for _ in range(100):
                 try:
-                    async with session.get(f"http://127.0.0.1:{port}/-/ready") as response:
-                        if response.status == 200:
+                    async with session.get(f"http://127.0.0.1:{port}/api/v1/status") as response:
+                        # ready once the first poll has started: wait for it to complete
+                        if response.status == 200 and (await response.json())["data"]["last_poll_at"]:
                             break
                 except aiohttp.ClientError:
                     pass
@@ -306,8 +319,9 @@ async def test_cli_takes_the_ecosystems_flags(prometheus, receiver, tmp_path):
         async with aiohttp.ClientSession() as session:
             for _ in range(100):
                 try:
-                    async with session.get(f"http://127.0.0.1:{port}/-/ready") as response:
-                        if response.status == 200:
+                    async with session.get(f"http://127.0.0.1:{port}/api/v1/status") as response:
+                        # ready once the first poll has started: wait for it to complete
+                        if response.status == 200 and (await response.json())["data"]["last_poll_at"]:
                             break
                 except aiohttp.ClientError:
                     pass

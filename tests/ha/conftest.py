@@ -163,11 +163,13 @@ class WebhookReceiver:
 
     A POST /actions whose body's target is in `hang_targets` is never answered: the
     enhancer that sent it is, for as long as the test likes, in the middle of an action.
+    One whose target is in `delay_targets` is answered 200 after that many seconds.
     """
 
     url: str = ""
     received: list[Received] = field(default_factory=list)
     hang_targets: set[str] = field(default_factory=set)
+    delay_targets: dict[str, float] = field(default_factory=dict)
 
     def start(self) -> None:
         ready = threading.Event()
@@ -178,6 +180,8 @@ class WebhookReceiver:
             self.received.append(Received(time.time(), request.path, dict(request.headers), body))
             if isinstance(body, dict) and body.get("target") in self.hang_targets:
                 await asyncio.sleep(3600)
+            if isinstance(body, dict) and body.get("target") in self.delay_targets:
+                await asyncio.sleep(self.delay_targets[body["target"]])
             return web.json_response({"ok": True})
 
         async def serve() -> None:

@@ -1,10 +1,13 @@
 """Two real enhancer processes on one PostgreSQL state, querying VictoriaMetrics: exactly one
 acts on each decision; kill -9 of the leader in the middle of an action hands over within
-the lease TTL, and every action reaches the webhook exactly once."""
+the lease TTL, and every action reaches the webhook exactly once; a leader frozen (SIGSTOP)
+in the middle of an action wakes deposed, does not retry it, and says what the new leader's
+row says."""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
@@ -22,7 +25,17 @@ TTL = 3.0
 SIGNAL = "ha_enhancer_signal"
 
 
-def enhancer_config(stack: Stack, state_url: str, path) -> None:
+def enhancer_config(
+    stack: Stack,
+    state_url: str,
+    path,
+    *,
+    signal: str = SIGNAL,
+    rule: str = "ha-act",
+    path_suffix: str = "act",
+    timeout: str = "60s",
+    retries: int = 0,
+) -> None:
     path.write_text(
         yaml.safe_dump(
             {
@@ -33,15 +46,16 @@ def enhancer_config(stack: Stack, state_url: str, path) -> None:
                 "lease": {"ttl": f"{TTL:g}s"},
                 "rules": [
                     {
-                        "name": "ha-act",
-                        "query": f"{SIGNAL} > 0",
+                        "name": rule,
+                        "query": f"{signal} > 0",
                         "trigger": {"kind": "threshold", "value": 0},
                         "action": {
                             "kind": "webhook",
-                            "url": stack.receiver.url + "/actions/act",
+                            "url": stack.receiver.url + f"/actions/{path_suffix}",
                             "body": {"target": "{labels.target}"},
-                            "timeout": "60s",
-                            "retries": 0,
+                            "timeout": timeout,
+                            "retries": retries,
+                            "backoff": "200ms",
                         },
                         "cooldown": "1h",
                     }
@@ -157,3 +171,102 @@ def _scenario(stack: Stack, empty_postgres_url: str, leader: Process, standby: P
         ).one()
     store.close()
     assert float(expires) <= float(now)
+
+
+FREEZE_SIGNAL = "ha_freeze_signal"
+
+
+def test_a_leader_frozen_mid_request_wakes_deposed_and_does_not_resend(stack: Stack, empty_postgres_url, tmp_path):
+    """SIGSTOP while the receiver holds the request open; the receiver answers while the
+    leader is frozen (the answer waits in its socket), the lease passes to the other node,
+    then SIGCONT. The old leader times the request out on waking, as its clock says, but asks
+    whether it still leads before retrying, and stops: the receiver has the action once."""
+    config = tmp_path / "enhancer.yml"
+    # timeout 2s < the freeze; two retries that the old code made at once on waking
+    enhancer_config(
+        stack,
+        empty_postgres_url,
+        config,
+        signal=FREEZE_SIGNAL,
+        rule="ha-freeze",
+        path_suffix="freeze",
+        timeout="2s",
+        retries=2,
+    )
+    old = enhancer(stack, "freeze-a", config).start()
+    new = None
+    frozen = False
+    store = StateStore(empty_postgres_url)
+    try:
+        wait_for(lambda: leads(old), timeout=10, message="the first enhancer leading")
+        new = enhancer(stack, "freeze-b", config).start()
+        assert not leads(new)
+
+        def sent(target: str) -> list:
+            return [r for r in stack.receiver.to("/actions/freeze") if r.body["target"] == target]
+
+        stack.receiver.delay_targets["f1"] = 1.0  # answered 200 after 1 s: while the leader is frozen
+        stack.exporter.set(f'{FREEZE_SIGNAL}{{target="f1"}}', 1)
+        wait_for(lambda: sent("f1"), timeout=20, interval=0.01, message="the f1 action sent")
+        old.popen.send_signal(signal.SIGSTOP)
+        frozen = True
+        [request] = sent("f1")
+        assert request.headers["Enhancer-Fencing-Token"] == "1"
+        action_id = request.headers["Idempotency-Key"]
+
+        # the lease passes to the other node, which resolves the action in flight
+        wait_for(lambda: leads(new), timeout=3 * TTL, interval=0.05, message="the other node leading")
+        assert metric_value(scrape(new), "inventory_enhancer_lease_fencing_token") == 2.0
+
+        def resolved():
+            [row] = [r for r in store.list_actions() if r.action_id == action_id]
+            return row if row.status == "finished" else None
+
+        row = wait_for(resolved, timeout=5, message="the frozen leader's action resolved")
+        time.sleep(0.5)
+        old.popen.send_signal(signal.SIGCONT)
+        frozen = False
+
+        line = "the new leader's record stands: failed, outcome unknown, not re-sent"
+        wait_for(lambda: line in old.log_tail(), timeout=10, message="the old leader's log of the stop")
+        time.sleep(2)  # the old code's retries (backoff 200 ms) would have come by now
+
+        # the receiver has the action once: the old leader stopped, the new one never re-sends
+        assert len(sent("f1")) == 1
+        # the row and the old leader's log agree: failed, outcome unknown, not re-sent
+        assert (row.outcome, row.fencing_token) == ("failed", 1)
+        assert "outcome unknown: the leader with fencing token 1 stopped or lost its lease" in row.reason
+        assert f"not re-sent (Idempotency-Key {action_id}); resolved by the leader with fencing token 2" in row.reason
+        [final] = [r for r in store.list_actions() if r.action_id == action_id]
+        assert final == row  # the old leader's late write was refused
+        log = (stack.directory / "enhancer-freeze-a.log").read_text()
+        [stop_line] = [entry for entry in log.splitlines() if line in entry]
+        assert f"action {action_id} (fencing token 1)" in stop_line
+        assert "fencing token 1 is not current; lease held by" in stop_line and "(token 2)" in stop_line
+        assert "fencing token None" not in log and "retrying in" not in log
+        assert "lease: lost to" in log
+        # ... and its metrics: a standby now, one fenced action, nothing counted as sent
+        old_metrics = scrape(old)
+        assert metric_value(old_metrics, "inventory_enhancer_is_leader") == 0.0
+        assert metric_value(old_metrics, "inventory_enhancer_actions_fenced_total", 'rule="ha-freeze"') == 1.0
+        for outcome in ("success", "failed"):
+            labels = f'outcome="{outcome}",rule="ha-freeze"'
+            assert metric_value(old_metrics, "inventory_enhancer_actions_total", labels) == 0.0
+        # both nodes are ready: the standby serves its metrics and API
+        assert http_text(old.ready_url) == "Ready (standby).\n"
+        assert http_text(new.ready_url) == "Ready (leader).\n"
+
+        # the new leader acts on what comes next, once, under its token
+        stack.exporter.set(f'{FREEZE_SIGNAL}{{target="f2"}}', 1)
+        wait_for(lambda: sent("f2"), timeout=20, interval=0.1, message="the f2 action")
+        time.sleep(2)
+        assert [r.headers["Enhancer-Fencing-Token"] for r in sent("f2")] == ["2"]
+        assert len(sent("f1")) == 1
+    finally:
+        if frozen:
+            old.popen.send_signal(signal.SIGCONT)
+        store.close()
+        stack.receiver.delay_targets.clear()
+        if new is not None:
+            new.stop()
+        old.stop()

@@ -106,3 +106,28 @@ def test_a_renew_interval_not_below_the_ttl_is_a_config_error():
         parse_config({"lease": {"ttl": "10s", "renew_interval": "10s"}}, "enhancer.yml")
     assert str(error.value).startswith("enhancer.yml: lease.renew_interval: must be above 0 and below lease.ttl")
     assert parse_config({}).lease.ttl == 15.0
+
+
+def test_confirm_answers_whether_an_action_may_still_be_sent_and_messages_name_the_lost_token(pair):
+    (old_store, new_store), (old, new) = pair
+    old.acquire()
+    start(old_store, "a1")
+    assert old.confirm(1) is None  # held under token 1, unexpired by the database's clock
+    assert old.confirm(7) == "lost the lease: fencing token 7 is not current; lease held by enhancer-0 (token 1)"
+    time.sleep(1.1)  # the old leader stalls past its TTL
+    assert old.confirm(1).startswith("lease not renewed within its ttl (1s)")  # the local bound first
+    assert new.acquire().acquired
+    assert not old.acquire().leader  # it wakes and sees the row: token None, term still 1
+    assert old.confirm(1) == "lost the lease: fencing token 1 is not current; lease held by enhancer-1 (token 2)"
+    # the refused write names the token it acted under, never "None"
+    with pytest.raises(FencedOut) as refused:
+        old_store.finish_action(
+            "a1", outcome="success", reason="why", attempts=1, detail="200", now=210.0, verify_due_at=None
+        )
+    assert str(refused.value) == ("not the leader: fencing token 1 is not current; lease held by enhancer-1 (token 2)")
+    # a frozen leader whose local clock stood still: the row, by the database's clock, decides
+    new._valid_until = time.monotonic() + 60  # as if this host's clock had not moved
+    new_store.engine.dispose()
+    with new_store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE enhancer_lease SET expires_at = expires_at - 10")
+    assert new.confirm(2).startswith("lease expired ")
