@@ -1,15 +1,23 @@
-"""Forecast accuracy over the last N days of the history, as sums PromQL can divide.
+"""Forecast accuracy as sums PromQL and the reporter can divide.
 
-The forecast is refitted on the days before the window (method chosen on those days
-too) and held flat over the window, as it would have been used for ordering; it is
-compared with what actually sold each day of the window:
+Two measures, both summed over all series:
+
+- the trailing window (`accuracy_sums`): the last N days of the history are forecast
+  from the days before them (method chosen on those days too), the forecast held flat
+  over the window as it would have been used for ordering. A live view for dashboards;
+  consecutive windows overlap, so averaging it over time is no WAPE of a period.
+- the last closed day (`day_ahead_sums`): the one-day-ahead forecast of that day, fitted
+  on the days before it, against what sold that day. Each day is measured once, so a
+  period's WAPE is the sum of its days' absolute errors over the sum of their actuals
+  (the reporter's business.forecast_wape_ratio).
+
+Each measure is three sums:
 
     abs_error = sum over series and days of |forecast - actual|
     actual    = sum of actual demand
     error     = sum of (forecast - actual)        (> 0: over-forecast)
 
-WAPE = abs_error / actual and bias = error / actual, computed in PromQL from the
-exported sums so they can be aggregated over instances and time.
+WAPE = abs_error / actual and bias = error / actual.
 """
 
 from __future__ import annotations
@@ -39,3 +47,16 @@ def accuracy_sums(
         actual=float(actual.sum()),
         error=float(difference.sum()),
     )
+
+
+def day_ahead_sums(
+    demand: np.ndarray, ses_alpha: float, croston_alpha: float, intermittent_zero_share: float
+) -> AccuracySums:
+    """The last day of `demand` (series x days, oldest first) against its one-day-ahead forecast.
+
+    The forecast is the one fitted on all the days before it (method chosen on them),
+    the number that would have been used to order on that day. Needs two days at least.
+    """
+    if demand.shape[1] < 2:
+        raise ValueError("a one-day-ahead forecast needs at least one day before the day measured")
+    return accuracy_sums(demand, 1, ses_alpha, croston_alpha, intermittent_zero_share)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from exporter.analytics.accuracy import AccuracySums, accuracy_sums
+from exporter.analytics.accuracy import AccuracySums, accuracy_sums, day_ahead_sums
 from exporter.analytics.config import AnalyticsConfig
 from exporter.analytics.demand import (
     RECEIVED_AT_PROBE,
@@ -70,6 +70,14 @@ class AnalyticsResult:
     quantity: np.ndarray  # recommended units per series, 0 = no recommendation
     accuracy: AccuracySums | None  # None when the history is not longer than the window
     recommendations: list[dict[str, Any]]
+    # The last closed day (yesterday, UTC) against its one-day-ahead forecast; the day is
+    # window.today - 1 day (day_accuracy_day).
+    day_accuracy: AccuracySums | None = None
+
+    @property
+    def day_accuracy_day(self) -> date:
+        """The UTC day day_accuracy describes: the last day of the history."""
+        return self.window.today - timedelta(days=1)
 
     def per_location(self, values: np.ndarray) -> np.ndarray:
         """Sum of a per-series array for each of series.location_names."""
@@ -242,6 +250,8 @@ def compute(
             config.croston_alpha,
             config.intermittent_zero_share,
         )
+    # history_days >= 2 (config), so the last day always has days before it.
+    day_accuracy = day_ahead_sums(demand.values, config.ses_alpha, config.croston_alpha, config.intermittent_zero_share)
 
     # Stable order for the API: by location, then SKU.
     recommended = np.array(
@@ -284,4 +294,5 @@ def compute(
         quantity=quantity,
         accuracy=accuracy,
         recommendations=views,
+        day_accuracy=day_accuracy,
     )

@@ -8,7 +8,7 @@ Metrics are per location at most; which SKUs to order goes to /api/v1/recommenda
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import numpy as np
@@ -169,18 +169,40 @@ def _gap_families(result: AnalyticsResult, tolerance: float) -> list[Metric]:
 
 
 def _accuracy_families(result: AnalyticsResult, window: int) -> list[Metric]:
-    """Backtest sums over the accuracy window; none when the history is not longer than it."""
-    if result.accuracy is None:
-        return []
+    """Backtest sums over the accuracy window (none when the history is not longer than it),
+    and the last closed day's one-day-ahead sums."""
     families: list[Metric] = []
-    for name, value, meaning in (
-        ("inventory_forecast_abs_error_units", result.accuracy.abs_error, "sum of |forecast - actual|"),
-        ("inventory_forecast_actual_units", result.accuracy.actual, "sum of actual daily demand"),
-        ("inventory_forecast_error_units", result.accuracy.error, "sum of forecast - actual (> 0: over)"),
-    ):
-        family = GaugeMetricFamily(name, f"Over the last {window} days, forecast made before them: {meaning}.")
-        family.add_metric([], value)
-        families.append(family)
+    if result.accuracy is not None:
+        for name, value, meaning in (
+            ("inventory_forecast_abs_error_units", result.accuracy.abs_error, "sum of |forecast - actual|"),
+            ("inventory_forecast_actual_units", result.accuracy.actual, "sum of actual daily demand"),
+            ("inventory_forecast_error_units", result.accuracy.error, "sum of forecast - actual (> 0: over)"),
+        ):
+            family = GaugeMetricFamily(name, f"Over the last {window} days, forecast made before them: {meaning}.")
+            family.add_metric([], value)
+            families.append(family)
+    if result.day_accuracy is not None:
+        # One series per day (label `day`): a report sums the days of its period, each once.
+        day = result.day_accuracy_day
+        for name, value, meaning in (
+            ("inventory_forecast_day_abs_error_units", result.day_accuracy.abs_error, "sum of |forecast - actual|"),
+            ("inventory_forecast_day_actual_units", result.day_accuracy.actual, "sum of actual demand"),
+            ("inventory_forecast_day_error_units", result.day_accuracy.error, "sum of forecast - actual (> 0: over)"),
+        ):
+            family = GaugeMetricFamily(
+                name,
+                f"The last closed UTC day (label day), forecast fitted on the days before it: {meaning}.",
+                labels=["day"],
+            )
+            family.add_metric([day.isoformat()], value)
+            families.append(family)
+        start = GaugeMetricFamily(
+            "inventory_forecast_day_timestamp_seconds",
+            "Start (Unix time, 00:00 UTC) of the day the inventory_forecast_day_* sums describe.",
+            unit="seconds",
+        )
+        start.add_metric([], datetime.combine(day, time(), tzinfo=UTC).timestamp())
+        families.append(start)
     return families
 
 

@@ -1,7 +1,9 @@
 """Every figure and chart of a report, as data: its key, section, unit, PromQL and objective.
 
 A figure is evaluated once at the period's end (or start) with a range of exactly the
-period's length, so each period sees only its own samples (reporter/figures/evaluate.py).
+period's length, so each period sees only its own samples (reporter/figures/evaluate.py);
+a figure with day_sums (forecast WAPE and bias) instead reads its period's days' sums,
+published in the two days after each day ($wdays).
 The PromQL is a string.Template; its placeholders:
   $w       the period as a range, e.g. 604800s
   $sub     a subquery over the period at the report resolution, e.g. 604799999ms:300s
@@ -14,6 +16,9 @@ The PromQL is a string.Template; its placeholders:
   $esub    a subquery over the period at the rule evaluation interval, e.g. 604799999ms:15000ms
   $before  the lookback for "the last value before the period": the period's length
            and at least 31 days, e.g. 2678400s (used as [$before] offset $w)
+  $wdays   the period and the DAY_SUMS_LAG (2 days) after it, e.g. 777600s: a figure with
+           day_sums is evaluated DAY_SUMS_LAG after the period's end and looks back this
+           far, from the period's start, to see every one of its days' sums
 and a chart's: $rw, the rate window (at least 5m and at least one step).
 A figure without PromQL is derived from other figures (error budget, memory ratio).
 """
@@ -27,7 +32,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from reporter.config import Objectives
 
-FIGURE_PLACEHOLDERS = frozenset({"w", "sub", "step", "seconds", "eval", "evalms", "esub", "before"})
+FIGURE_PLACEHOLDERS = frozenset({"w", "sub", "step", "seconds", "eval", "evalms", "esub", "before", "wdays"})
 CHART_PLACEHOLDERS = frozenset({"rw"})
 
 SECTIONS = {
@@ -66,6 +71,21 @@ def db_count(selector: str, by: str) -> str:
     return f"(({end} - {start}) >= 0 or ({end} unless {start}) or max by ({by}) (increase({selector}[$w])))"
 
 
+# The analytics publishes the last closed UTC day's one-day-ahead sums, labelled with that
+# day, from its first cycle after the day ends until its first cycle of the day after:
+# a day's sums are all published within 2 days of its start.
+DAY_SUMS_LAG = 2 * 86400
+
+
+def day_sums(numerator: str) -> str:
+    """Per UTC day (label `day`) and exporter instance: the last published value of the
+    numerator sum (part="numerator") and of the actual demand (part="actual")."""
+    parts = (("numerator", numerator), ("actual", "inventory_forecast_day_actual_units"))
+    return " or ".join(
+        f'label_replace(last_over_time({name}[$wdays]), "part", "{part}", "", "")' for part, name in parts
+    )
+
+
 @dataclass(frozen=True)
 class FigureSpec:
     key: str
@@ -84,6 +104,10 @@ class FigureSpec:
     # Said of a label set seen in one period only: for alerts, no ALERTS series means it did not fire.
     absent_note: str | None = None
     description: str = ""
+    # The query answers per UTC day (label `day`) a numerator and an actual (label `part`):
+    # evaluated DAY_SUMS_LAG after the period's end, the period's days are kept and the
+    # figure is sum(numerator) / sum(actual) over them (reporter/figures/evaluate.py).
+    day_sums: bool = False
 
 
 SPECS: list[FigureSpec] = [
@@ -241,20 +265,22 @@ SPECS: list[FigureSpec] = [
     FigureSpec(
         "business.forecast_wape_ratio",
         "business",
-        "Forecast WAPE",
+        "Forecast WAPE (one day ahead)",
         "ratio",
-        "sum(avg_over_time(inventory_forecast_abs_error_units[$w]))"
-        " / sum(avg_over_time(inventory_forecast_actual_units[$w]))",
+        day_sums("inventory_forecast_day_abs_error_units"),
         better="lower",
+        day_sums=True,
+        description="sum over the period's days of |one-day-ahead forecast - actual| over the sum of actual demand",
     ),
     FigureSpec(
         "business.forecast_bias_ratio",
         "business",
-        "Forecast bias (> 0: over-forecast)",
+        "Forecast bias (one day ahead, > 0: over-forecast)",
         "ratio",
-        "sum(avg_over_time(inventory_forecast_error_units[$w]))"
-        " / sum(avg_over_time(inventory_forecast_actual_units[$w]))",
+        day_sums("inventory_forecast_day_error_units"),
         better="zero",
+        day_sums=True,
+        description="sum over the period's days of (one-day-ahead forecast - actual) over the sum of actual demand",
     ),
     FigureSpec(
         "business.reorder_recommended_skus_mean",

@@ -13,11 +13,12 @@ import math
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from string import Template
 from typing import Any
 
 from reporter.config import Config, Objectives
-from reporter.figures.catalogue import CHARTS, SPECS, FigureSpec
+from reporter.figures.catalogue import CHARTS, DAY_SUMS_LAG, SPECS, FigureSpec
 from reporter.periods import Period
 from reporter.prometheus import Prometheus, QueryError, Sample, Series
 from reporter.report import Chart, Figure, Report
@@ -50,6 +51,7 @@ def render_query(template: str, period: Period, config: Config) -> str:
         evalms=f"{eval_ms}ms",
         esub=f"{seconds * 1000 - 1}ms:{eval_ms}ms",
         before=f"{max(seconds, BEFORE_DAYS * 86400)}s",
+        wdays=f"{seconds + DAY_SUMS_LAG}s",
     )
 
 
@@ -109,6 +111,61 @@ def _postprocess(spec: FigureSpec, raw: float) -> tuple[float | None, str | None
     if value is not None and spec.whole:
         value = float(round(value))
     return value, None
+
+
+DAY = 86400
+
+
+def period_days(period: Period) -> list[int]:
+    """The UTC days (start, Unix time) of a period: those whose noon falls in it.
+
+    In UTC these are exactly the period's days; in another time zone, the UTC days with
+    the same dates as the local ones (for offsets of less than 12 hours), so consecutive
+    periods share no day and leave none out.
+    """
+    first = math.ceil((period.start_ts - DAY / 2) / DAY) * DAY
+    return list(range(int(first), int(period.end_ts - DAY / 2), DAY))
+
+
+def _utc_date(day: int) -> str:
+    return datetime.fromtimestamp(day, UTC).strftime("%Y-%m-%d")
+
+
+def _day_sums_values(samples: list[Sample], period: Period) -> Values:
+    """sum(numerator) / sum(actual) over the period's UTC days, each day counted once.
+
+    Per day, the exporter instance with the largest actual is taken (replicas read the
+    same rows; the one with the most demand saw the latest ones). A day of the period
+    without sums (the analytics had not run since it ended, or was down the whole day
+    after it) makes the figure "not enough data", with the days covered: never a ratio
+    of a part of the period.
+    """
+    wanted = {_utc_date(day): day for day in period_days(period)}
+    parts: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, float]] = {}
+    for sample in samples:
+        labels = dict(sample.labels)
+        day, part = labels.pop("day", None), labels.pop("part", None)
+        labels.pop("__name__", None)
+        if day in wanted and part in ("numerator", "actual"):
+            parts.setdefault((day, tuple(sorted(labels.items()))), {})[part] = sample.value
+    by_day: dict[str, tuple[float, float]] = {}
+    for (day, _), found in sorted(parts.items()):
+        if "numerator" in found and "actual" in found:
+            if day not in by_day or found["actual"] > by_day[day][1]:
+                by_day[day] = (found["numerator"], found["actual"])
+    if not wanted:
+        return {(): (None, "no whole UTC day in the period")}
+    if not samples:
+        return {}  # no data: no day's sums at all around the period
+    missing = sorted(set(wanted) - set(by_day))
+    if missing:
+        listed = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        return {(): (None, f"not enough data: sums for {len(by_day)} of {len(wanted)} days (none for {listed})")}
+    numerator = math.fsum(n for n, _ in by_day.values())
+    actual = math.fsum(a for _, a in by_day.values())
+    if actual <= 0 or not math.isfinite(numerator / actual):
+        return {(): (None, "undefined (no demand)")}
+    return {(): (numerator / actual, None)}
 
 
 def _figures_of(spec: FigureSpec, current: Values, previous: Values, objectives: Objectives) -> list[Figure]:
@@ -206,6 +263,8 @@ async def compute(prom: Prometheus, config: Config, period: Period) -> Report:
     for spec, query in queried:
         for which, p in periods.items():
             at = p.end_ts if spec.at == "end" else p.start_ts
+            if spec.day_sums:
+                at = p.end_ts + DAY_SUMS_LAG  # every day's sums published by then
             name = f"{spec.key} ({which} period {p.name})"
             main = ask(name, query, p, at)
             fallback = ask(f"{name} fallback", spec.fallback, p, at) if spec.fallback else None
@@ -227,6 +286,8 @@ async def compute(prom: Prometheus, config: Config, period: Period) -> Report:
 
     def values(spec: FigureSpec, which: str) -> Values:
         instants = asked[spec.key, which]
+        if spec.day_sums:
+            return _day_sums_values(answers[instants.query], periods[which])
         fallback = answers[instants.fallback] if instants.fallback is not None else []
         return _values(spec, answers[instants.query], fallback)
 

@@ -9,7 +9,14 @@ Built in on purpose:
 - every figure differs between the two weeks (deltas);
 - the business gauges have a gap: no samples on day B+4d (a daily report of that
   day says "no data", and the weekly figures use only the samples that exist);
-- the forecast sums exist only in the previous week ("no data" now, never 0).
+- the forecast: known one-day-ahead sums per UTC day (DAY_SUMS), published as the
+  analytics does (labelled with the day, from its first cycle after the day ends until
+  its first cycle of the next day; day X's until 30 minutes after E, as a report run
+  just after midnight sees them). The current week has a heavy day (B+5d) with a large
+  error among light days with small ones; the analytics was down all of ANALYTICS_DOWN
+  (day A+3d), so day A+2d's sums were never published ("not enough data" for the
+  previous week). The trailing-window gauges (inventory_forecast_abs_error_units ...)
+  are the sums of the last TRAILING_DAYS days, as the report used to average them.
 
 and the day X (the current week's last day) holds the known truths of issue 18:
 - a 2-hour outage of the inventory API (OUTAGE): `up` and the probe are 0, no request
@@ -92,6 +99,36 @@ ACTIONS = {
 }
 SQUARE_STALL = (B + 2 * DAY, B + 2 * DAY + 2 * HOUR)
 
+# One-day-ahead forecast accuracy per UTC day (start): (sum |forecast - actual|,
+# sum (forecast - actual), sum actual), summed over the SKU-locations.
+_LIGHT_PREV, _LIGHT_CUR = (30.0, -10.0, 200.0), (12.0, 6.0, 120.0)
+DAY_SUMS: dict[int, tuple[float, float, float]] = {
+    **{A + i * DAY: _LIGHT_PREV for i in range(-5, 7)},
+    **{B + i * DAY: _LIGHT_CUR for i in range(5)},
+    B + 5 * DAY: (600.0, -450.0, 1500.0),  # the heavy day: 40 % off, under-forecast
+    B + 6 * DAY: (45.0, 15.0, 300.0),  # day X
+}
+# No analytics sample all of day A+3d (back 5 minutes after midnight): day A+2d's sums were never published.
+ANALYTICS_DOWN = (A + 3 * DAY, A + 4 * DAY + 5 * MINUTE)
+TRAILING_DAYS = 3  # the trailing accuracy window of the old gauges
+# Day sums are sampled after E too (until E + 30 minutes): day X's, published after midnight.
+DAY_SUM_TIMES = GAUGE_TIMES + list(range(E + 30, E + 30 * MINUTE, 5 * MINUTE))
+
+
+def analytics_day(t: float) -> int:
+    """The last closed UTC day the analytics described at t: it runs 2 minutes after each 5."""
+    return int((t - 2 * MINUTE) // DAY) * DAY - DAY
+
+
+def day_sums_between(start: float, end: float) -> tuple[float, float, float] | None:
+    """(WAPE, bias, days) of the UTC days starting in [start, end): the truth the reporter must give."""
+    days = [day for day in DAY_SUMS if start <= day < end]
+    if not days:
+        return None
+    abs_error, error, actual = (sum(DAY_SUMS[day][i] for day in days) for i in range(3))
+    return abs_error / actual, error / actual, float(len(days))
+
+
 X = B + 6 * DAY  # the day of issue 18's known truths
 OUTAGE = (X + 10 * HOUR, X + 12 * HOUR)  # the inventory API serves nothing
 ERROR_BURSTS = [(X + 3 * HOUR, X + 3 * HOUR + 15 * MINUTE, 3.0), (X + 16 * HOUR, X + 16 * HOUR + 10 * MINUTE, 2.0)]
@@ -129,6 +166,10 @@ def orders_between(channel: str, start: float, end: float) -> tuple[int, int]:
     created = sum(c for at, _, c, _ in ORDER_EVENTS[channel] if start <= at < end)
     fulfilled = sum(f for _, at, _, f in ORDER_EVENTS[channel] if start <= at < end)
     return created, fulfilled
+
+
+def utc_date(t: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(t))
 
 
 def phase(t: float) -> str:
@@ -277,10 +318,26 @@ def build_series() -> dict[tuple[str, tuple], list[tuple[int, float]]]:
             if created:
                 trailing.append((t, fulfilled / created))
         add("inventory_order_fulfillment_ratio", {**exporter, "channel": channel}, trailing)
-    prev_times = [t for t in GAUGE_TIMES if phase(t) == "prev"]
-    add("inventory_forecast_abs_error_units", exporter, [(t, 120.0 + (t // 300) % 7) for t in prev_times])
-    add("inventory_forecast_actual_units", exporter, [(t, 800.0) for t in prev_times])
-    add("inventory_forecast_error_units", exporter, [(t, -40.0 + (t // 300) % 3) for t in prev_times])
+    analytics_times = [t for t in DAY_SUM_TIMES if not ANALYTICS_DOWN[0] <= t < ANALYTICS_DOWN[1]]
+    for index, part in enumerate(("abs_error", "error", "actual")):
+        # the last closed day, labelled with its date; one series per day
+        by_day: dict[int, list[tuple[int, float]]] = {}
+        for t in analytics_times:
+            by_day.setdefault(analytics_day(t), []).append((t, DAY_SUMS[analytics_day(t)][index]))
+        for day_start, points in by_day.items():
+            add(f"inventory_forecast_day_{part}_units", {**exporter, "day": utc_date(day_start)}, points)
+        # the trailing window: the TRAILING_DAYS closed days, recomputed every cycle
+        trailing = []
+        for t in analytics_times:
+            if t < E:
+                last = analytics_day(t)
+                trailing.append((t, sum(DAY_SUMS[last - i * DAY][index] for i in range(TRAILING_DAYS))))
+        add(f"inventory_forecast_{part}_units", exporter, trailing)
+    add(
+        "inventory_forecast_day_timestamp_seconds",
+        exporter,
+        [(t, float(analytics_day(t))) for t in analytics_times],
+    )
     add(
         "inventory_reorder_recommended_skus",
         {**exporter, "location": "wh-east"},

@@ -134,13 +134,14 @@ def expected(start: float, end: float, capacity: bool = True) -> dict[tuple[str,
             ratio = (fulfilled or 0.0) / created if created else math.nan
             channels[(("channel", labels["channel"]),)] = None if math.isnan(ratio) else ratio
     put_by("business.fulfillment_ratio", channels)
-    actual = _sum(_avg(window(p, end, span)) for _, p in select("inventory_forecast_actual_units"))
-    for key, name in (
-        ("business.forecast_wape_ratio", "inventory_forecast_abs_error_units"),
-        ("business.forecast_bias_ratio", "inventory_forecast_error_units"),
-    ):
-        numerator = _sum(_avg(window(p, end, span)) for _, p in select(name))
-        put(key, None if numerator is None or not actual else numerator / actual)
+    # the forecast: the known one-day-ahead sums of the period's days; a day whose sums were
+    # never published (the analytics was down the whole day after it) leaves no ratio
+    days = range(int(start), int(end), d.DAY)
+    never_published = d.ANALYTICS_DOWN[0] - d.DAY  # the analytics was down all the day after it
+    truth = d.day_sums_between(start, end)
+    known = truth is not None and never_published not in days
+    put("business.forecast_wape_ratio", truth[0] if known and truth else None)
+    put("business.forecast_bias_ratio", truth[1] if known and truth else None)
 
     # integrations
     def count_in(points):

@@ -47,14 +47,18 @@ def test_templates_use_only_the_documented_placeholders():
 @pytest.mark.parametrize(
     "period, config, filled",
     [
-        (WEEK, DEFAULT, "604800s 604799999ms:300s 604800 300 15 15000ms 604799999ms:15000ms 2678400s"),
-        (SPRING_DAY, FINE, "82800s 82799999ms:60s 82800 60 60 60000ms 82799999ms:60000ms 2678400s"),
-        (HOUR, COARSE, "3600s 3599999ms:3600s 3600 3600 0.5 500ms 3599999ms:500ms 2678400s"),
-        (QUARTER, DEFAULT, "7952400s 7952399999ms:300s 7952400 300 15 15000ms 7952399999ms:15000ms 7952400s"),
+        (WEEK, DEFAULT, "604800s 604799999ms:300s 604800 300 15 15000ms 604799999ms:15000ms 2678400s 777600s"),
+        (SPRING_DAY, FINE, "82800s 82799999ms:60s 82800 60 60 60000ms 82799999ms:60000ms 2678400s 255600s"),
+        (HOUR, COARSE, "3600s 3599999ms:3600s 3600 3600 0.5 500ms 3599999ms:500ms 2678400s 176400s"),
+        (
+            QUARTER,
+            DEFAULT,
+            "7952400s 7952399999ms:300s 7952400 300 15 15000ms 7952399999ms:15000ms 7952400s 8125200s",
+        ),
     ],
 )
 def test_each_placeholder_is_filled_as_documented(period, config, filled):
-    template = "$w $sub $seconds $step $eval $evalms $esub $before"
+    template = "$w $sub $seconds $step $eval $evalms $esub $before $wdays"
     assert set(Template(template).get_identifiers()) == FIGURE_PLACEHOLDERS
     assert render_query(template, period, config) == filled
 
@@ -79,6 +83,15 @@ def test_each_placeholder_is_filled_as_documented(period, config, filled):
             HOUR,
             COARSE,
             'sum by (alertname, severity) (count_over_time(ALERTS{alertstate="firing"}[3600s])) * 0.5',
+        ),
+        (
+            "business.forecast_wape_ratio",
+            WEEK,
+            DEFAULT,
+            "label_replace(last_over_time(inventory_forecast_day_abs_error_units[777600s]),"
+            ' "part", "numerator", "", "") or label_replace('
+            "last_over_time(inventory_forecast_day_actual_units[777600s]),"
+            ' "part", "actual", "", "")',
         ),
         (
             "capacity.disk_growth_bytes",

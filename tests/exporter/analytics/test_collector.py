@@ -17,7 +17,7 @@ from exporter.server import build_app
 from servicekit.config import ConfigError
 from tests.conftest import ROOT
 from tests.exporter.analytics import dataset
-from tests.exporter.analytics.test_worked_examples import A_QTY, ACCURACY, B_QTY, D_QTY, E_QTY, G_QTY
+from tests.exporter.analytics.test_worked_examples import A_QTY, ACCURACY, B_QTY, D_QTY, DAY_AHEAD, E_QTY, G_QTY
 
 
 def samples(families) -> dict[tuple, float]:
@@ -56,6 +56,11 @@ async def test_metrics_per_location(collector):
     assert value(found, "inventory_forecast_abs_error_units") == pytest.approx(ACCURACY["abs_error"])
     assert value(found, "inventory_forecast_actual_units") == ACCURACY["actual"]
     assert value(found, "inventory_forecast_error_units") == pytest.approx(ACCURACY["error"])
+    # the last closed day, 2026-05-10, one day ahead; its start as a Unix time
+    for part in ("abs_error", "actual", "error"):
+        name = f"inventory_forecast_day_{part}_units"
+        assert value(found, name, day="2026-05-10") == pytest.approx(DAY_AHEAD[part]), part
+    assert value(found, "inventory_forecast_day_timestamp_seconds") == 1778371200  # 2026-05-10T00:00:00Z
     for location, method, count in [
         ("wh", "ses", 2),
         ("wh", "croston_sba", 2),

@@ -73,6 +73,17 @@ G_QTY = 32
 #     D, E, G: constant, exact; actual 12, 8, 20.  C: nothing.
 ACCURACY = {"abs_error": 10.75, "actual": 18 + 5 + 12 + 8 + 20, "error": -3.25 - 2 + 1}
 
+# --- One day ahead: the last day (9, 2026-05-10) forecast from days 0..8.
+#     A: SES on 2 4 4 6 2 4 6 4 4 -> 4.2109375 (the levels above, one day fewer); actual 4: +0.2109375
+#     B: 0 0 3 0 0 0 5 0 0, 7 of 9 zero days -> Croston 6/7 (as above); actual 0: +6/7
+#     F: 0 0 0 0 0 2 0 0 0 -> Croston p 6, z 2 -> 0.25; actual 0: +0.25
+#     D, E, G: constant, exact; actual 3, 2, 5.  C: nothing.
+DAY_AHEAD = {
+    "abs_error": 0.2109375 + 6 / 7 + 0.25,
+    "actual": 4 + 3 + 2 + 5,
+    "error": 0.2109375 + 6 / 7 + 0.25,
+}
+
 
 def _by_key(result):
     return {key: i for i, key in enumerate(zip(result.series.skus, result.series.locations))}
@@ -213,6 +224,14 @@ def test_accuracy_sums(sqlite_result):
     assert accuracy.abs_error == pytest.approx(ACCURACY["abs_error"], abs=1e-9)
     assert accuracy.actual == ACCURACY["actual"]
     assert accuracy.error == pytest.approx(ACCURACY["error"], abs=1e-9)
+
+
+def test_day_ahead_sums_of_the_last_closed_day(sqlite_result):
+    assert sqlite_result.day_accuracy_day == dataset.TODAY.replace(day=10)
+    day = sqlite_result.day_accuracy
+    assert day.abs_error == pytest.approx(DAY_AHEAD["abs_error"], abs=1e-9)
+    assert day.actual == DAY_AHEAD["actual"]
+    assert day.error == pytest.approx(DAY_AHEAD["error"], abs=1e-9)
 
 
 @pytest.mark.postgres
