@@ -51,9 +51,8 @@ _QUANTILE = "histogram_quantile({q}, sum by (le) (increase(inventory_api_request
 _API_UP = 'min(up{job="inventory-api"} or inventory_api_up)'
 _FIRING = 'ALERTS{alertstate="firing"}'
 _FAILED_RUNS = 'inventory_integration_sync_runs_total{status="failed"}'
-_GAIN = "inventory_enhancer_action_improvement_ratio"
-_GAIN_END = f"max by (rule) (last_over_time({_GAIN}[$w]))"
-_GAIN_BEFORE = f"max by (rule) (last_over_time({_GAIN}[$before] offset $w))"
+_VERIFIED = 'inventory_enhancer_verified_actions_total{group="acted"}'
+_EFFECT = 'inventory_enhancer_verified_effect_total{{group="acted",direction="{direction}"}}'
 
 
 def db_count(selector: str, by: str) -> str:
@@ -91,7 +90,8 @@ class FigureSpec:
     key: str
     section: str
     title: str
-    unit: str  # ratio, seconds, per_second, count, units, money, bytes, days, score, sku_hours
+    # ratio, seconds, per_second, count, units, money, bytes, days, score, sku_hours, signal (a rule's unit)
+    unit: str
     query: str | None  # None: derived from other figures (evaluate.py)
     by: tuple[str, ...] = ()
     at: str = "end"  # "end" or "start": when the instant query is evaluated
@@ -360,15 +360,25 @@ SPECS: list[FigureSpec] = [
         by=("rule", "outcome"),
         whole=True,
     ),
+    # The effect of the enhancer's actions verified in the period (enhancer/effect.py): the
+    # counters grow at each verification, so a period without one says so and repeats nothing.
     FigureSpec(
-        "enhancer.improvement_ratio",
+        "enhancer.verified_actions",
         "enhancer",
-        "Measured improvement (last action verified in the period)",
-        "ratio",
-        # The gauge holds the last verified action's improvement and persists: it counts
-        # only when it changed or appeared in the period (a verification happened).
-        f"{_GAIN_END} and (max by (rule) (changes({_GAIN}[$w])) > 0"
-        f" or {_GAIN_END} != {_GAIN_BEFORE} or ({_GAIN_END} unless {_GAIN_BEFORE}))",
+        "Actions verified",
+        "count",
+        f"sum by (rule) (increase({_VERIFIED}[$w]))",
+        by=("rule",),
+        whole=True,
+    ),
+    FigureSpec(
+        "enhancer.effect_mean",
+        "enhancer",
+        "Effect of the actions verified (against the counterfactual; > 0 better, in the rule's unit)",
+        "signal",
+        f"(sum by (rule) (increase({_EFFECT.format(direction='better')}[$w]))"
+        f" - sum by (rule) (increase({_EFFECT.format(direction='worse')}[$w])))"
+        f" / (sum by (rule) (increase({_VERIFIED}[$w])) > 0.5)",
         by=("rule",),
         better="higher",
         absent_note="no action verified",

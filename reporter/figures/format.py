@@ -38,6 +38,8 @@ def format_value(unit: str, value: float | None, note: str | None = None) -> str
         return f"{value:,.1f} SKU-h"
     if unit == "units":
         return f"{value:,.0f}"
+    if unit == "signal":  # in the unit of a rule's query: three significant digits
+        return f"{value:.3g}"
     return f"{value:.1f}"
 
 

@@ -410,6 +410,20 @@ def build_series() -> dict[tuple[str, tuple], list[tuple[int, float]]]:
             if done:
                 points.append((t, done[-1]))
         add("inventory_enhancer_action_improvement_ratio", {**enhancer, "rule": rule}, points)
+        # The counters the report's effect figures read: verifications and their summed
+        # effects (here the same values), 0 from the start of the enhancer.
+        acted = {**enhancer, "rule": rule, "group": "acted"}
+        add(
+            "inventory_enhancer_verified_actions_total",
+            acted,
+            [(t, float(sum(1 for at, _ in verified if at <= t))) for t in GAUGE_TIMES],
+        )
+        for direction, sign in (("better", 1.0), ("worse", -1.0)):
+            add(
+                "inventory_enhancer_verified_effect_total",
+                {**acted, "direction": direction},
+                [(t, sum(max(sign * v, 0.0) for at, v in verified if at <= t)) for t in GAUGE_TIMES],
+            )
 
     add(
         "inventory_host_cpu_utilization_ratio",

@@ -175,12 +175,14 @@ def expected(start: float, end: float, capacity: bool = True) -> dict[tuple[str,
         if value is not None:
             actions[(("outcome", labels["outcome"]), ("rule", labels["rule"]))] = float(round(value))
     put_by("enhancer.actions", actions)
-    improvement = {}
+    verified_count, effect = {}, {}
     for rule, verified in d.VERIFICATIONS.items():
         inside = [value for at, value in verified if start <= at < end]
-        if inside:  # the last action verified in the period
-            improvement[(("rule", rule),)] = inside[-1]
-    put_by("enhancer.improvement_ratio", improvement)
+        verified_count[(("rule", rule),)] = float(len(inside))
+        if inside:  # the mean effect of the actions verified in the period
+            effect[(("rule", rule),)] = sum(inside) / len(inside)
+    put_by("enhancer.verified_actions", verified_count)
+    put_by("enhancer.effect_mean", effect)
 
     if not capacity:
         return out

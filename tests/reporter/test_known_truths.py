@@ -81,12 +81,13 @@ def test_a_first_ever_failed_sync_counts_and_no_failure_is_zero(report):
 
 
 def test_no_improvement_is_claimed_for_a_day_without_a_verified_action(report):
-    figure = report[("enhancer.improvement_ratio", (("rule", "resync-stale"),))]
+    figure = report[("enhancer.effect_mean", (("rule", "resync-stale"),))]
     verified_today = [v for at, v in d.VERIFICATIONS["resync-stale"] if d.X <= at < d.X + d.DAY]
     verified_before = [v for at, v in d.VERIFICATIONS["resync-stale"] if d.X - d.DAY <= at < d.X]
     assert verified_today == [] and verified_before == [0.35]
     assert figure["value"] is None and figure["note"]
     assert figure["previous"] == pytest.approx(0.35)
+    assert report[("enhancer.verified_actions", (("rule", "resync-stale"),))]["value"] == 0
 
 
 def test_pending_only_episodes_are_no_firings(report):
