@@ -14,7 +14,10 @@ for the exporter to find), some reorder settings are NULL, and two movements nam
 that no longer exists, because real data is like that.
 
 The same --seed and --now give the same database. At start no SKU-location is out of
-stock, so the first stock-out alert of the demo is the simulator's doing.
+stock, so the first stock-out alert of the demo is the simulator's doing. Customer service
+level has history too: backorders shipped late or short, and a backlog of online orders
+(ids BKL-...) whose promises fall due in the demo's first half hour, for the simulator to
+pick in time or not.
 """
 
 from __future__ import annotations
@@ -192,6 +195,7 @@ def generate(
     orders = _settle_orders(rng, sim, now)
     reserved = _book_sales(sim, orders)
     _top_up(sim, reserved, now)
+    backlog = _backlog(rng, sim, orders, reserved, now)
     bar.advance(10, "orders")
     log = _movement_log(rng, sim, now)
     bar.advance(10, "movements")
@@ -203,6 +207,7 @@ def generate(
         _insert_stock_levels(db, rng, sim, reserved, now)
         bar.advance(3, "stock levels")
         _insert_orders(db, sim, orders)
+        _insert_backlog(db, sim, backlog)
         bar.advance(13, "orders")
         _insert_movements(db, log, now)
         bar.advance(11, "movements")
@@ -532,14 +537,69 @@ def _settle_orders(rng: np.random.Generator, sim: _Simulation, now: int) -> _Ord
     status = np.where(
         cancel, "cancelled", np.where(~complete, "backordered", np.where(shipped_yet, "fulfilled", "open"))
     )
-    # Backorders older than a week were settled: most shipped complete when goods arrived
-    # (no second movement is modelled), the rest cancelled by the customer.
+    # Backorders older than a week were settled: about half shipped complete when goods
+    # arrived, 2-6 days later (no second movement is modelled; online promises 3 days, so
+    # many of those were late), a fifth shipped what was there and closed the rest (a
+    # partial shipment: on time, not in full), the rest cancelled by the customer.
     settled = (status == "backordered") & (created < now - 7 * DAY)
-    shipped_later = settled & (rng.random(status.size) < 0.6)
-    status = np.where(shipped_later, "fulfilled", np.where(settled, "cancelled", status))
+    draw = rng.random(status.size)
+    shipped_later = settled & (draw < 0.45)
+    shipped_short = settled & (draw >= 0.45) & (draw < 0.65) & (filled > 0)
+    status = np.where(shipped_later | shipped_short, "fulfilled", np.where(settled, "cancelled", status))
     fulfilled_at = np.where(shipped_later, created + rng.integers(2 * DAY, 6 * DAY, size=status.size), fulfilled_at)
     line_fulfilled = np.where(status == "open", 0, np.where(shipped_later, units, filled))
     return _Orders(o["rows"], created, units, filled, channel, is_pos, status, fulfilled_at, line_fulfilled)
+
+
+# The carrier backlog: online orders of three days ago still in the warehouse, their promises
+# falling due over the demo's first BACKLOG_DUE_SECONDS from BACKLOG_FIRST_DUE_SECONDS on.
+# The simulator picks them at a pace that reaches about half in time (demo/simulator.py):
+# the rest turn late, and online OTIF drops under its target (docs/demo.md).
+BACKLOG_SHARE = 0.5  # of the last day's online orders
+BACKLOG_FIRST_DUE_SECONDS = 300
+BACKLOG_DUE_SECONDS = 1200
+BACKLOG_PREFIX = "BKL-"
+ONLINE_PROMISE_SECONDS = 3 * DAY
+
+
+def _backlog(rng: np.random.Generator, sim: _Simulation, orders: _Orders, reserved: np.ndarray, now: int) -> list:
+    """Open online orders placed three days ago (one unit of a SKU with 2+ available, reserved
+    here), promised from now + BACKLOG_FIRST_DUE_SECONDS; rows for _insert_backlog."""
+    online = orders.channel == "online"
+    per_day = int(np.count_nonzero(online & (orders.created > now - DAY)))
+    count = max(10, int(per_day * BACKLOG_SHARE))
+    rows = sim.rows
+    candidates = np.nonzero((rows.channel == "online") & (sim.stock - reserved >= 2))[0]
+    if candidates.size == 0:
+        return []
+    picked = rng.choice(candidates, size=min(count, candidates.size), replace=False)
+    due = now + BACKLOG_FIRST_DUE_SECONDS + np.sort(rng.integers(0, BACKLOG_DUE_SECONDS, size=picked.size))
+    np.add.at(reserved, picked, 1)
+    return [
+        (f"{BACKLOG_PREFIX}{i:06d}", int(row), int(promised - ONLINE_PROMISE_SECONDS), int(promised))
+        for i, (row, promised) in enumerate(zip(picked, due), start=1)
+    ]
+
+
+def _insert_backlog(db: _Tables, sim: _Simulation, backlog: list) -> None:
+    if not backlog:
+        return
+    db.insert(
+        "orders",
+        "id,channel,location_id,status,created_at,promised_at,fulfilled_at",
+        [
+            (order_id, "online", location, "open", iso_one(created), iso_one(promised), None)
+            for order_id, location, created, promised in (
+                (order_id, str(_LOCATION_IDS[sim.rows.loc[row]]), created, promised)
+                for order_id, row, created, promised in backlog
+            )
+        ],
+    )
+    db.insert(
+        "order_lines",
+        "order_id,sku,quantity,fulfilled_quantity",
+        [(order_id, str(sim.catalogue.sku_ids[sim.rows.sku[row]]), 1, 0) for order_id, row, _, _ in backlog],
+    )
 
 
 def _book_sales(sim: _Simulation, orders: _Orders) -> np.ndarray:

@@ -7,7 +7,11 @@
 Traffic: POS sales at the stores, online orders (placed on hold, shipped a little
 later), wholesale orders from the warehouse, catalogue and stock reads, receipts that
 top up SKUs before they run dry, and a sync run per integration every 20 s written to
-integration_syncs through POST /syncs.
+integration_syncs through POST /syncs. The warehouse also works through the seed's backlog
+of online orders (BKL-...) whose promises fall due in the first half hour, too slowly to
+ship them all in time: late orders, falling on-time and OTIF figures, and
+InventoryOTIFBelowTarget for online (customer service level, docs/metrics.md). Wholesale
+orders of SKUs short at the warehouse ship partly and wait as backorders.
 
 Faults (`--fault-at WHEN:KIND[:ARG[:ARG]]`, WHEN like 20s, 2m, 1m30s after start):
   api_errors[:SECONDS]               5xx on a quarter of requests and a failing /health (default 120 s)
@@ -33,6 +37,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +53,11 @@ SYNC_PERIOD_SECONDS = 20.0
 RESTOCK_AFTER_SECONDS = 240.0
 STALL_SECONDS = 1500.0
 DRIFT_SKUS = 80
+# The seed's carrier backlog (demo/seed.py, BKL-... orders promised over the demo's first
+# half hour): the short-staffed warehouse picks them this much slower than they fall due,
+# so the first ones ship on time and the rest late.
+BACKLOG_PREFIX = "BKL-"
+BACKLOG_SLOWDOWN = 1.3
 
 _DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
@@ -271,6 +281,31 @@ class Simulator:
         )
         self.stats.syncs += status == 201
 
+    async def work_backlog(self) -> None:
+        """Pick the seed's backlog of open online orders in promise order, one every
+        BACKLOG_SLOWDOWN x (time left until the last promise / orders): the early ones
+        ship before their promise, the later ones after it (late, still in full)."""
+        backlog: list[tuple[str, str]] = []
+        for number in range(1, 100_000):
+            status, body = await self.call("GET", f"/orders/{BACKLOG_PREFIX}{number:06d}")
+            if status != 200:
+                break
+            if body.get("status") == "open" and body.get("promised_at"):
+                backlog.append((body["promised_at"], body["id"]))
+        if not backlog:
+            return
+        backlog.sort()
+        last_due = datetime.fromisoformat(backlog[-1][0].replace("Z", "+00:00")).timestamp()
+        pace = BACKLOG_SLOWDOWN * max(60.0, last_due - time.time()) / len(backlog)
+        log.info("backlog: %d open online orders to pick, one every %.1fs", len(backlog), pace)
+        late = 0
+        for promised, order_id in backlog:
+            await asyncio.sleep(pace)
+            status, body = await self.call("POST", f"/orders/{order_id}/fulfill")
+            if status == 200 and body.get("fulfilled_at", "") > promised:
+                late += 1
+        log.info("backlog: picked %d orders, %d after their promise", len(backlog), late)
+
     # --- faults ---------------------------------------------------------------------
     async def inject(self, fault: Fault) -> None:
         log.info("fault %s starts (t=%.0fs, unix %.3f)", fault, time.monotonic() - self.started, time.time())
@@ -364,6 +399,7 @@ class Simulator:
         async with aiohttp.ClientSession(headers={"User-Agent": "inventory-demo-simulator"}) as session:
             self.session = session
             await self.refresh_sellable()
+            self.spawn(self.work_backlog())
             pending = list(self.faults)
             next_random = (
                 (max((f.at for f in pending), default=0) + self.rng.uniform(240, 480)) if self.random_faults else None

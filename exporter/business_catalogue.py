@@ -54,6 +54,41 @@ METRICS: dict[str, MetricSpec] = {
     "inventory_order_fulfillment_ratio": MetricSpec(
         "gauge", "Fulfilled over non-cancelled orders created in the trailing window.", ("channel",)
     ),
+    # Customer service level (docs/metrics.md, "Service level"): an order with a promise is
+    # due once it is fulfilled or its promise has passed, whichever comes first.
+    "inventory_orders_due_total": MetricSpec(
+        "counter", "Orders due: not cancelled, with a promise, fulfilled or past their promise.", ("channel",)
+    ),
+    "inventory_orders_on_time_total": MetricSpec(
+        "counter", "Due orders fulfilled by their promise (fulfilled_at <= promised_at).", ("channel",)
+    ),
+    "inventory_orders_in_full_total": MetricSpec(
+        "counter", "Due orders fulfilled with every line shipped in full.", ("channel",)
+    ),
+    "inventory_orders_otif_total": MetricSpec(
+        "counter", "Due orders fulfilled on time and in full (perfect orders).", ("channel",)
+    ),
+    "inventory_order_on_time_ratio": MetricSpec(
+        "gauge", "On time over due orders decided in the trailing service-level window.", ("channel",)
+    ),
+    "inventory_order_otif_ratio": MetricSpec(
+        "gauge", "On time and in full over due orders decided in the trailing service-level window.", ("channel",)
+    ),
+    "inventory_order_line_fill_ratio": MetricSpec(
+        "gauge", "Lines shipped in full over lines of the due orders decided in the window.", ("channel",)
+    ),
+    "inventory_order_unit_fill_ratio": MetricSpec(
+        "gauge", "Units shipped (capped at ordered) over units ordered, due orders decided in the window.", ("channel",)
+    ),
+    "inventory_backorders": MetricSpec("gauge", "Orders with status backordered.", ("channel",)),
+    "inventory_backorder_oldest_age_seconds": MetricSpec(
+        "gauge", "Age (now - created_at) of the oldest backordered order.", ("channel",)
+    ),
+    "inventory_orders_stockout_exposed": MetricSpec(
+        "gauge",
+        "Open or backordered orders with a line short of a SKU out of stock at the order's location.",
+        ("channel",),
+    ),
     "inventory_stock_movements_total": MetricSpec(
         "counter", "Rows in stock_movements; every known kind of a source from 0.", ("kind", "source")
     ),
@@ -92,6 +127,19 @@ STOCK_METRICS = (
     "inventory_below_safety_stock_skus",
 )
 
+SERVICE_LEVEL_METRICS = (
+    "inventory_orders_due_total",
+    "inventory_orders_on_time_total",
+    "inventory_orders_in_full_total",
+    "inventory_orders_otif_total",
+    "inventory_order_on_time_ratio",
+    "inventory_order_otif_ratio",
+    "inventory_order_line_fill_ratio",
+    "inventory_order_unit_fill_ratio",
+    "inventory_backorders",
+    "inventory_backorder_oldest_age_seconds",
+)
+
 BUILTIN_STATEMENTS: dict[str, BuiltinStatement] = {
     "stock": BuiltinStatement(
         STOCK_METRICS,
@@ -113,6 +161,16 @@ BUILTIN_STATEMENTS: dict[str, BuiltinStatement] = {
     ),
     "fulfillment": BuiltinStatement(
         ("inventory_order_fulfillment_ratio",), ("missing_label", "invalid_utf8"), ("orders",)
+    ),
+    "service_level": BuiltinStatement(
+        SERVICE_LEVEL_METRICS,
+        ("order_line_invalid_quantity", "orders_bad_service_timestamp", "missing_label", "invalid_utf8"),
+        ("orders", "order_lines"),
+    ),
+    "stockout_exposure": BuiltinStatement(
+        ("inventory_orders_stockout_exposed",),
+        ("missing_label", "invalid_utf8"),
+        ("orders", "order_lines", "stock_levels", "products"),
     ),
     "movements": BuiltinStatement(
         ("inventory_stock_movements_total",),

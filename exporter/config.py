@@ -110,6 +110,9 @@ class CustomMetric(Model):
 class BusinessConfig(Model):
     enabled: bool = True
     fulfillment_window: Duration = 86400.0
+    # Trailing window of the service-level ratios (on time, OTIF, fill rates): orders
+    # decided in it (docs/metrics.md, "Service level").
+    service_level_window: Duration = 86400.0
     # Metric name -> SQL returning its label columns and a `value` column; replaces
     # the built-in definition for users whose schema differs.
     overrides: dict[str, str] = {}

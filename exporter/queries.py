@@ -15,6 +15,19 @@ from __future__ import annotations
 from exporter.db import Dialect, Partitioned
 
 ORDER_STATUSES = ("open", "fulfilled", "cancelled", "backordered")
+# The bits of the service-level statement's `facts` column, lowest first.
+SERVICE_LEVEL_FACTS = (
+    "promise_ok",  # promised_at is ISO-8601 text
+    "fulfilled_ok",  # fulfilled_at is ISO-8601 text
+    "promise_passed",  # promised_at <= :now
+    "by_promise",  # fulfilled_at <= promised_at
+    "by_now",  # fulfilled_at <= :now
+    "promised_recently",  # promised_at > :service_level_since
+    "fulfilled_recently",  # fulfilled_at > :service_level_since
+    "lines_full",  # every valid line shipped in full (or none)
+    "has_promise",  # promised_at is not NULL
+    "has_fulfilled",  # fulfilled_at is not NULL
+)
 MOVEMENT_KINDS = ("receipt", "sale", "return", "adjustment", "transfer_in", "transfer_out")
 SYNC_STATUSES = ("running", "success", "failed")
 
@@ -37,6 +50,32 @@ def business_statements(dialect: Dialect) -> dict[str, str | Partitioned]:
     valid = f"({in_range('s.on_hand')} AND {in_range('COALESCE(s.reserved, 0)')})"
     # NULL (no cost) and an invalid cost are both "no known cost".
     cost_ok = f"COALESCE({in_range('p.unit_cost')}, FALSE)"
+
+    # An order line that can be measured: 1 to 1e15 units ordered, 0 to 1e15 shipped (a line
+    # shipped beyond its quantity is filled; text, NULL and negatives are not numbers here).
+    def line_ok(alias: str = "") -> str:
+        q, f, limit = f"{alias}quantity", f"{alias}fulfilled_quantity", int(MAX_ABS_NUMBER)
+        return f"({q} BETWEEN 1 AND {limit} AND {f} BETWEEN 0 AND {limit})"
+
+    # What the service-level statement needs to know of an order, one bit each
+    # (SERVICE_LEVEL_FACTS order; one integer GROUP BY term sorts faster than ten).
+    facts = " + ".join(
+        f"{1 << bit} * (CASE WHEN {condition} THEN 1 ELSE 0 END)"
+        for bit, condition in enumerate(
+            (
+                ts("o.promised_at"),
+                ts("o.fulfilled_at"),
+                "o.promised_at <= :now",
+                "o.fulfilled_at <= o.promised_at",
+                "o.fulfilled_at <= :now",
+                "o.promised_at > :service_level_since",
+                "o.fulfilled_at > :service_level_since",
+                "COALESCE(l.n_filled, 0) = COALESCE(l.n_lines, 0)",
+                "o.promised_at IS NOT NULL",
+                "o.fulfilled_at IS NOT NULL",
+            )
+        )
+    )
     return {
         # Per (location, currency): everything the stock metrics need, in one scan.
         # Rows with negative on_hand are skipped from the unit and value sums (and
@@ -80,6 +119,52 @@ def business_statements(dialect: Dialect) -> dict[str, str | Partitioned]:
             WHERE status IN ('open', 'fulfilled', 'backordered')
               AND {ts("created_at")} AND created_at >= :since
             GROUP BY channel
+        """,
+        # Customer service level (docs/metrics.md, "Service level"): one pass over orders
+        # and one over order_lines. The rows are grouped by channel, status and the few
+        # facts the definitions need (is the promise a timestamp, has it passed, was the
+        # order fulfilled by it, ...: SERVICE_LEVEL_FACTS, one bit each, worked out once a
+        # row); the collector combines them into due, on time, in full and the window.
+        "service_level": f"""
+            WITH line AS (
+                SELECT order_id,
+                       COUNT(*) AS n_all,
+                       SUM(CASE WHEN {line_ok()} THEN 1 ELSE 0 END) AS n_lines,
+                       SUM(CASE WHEN {line_ok()} AND fulfilled_quantity >= quantity THEN 1 ELSE 0 END) AS n_filled,
+                       SUM(CASE WHEN {line_ok()} THEN quantity ELSE 0 END) AS units,
+                       SUM(CASE WHEN {line_ok()}
+                                THEN CASE WHEN fulfilled_quantity >= quantity THEN quantity
+                                          ELSE fulfilled_quantity END
+                                ELSE 0 END) AS shipped
+                FROM order_lines
+                GROUP BY order_id
+            )
+            SELECT o.channel, o.status, {facts} AS facts,
+                   COUNT(*),
+                   SUM(COALESCE(l.n_lines, 0)), SUM(COALESCE(l.n_filled, 0)),
+                   SUM(COALESCE(l.units, 0)), SUM(COALESCE(l.shipped, 0)),
+                   MIN(CASE WHEN o.status = 'backordered' AND {ts("o.created_at")} THEN o.created_at END),
+                   SUM(COALESCE(l.n_all, 0) - COALESCE(l.n_lines, 0))
+            FROM orders o LEFT JOIN line l ON l.order_id = o.id
+            GROUP BY 1, 2, 3
+        """,
+        # Demand exposed to a stock-out, now: open and backordered orders with a line not
+        # shipped in full whose SKU is out of stock (available <= 0, an active product) at
+        # the order's location. Lines of other orders cost one index lookup each.
+        "stockout_exposure": f"""
+            WITH exposed AS (
+                SELECT DISTINCT l.order_id
+                FROM order_lines l
+                JOIN orders x ON x.id = l.order_id
+                JOIN stock_levels s ON s.sku = l.sku AND s.location_id = x.location_id
+                JOIN products p ON p.sku = s.sku
+                WHERE x.status IN ('open', 'backordered') AND p.active = 1
+                  AND {line_ok("l.")} AND l.fulfilled_quantity < l.quantity
+                  AND {valid} AND {available} <= 0
+            )
+            SELECT o.channel, COUNT(e.order_id)
+            FROM orders o LEFT JOIN exposed e ON e.order_id = o.id
+            GROUP BY o.channel
         """,
         "movements": Partitioned(
             table="stock_movements",

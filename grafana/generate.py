@@ -1079,6 +1079,10 @@ def business(t: Thresholds) -> Json:
     loc = 'location=~"$location"'
     chan = 'channel=~"$channel"'
     fulfilment = t["FULFILLMENT_TARGET_RATIO"]
+    otif = t["OTIF_TARGET_RATIO"]
+    fill_collapse = t["FILL_RATE_COLLAPSE_RATIO"]
+    fill_min_orders = t["FILL_RATE_MIN_DUE_ORDERS"]
+    backorder_age = t["BACKORDER_MAX_AGE_SECONDS"]
     panels = [
         row("Stock"),
         stat(
@@ -1233,6 +1237,102 @@ def business(t: Thresholds) -> Json:
             bars=True,
             stack=True,
         ),
+        row("Service level"),
+        stat(
+            "OTIF by channel",
+            "inventory_order_otif_ratio: of the orders due in the trailing service-level window (default "
+            "24 h; an order is due once fulfilled or past its promise, cancelled and unpromised orders "
+            f"excluded), the share delivered on time and in full, against the {num(otif * 100)}% target "
+            "(InventoryOTIFBelowTarget after 15 minutes under it).",
+            [target(f"inventory_order_otif_ratio{{{chan}}}", "{{channel}}")],
+            "percentunit",
+            w=6,
+            h=8,
+            decimals=1,
+            thresholds=steps("red", (otif, "green")),
+            name=True,
+        ),
+        timeseries(
+            "On time and OTIF",
+            "inventory_order_on_time_ratio (fulfilled by the promised time) and inventory_order_otif_ratio "
+            "(on time and every line in full) per channel. On time high and OTIF low: short shipments; "
+            f"both low: late orders. The dashed line is the {num(otif * 100)}% OTIF target.",
+            [
+                target(f"inventory_order_on_time_ratio{{{chan}}}", "{{channel}} on time"),
+                target(f"inventory_order_otif_ratio{{{chan}}}", "{{channel}} OTIF"),
+            ],
+            "percentunit",
+            w=12,
+            maximum=1,
+            threshold_style="dashed",
+            thresholds=steps("red", (otif, "green")),
+        ),
+        stat(
+            "Backorders",
+            "inventory_backorders: orders waiting for stock (status backordered) per channel, now.",
+            [target(f"sum by (channel) (inventory_backorders{{{chan}}})", "{{channel}}")],
+            "short",
+            w=6,
+            h=8,
+            name=True,
+        ),
+        timeseries(
+            "Fill rate",
+            "inventory_order_unit_fill_ratio (units shipped, capped per line, over units ordered) and "
+            "inventory_order_line_fill_ratio (lines shipped in full over lines) of the orders due in the "
+            f"window. Under the dashed {num(fill_collapse * 100)}% line, with {num(fill_min_orders)}+ orders "
+            "due in a day, InventoryFillRateCollapsed pages.",
+            [
+                target(f"inventory_order_unit_fill_ratio{{{chan}}}", "{{channel}} units"),
+                target(f"inventory_order_line_fill_ratio{{{chan}}}", "{{channel}} lines"),
+            ],
+            "percentunit",
+            w=9,
+            maximum=1,
+            threshold_style="dashed",
+            thresholds=steps("red", (fill_collapse, "green")),
+        ),
+        timeseries(
+            "Oldest backorder age",
+            "inventory_backorder_oldest_age_seconds: how long the oldest backordered order of each channel "
+            f"has waited since it was placed. Over the dashed {num(backorder_age / 86400)}-day line "
+            "InventoryBackordersAging fires after 15 minutes.",
+            [target(f"inventory_backorder_oldest_age_seconds{{{chan}}}", "{{channel}}")],
+            "s",
+            w=5,
+            threshold_style="dashed",
+            thresholds=steps("green", (backorder_age, "red")),
+        ),
+        timeseries(
+            "Orders due and perfect orders",
+            "Orders decided per hour by channel (rate of inventory_orders_due_total, x 3600) and those "
+            "on time and in full (inventory_orders_otif_total). The reports divide these counters over "
+            "a period, so weeks and months weigh by orders.",
+            [
+                target(
+                    f"sum by (channel) (rate(inventory_orders_due_total{{{chan}}}[$__rate_interval])) * 3600",
+                    "{{channel}} due",
+                ),
+                target(
+                    f"sum by (channel) (rate(inventory_orders_otif_total{{{chan}}}[$__rate_interval])) * 3600",
+                    "{{channel}} OTIF",
+                ),
+            ],
+            "short",
+            w=5,
+        ),
+        stat(
+            "Orders waiting on a stock-out",
+            "inventory_orders_stockout_exposed: open and backordered orders with a line not shipped in "
+            "full whose SKU is out of stock at the order's location, per channel: the demand a "
+            "stock-out is holding up now.",
+            [target(f"sum by (channel) (inventory_orders_stockout_exposed{{{chan}}})", "{{channel}}")],
+            "short",
+            w=5,
+            h=8,
+            thresholds=steps("green", (1, "orange")),
+            name=True,
+        ),
         row("Compliance and data quality"),
         stat(
             "Unlogged stock movements",
@@ -1349,8 +1449,9 @@ def business(t: Thresholds) -> Json:
     return dashboard(
         UID["business"],
         "Inventory / Business",
-        "Stock, low stock and stock-outs, value, fulfilment against target, audit gaps, data "
-        "quality, safety stock, forecast accuracy, days of cover and reorder recommendations.",
+        "Stock, low stock and stock-outs, value, fulfilment against target, service level (OTIF, "
+        "fill rate, backorders), audit gaps, data quality, safety stock, forecast accuracy, days of "
+        "cover and reorder recommendations.",
         panels,
         [LOCATION, CHANNEL],
         [FIRING_ALERTS],

@@ -42,6 +42,12 @@ class Objectives(Model):
     fulfillment: float = Field(default=0.96, ge=0, le=1)
     integration_accuracy: float = Field(default=0.98, ge=0, le=1)
     sync_staleness: Duration = 900.0
+    # Customer service level (issue 20). The OTIF objective and the backorder age are the
+    # alerts' OTIF_TARGET_RATIO and BACKORDER_MAX_AGE_SECONDS (a test keeps them equal).
+    on_time: float = Field(default=0.95, ge=0, le=1)
+    otif: float = Field(default=0.9, ge=0, le=1)
+    fill_rate: float = Field(default=0.95, ge=0, le=1)
+    backorder_age_seconds: Duration = 172800.0
     # CPU, memory and disk peaks above this share of capacity count as missed.
     capacity_peak: float = Field(default=0.9, gt=0, le=1)
     # A disk projected to fill within this many days counts as missed.

@@ -34,7 +34,13 @@ from exporter.business_catalogue import (
 )
 from exporter.collectors.base import CollectorBase
 from exporter.db import Database, Dialect, OffThread, Partitioned, QueryError, QueryResult
-from exporter.queries import MOVEMENT_KINDS, ORDER_STATUSES, SYNC_STATUSES, business_statements
+from exporter.queries import (
+    MOVEMENT_KINDS,
+    ORDER_STATUSES,
+    SERVICE_LEVEL_FACTS,
+    SYNC_STATUSES,
+    business_statements,
+)
 from exporter.timestamps import parse_timestamp
 
 if TYPE_CHECKING:
@@ -83,6 +89,8 @@ def metric_value(value: Any, timestamp: bool = False) -> float:
         raise BadValue("non_finite_value")
     return number
 
+
+_PARAM_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 # The families a built-in statement fills: both take add_metric(label values, value).
 _Family = CounterMetricFamily | GaugeMetricFamily
@@ -157,17 +165,30 @@ class BusinessCollector(CollectorBase):
         self.mapped = mapped_metrics(db_config, config)
         self.statements = business_queries(database.dialect, db_config, config, self.mapped)
         self.failing: dict[str, str] = {}  # query -> reason, while it keeps failing
+        # The cycle's "now" (:now, the backorder age); tests set a fixed clock.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._cycle_now: datetime | None = None
         self._running = OffThread(database)
 
-    def parameters(self) -> dict[str, Any]:
-        since = datetime.now(UTC) - timedelta(seconds=self.config.fulfillment_window)
-        return {"since": since.strftime("%Y-%m-%dT%H:%M:%S")}
+    def parameters(self, now: datetime | None = None) -> dict[str, Any]:
+        """The bound parameters: :since (fulfilment window), :service_level_since and :now,
+        as UTC text YYYY-MM-DDTHH:MM:SS."""
+        now = now or self.clock()
+        since = now - timedelta(seconds=self.config.fulfillment_window)
+        service_since = now - timedelta(seconds=self.config.service_level_window)
+        return {
+            "since": since.strftime(_PARAM_FORMAT),
+            "service_level_since": service_since.strftime(_PARAM_FORMAT),
+            "now": now.strftime(_PARAM_FORMAT),
+        }
 
     def run_statements(self) -> tuple[dict[str, QueryResult], dict[str, QueryError], dict[str, float]]:
         """One cycle's statements, each failing alone (blocking: runs in a worker thread)."""
         errors: dict[str, QueryError] = {}
         durations: dict[str, float] = {}
-        results = self.database.fetch_all(self.statements, self.parameters(), errors=errors, durations=durations)
+        self._cycle_now = self.clock()
+        params = self.parameters(self._cycle_now)
+        results = self.database.fetch_all(self.statements, params, errors=errors, durations=durations)
         return results, errors, durations
 
     async def collect(self) -> list[Metric]:
@@ -240,6 +261,8 @@ class BusinessCollector(CollectorBase):
             "stock": self._stock,
             "orders": self._orders,
             "fulfillment": self._fulfillment,
+            "service_level": self._service_level,
+            "stockout_exposure": self._stockout_exposure,
             "movements": self._movements,
             "last_movement": self._last_movement,
             "audit_unlogged": self._audit,
@@ -380,6 +403,98 @@ class BusinessCollector(CollectorBase):
             if _num(total) > 0 and labels.ok((channel,), 0):
                 ratio.add_metric([channel], _num(fulfilled) / _num(total))
         out["inventory_order_fulfillment_ratio"] = ratio
+
+    def _service_level(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
+        """Counters for every channel with an order (0 until its first), ratios only where
+        the window has something to measure, the backorder age only where one is open."""
+        counters = {
+            name: _family(name, ("channel",))
+            for name in (
+                "inventory_orders_due_total",
+                "inventory_orders_on_time_total",
+                "inventory_orders_in_full_total",
+                "inventory_orders_otif_total",
+            )
+        }
+        ratios = {
+            name: _family(name, ("channel",))
+            for name in (
+                "inventory_order_on_time_ratio",
+                "inventory_order_otif_ratio",
+                "inventory_order_line_fill_ratio",
+                "inventory_order_unit_fill_ratio",
+            )
+        }
+        backorders = _family("inventory_backorders", ("channel",))
+        oldest = _family("inventory_backorder_oldest_age_seconds", ("channel",))
+        now = (self._cycle_now or self.clock()).timestamp()
+        # channel -> due, on time, in full, OTIF (the counters); due, on time, OTIF, lines,
+        # lines filled, units, units shipped (the window's orders); backorders.
+        sums: dict[str, list[float]] = {}
+        oldest_created: dict[str, float] = {}
+        for row in result.rows:
+            channel, status, bits = row[:3]
+            fact = {name: bool(int(_num(bits)) >> bit & 1) for bit, name in enumerate(SERVICE_LEVEL_FACTS)}
+            count, lines, filled, units, shipped = (_num(v) for v in row[3:8])
+            first_created, invalid_lines = row[8:10]
+            labels.issues["order_line_invalid_quantity"] += _num(invalid_lines)
+            bad = (fact["has_promise"] and not fact["promise_ok"]) or (
+                fact["has_fulfilled"] and not fact["fulfilled_ok"]
+            )
+            if bad or (status == "fulfilled" and not fact["has_fulfilled"] and fact["promise_ok"]):
+                labels.issues["orders_bad_service_timestamp"] += count
+            if not labels.ok((channel,), 0):
+                continue
+            # docs/metrics.md, "Service level": the definitions, in this order.
+            promised = status in ("open", "fulfilled", "backordered") and fact["promise_ok"]
+            fulfilled = status == "fulfilled" and fact["fulfilled_ok"] and fact["by_now"]
+            on_time = promised and fulfilled and fact["by_promise"]
+            due = promised and (fact["promise_passed"] or on_time)
+            in_full = fulfilled and fact["lines_full"]
+            recent = due and (fact["fulfilled_recently"] if on_time else fact["promised_recently"])
+            flags = (
+                due,
+                on_time,
+                due and in_full,
+                on_time and in_full,
+                recent,
+                recent and on_time,
+                recent and on_time and in_full,
+            )
+            totals = sums.setdefault(channel, [0.0] * 12)
+            for i, flag in enumerate(flags):
+                totals[i] += count if flag else 0.0
+            if recent:
+                for i, value in enumerate((lines, filled, units, shipped), start=7):
+                    totals[i] += value
+            if status == "backordered":
+                totals[11] += count
+                created = parse_timestamp(first_created) if first_created is not None else None
+                if created is not None:
+                    oldest_created[channel] = min(created, oldest_created.get(channel, created))
+        for channel, totals in sorted(sums.items()):
+            for name, value in zip(counters, totals[:4]):
+                counters[name].add_metric([channel], value)
+            w_due, w_on_time, w_otif, lines, filled, units, shipped = totals[4:11]
+            for name, (part, whole) in zip(
+                ratios, ((w_on_time, w_due), (w_otif, w_due), (filled, lines), (shipped, units))
+            ):
+                if whole > 0:
+                    ratios[name].add_metric([channel], part / whole)
+            backorders.add_metric([channel], totals[11])
+            if channel in oldest_created:
+                oldest.add_metric([channel], max(0.0, now - oldest_created[channel]))
+        out.update(counters)
+        out.update(ratios)
+        out["inventory_backorders"] = backorders
+        out["inventory_backorder_oldest_age_seconds"] = oldest
+
+    def _stockout_exposure(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
+        exposed = _family("inventory_orders_stockout_exposed", ("channel",))
+        for channel, count in sorted(result.rows, key=lambda row: str(row[0])):
+            if labels.ok((channel,), 0):
+                exposed.add_metric([channel], _num(count))
+        out["inventory_orders_stockout_exposed"] = exposed
 
     def _movements(self, result: QueryResult, labels: _Labels, out: dict[str, Metric]) -> None:
         # Every known kind of a source from 0, so that its first movement of a kind is an

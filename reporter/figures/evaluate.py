@@ -18,7 +18,8 @@ from string import Template
 from typing import Any
 
 from reporter.config import Config, Objectives
-from reporter.figures.catalogue import CHARTS, DAY_SUMS_LAG, SPECS, FigureSpec
+from reporter.figures.catalogue import CHARTS, SPECS
+from reporter.figures.spec import DAY_SUMS_LAG, FigureSpec
 from reporter.periods import Period
 from reporter.prometheus import Prometheus, QueryError, Sample, Series
 from reporter.report import Chart, Figure, Report

@@ -7,15 +7,13 @@ The period ratios divide the growth of the exporter's counters of decided orders
 The fill rates and backorders have no counters: they are time statistics of the
 exporter's gauges (a mean of the trailing-window fill rate, the peak backorder age).
 
-Registered in reporter/figures/catalogue.py with `SPECS += service_level_specs()`. This
-module imports the catalogue only inside that function, so either module can be
-imported first.
+Registered in reporter/figures/catalogue.py with `SPECS += service_level_specs()`; both
+build on reporter/figures/spec.py.
 
-Objectives: the ones below, until reporter/config.py's `objectives` has fields of these
-names (`on_time`, `otif`, `fill_rate`, `backorder_age_seconds`), which then win. The OTIF
-objective is the alert's OTIF_TARGET_RATIO (prometheus/rules/business.alerts.yml) and
-the backorder age its BACKORDER_MAX_AGE_SECONDS; tests/exporter/test_service_level.py
-checks that they agree.
+Objectives: reporter/config.py's `objectives` (`on_time`, `otif`, `fill_rate`,
+`backorder_age_seconds`). The OTIF objective is the alert's OTIF_TARGET_RATIO
+(prometheus/rules/business.alerts.yml) and the backorder age its
+BACKORDER_MAX_AGE_SECONDS; tests/exporter/test_service_level.py checks that they agree.
 """
 
 from __future__ import annotations
@@ -23,16 +21,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from reporter.figures.spec import FigureSpec, db_count
+
 if TYPE_CHECKING:
     from reporter.config import Objectives
-    from reporter.figures.catalogue import FigureSpec
-
-OBJECTIVES: dict[str, float] = {
-    "on_time": 0.95,
-    "otif": 0.9,
-    "fill_rate": 0.95,
-    "backorder_age_seconds": 172800.0,
-}
 
 KEYS = (
     "business.on_time_ratio",
@@ -42,18 +34,17 @@ KEYS = (
     "business.unit_fill_ratio_mean",
     "business.line_fill_ratio_mean",
     "business.backorders_mean",
+    "business.stockout_exposed_orders_mean",
     "business.backorder_oldest_age_max_seconds",
 )
 
 
 def objective(name: str) -> Callable[[Objectives], float]:
-    """The configured objective `name`, or this module's default while the config has none."""
-    return lambda objectives: float(getattr(objectives, name, OBJECTIVES[name]))
+    """The config's objective `name` (reporter/config.py Objectives)."""
+    return lambda objectives: float(getattr(objectives, name))
 
 
 def service_level_specs() -> list[FigureSpec]:
-    from reporter.figures.catalogue import FigureSpec, db_count
-
     due = db_count("inventory_orders_due_total", "channel")
 
     def share(counter: str) -> str:
@@ -135,6 +126,17 @@ def service_level_specs() -> list[FigureSpec]:
             "max by (channel) (avg_over_time(inventory_backorders[$w]))",
             by=("channel",),
             better="lower",
+        ),
+        FigureSpec(
+            "business.stockout_exposed_orders_mean",
+            "business",
+            "Orders waiting on a stock-out, mean",
+            "count",
+            "max by (channel) (avg_over_time(inventory_orders_stockout_exposed[$w]))",
+            by=("channel",),
+            better="lower",
+            description="open and backordered orders short of a SKU out of stock at their location, averaged "
+            "over the period's samples",
         ),
         FigureSpec(
             "business.backorder_oldest_age_max_seconds",

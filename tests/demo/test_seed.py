@@ -262,3 +262,27 @@ def test_command_line(tmp_path):
         timeout=60,
     )
     assert bad.returncode == 2 and "--now" in bad.stderr
+
+
+def test_service_level_history_has_late_short_and_backlogged_orders(seeded):
+    """Issue 20: the customer service level has something to show from the first minute."""
+    path, _, _ = seeded
+
+    def ts(text: str) -> float:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+    # The carrier backlog: open online orders placed three days before their promise, which
+    # falls due between 5 and 25 minutes into the demo; each holds one reserved unit.
+    backlog = _query(path, "SELECT status, channel, created_at, promised_at FROM orders WHERE id LIKE 'BKL-%'")
+    assert len(backlog) >= 10
+    assert {(status, channel) for status, channel, _, _ in backlog} == {("open", "online")}
+    assert all(NOW + 300 <= ts(promised) < NOW + 1500 for *_, promised in backlog)
+    assert all(ts(promised) - ts(created) == 3 * 86400 for _, _, created, promised in backlog)
+    # Backorders that shipped after their promise (late), and orders closed short (not in full).
+    ((late,),) = _query(path, "SELECT COUNT(*) FROM orders WHERE status = 'fulfilled' AND fulfilled_at > promised_at")
+    ((short,),) = _query(
+        path,
+        "SELECT COUNT(DISTINCT o.id) FROM orders o JOIN order_lines l ON l.order_id = o.id "
+        "WHERE o.status = 'fulfilled' AND l.fulfilled_quantity < l.quantity",
+    )
+    assert late > 0 and short > 0

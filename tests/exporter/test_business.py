@@ -108,6 +108,13 @@ def assert_reference_values(values: dict) -> None:
     # online o7 of o6, o7; wholesale has only a cancelled order: absent.
     assert of(values, "inventory_order_fulfillment_ratio") == {("pos",): pytest.approx(2 / 3), ("online",): 0.5}
 
+    # No order has a promise: the service-level counters are 0 for every channel and no
+    # ratio is published (tests/exporter/test_service_level.py has the edges); o6 is backordered.
+    assert of(values, "inventory_orders_due_total") == {("pos",): 0, ("online",): 0, ("wholesale",): 0}
+    assert of(values, "inventory_order_otif_ratio") == {}
+    assert of(values, "inventory_backorders") == {("pos",): 0, ("online",): 1, ("wholesale",): 0}
+    assert of(values, "inventory_backorder_oldest_age_seconds") == {("online",): pytest.approx(5 * 3600, abs=120)}
+
     # Every known kind for every source, at 0 until its first movement.
     movements = {(kind, source): 0 for kind in MOVEMENT_KINDS for source in ("pos", "wms", "shopify")}
     movements.update({("sale", "pos"): 2, ("receipt", "wms"): 1, ("sale", "shopify"): 1, ("return", "pos"): 1})

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from reporter.figures.service_level import KEYS as SERVICE_LEVEL_KEYS
 from tests.reporter import dataset as d
 from tests.reporter.dataset import increase, instant, rate, select, subquery_points, window
 
@@ -183,6 +184,10 @@ def expected(start: float, end: float, capacity: bool = True) -> dict[tuple[str,
             effect[(("rule", rule),)] = sum(inside) / len(inside)
     put_by("enhancer.verified_actions", verified_count)
     put_by("enhancer.effect_mean", effect)
+    # The dataset has no service-level series (tests/exporter/test_service_level.py checks
+    # those figures through a real Prometheus): each is "no data".
+    for key in SERVICE_LEVEL_KEYS:
+        put(key, None)
 
     if not capacity:
         return out
