@@ -28,6 +28,9 @@ from servicekit.snapshot import Snapshot
 
 log = logging.getLogger("exporter.runner")
 
+# How long stop() waits for the collectors to end and to close, each.
+STOP_SECONDS = 10.0
+
 
 def with_constant_labels(families: Iterable[Metric], labels: dict[str, str]) -> list[Metric]:
     """Copy families adding the same labels to every sample (e.g. tenant)."""
@@ -99,16 +102,23 @@ class Runner:
             self.complete.set()
 
     async def stop(self) -> None:
+        """Cancel every collector and close them, bounded: a shutdown never waits on a
+        collector that does not end (one stuck in a driver call), it logs it and goes on."""
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=STOP_SECONDS)
+            for task in pending:
+                log.warning("%s did not stop within %gs; shutting down without it", task.get_name(), STOP_SECONDS)
         self._tasks.clear()
         if self._render_thread is not None:
             self._render_thread.shutdown(wait=False, cancel_futures=True)
             self._render_thread = None
         for collector in self.collectors:
             try:
-                await collector.close()
+                await asyncio.wait_for(collector.close(), STOP_SECONDS)
+            except TimeoutError:
+                log.warning("closing collector %s took more than %gs; going on", collector.name, STOP_SECONDS)
             except Exception:  # closing must never block shutdown
                 log.exception("closing collector %s failed", collector.name)
 

@@ -450,3 +450,34 @@ def _code(url: str) -> int | None:
         return exc.code
     except OSError:
         return None
+
+
+class _StubbornCollector(CollectorBase):
+    """Swallows its cancellation once, as a driver call that cannot be interrupted would."""
+
+    name = "stubborn"
+    interval = 3600.0
+    timeout = 3600.0
+
+    async def collect(self) -> list:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(3600)
+        return []
+
+    async def close(self) -> None:
+        await asyncio.sleep(3600)
+
+
+async def test_stop_is_bounded_even_by_a_collector_that_does_not_end(monkeypatch, caplog):
+    from exporter import runner as runner_module
+
+    monkeypatch.setattr(runner_module, "STOP_SECONDS", 0.3)
+    runner = Runner([_StubbornCollector()])
+    await runner.start()
+    await asyncio.wait_for(runner.ready.wait(), 5)
+    started = time.monotonic()
+    await asyncio.wait_for(runner.stop(), 5)
+    assert time.monotonic() - started < 2
+    assert "collector-stubborn did not stop" in caplog.text and "closing collector stubborn" in caplog.text

@@ -40,7 +40,12 @@ async def test_shopify_throttled_is_waited_out(inventory_db):
     async with running_fake("shopify") as fake:
         # Someone drained the bucket before this process started: the first query is THROTTLED.
         fake.control(throttle={"maximum_available": 1000, "restore_rate": 2000, "currently_available": 0})
-        collector = make_collector("shopify", fake.url, inventory_db, page_size=10, levels_per_item=2)
+        # request_timeout: the fake validates every query against Shopify's 3.8 MB schema,
+        # which on a loaded machine can take a second; a timed-out THROTTLED answer would be
+        # counted by the fake and never seen by the connector.
+        collector = make_collector(
+            "shopify", fake.url, inventory_db, page_size=10, levels_per_item=2, request_timeout=10.0
+        )
         try:
             families = await collector.collect()
         finally:
