@@ -379,6 +379,11 @@ def simulate(
             "inventory_low_stock_skus",
             "inventory_out_of_stock_skus",
             "inventory_below_safety_stock_skus",
+            "inventory_stockout_selling_skus",
+            "inventory_stockout_demand_units_per_day",
+            "inventory_stockout_risk_skus",
+            "inventory_below_safety_stock_unordered_skus",
+            "inventory_forecast_daily_demand_units",
             "inventory_order_fulfillment_ratio",
             "inventory_order_otif_ratio",
             "inventory_order_unit_fill_ratio",
@@ -429,7 +434,8 @@ def simulate_stock(
     """Per SKU and location: lognormal daily demand shaped by day_profile, lost sales when
     empty, a reorder when available <= reorder point delivered at 06:00 after a 3-6 day lead
     time; 1.5% dead items (never stocked: always out), 2% sell-down items (never reordered).
-    Returns the three count gauges per location, one value a minute."""
+    Returns the three count gauges and the analytics collector's four action gauges per
+    location, one value a minute."""
     step = 900
     steps = minutes * STEP // step + 1
     n_loc = len(LOCATIONS)
@@ -450,7 +456,17 @@ def simulate_stock(
     run_sku = int(np.argsort(mu[:, 0])[skus // 2])
     t_steps = era_start + step * np.arange(steps)
     prof = day_profile(t_steps)
-    counts = {name: np.zeros((steps, n_loc)) for name in ("low", "out", "safety")}
+    counts = {
+        name: np.zeros((steps, n_loc))
+        for name in ("low", "out", "safety", "selling_out", "selling_units", "at_risk", "safety_unordered")
+    }
+    # The analytics collector's action gauges (exporter/collectors/analytics.py, action_masks):
+    # only replenished SKU-locations count (a reorder point or purchase orders: not dead, not
+    # sold down; sell-down items carry no reorder point, so they are never low stock); the forecast
+    # is the true mean demand, the lead time its mean (3-6 days plus the wait for 06:00).
+    replenished = ~dead & ~selldown
+    lead_days = 5.0
+    last_sale = np.full((skus, n_loc), -np.inf)
     stockout = faults.get("bestseller_stockout")
     run = faults.get("sku_run")
     for i in range(steps):
@@ -458,6 +474,7 @@ def simulate_stock(
         demand = rng.poisson(mu * (prof[i] * step / DAY))
         if run is not None and era_start + run.start <= now < era_start + run.start + run.duration:
             demand[run_sku, 0] += math.ceil((rop[run_sku, 0] + order_qty[run_sku, 0]) / (run.duration / step / 2))
+        last_sale[(demand > 0) & (avail > 0)] = now
         avail = np.maximum(avail - demand, 0)
         arrived = arrival <= now
         avail[arrived] += order_qty[arrived]
@@ -474,17 +491,28 @@ def simulate_stock(
                 arrival[best, 1] = start + stockout.duration  # the emergency delivery
         active = ~dead
         counts["out"][i] = ((avail <= 0) & (dead | (mu > 0))).sum(axis=0)
-        counts["low"][i] = ((avail > 0) & (avail <= rop) & active).sum(axis=0)
+        counts["low"][i] = ((avail > 0) & (avail <= rop) & active & ~selldown).sum(axis=0)
         counts["safety"][i] = ((avail < safety) & active).sum(axis=0)
+        selling_out = replenished & (avail <= 0) & (now - last_sale < 7 * DAY)
+        counts["selling_out"][i] = selling_out.sum(axis=0)
+        counts["selling_units"][i] = np.where(selling_out, mu, 0.0).sum(axis=0)
+        unordered = replenished & np.isinf(arrival) & (mu > 0) & (avail > 0)
+        counts["at_risk"][i] = (unordered & (avail <= mu * lead_days)).sum(axis=0)
+        counts["safety_unordered"][i] = (unordered & (avail < safety)).sum(axis=0)
     per_minute = np.arange(minutes) * STEP // step
     names = {
         "low": "inventory_low_stock_skus",
         "out": "inventory_out_of_stock_skus",
         "safety": "inventory_below_safety_stock_skus",
+        "selling_out": "inventory_stockout_selling_skus",
+        "selling_units": "inventory_stockout_demand_units_per_day",
+        "at_risk": "inventory_stockout_risk_skus",
+        "safety_unordered": "inventory_below_safety_stock_unordered_skus",
     }
-    return {
-        (names[key], location): counts[key][per_minute, j] for key in counts for j, location in enumerate(LOCATIONS)
-    }
+    out = {(names[key], location): counts[key][per_minute, j] for key in counts for j, location in enumerate(LOCATIONS)}
+    for j, location in enumerate(LOCATIONS):  # the forecast is the true mean demand
+        out[("inventory_forecast_daily_demand_units", location)] = np.full(minutes, float(mu[:, j].sum()))
+    return out
 
 
 SeriesData = dict[tuple[str, tuple[tuple[str, str], ...]], tuple[np.ndarray, np.ndarray]]

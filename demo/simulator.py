@@ -16,7 +16,8 @@ orders of SKUs short at the warehouse ship partly and wait as backorders.
 Faults (`--fault-at WHEN:KIND[:ARG[:ARG]]`, WHEN like 20s, 2m, 1m30s after start):
   api_errors[:SECONDS]               5xx on a quarter of requests and a failing /health (default 120 s)
   latency[:SECONDS]                  1.5 s added to every request (default 180 s)
-  stockout[:LOCATION]                one SKU sold out at LOCATION (default store-north), restocked after 4 min
+  stockout[:LOCATION]                the best-seller of LOCATION (default store-north; its SKU with the highest
+                                     reorder point) sold out, restocked after 11 min
   stalled_sync[:INTEGRATION]         the integration's sync hangs for 25 min (default odoo)
   drift[:INTEGRATION[:LOCATION]]     the integration's remote stock drifts for 80 SKUs (needs --config
                                      with integrations and a fake that has /_control); stays until reconciled
@@ -50,7 +51,9 @@ STORES = ("store-north", "store-south")
 INTEGRATIONS = ("shopify", "square", "odoo")
 FAULT_KINDS = ("api_errors", "latency", "stockout", "stalled_sync", "drift")
 SYNC_PERIOD_SECONDS = 20.0
-RESTOCK_AFTER_SECONDS = 240.0
+# Longer than two cycles of the exporter's analytics collector (every 5 min), which
+# publishes the selling stock-outs InventoryOutOfStock{kind="selling"} reads.
+RESTOCK_AFTER_SECONDS = 660.0
 STALL_SECONDS = 1500.0
 DRIFT_SKUS = 80
 # The seed's carrier backlog (demo/seed.py, BKL-... orders promised over the demo's first
@@ -322,10 +325,12 @@ class Simulator:
         await self.call("POST", "/_control", {"latency": 1.5, "for": parse_duration(seconds)})
 
     async def fault_stockout(self, location: str = "store-north") -> None:
-        status, body = await self.call("GET", f"/stock?location={location}&min_available=1&limit=500")
+        status, body = await self.call("GET", f"/stock?location={location}&min_available=1&limit=10000")
         if status != 200 or not body["stock"]:
             raise RuntimeError(f"no stock at {location} to sell out (HTTP {status})")
-        row = self.rng.choice(body["stock"])
+        # A best-seller: the stock-out alert fires on the sales a stock-out loses, and a slow
+        # mover out for a while is normal. The highest reorder point marks the fastest seller.
+        row = max(body["stock"], key=lambda r: (r["reorder_point"] or 0, r["sku"]))
         key = (row["sku"], location)
         self.held.add(key)
         if row["sku"] in self.sellable.get(location, []):

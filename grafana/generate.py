@@ -768,8 +768,8 @@ def overview(t: Thresholds) -> Json:
         ),
         stat(
             "Unlogged stock movements",
-            "inventory_audit_unlogged_movements: stock movements with no audit_log row. Anything above "
-            "0 is an audit compliance gap (InventoryAuditGap).",
+            "inventory_audit_unlogged_movements: stock movements with no audit_log row, all time. Anything "
+            "above 0 is an audit compliance gap; InventoryAuditGap fires on new ones within an hour.",
             [target("inventory_audit_unlogged_movements", "unlogged")],
             "short",
             thresholds=steps("green", (t["AUDIT_UNLOGGED_MOVEMENTS"] + 1, "red")),
@@ -1138,16 +1138,16 @@ def business(t: Thresholds) -> Json:
         ),
         timeseries(
             "Low-stock SKUs by location",
-            "inventory_low_stock_skus per location. InventoryLowStock fires after 5 minutes above 0; "
-            "the enhancer drafts purchase orders for the location.",
+            "inventory_low_stock_skus per location: normal churn, no alert. InventoryLowStock fires on "
+            "inventory_stockout_risk_skus (nothing on order, sells out within the lead time).",
             [target(f"inventory_low_stock_skus{{{loc}}}", "{{location}}")],
             "short",
             w=8,
         ),
         timeseries(
             "Out-of-stock SKUs by location",
-            "inventory_out_of_stock_skus per location: SKUs that cannot be sold there now "
-            "(InventoryOutOfStock after 1 minute).",
+            "inventory_out_of_stock_skus per location: SKUs that cannot be sold there now, dead items "
+            "included. InventoryOutOfStock fires on selling SKUs out and on a sharp rise of this count.",
             [target(f"inventory_out_of_stock_skus{{{loc}}}", "{{location}}")],
             "short",
             w=8,
@@ -1155,7 +1155,7 @@ def business(t: Thresholds) -> Json:
         timeseries(
             "Below safety stock by location",
             "inventory_below_safety_stock_skus per location: SKUs eating into the buffer that covers "
-            "demand and lead-time variability (InventoryBelowSafetyStock after 15 minutes).",
+            "demand and lead-time variability (InventoryBelowSafetyStock: those with nothing on order).",
             [target(f"inventory_below_safety_stock_skus{{{loc}}}", "{{location}}")],
             "short",
             w=8,
@@ -1337,7 +1337,7 @@ def business(t: Thresholds) -> Json:
         stat(
             "Unlogged stock movements",
             "inventory_audit_unlogged_movements: movements with no audit_log row. Audit compliance "
-            "needs every movement logged (InventoryAuditGap after 10 minutes above 0).",
+            "needs every movement logged (InventoryAuditGap: new ones within an hour).",
             [target("inventory_audit_unlogged_movements", "unlogged")],
             "short",
             w=6,

@@ -23,6 +23,8 @@ from exporter.config import Config
 from exporter.db import Database, OffThread
 
 GAP_DIRECTIONS = ("below", "above")
+# A stock-out "sells" when the SKU-location had demand in this many last closed days.
+RECENT_DEMAND_DAYS = 7
 
 
 def utc_today() -> date:
@@ -83,6 +85,7 @@ class AnalyticsCollector(CollectorBase):
             _cover_family(result),
             _demand_family(result),
             _method_family(result),
+            *_action_families(result),
             *_gap_families(result, self.config.gap_tolerance_ratio),
             *_accuracy_families(result, self.config.accuracy_window_days),
             _skipped_family(result),
@@ -107,6 +110,78 @@ def _recommendation_families(result: AnalyticsResult) -> tuple[Metric, Metric]:
         skus.add_metric([location], count)
         units.add_metric([location], total)
     return skus, units
+
+
+def action_masks(result: AnalyticsResult, recent_days: int = RECENT_DEMAND_DAYS) -> dict[str, np.ndarray]:
+    """The SKU-locations whose stock needs someone to act, for the stock alerts (issue 22).
+
+    Only replenished SKU-locations count: a stored reorder point above 0, or a purchase
+    order for them open or received within lead_time_history_days (a store restocked by
+    transfers has a reorder point). A dead item or one being sold down has neither, so its
+    being empty or low is normal, not news.
+
+    - selling_out: nothing available (available <= 0) but demand in the last `recent_days`
+      closed days of the history: sales lost now;
+    - at_risk: still some available, nothing on order, and the forecast demand over the
+      lead time (d L) uses it all up: it sells out before an order placed now arrives;
+    - below_safety_unordered: still some available but under the computed safety stock,
+      nothing on order and a forecast demand.
+    """
+    available = result.series.available
+    d = result.forecast.daily_demand
+    on_order = result.on_order
+    with np.errstate(invalid="ignore"):
+        has_reorder_point = result.series.stored_reorder_point > 0
+    replenished = (on_order > 0) | (result.lead_time.observations > 0) | has_reorder_point
+    values = result.demand.values
+    recent = values[:, -recent_days:].sum(axis=1) > 0 if values.shape[1] else np.zeros(len(d), dtype=bool)
+    nothing_ordered = replenished & (on_order <= 0) & (d > 0)
+    return {
+        "selling_out": replenished & (available <= 0) & recent,
+        "at_risk": nothing_ordered & (available > 0) & (available <= d * result.lead_time.mean),
+        "below_safety_unordered": nothing_ordered & (available > 0) & (available < result.safety_stock),
+    }
+
+
+def _action_families(result: AnalyticsResult) -> list[Metric]:
+    masks = action_masks(result)
+    selling = GaugeMetricFamily(
+        "inventory_stockout_selling_skus",
+        f"Replenished SKU-locations with nothing available (available <= 0) that had demand in the last "
+        f"{RECENT_DEMAND_DAYS} closed days.",
+        labels=["location"],
+    )
+    at_risk_units = GaugeMetricFamily(
+        "inventory_stockout_demand_units_per_day",
+        "Forecast daily demand of the SKU-locations in inventory_stockout_selling_skus: units a day the "
+        "stock-outs cost.",
+        labels=["location"],
+    )
+    at_risk = GaugeMetricFamily(
+        "inventory_stockout_risk_skus",
+        "Replenished SKU-locations with stock left, nothing on order and a forecast demand over the lead "
+        "time at least their available stock: they sell out before an order placed now arrives.",
+        labels=["location"],
+    )
+    below_safety = GaugeMetricFamily(
+        "inventory_below_safety_stock_unordered_skus",
+        "Replenished SKU-locations with a forecast demand and nothing on order whose available stock is "
+        "above 0 but under the computed safety stock.",
+        labels=["location"],
+    )
+    d = result.forecast.daily_demand
+    for location, n_selling, units, n_risk, n_safety in zip(
+        result.series.location_names,
+        result.per_location(masks["selling_out"].astype(float)),
+        result.per_location(np.where(masks["selling_out"], d, 0.0)),
+        result.per_location(masks["at_risk"].astype(float)),
+        result.per_location(masks["below_safety_unordered"].astype(float)),
+    ):
+        selling.add_metric([location], n_selling)
+        at_risk_units.add_metric([location], units)
+        at_risk.add_metric([location], n_risk)
+        below_safety.add_metric([location], n_safety)
+    return [selling, at_risk_units, at_risk, below_safety]
 
 
 def _demand_family(result: AnalyticsResult) -> Metric:

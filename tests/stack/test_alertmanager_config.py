@@ -29,6 +29,14 @@ ROUTE_CASES = [
     ("pager", {"severity": "critical", "alertname": "InventoryTargetDown", "service": "inventory-api"}),
     ("pager", {"severity": "critical", "alertname": "InventoryAPIErrorBudgetBurn", "long_window": "1h"}),
     ("team-warnings", {"severity": "warning", "alertname": "InventoryLowStock", "location": "wh-east"}),
+    # Issue 22: the selling stock-out, the stock-out rise and the new-unlogged-movements alerts.
+    (
+        "team-warnings",
+        {"severity": "warning", "alertname": "InventoryOutOfStock", "kind": "selling", "location": "store-1"},
+    ),
+    ("team-warnings", {"severity": "warning", "alertname": "InventoryOutOfStock", "kind": "rise", "location": "wh"}),
+    ("team-warnings", {"severity": "warning", "alertname": "InventoryAuditGap", "service": "inventory-data"}),
+    ("pager", {"severity": "critical", "alertname": "InventoryDatabaseDown", "service": "inventory-data"}),
     ("team-warnings", {"severity": "warning", "alertname": "InventoryIntegrationOutOfSync", "integration": "shopify"}),
     ("low-noise", {"severity": "info", "alertname": "InventoryIntegrationBackInSync"}),
     ("default", {"alertname": "RuleWithoutSeverity"}),
@@ -556,6 +564,45 @@ async def test_burning_error_budget_mutes_its_own_symptoms(stack):
     await sink.wait_for(lambda: sink.alerts("/alerts/pager") and sink.alerts("/alerts/team-warnings"))
     await asyncio.sleep(3)
     assert [a["labels"]["alertname"] for a in sink.alerts("/alerts/pager")] == ["InventoryAPIErrorBudgetBurn"]
+    assert [a["labels"]["alertname"] for a in sink.alerts("/alerts/team-warnings")] == ["InventoryAPISlowResponses"]
+
+
+async def test_stock_out_and_database_outage_mute_what_they_explain(stack):
+    """Issue 22: a location's selling stock-out mutes its low-stock and safety-stock warnings
+    (not another location's); the database being down mutes every business alert, the
+    critical fill-rate page included, but not an API warning."""
+    sink, am, session = stack
+    await am.post(
+        session,
+        [
+            alert("InventoryOutOfStock", "warning", service="inventory-data", location="store-1", kind="selling"),
+            alert("InventoryLowStock", "warning", service="inventory-data", location="store-1"),
+            alert("InventoryBelowSafetyStock", "warning", service="inventory-data", location="store-1"),
+            alert("InventoryLowStock", "warning", service="inventory-data", location="wh"),
+        ],
+    )
+    await sink.wait_for(lambda: len(sink.alerts("/alerts/team-warnings")) >= 2)
+    await asyncio.sleep(3)
+    assert sorted(
+        (a["labels"]["alertname"], a["labels"]["location"]) for a in sink.alerts("/alerts/team-warnings")
+    ) == [("InventoryLowStock", "wh"), ("InventoryOutOfStock", "store-1")]
+
+
+async def test_database_outage_mutes_every_business_alert(stack):
+    sink, am, session = stack
+    await am.post(
+        session,
+        [
+            alert("InventoryDatabaseDown", "critical", service="inventory-data", instance="exporter:9877"),
+            alert("InventoryFillRateCollapsed", "critical", service="inventory-data", channel="web"),
+            alert("InventoryOutOfStock", "warning", service="inventory-data", location="store-1", kind="rise"),
+            alert("InventoryAuditGap", "warning", service="inventory-data", instance="exporter:9877"),
+            alert("InventoryAPISlowResponses", "warning", service="inventory-api", job="inventory-api"),
+        ],
+    )
+    await sink.wait_for(lambda: sink.alerts("/alerts/pager") and sink.alerts("/alerts/team-warnings"))
+    await asyncio.sleep(3)
+    assert [a["labels"]["alertname"] for a in sink.alerts("/alerts/pager")] == ["InventoryDatabaseDown"]
     assert [a["labels"]["alertname"] for a in sink.alerts("/alerts/team-warnings")] == ["InventoryAPISlowResponses"]
 
 
