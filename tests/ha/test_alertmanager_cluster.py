@@ -40,7 +40,7 @@ def am_url(stack: Stack, name: str) -> str:
 
 
 def test_both_replicas_fire_and_the_cluster_notifies_once_even_with_a_peer_killed(stack: Stack):
-    stack.exporter.set('inventory_out_of_stock_skus{location="store-1"}', 3)
+    sell_out(stack, "store-1", 3)
     wait_for(
         lambda: firing_on(stack, "a", "store-1") and firing_on(stack, "b", "store-1"),
         timeout=30,
@@ -79,7 +79,7 @@ def test_both_replicas_fire_and_the_cluster_notifies_once_even_with_a_peer_kille
     survivor = "b" if sender == "a" else "a"
     stack.alertmanagers[sender].kill9()
 
-    stack.exporter.set('inventory_out_of_stock_skus{location="store-2"}', 5)
+    sell_out(stack, "store-2", 5)
     wait_for(
         lambda: firing_on(stack, "a", "store-2") and firing_on(stack, "b", "store-2"),
         timeout=30,
@@ -99,3 +99,12 @@ def test_both_replicas_fire_and_the_cluster_notifies_once_even_with_a_peer_kille
         http_text(am_url(stack, survivor) + "/metrics"), "alertmanager_notifications_total", 'integration="webhook"'
     )
     assert survivor_sent >= 1
+
+
+def sell_out(stack, location: str, skus: int) -> None:
+    """What makes InventoryOutOfStock fire since issue 22: SKUs that sold recently are out
+    of stock, and their demand is more than 0.5 % of the location's."""
+    stack.exporter.set(f'inventory_out_of_stock_skus{{location="{location}"}}', skus)
+    stack.exporter.set(f'inventory_stockout_selling_skus{{location="{location}"}}', skus)
+    stack.exporter.set(f'inventory_stockout_demand_units_per_day{{location="{location}"}}', 4.0 * skus)
+    stack.exporter.set(f'inventory_forecast_daily_demand_units{{location="{location}"}}', 100.0)
