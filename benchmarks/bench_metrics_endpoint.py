@@ -37,38 +37,30 @@ from benchmarks.synthetic import make_inventory
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The references: the exporter's own /metrics parsed back into families and served from a
+# registry, by prometheus_client's start_http_server ("http_server") or by an aiohttp
+# keep-alive server calling generate_latest per scrape ("aiohttp").
 REFERENCE_SERVER = r"""
 import sys, time
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
-families = list(text_string_to_metric_families(open(sys.argv[2]).read()))
+port, source, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+families = list(text_string_to_metric_families(open(source).read()))
 class Static:
     def collect(self):
         return families
 registry = CollectorRegistry()
 registry.register(Static())
-start_http_server(int(sys.argv[1]), addr="127.0.0.1", registry=registry)
-while True:
-    time.sleep(3600)
-"""
-
-
-KEEPALIVE_SERVER = r"""
-import sys
+if mode == "http_server":
+    start_http_server(port, addr="127.0.0.1", registry=registry)
+    while True:
+        time.sleep(3600)
 from aiohttp import web
-from prometheus_client import CollectorRegistry, generate_latest, CONTENT_TYPE_LATEST
-from prometheus_client.parser import text_string_to_metric_families
-families = list(text_string_to_metric_families(open(sys.argv[2]).read()))
-class Static:
-    def collect(self):
-        return families
-registry = CollectorRegistry()
-registry.register(Static())
 async def metrics(request):
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 app = web.Application()
 app.router.add_get("/metrics", metrics)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 """
 
 # query-exporter's config: the exporter's business metrics as plain SQL on the same tables.
@@ -216,12 +208,12 @@ def main() -> None:
             servers["inventory-exporter"] = f"http://127.0.0.1:{port}/metrics"
             body = urllib.request.urlopen(servers["inventory-exporter"]).read()
             (tmp / "metrics.txt").write_bytes(body)
-            for name, script in (
-                ("prometheus_client start_http_server", REFERENCE_SERVER),
-                ("aiohttp + generate_latest (keep-alive)", KEEPALIVE_SERVER),
+            for name, mode in (
+                ("prometheus_client start_http_server", "http_server"),
+                ("aiohttp + generate_latest (keep-alive)", "aiohttp"),
             ):
                 ref_port = free_port()
-                start([sys.executable, "-c", script, str(ref_port), str(tmp / "metrics.txt")])
+                start([sys.executable, "-c", REFERENCE_SERVER, str(ref_port), str(tmp / "metrics.txt"), mode])
                 servers[name] = f"http://127.0.0.1:{ref_port}/metrics"
                 wait_ready(servers[name])
             if not args.no_query_exporter:
