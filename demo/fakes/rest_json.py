@@ -19,6 +19,17 @@ from demo.fakes.common import STATE_KEY, FakeState, build_fake_app, json_respons
 
 DEFAULT_LOCATION_MAP = {"A": "wh-main"}
 DEFAULT_TOKEN = "demo-rest-api-key"
+# The exporter settings that read this fake (beside the common ones): where its items,
+# SKU, location and quantity are, and the header the key goes in.
+INTEGRATION_SETTINGS: dict[str, Any] = {
+    "path": "/api/stock",
+    "items_path": "items",
+    "sku_path": "sku",
+    "location_path": "location.id",
+    "quantity_path": "available",
+    "auth_header": "X-Api-Key",
+    "auth_scheme": "",
+}
 RATE_LIMIT = 1000
 
 

@@ -93,17 +93,10 @@ def integration_config(kind: str, url: str, name: str | None = None, **extra: An
     extra.setdefault("backoff", 0.02)
     extra.setdefault("retries", 2)
     extra.setdefault("request_timeout", 1.0)
-    if kind == "odoo":
-        extra.setdefault("database", "inventory")
-        extra.setdefault("username", "exporter")
-    if kind == "rest_json":
-        extra.setdefault("path", "/api/stock")
-        extra.setdefault("items_path", "items")
-        extra.setdefault("sku_path", "sku")
-        extra.setdefault("location_path", "location.id")
-        extra.setdefault("quantity_path", "available")
-        extra.setdefault("auth_header", "X-Api-Key")
-        extra.setdefault("auth_scheme", "")
+    # What each fake says the exporter needs to read it (Odoo's database and login,
+    # rest_json's paths): the same declaration the demo uses.
+    for key, value in getattr(FAKES[kind], "INTEGRATION_SETTINGS", {}).items():
+        extra.setdefault(key, value)
     data = {
         "name": name or kind,
         "kind": kind,
