@@ -9,7 +9,7 @@ Python from the rows it inserted, following the rules docs/presets/erpnext.md st
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -29,9 +29,23 @@ pytestmark = [pytest.mark.mariadb, pytest.mark.timeout(180)]
 
 STORES, GOODS, US = "Stores - AEU", "Finished Goods - AEU", "Stores - AUS"
 STATUSES = ("open", "fulfilled", "cancelled", "backordered")
-# Of the service level (issue 20), ERPNext has the backorders; a Sales Order keeps no time of
-# delivery, so on time, OTIF and the fill rates are not mapped (docs/presets/erpnext.md).
-SERVICE_LEVEL_MAPPED = ("inventory_backorders", "inventory_backorder_oldest_age_seconds")
+# The service level (issue 20) and the order counters. The dataset below has no delivery
+# date on any order, so its service-level counters are 0 for every channel and its ratios
+# absent; test_service_level_exactly checks every figure on orders that have one.
+SERVICE_LEVEL_MAPPED = (
+    "inventory_backorders",
+    "inventory_backorder_oldest_age_seconds",
+    "inventory_orders_created_total",
+    "inventory_orders_fulfilled_total",
+    "inventory_orders_due_total",
+    "inventory_orders_on_time_total",
+    "inventory_orders_in_full_total",
+    "inventory_orders_otif_total",
+    "inventory_order_on_time_ratio",
+    "inventory_order_otif_ratio",
+    "inventory_order_line_fill_ratio",
+    "inventory_order_unit_fill_ratio",
+)
 
 
 # ---------------------------------------------------------------- the dataset
@@ -325,6 +339,13 @@ def expected(data, since: datetime) -> dict[str, dict[tuple, float]]:
                 age, out["inventory_backorder_oldest_age_seconds"].get(key, age)
             )
 
+    for o in orders:
+        add("inventory_orders_created_total", (_channel(o),), 1)
+        add("inventory_orders_fulfilled_total", (_channel(o),), 1 if _order_status(o) == "fulfilled" else 0)
+        assert o.get("delivery_date") is None  # no promise: in no service-level figure
+        for counter in ("due", "on_time", "in_full", "otif"):
+            add(f"inventory_orders_{counter}_total", (_channel(o),), 0)
+
     standing = [e for e in data["tabStock Ledger Entry"] if not e["is_cancelled"]]
     for e in standing:
         add("inventory_stock_movements_total", (_movement_kind(e, standing), e["voucher_type"]), 1)
@@ -437,6 +458,8 @@ def test_tables_are_frappes_from_the_doctype_json(erpnext_url):
     assert set(tables) == {
         "tabBin",
         "tabCompany",
+        "tabDelivery Note",
+        "tabDelivery Note Item",
         "tabItem",
         "tabItem Reorder",
         "tabSales Order",
@@ -488,7 +511,7 @@ async def test_the_fulfillment_window_reaches_older_orders(erpnext_url, tmp_path
 
 
 async def test_the_documented_grants_are_enough(erpnext_url, mariadb_server, tmp_path):
-    # docs/presets/erpnext.md: a user with SELECT on its seven tables, and nothing more, reads every figure.
+    # docs/presets/erpnext.md: a user with SELECT on its ten tables, and nothing more, reads every figure.
     url, _ = erpnext_url
     data = dataset()
     load(url, data)
@@ -496,7 +519,7 @@ async def test_the_documented_grants_are_enough(erpnext_url, mariadb_server, tmp
     user = f"monitor_{name}"
     doc = (ROOT / "docs" / "presets" / "erpnext.md").read_text()
     grants = re.findall(r"GRANT SELECT ON `_0a1b2c3d4e5f6a7b`(\.`[^`]+`) TO 'monitor'@'%';", doc)
-    assert len(grants) == 7, grants
+    assert len(grants) == 10, grants
     mariadb_server.sql(
         f"CREATE USER '{user}'@'%';" + "".join(f"GRANT SELECT ON `{name}`{t} TO '{user}'@'%';" for t in grants)
     )
@@ -544,3 +567,170 @@ def test_the_preset_is_for_mysql_urls_only(tmp_path):
     path.write_text("database:\n  url: postgresql://monitor@db/erpnext\n  schema: erpnext\n")
     with pytest.raises(ConfigError, match="erpnext"):
         load_config(path)
+
+
+# ------------------------------------------- the service level, on promised orders
+
+# The exporter's clock in the service-level test (ERPNext's naive datetimes, read as UTC);
+# the trailing window (service_level_window, 24h) starts at 2026-11-26 12:00.
+CLOCK = datetime(2026, 11, 27, 12, 0, 0)
+
+
+def service_level_dataset() -> dict[str, list[dict]]:
+    """Every edge of docs/metrics.md's service level in ERPNext's terms (docs/presets/erpnext.md):
+    the promise is kept by the end of the Sales Order's delivery_date, the delivery is the
+    last submitted, non-return Delivery Note against the order. S* are Sales orders, C*
+    Shopping Cart ones; dates are 2026-11-<day>."""
+    orders: list[dict] = []
+    items: list[dict] = []
+    notes: list[dict] = []
+    note_items: list[dict] = []
+
+    def day(n: int) -> date:
+        return date(2026, 11, n)
+
+    def so(
+        name,
+        promise,
+        per_delivered=0,
+        lines=(),
+        order_type="Sales",
+        docstatus=1,
+        status="To Deliver and Bill",
+        created=datetime(2026, 11, 24, 12),
+    ):
+        row = order(name, order_type, docstatus, status, per_delivered, created)
+        row["delivery_date"] = promise
+        orders.append(row)
+        for idx, (qty, delivered) in enumerate(lines, start=1):
+            items.append(
+                {
+                    "name": f"{name}-{idx}",
+                    "parent": name,
+                    "parenttype": "Sales Order",
+                    "parentfield": "items",
+                    "idx": idx,
+                    "item_code": "APPLE",
+                    "qty": qty,
+                    "delivered_qty": delivered,
+                    "delivery_date": promise,
+                    "docstatus": docstatus,
+                }
+            )
+
+    def dn(name, against, posted, qty=1, docstatus=1, is_return=0):
+        notes.append(
+            {
+                "name": name,
+                "docstatus": docstatus,
+                "is_return": is_return,
+                "posting_date": posted.date(),
+                "posting_time": posted.time(),
+                "company": "Acme EU",
+                "customer": "C-1",
+                "creation": posted,
+            }
+        )
+        note_items.append(
+            {
+                "name": f"{name}-1",
+                "parent": name,
+                "parenttype": "Delivery Note",
+                "parentfield": "items",
+                "idx": 1,
+                "item_code": "APPLE",
+                "qty": qty,
+                "against_sales_order": against,
+                "so_detail": f"{against}-1",
+                "docstatus": docstatus,
+            }
+        )
+
+    # S1: due the 27th, delivered on the 27th 09:00 (6 of 5, then 1 returned): on time. The
+    # return (posted 11:00) and a cancelled note (11:30) are no deliveries.
+    so("S1", day(27), 100, [(5, 5), (3, 3)])
+    dn("DN-S1", "S1", datetime(2026, 11, 27, 9), qty=9)
+    dn("DN-S1-RET", "S1", datetime(2026, 11, 27, 11), qty=-1, is_return=1)
+    dn("DN-S1-X", "S1", datetime(2026, 11, 27, 11, 30), docstatus=2)
+    # S2: due the 26th; backordered (the 26th 15:00), the rest the 27th 08:00: late, in full.
+    so("S2", day(26), 100, [(4, 4)])
+    dn("DN-S2a", "S2", datetime(2026, 11, 26, 15), qty=2)
+    dn("DN-S2b", "S2", datetime(2026, 11, 27, 8), qty=2)
+    # S3: due the 29th (ahead), delivered early on the 27th 10:00, over-shipped 12 of 10.
+    so("S3", day(29), 100, [(10, 12)])
+    dn("DN-S3", "S3", datetime(2026, 11, 27, 10), qty=12)
+    # S4: due the 26th, partly delivered on the 26th 20:00 (4 of 10, 2 of 2): backordered,
+    # due and late; created the 25th 12:00.
+    so("S4", day(26), 50, [(10, 4), (2, 2)], created=datetime(2026, 11, 25, 12))
+    dn("DN-S4", "S4", datetime(2026, 11, 26, 20), qty=6)
+    # S5: cancelled, its promise passed: in no figure.
+    so("S5", day(25), 0, [(3, 0)], docstatus=2, status="Cancelled")
+    # S6: no delivery date: no promise.
+    so("S6", None, 0, [(2, 0)])
+    # S7: due the 25th, delivered in full on the 25th 18:00: on time, before the window.
+    so("S7", day(25), 100, [(2, 2)])
+    dn("DN-S7", "S7", datetime(2026, 11, 25, 18), qty=2)
+    # S8: due the 25th (kept by the 26th 00:00, before the window), delivered late on the
+    # 26th 13:00 (in it): decided at its promise, out of the window.
+    so("S8", day(25), 100, [(3, 3)])
+    dn("DN-S8", "S8", datetime(2026, 11, 26, 13), qty=3)
+    # S9: due the 26th, delivered at its last second, 23:59:59: on time, in the window.
+    so("S9", day(26), 100, [(6, 6)], created=datetime(2026, 11, 25, 9))
+    dn("DN-S9", "S9", datetime(2026, 11, 26, 23, 59, 59), qty=6)
+    # S10: closed before it was fully delivered: cancelled, in no figure.
+    so("S10", day(26), 50, [(2, 1)], status="Closed")
+    dn("DN-S10", "S10", datetime(2026, 11, 26, 10), qty=1)
+    # S11: due the 26th, delivered at midnight after it (the 27th 00:00): late, in full.
+    so("S11", day(26), 100, [(1, 1)])
+    dn("DN-S11", "S11", datetime(2026, 11, 27, 0), qty=1)
+    # S12: due the 26th, fully delivered with no Delivery Note (a Sales Invoice that updated
+    # stock): not fulfilled here, so due at its promise, late, not in full.
+    so("S12", day(26), 100, [(2, 2)])
+    # S13: due the 27th, delivered on the 27th 11:00 and marked fully delivered although one
+    # line is short (1 of 2; the other over, 3 of 2): on time, not in full.
+    so("S13", day(27), 100, [(2, 1), (2, 3)])
+    dn("DN-S13", "S13", datetime(2026, 11, 27, 11), qty=4)
+    # C1: due the 24th, nothing delivered: due and late, before the window. C2: cancelled.
+    so("C1", day(24), 0, [(4, 0)], order_type="Shopping Cart")
+    so("C2", day(26), 0, [(1, 0)], order_type="Shopping Cart", docstatus=2, status="Cancelled")
+    return {
+        "tabSales Order": orders,
+        "tabSales Order Item": items,
+        "tabDelivery Note": notes,
+        "tabDelivery Note Item": note_items,
+    }
+
+
+async def test_service_level_exactly(erpnext_url, tmp_path):
+    url, _ = erpnext_url
+    load(url, service_level_dataset())
+    values = await collect_with_schema(url, "erpnext", tmp_path, now=CLOCK)
+    sales, cart = ("Sales",), ("Shopping Cart",)
+    # Worked out by hand from the comments of service_level_dataset:
+    # due: S1, S2, S3, S4, S7, S8, S9, S11, S12, S13 = 10 (not S5 and S10, cancelled; S6
+    # without a promise); C1 = 1.
+    assert of(values, "inventory_orders_due_total") == {sales: 10, cart: 1}
+    # on time: S1, S3 (early), S7, S9 (last second), S13 = 5; not S11 (midnight after).
+    assert of(values, "inventory_orders_on_time_total") == {sales: 5, cart: 0}
+    # in full: S1, S2, S3 (over), S7, S8, S9, S11 = 7; not S4, S12 (no note), S13 (short).
+    assert of(values, "inventory_orders_in_full_total") == {sales: 7, cart: 0}
+    # OTIF: S1, S3, S7, S9 = 4.
+    assert of(values, "inventory_orders_otif_total") == {sales: 4, cart: 0}
+    # Decided after the 26th 12:00: S1 (27th 09:00), S2 (promise kept by the 27th 00:00),
+    # S3 (27th 10:00), S4 (27th 00:00), S9 (26th 23:59:59), S11 and S12 (27th 00:00), S13
+    # (27th 11:00) = 8; S7 (25th 18:00) and S8 (26th 00:00) before, as C1 (25th 00:00).
+    # On time: S1, S3, S9, S13 = 4 of 8; OTIF: S1, S3, S9 = 3 of 8.
+    assert of(values, "inventory_order_on_time_ratio") == {sales: pytest.approx(4 / 8)}
+    assert of(values, "inventory_order_otif_ratio") == {sales: pytest.approx(3 / 8)}
+    # Lines filled/lines: S1 2/2, S2 1/1, S3 1/1, S4 1/2, S9 1/1, S11 1/1, S12 1/1, S13 1/2 = 9 of 11.
+    assert of(values, "inventory_order_line_fill_ratio") == {sales: pytest.approx(9 / 11)}
+    # Units, capped/ordered: S1 8/8, S2 4/4, S3 10/10, S4 6/12, S9 6/6, S11 1/1, S12 2/2,
+    # S13 (1 + 2)/4 = 40 of 47.
+    assert of(values, "inventory_order_unit_fill_ratio") == {sales: pytest.approx(40 / 47)}
+    # Orders S1..S13, C1, C2; fully delivered: S1, S2, S3, S7, S8, S9, S11, S12, S13.
+    assert of(values, "inventory_orders_created_total") == {sales: 13, cart: 2}
+    assert of(values, "inventory_orders_fulfilled_total") == {sales: 9, cart: 0}
+    # Backordered: S4 (S10 is closed), created two days before now.
+    assert of(values, "inventory_backorders") == {sales: 1, cart: 0}
+    assert of(values, "inventory_backorder_oldest_age_seconds") == {sales: 2 * 86400}
+    assert {check: n for (check,), n in of(values, "inventory_data_quality_issues").items() if n} == {}

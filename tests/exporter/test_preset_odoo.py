@@ -34,10 +34,32 @@ UNMAPPED = (
     "inventory_integration_sync_conflicts_total",
     "inventory_integration_last_sync_success_timestamp_seconds",
 )
-# Of the service level (issue 20), Odoo's orders give the backorders (the age runs on with
-# the clock: checked on its own); on time, OTIF and fill rates are not mapped (docs/presets/odoo.md).
-EXACT = (*MAPPED, "inventory_backorders")
+# The service level (issue 20) and the order counters: on the dataset below (no order has
+# lines, so none has a promise) the counters are checked here, 0 for every channel, and the
+# ratios are absent; test_service_level_exactly checks every figure on orders that have one.
+# The backorder age runs on with the clock: checked on its own.
+SERVICE_LEVEL = (
+    "inventory_orders_created_total",
+    "inventory_orders_fulfilled_total",
+    "inventory_orders_due_total",
+    "inventory_orders_on_time_total",
+    "inventory_orders_in_full_total",
+    "inventory_orders_otif_total",
+    "inventory_order_on_time_ratio",
+    "inventory_order_otif_ratio",
+    "inventory_order_line_fill_ratio",
+    "inventory_order_unit_fill_ratio",
+)
+EXACT = (*MAPPED, "inventory_backorders", *SERVICE_LEVEL)
 ODOO_MAPPED = (*EXACT, "inventory_backorder_oldest_age_seconds")
+# The statements that read sale_order (they fail without the Sales module).
+ORDER_METRICS = (
+    "inventory_orders",
+    "inventory_order_fulfillment_ratio",
+    "inventory_backorders",
+    "inventory_backorder_oldest_age_seconds",
+    *SERVICE_LEVEL,
+)
 KINDS = ("receipt", "sale", "return", "adjustment", "transfer_in", "transfer_out")
 STATUSES = ("open", "fulfilled", "cancelled", "backordered")
 
@@ -184,6 +206,8 @@ class OdooData:
         delivery: str | None,
         date_order: datetime,
         created: datetime | None = None,
+        commitment: datetime | None = None,
+        policy: str = "direct",
     ) -> int:
         return self.add(
             "sale_order",
@@ -197,8 +221,51 @@ class OdooData:
             partner_id=7,
             partner_invoice_id=7,
             partner_shipping_id=7,
-            picking_policy="direct",
+            picking_policy=policy,
             locked=False,
+            commitment_date=commitment,
+        )
+
+    def line(
+        self,
+        order: int,
+        product: int | None,
+        qty: float,
+        delivered: float,
+        lead: float = 0.0,
+        method: str = "stock_move",
+        display: str | None = None,
+    ) -> int:
+        # sale.order.line; a section or note has no product, quantity, unit or lead time
+        # (the non_accountable_null_fields constraint).
+        return self.add(
+            "sale_order_line",
+            order_id=order,
+            name="line",
+            product_id=product,
+            product_uom=None if display else 1,
+            product_uom_qty=qty,
+            qty_delivered=delivered,
+            qty_delivered_method=None if display else method,
+            customer_lead=lead,
+            price_unit=0.0 if display else 1.0,
+            display_type=display,
+            state=self.row("sale_order", order)["state"],
+        )
+
+    def picking(self, order: int, source: int, destination: int, state: str, done: datetime | None) -> int:
+        # stock.picking of the order (sale_id); date_done is set when it is validated (or cancelled).
+        return self.add(
+            "stock_picking",
+            name=f"WH/OUT/{len(self.rows['stock_picking']) + 1:05d}",
+            sale_id=order,
+            location_id=source,
+            location_dest_id=destination,
+            picking_type_id=2,
+            company_id=1,
+            move_type="direct",
+            state=state,
+            date_done=done,
         )
 
 
@@ -414,6 +481,15 @@ def expected(d: OdooData, window_hours: float = 24) -> dict[str, dict[tuple, flo
         oldest[key] = min(o["date_order"], oldest.get(key, o["date_order"]))
     now = datetime.now(UTC).replace(tzinfo=None)
     out["inventory_backorder_oldest_age_seconds"] = {k: (now - v).total_seconds() for k, v in oldest.items()}
+    # Order counters: every order above, and the fully delivered ones. No order of this
+    # dataset has a line or a commitment date, so none has a promise: the service-level
+    # counters are 0 for every channel and the ratios absent (nothing to measure).
+    out["inventory_orders_created_total"] = {(c,): sum(by.values()) for c, by in statuses.items()}
+    out["inventory_orders_fulfilled_total"] = {(c,): by["fulfilled"] for c, by in statuses.items()}
+    for counter in ("due", "on_time", "in_full", "otif"):
+        out[f"inventory_orders_{counter}_total"] = {(c,): 0 for c in statuses}
+    for ratio in ("on_time", "otif", "line_fill", "unit_fill"):
+        out[f"inventory_order_{ratio}_ratio"] = {}
 
     kinds = dict.fromkeys(KINDS, 0)
     done = [m for m in d.rows["stock_move"] if m["state"] == "done"]
@@ -473,6 +549,8 @@ def insert_sql(d: OdooData) -> str:
         "stock_warehouse_orderpoint",
         "stock_move",
         "sale_order",
+        "sale_order_line",
+        "stock_picking",
     ]
     assert set(order) >= set(d.rows), set(d.rows) - set(order)
     statements = []
@@ -685,13 +763,13 @@ async def test_without_sales_only_the_order_statements_fail(odoo_db, tmp_path):
     # statements fail alone, the rest publishes, and an override returning no row silences them.
     url, server, name = odoo_db
     data = odoo_dataset()
-    server.psql(insert_sql(data) + "DROP TABLE sale_order;", database=name)
-    orders = (
-        "inventory_orders",
-        "inventory_order_fulfillment_ratio",
-        "inventory_backorders",
-        "inventory_backorder_oldest_age_seconds",
+    # Sales brings sale_order and sale_order_line, sale_stock the picking's sale_id.
+    server.psql(
+        insert_sql(data)
+        + "DROP TABLE sale_order_line; DROP TABLE sale_order CASCADE; ALTER TABLE stock_picking DROP COLUMN sale_id;",
+        database=name,
     )
+    orders = ORDER_METRICS
     values = await collect_odoo(url, tmp_path)
     assert of(values, "inventory_exporter_query_success") == {
         ("business", metric): float(metric not in orders) for metric in ODOO_MAPPED
@@ -707,7 +785,159 @@ async def test_without_sales_only_the_order_statements_fail(odoo_db, tmp_path):
         "    inventory_orders: SELECT '' AS channel, '' AS status, 0 AS value WHERE false\n"
         "    inventory_order_fulfillment_ratio: SELECT '' AS channel, 0 AS value WHERE false\n"
         "    inventory_backorders: SELECT '' AS channel, 0 AS value WHERE false\n"
-        "    inventory_backorder_oldest_age_seconds: SELECT '' AS channel, 0 AS value WHERE false\n",
+        "    inventory_backorder_oldest_age_seconds: SELECT '' AS channel, 0 AS value WHERE false\n"
+        + "".join(f"    {metric}: SELECT '' AS channel, 0 AS value WHERE false\n" for metric in SERVICE_LEVEL),
     )
     assert of(silenced, "inventory_exporter_query_success") == {("business", metric): 1.0 for metric in ODOO_MAPPED}
     assert {metric: of(silenced, metric) for metric in orders} == {metric: {} for metric in orders}
+
+
+# ---- the service level, on orders with promises, lines and deliveries ---------------------
+
+# The exporter's clock in the service-level test (naive UTC, as Odoo stores datetimes);
+# the trailing window (service_level_window, 24h) starts at 2026-11-26 12:00.
+CLOCK = datetime(2026, 11, 27, 12, 0, 0)
+
+
+def service_level_dataset() -> OdooData:
+    """Every edge of docs/metrics.md's service level, in Odoo's terms (docs/presets/odoo.md).
+
+    W* are Website's orders, D* Direct Sales'. Dates are 2026-11-<day> <hour>:00; the
+    window starts on the 26th at 12:00 and now is the 27th at 12:00."""
+    d = OdooData()
+    d.add("res_currency", name="EUR", symbol="€", rounding=0.01, active=True)
+    d.add(
+        "res_company", name="Co", partner_id=1, currency_id=1, parent_path="1/", layout_background="Blank", active=True
+    )
+    website = d.add("crm_team", name={"en_US": "Website"}, sequence=10, active=True)
+    direct = d.add("crm_team", name={"en_US": "Direct Sales"}, sequence=20, active=True)
+    partners = d.location("Partners", "view")
+    customers = d.location("Customers", "customer", partners)
+    wh_view = d.location("WH", "view", company=1)
+    stock = d.location("Stock", "internal", wh_view, company=1)
+    d.warehouse("Main warehouse", "WH", 1, wh_view, stock)
+    d.set_location_warehouses()
+    apple = d.product("A", "Apple juice 1L", {1: 2.5})
+    bread = d.product("B", "Bread", {1: 1.0})
+
+    def at(day: int, hour: float = 0) -> datetime:
+        return datetime(2026, 11, day) + timedelta(hours=hour)
+
+    def order(name, team, delivery, commitment=None, ordered=None, state="sale", policy="direct"):
+        # confirmed the 24th 12:00 unless said otherwise
+        ordered = ordered or at(24, 12)
+        return d.order(name, team, state, delivery, ordered, commitment=commitment, policy=policy)
+
+    def out(order_id, state, done):
+        return d.picking(order_id, stock, customers, state, done)
+
+    # W1: promised the 27th 10:00, delivered in full at 09:00: on time. A return done at 11:30
+    # (customer -> stock) and a delivery cancelled at 11:45 are no deliveries. A section line
+    # is no line.
+    w1 = order("W1", website, "full", commitment=at(27, 10))
+    d.line(w1, apple, 5, 5)
+    d.line(w1, bread, 3, 3)
+    d.line(w1, None, 0, 0, display="line_section")
+    out(w1, "done", at(27, 9))
+    d.picking(w1, customers, stock, "done", at(27, 11.5))
+    out(w1, "cancel", at(27, 11.75))
+    # W2: promised the 26th 18:00; backordered (2 of 4 on the 26th 15:00), the rest on the
+    # 27th 08:00: late (Odoo's effective_date, the first delivery, would say on time), in full.
+    w2 = order("W2", website, "full", commitment=at(26, 18))
+    d.line(w2, apple, 4, 4)
+    out(w2, "done", at(26, 15))
+    out(w2, "done", at(27, 8))
+    # W3: promised the 29th (ahead), delivered early on the 27th 11:00, over-shipped 12 of 10.
+    w3 = order("W3", website, "full", commitment=at(29, 12))
+    d.line(w3, apple, 10, 12)
+    out(w3, "done", at(27, 11))
+    # W4: promised the 27th 06:00, partly delivered (4 of 10, 2 of 2), the rest waiting:
+    # backordered, due and late. Its service line (not delivered by stock moves) is no line.
+    w4 = order("W4", website, "partial", commitment=at(27, 6), ordered=at(25, 12))
+    d.line(w4, apple, 10, 4)
+    d.line(w4, bread, 2, 2)
+    d.line(w4, None, 1, 0, method="manual")
+    out(w4, "done", at(26, 20))
+    out(w4, "assigned", None)
+    # W5: cancelled, its promise passed: in no figure.
+    w5 = order("W5", website, None, commitment=at(27, 0), state="cancel")
+    d.line(w5, apple, 3, 0)
+    # W6: no promise: no commitment date and no line to compute an expected date from.
+    w6 = order("W6", website, "pending")
+    d.line(w6, None, 0, 0, display="line_note")
+    # W7: on time and in full on the 26th 09:00, before the window.
+    w7 = order("W7", website, "full", commitment=at(26, 10))
+    d.line(w7, apple, 2, 2)
+    out(w7, "done", at(26, 9))
+    # W8: promised the 26th 11:00 (before the window), delivered late at 20:00 (in it):
+    # decided at its promise, out of the window.
+    w8 = order("W8", website, "full", commitment=at(26, 11))
+    d.line(w8, bread, 3, 3)
+    out(w8, "done", at(26, 20))
+    # W9: confirmed the 25th, promised the 26th 14:00, delivered at 13:00: decided at its
+    # delivery, in the window.
+    w9 = order("W9", website, "full", commitment=at(26, 14), ordered=at(25, 9))
+    d.line(w9, apple, 6, 6)
+    out(w9, "done", at(26, 13))
+    # W10: no commitment date, "when all products are ready": the expected date is the
+    # latest line's, the 25th 12:00 + 3 days = the 28th 12:00, ahead: not due (the earliest,
+    # + 1.5 days = the 27th 00:00, would be).
+    w10 = order("W10", website, "pending", ordered=at(25, 12), policy="one")
+    d.line(w10, apple, 1, 0, lead=1.5)
+    d.line(w10, bread, 1, 0, lead=3)
+    # W11: no commitment date, "as soon as possible": the earliest line's, the 25th 12:00 +
+    # 1.25 days = the 26th 18:00, passed: due, late, in the window.
+    w11 = order("W11", website, "pending", ordered=at(25, 12))
+    d.line(w11, apple, 2, 0, lead=1.25)
+    d.line(w11, bread, 1, 0, lead=3)
+    # W12: delivered at the promised second (the 27th 07:00): on time; closed as fully
+    # delivered with a short line (3 of 5, the rest cancelled): not in full.
+    w12 = order("W12", website, "full", commitment=at(27, 7))
+    d.line(w12, apple, 5, 3)
+    out(w12, "done", at(27, 7))
+    # D1: promised the 25th 12:00, nothing delivered: due and late, before the window.
+    d1 = order("D1", direct, "pending", commitment=at(25, 12))
+    d.line(d1, apple, 4, 0)
+    # D2: cancelled.
+    d2 = order("D2", direct, None, commitment=at(26, 20), state="cancel")
+    d.line(d2, bread, 1, 0)
+    return d
+
+
+async def test_service_level_exactly(odoo_db, tmp_path):
+    url, server, name = odoo_db
+    server.psql(insert_sql(service_level_dataset()), database=name)
+    values = await collect_with_schema(url, "odoo", tmp_path, now=CLOCK)
+    web, direct = ("Website",), ("Direct Sales",)
+    # Worked out by hand from the comments of service_level_dataset:
+    # due: W1, W2, W3, W4, W7, W8, W9, W11, W12 (not W5 cancelled, W6 no promise, W10
+    # ahead) = 9; D1 = 1.
+    assert of(values, "inventory_orders_due_total") == {web: 9, direct: 1}
+    # on time: W1, W3 (early), W7, W9, W12 (at the second) = 5.
+    assert of(values, "inventory_orders_on_time_total") == {web: 5, direct: 0}
+    # in full (due, fully delivered, every line): W1, W2 (late), W3 (over), W7, W8, W9 = 6;
+    # not W4 (backordered), W11 (nothing delivered), W12 (short line).
+    assert of(values, "inventory_orders_in_full_total") == {web: 6, direct: 0}
+    # OTIF: W1, W3, W7, W9 = 4.
+    assert of(values, "inventory_orders_otif_total") == {web: 4, direct: 0}
+    # Decided in the window (after the 26th 12:00): W1 (27th 09:00), W2 (promise 26th 18:00),
+    # W3 (27th 11:00), W4 (promise 27th 06:00), W9 (26th 13:00), W11 (promise 26th 18:00),
+    # W12 (27th 07:00) = 7; W7 and W8 were decided before it, as was D1: Direct Sales has
+    # no ratio at all.
+    # On time: W1, W3, W9, W12 = 4 of 7; OTIF: W1, W3, W9 = 3 of 7.
+    assert of(values, "inventory_order_on_time_ratio") == {web: pytest.approx(4 / 7)}
+    assert of(values, "inventory_order_otif_ratio") == {web: pytest.approx(3 / 7)}
+    # Their lines, filled/lines: W1 2/2, W2 1/1, W3 1/1, W4 1/2, W9 1/1, W11 0/2, W12 0/1
+    # = 6 of 10.
+    assert of(values, "inventory_order_line_fill_ratio") == {web: pytest.approx(6 / 10)}
+    # Units shipped, capped at the quantity / ordered: W1 8/8, W2 4/4, W3 10/10 (12 capped),
+    # W4 (4 + 2)/12, W9 6/6, W11 0/3, W12 3/5 = 37 of 48.
+    assert of(values, "inventory_order_unit_fill_ratio") == {web: pytest.approx(37 / 48)}
+    # Orders: W1..W12 and D1, D2; fully delivered: W1, W2, W3, W7, W8, W9, W12.
+    assert of(values, "inventory_orders_created_total") == {web: 12, direct: 2}
+    assert of(values, "inventory_orders_fulfilled_total") == {web: 7, direct: 0}
+    # Backordered: W4, confirmed the 25th 12:00, two days before now.
+    assert of(values, "inventory_backorders") == {web: 1, direct: 0}
+    assert of(values, "inventory_backorder_oldest_age_seconds") == {web: 2 * 86400}
+    assert of(values, "inventory_exporter_query_success") == {("business", metric): 1.0 for metric in ODOO_MAPPED}
+    assert {check: n for (check,), n in of(values, "inventory_data_quality_issues").items() if n} == {}

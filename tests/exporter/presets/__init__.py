@@ -33,12 +33,18 @@ def hours_ago(hours: float) -> datetime:
     return NOW - timedelta(hours=hours)
 
 
-async def collect_with_schema(url: str, schema: str, tmp_path: Path, extra: str = "") -> dict[tuple, float]:
-    """One business cycle through the config file a user writes: `database: {url, schema}`."""
+async def collect_with_schema(
+    url: str, schema: str, tmp_path: Path, extra: str = "", now: datetime | None = None
+) -> dict[tuple, float]:
+    """One business cycle through the config file a user writes: `database: {url, schema}`;
+    `now` (naive UTC) fixes the exporter's clock (:now, :since, :service_level_since)."""
     path = tmp_path / "exporter.yml"
     path.write_text(f"database:\n  url: {url}\n  schema: {schema}\n{extra}")
     config = load_config(path)
     collector = BusinessCollector(Database(config.database.url, timeout=10), config.database, config.business)
+    if now is not None:
+        fixed = now.replace(tzinfo=UTC)
+        collector.clock = lambda: fixed
     try:
         return samples(await collector.collect())
     finally:
