@@ -147,7 +147,7 @@ def fault_catalogue(short: bool) -> list[Fault]:
             "sku_run",
             "a run on one warehouse SKU: its stock is gone in half the window",
             long,
-            ("InventoryLowStock", "InventoryBelowSafetyStock", "InventoryOutOfStock"),
+            ("InventoryDemandSurge", "InventoryLowStock", "InventoryBelowSafetyStock", "InventoryOutOfStock"),
             2 * h,
         ),
         Fault(
@@ -434,7 +434,7 @@ def simulate_stock(
     """Per SKU and location: lognormal daily demand shaped by day_profile, lost sales when
     empty, a reorder when available <= reorder point delivered at 06:00 after a 3-6 day lead
     time; 1.5% dead items (never stocked: always out), 2% sell-down items (never reordered).
-    Returns the three count gauges and the analytics collector's four action gauges per
+    Returns the three count gauges and the analytics collector's five action gauges per
     location, one value a minute."""
     step = 900
     steps = minutes * STEP // step + 1
@@ -458,7 +458,7 @@ def simulate_stock(
     prof = day_profile(t_steps)
     counts = {
         name: np.zeros((steps, n_loc))
-        for name in ("low", "out", "safety", "selling_out", "selling_units", "at_risk", "safety_unordered")
+        for name in ("low", "out", "safety", "selling_out", "selling_units", "at_risk", "safety_unordered", "surge")
     }
     # The analytics collector's action gauges (exporter/collectors/analytics.py, action_masks):
     # only replenished SKU-locations count (a reorder point or purchase orders: not dead, not
@@ -466,6 +466,10 @@ def simulate_stock(
     # is the true mean demand, the lead time its mean (3-6 days plus the wait for 06:00).
     replenished = ~dead & ~selldown
     lead_days = 5.0
+    # The surge gauge (analytics surge_window 3h, surge_factor 4, surge_min_units 10,
+    # surge_cover 1d): units sold in the last 12 steps of 15 minutes.
+    surge_steps, surge_days = 3 * 3600 // step, 3 / 24
+    sold_ring = np.zeros((surge_steps, skus, n_loc))
     last_sale = np.full((skus, n_loc), -np.inf)
     stockout = faults.get("bestseller_stockout")
     run = faults.get("sku_run")
@@ -475,6 +479,7 @@ def simulate_stock(
         if run is not None and era_start + run.start <= now < era_start + run.start + run.duration:
             demand[run_sku, 0] += math.ceil((rop[run_sku, 0] + order_qty[run_sku, 0]) / (run.duration / step / 2))
         last_sale[(demand > 0) & (avail > 0)] = now
+        sold_ring[i % surge_steps] = np.minimum(demand, avail)
         avail = np.maximum(avail - demand, 0)
         arrived = arrival <= now
         avail[arrived] += order_qty[arrived]
@@ -499,6 +504,9 @@ def simulate_stock(
         unordered = replenished & np.isinf(arrival) & (mu > 0) & (avail > 0)
         counts["at_risk"][i] = (unordered & (avail <= mu * lead_days)).sum(axis=0)
         counts["safety_unordered"][i] = (unordered & (avail < safety)).sum(axis=0)
+        recent = sold_ring.sum(axis=0)
+        surging = (recent >= 10) & (recent >= 4 * mu * surge_days) & (avail < recent / surge_days * 1.0)
+        counts["surge"][i] = (replenished & (avail > 0) & surging).sum(axis=0)
     per_minute = np.arange(minutes) * STEP // step
     names = {
         "low": "inventory_low_stock_skus",
@@ -508,6 +516,7 @@ def simulate_stock(
         "selling_units": "inventory_stockout_demand_units_per_day",
         "at_risk": "inventory_stockout_risk_skus",
         "safety_unordered": "inventory_below_safety_stock_unordered_skus",
+        "surge": "inventory_demand_surge_skus",
     }
     out = {(names[key], location): counts[key][per_minute, j] for key in counts for j, location in enumerate(LOCATIONS)}
     for j, location in enumerate(LOCATIONS):  # the forecast is the true mean demand

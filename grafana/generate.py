@@ -659,7 +659,7 @@ def overview(t: Thresholds) -> Json:
             f"{num(t['SCORE_WEIGHT_AVAILABILITY'] * 100)}% availability, "
             f"{num(t['SCORE_WEIGHT_ERRORS'] * 100)}% error ratio, {num(t['SCORE_WEIGHT_LATENCY'] * 100)}% "
             f"latency (Apdex). Below {num(score_bad)} for 10 minutes fires InventoryPerformanceDegraded; "
-            f"{num(score_good)}+ for an hour is excellent.",
+            f"{num(score_good)}+ for a whole day is excellent (InventoryPerformanceExcellent).",
             [target("job:inventory_api_performance_score:weighted_avg5m", "{{job}}")],
             "none",
             w=6,

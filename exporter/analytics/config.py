@@ -45,9 +45,22 @@ class AnalyticsConfig(Model):
     croston_alpha: float = Field(default=0.1, gt=0.0, le=1.0)
     # Stored safety_stock / reorder_point count as a gap only when off by more than this ratio.
     gap_tolerance_ratio: float = Field(default=0.2, ge=0.0)
+    # A demand surge (a run on a SKU, which a daily forecast cannot see within the day): the
+    # units sold over the last `surge_window` reach `surge_factor` times the forecast for that
+    # time and at least `surge_min_units`, and at that pace the stock lasts less than
+    # `surge_cover` (inventory_demand_surge_skus, alert InventoryDemandSurge). The defaults
+    # are what kept a simulated healthy month free of false surges (docs/analytics.md).
+    surge_window: Duration = 10800.0
+    surge_factor: float = Field(default=4.0, gt=1.0)
+    surge_min_units: float = Field(default=10.0, ge=1.0)
+    surge_cover: Duration = 86400.0
 
     @model_validator(mode="after")
     def _check_windows(self) -> AnalyticsConfig:
+        if not 0 < self.surge_window <= 86400:
+            raise ValueError(f"surge_window ({self.surge_window:g}s) must be more than 0 and at most 1d")
+        if self.surge_cover <= 0:
+            raise ValueError(f"surge_cover ({self.surge_cover:g}s) must be more than 0")
         if self.accuracy_window_days >= self.history_days:
             raise ValueError(
                 f"accuracy_window_days ({self.accuracy_window_days}) must be less than "

@@ -73,6 +73,9 @@ class AnalyticsResult:
     # The last closed day (yesterday, UTC) against its one-day-ahead forecast; the day is
     # window.today - 1 day (day_accuracy_day).
     day_accuracy: AccuracySums | None = None
+    # Units demanded over the last surge_window (recent_window_days long) up to the cycle.
+    recent_demand: np.ndarray | None = None
+    recent_window_days: float = 0.0
 
     @property
     def day_accuracy_day(self) -> date:
@@ -94,11 +97,14 @@ def lead_time_since(config: AnalyticsConfig, today: date) -> date:
     return today - timedelta(days=config.lead_time_history_days)
 
 
-def parameters(config: AnalyticsConfig, today: date) -> dict[str, str]:
+def parameters(config: AnalyticsConfig, today: date, now: datetime | None = None) -> dict[str, str]:
+    """`now` (UTC) ends the surge window; without it, the first instant of `today`."""
     window = Window(today, config.history_days)
     since = lead_time_since(config, today)
+    end = now if now is not None else datetime.combine(today, day_time(), tzinfo=UTC)
     return {
         **window.day_bounds(),
+        "recent_since": (end.astimezone(UTC) - timedelta(seconds=config.surge_window)).strftime("%Y-%m-%dT%H:%M:%S"),
         # Orders of the window before it are matched to receipts too (so that the window's
         # orders do not take their receipts), but not counted.
         "lead_time_match_since": (since - timedelta(days=config.lead_time_history_days)).isoformat(),
@@ -140,10 +146,12 @@ def run_cycle(
     today: date,
     timings: dict[str, float] | None = None,
     cache: DemandCache | None = None,
+    now: datetime | None = None,
 ) -> AnalyticsResult:
     """Query and compute; `timings`, when given, receives the seconds spent in SQL and in compute.
 
-    With a `cache` that is still fresh, only the stock and purchase-order statements run.
+    With a `cache` that is still fresh, only the stock, purchase-order and recent-demand
+    statements run. `now` ends the surge window (parameters()).
     """
     # A cycle creates millions of short-lived row tuples and no reference cycles: without
     # this, the cyclic garbage collector re-scans them again and again (over a third of
@@ -152,7 +160,7 @@ def run_cycle(
     gc.disable()
     try:
         started = time.perf_counter()
-        params = parameters(config, today)
+        params = parameters(config, today, now)
         received_at = has_received_at(database)
         demand = None
         if cache is not None and cache.fresh(today):
@@ -236,6 +244,7 @@ def compute(
     order_up_to = order_up_to_level(d, lead.mean, review, safety)
     on_order = open_orders(results["open_purchase_orders"].rows, index, n)
     outstanding = units_by_series(results["open_customer_orders"].rows, index, n)
+    recent = units_by_series(results["recent_demand"].rows, index, n)
     backordered = backorders(outstanding, series.reserved)
     available = series.available
     position = inventory_position(available, on_order, backordered)
@@ -295,4 +304,6 @@ def compute(
         accuracy=accuracy,
         recommendations=views,
         day_accuracy=day_accuracy,
+        recent_demand=recent,
+        recent_window_days=config.surge_window / 86400,
     )

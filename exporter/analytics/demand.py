@@ -24,8 +24,8 @@ import numpy as np
 from exporter.db import SQLITE, Dialect, Row
 
 # The statements one analytics cycle runs besides the daily demand, in one read-only
-# transaction. Bounds are 'YYYY-MM-DD' text; comparing them with ISO-8601 text
-# timestamps orders by time.
+# transaction. Bounds are 'YYYY-MM-DD' text (:recent_since 'YYYY-MM-DDTHH:MM:SS', UTC);
+# comparing them with ISO-8601 text timestamps orders by time.
 STATEMENTS: dict[str, str] = {
     # Every SKU-location of an active product is a series, whether or not it sold.
     "stock": """
@@ -58,6 +58,15 @@ STATEMENTS: dict[str, str] = {
               WHERE status = 'received' AND created_at >= :lead_time_match_since) po
         JOIN stock_movements m ON m.sku = po.sku AND m.location_id = po.location_id
         WHERE m.kind = 'receipt' AND m.occurred_at >= :lead_time_match_since
+    """,
+    # Demand of the last surge_window (sales minus returns, like the daily demand), up to
+    # now: what a daily forecast cannot see within the day (a run on a SKU).
+    "recent_demand": """
+        SELECT sku, location_id, -SUM(quantity)
+        FROM stock_movements
+        WHERE occurred_at >= :recent_since
+          AND ((kind = 'sale' AND quantity < 0) OR (kind = 'return' AND quantity > 0))
+        GROUP BY sku, location_id
     """,
 }
 

@@ -8,7 +8,7 @@ Metrics are per location at most; which SKUs to order goes to /api/v1/recommenda
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 
 import numpy as np
@@ -27,8 +27,8 @@ GAP_DIRECTIONS = ("below", "above")
 RECENT_DEMAND_DAYS = 7
 
 
-def utc_today() -> date:
-    return datetime.now(UTC).date()
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def gap_counts(stored: np.ndarray, computed: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
@@ -46,7 +46,7 @@ def gap_counts(stored: np.ndarray, computed: np.ndarray, tolerance: float) -> tu
 class AnalyticsCollector(CollectorBase):
     name = "analytics"
 
-    def __init__(self, database: Database, config: AnalyticsConfig, clock: Callable[[], date] = utc_today):
+    def __init__(self, database: Database, config: AnalyticsConfig, clock: Callable[[], datetime] = utc_now):
         self.database = database
         self.config = config
         self.interval = config.interval
@@ -63,7 +63,10 @@ class AnalyticsCollector(CollectorBase):
         return cls(Database(config.database.url, timeout=config.analytics.timeout), config.analytics)
 
     async def collect(self) -> list[Metric]:
-        result = await self._running.run(run_cycle, self.database, self.config, self.clock(), None, self.demand_cache)
+        now = self.clock()
+        result = await self._running.run(
+            run_cycle, self.database, self.config, now.astimezone(UTC).date(), None, self.demand_cache, now
+        )
         families = self.families(result)
         self.last = result
         return families
@@ -85,7 +88,7 @@ class AnalyticsCollector(CollectorBase):
             _cover_family(result),
             _demand_family(result),
             _method_family(result),
-            *_action_families(result),
+            *_action_families(result, self.config),
             *_gap_families(result, self.config.gap_tolerance_ratio),
             *_accuracy_families(result, self.config.accuracy_window_days),
             _skipped_family(result),
@@ -112,7 +115,13 @@ def _recommendation_families(result: AnalyticsResult) -> tuple[Metric, Metric]:
     return skus, units
 
 
-def action_masks(result: AnalyticsResult, recent_days: int = RECENT_DEMAND_DAYS) -> dict[str, np.ndarray]:
+def action_masks(
+    result: AnalyticsResult,
+    recent_days: int = RECENT_DEMAND_DAYS,
+    surge_factor: float = 4.0,
+    surge_min_units: float = 10.0,
+    surge_cover_days: float = 1.0,
+) -> dict[str, np.ndarray]:
     """The SKU-locations whose stock needs someone to act, for the stock alerts (issue 22).
 
     Only replenished SKU-locations count: a stored reorder point above 0, or a purchase
@@ -125,7 +134,11 @@ def action_masks(result: AnalyticsResult, recent_days: int = RECENT_DEMAND_DAYS)
     - at_risk: still some available, nothing on order, and the forecast demand over the
       lead time (d L) uses it all up: it sells out before an order placed now arrives;
     - below_safety_unordered: still some available but under the computed safety stock,
-      nothing on order and a forecast demand.
+      nothing on order and a forecast demand;
+    - surge: still some available, but the demand of the last surge window (w days) is at
+      least `surge_factor` times the forecast for it (d w) and `surge_min_units`, and at
+      that pace the stock lasts less than `surge_cover_days`: a run on the SKU that the
+      daily forecast cannot see yet, which sells it out within the day, ordered or not.
     """
     available = result.series.available
     d = result.forecast.daily_demand
@@ -136,15 +149,25 @@ def action_masks(result: AnalyticsResult, recent_days: int = RECENT_DEMAND_DAYS)
     values = result.demand.values
     recent = values[:, -recent_days:].sum(axis=1) > 0 if values.shape[1] else np.zeros(len(d), dtype=bool)
     nothing_ordered = replenished & (on_order <= 0) & (d > 0)
+    w = result.recent_window_days
+    window_units = result.recent_demand if result.recent_demand is not None and w > 0 else np.zeros(len(d))
+    pace = window_units / w if w > 0 else window_units  # units a day at the recent pace
+    surging = (window_units >= surge_min_units) & (window_units >= surge_factor * d * w)
     return {
+        "surge": replenished & surging & (available > 0) & (available < pace * surge_cover_days),
         "selling_out": replenished & (available <= 0) & recent,
         "at_risk": nothing_ordered & (available > 0) & (available <= d * result.lead_time.mean),
         "below_safety_unordered": nothing_ordered & (available > 0) & (available < result.safety_stock),
     }
 
 
-def _action_families(result: AnalyticsResult) -> list[Metric]:
-    masks = action_masks(result)
+def _action_families(result: AnalyticsResult, config: AnalyticsConfig) -> list[Metric]:
+    masks = action_masks(
+        result,
+        surge_factor=config.surge_factor,
+        surge_min_units=config.surge_min_units,
+        surge_cover_days=config.surge_cover / 86400,
+    )
     selling = GaugeMetricFamily(
         "inventory_stockout_selling_skus",
         f"Replenished SKU-locations with nothing available (available <= 0) that had demand in the last "
@@ -169,19 +192,28 @@ def _action_families(result: AnalyticsResult) -> list[Metric]:
         "above 0 but under the computed safety stock.",
         labels=["location"],
     )
+    surge = GaugeMetricFamily(
+        "inventory_demand_surge_skus",
+        f"Replenished SKU-locations with stock left whose demand over the last {config.surge_window:g} s is "
+        f"at least {config.surge_factor:g} times their forecast for that time (and {config.surge_min_units:g} "
+        f"units), and whose stock at that pace lasts less than {config.surge_cover:g} s.",
+        labels=["location"],
+    )
     d = result.forecast.daily_demand
-    for location, n_selling, units, n_risk, n_safety in zip(
+    for location, n_selling, units, n_risk, n_safety, n_surge in zip(
         result.series.location_names,
         result.per_location(masks["selling_out"].astype(float)),
         result.per_location(np.where(masks["selling_out"], d, 0.0)),
         result.per_location(masks["at_risk"].astype(float)),
         result.per_location(masks["below_safety_unordered"].astype(float)),
+        result.per_location(masks["surge"].astype(float)),
     ):
         selling.add_metric([location], n_selling)
         at_risk_units.add_metric([location], units)
         at_risk.add_metric([location], n_risk)
         below_safety.add_metric([location], n_safety)
-    return [selling, at_risk_units, at_risk, below_safety]
+        surge.add_metric([location], n_surge)
+    return [selling, at_risk_units, at_risk, below_safety, surge]
 
 
 def _demand_family(result: AnalyticsResult) -> Metric:

@@ -157,7 +157,10 @@ def test_route_timings():
     assert routes["pager"]["repeat_interval"] == "1h"
     assert routes["team-warnings"]["group_by"] == ["alertname", "location", "integration"]
     assert routes["team-warnings"]["group_wait"] == "30s"
-    assert routes["low-noise"]["group_interval"] == "1h"
+    # info: one digest group, at most daily, reminders under the 120h notification-log retention
+    assert routes["low-noise"]["group_by"] == ["severity"]
+    assert routes["low-noise"]["group_interval"] == "24h"
+    assert routes["low-noise"]["repeat_interval"] == "72h"
 
 
 def walk(node, path=()):

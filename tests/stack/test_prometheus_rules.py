@@ -39,6 +39,7 @@ EXPECTED_SEVERITY = {
     "InventoryLowStock": "warning",
     "InventoryOutOfStock": "warning",
     "InventoryBelowSafetyStock": "warning",
+    "InventoryDemandSurge": "warning",
     "InventoryFulfillmentBelowTarget": "warning",
     "InventoryOTIFBelowTarget": "warning",
     "InventoryBackordersAging": "warning",

@@ -7,13 +7,15 @@ the movements that produce it (split sales, returns, noise that must be ignored)
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import create_engine, text
 
 from exporter.analytics.config import AnalyticsConfig
 
 TODAY = date(2026, 5, 11)
+# The collector's clock: the first instant of TODAY (its surge window ends there).
+NOW = datetime.combine(TODAY, time(), tzinfo=UTC)
 
 CONFIG = AnalyticsConfig(
     history_days=10,

@@ -35,7 +35,7 @@ def value(found: dict, name: str, **labels) -> float:
 @pytest.fixture
 def collector(sqlite_db):
     dataset.load(f"sqlite:///{sqlite_db}")
-    collector = AnalyticsCollector(Database(f"sqlite:///{sqlite_db}"), dataset.CONFIG, clock=lambda: dataset.TODAY)
+    collector = AnalyticsCollector(Database(f"sqlite:///{sqlite_db}"), dataset.CONFIG, clock=lambda: dataset.NOW)
     yield collector
     collector.database.dispose()
 
@@ -105,7 +105,7 @@ async def test_recommendations_view_through_runner_and_http(collector, aiohttp_c
 
 async def test_failure_is_reported_not_raised(tmp_path):
     missing = Database(f"sqlite:///{tmp_path / 'missing.db'}")
-    collector = AnalyticsCollector(missing, dataset.CONFIG, clock=lambda: dataset.TODAY)
+    collector = AnalyticsCollector(missing, dataset.CONFIG, clock=lambda: dataset.NOW)
     runner = Runner([collector])
     await runner.run_once(collector)
     state = runner.states["analytics"]

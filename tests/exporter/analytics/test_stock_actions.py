@@ -4,12 +4,15 @@ safety stock with nothing on order. Only replenished SKU-locations count."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from exporter.collectors.analytics import action_masks
+from exporter.collectors.analytics import AnalyticsCollector, action_masks
+from exporter.db import Database
+from tests.exporter.analytics import dataset
 from tests.exporter.analytics.test_collector import collector, samples, value  # noqa: F401
 
 
@@ -23,6 +26,8 @@ def fake_result(available, d, on_order, observations, lead_time, safety_stock, d
         lead_time=SimpleNamespace(observations=np.array(observations), mean=np.array(lead_time, dtype=float)),
         safety_stock=np.array(safety_stock, dtype=float),
         demand=SimpleNamespace(values=np.array(demand, dtype=float)),
+        recent_demand=None,
+        recent_window_days=0.0,
     )
 
 
@@ -76,3 +81,77 @@ async def test_stock_action_gauges_per_location(collector):  # noqa: F811
     assert value(found, "inventory_stockout_risk_skus", location="wh") == 1
     assert value(found, "inventory_below_safety_stock_unordered_skus", location="wh") == 0
     assert value(found, "inventory_stockout_risk_skus", location="store") == 0
+
+
+def test_surge_mask_by_hand():
+    # A 3-hour window (w = 0.125 day), factor 4, at least 10 units, gone within 1 day:
+    # 0: forecast 4/day (0.5 in the window), sold 12: at 96/day the 12 left last 0.125 d:
+    #    a surge
+    # 1: sold 8: under the 10-unit floor
+    # 2: forecast 40/day (5 in the window, x4 = 20), sold 16: under the factor
+    # 3: sold 12 but nothing left: a stock-out, not a surge
+    # 4: sold 12 at 96/day, 200 left: they last 2.1 d, more than a day
+    # 5: sold 12, never bought in and no reorder point: not replenished
+    nan = float("nan")
+    result = fake_result(
+        available=[12, 12, 12, 0, 200, 12],
+        d=[4, 4, 40, 4, 4, 4],
+        on_order=[0, 0, 0, 0, 0, 0],
+        observations=[3, 3, 3, 3, 3, 0],
+        lead_time=[3] * 6,
+        safety_stock=[0] * 6,
+        demand=np.zeros((6, 14)),
+        reorder_point=[nan] * 6,
+    )
+    result.recent_demand = np.array([12, 8, 16, 12, 12, 12], dtype=float)
+    result.recent_window_days = 3 / 24
+    masks = action_masks(result, surge_factor=4, surge_min_units=10, surge_cover_days=1)  # type: ignore[arg-type]
+    assert masks["surge"].tolist() == [True, False, False, False, False, False]
+
+
+async def test_demand_surge_gauge_reads_the_last_window_of_sales(sqlite_db):
+    """Through the database: the collector's clock is 12:00 on TODAY, so the surge window
+    (3 h) is 09:00 to 12:00; the dataset's sale at 00:00 is before it."""
+    url = f"sqlite:///{sqlite_db}"
+    dataset.load(url)
+
+    def sale(n: int, sku: str, location: str, quantity: int, at: str, kind: str = "sale") -> dict:
+        return {
+            "id": 1000 + n,
+            "sku": sku,
+            "location_id": location,
+            "quantity": quantity,
+            "kind": kind,
+            "source": "pos",
+            "occurred_at": f"2026-05-11T{at}Z",
+        }
+
+    dataset.load(
+        url,
+        {
+            "stock_movements": [
+                # A (12 available, forecast 4.105/day -> 0.51 in 3 h): 12 sold in the window,
+                # 12 >= 10 and >= 4 x 0.51; 96/day empties 12 in 0.125 d (< 1 d): a surge.
+                sale(1, "A", "wh", -7, "10:00:00"),
+                sale(2, "A", "wh", -5, "11:30:00"),
+                # B (10 available, 6/7 a day): 13 sold, 2 back: 11 units, 88/day: a surge.
+                sale(3, "B", "wh", -13, "09:00:00"),
+                sale(4, "B", "wh", 2, "09:30:00", kind="return"),
+                # G (30 available, 5/day): 9 in the window (under 10 units); 8 just before it.
+                sale(5, "G", "wh", -9, "10:00:00"),
+                sale(6, "G", "wh", -8, "08:59:59"),
+                # F (50 available) is never bought in and has no reorder point: not counted.
+                sale(7, "F", "wh", -20, "10:00:00"),
+                # D is sold out: a stock-out, not a surge.
+                sale(8, "D", "store", -9, "10:00:00"),
+            ]
+        },
+    )
+    noon = datetime.combine(dataset.TODAY, time(12), tzinfo=UTC)
+    surge_collector = AnalyticsCollector(Database(url), dataset.CONFIG, clock=lambda: noon)
+    try:
+        found = samples(await surge_collector.collect())
+    finally:
+        surge_collector.database.dispose()
+    assert value(found, "inventory_demand_surge_skus", location="wh") == 2
+    assert value(found, "inventory_demand_surge_skus", location="store") == 0
