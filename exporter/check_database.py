@@ -21,7 +21,7 @@ HEADER = ("metric", "query", "rows", "series", "time", "error")
 
 
 def check_database(config: Config, out: TextIO) -> int:
-    database = Database(config.database.url, timeout=config.database.timeout)
+    database = Database(config.database.connection_url(), timeout=config.database.timeout)
     collector = BusinessCollector(database, config.database, config.business)
     try:
         results, errors, durations = collector.run_statements()

@@ -27,6 +27,7 @@ from servicekit.config import (
     parse_listen,
     problem_at,
 )
+from servicekit.secrets import read_secret, secret_setting
 from servicekit.tls_client import TLSClientConfig
 
 
@@ -37,6 +38,11 @@ class DatabaseConfig(Model):
     schema_: str = Field(default=REFERENCE_SCHEMA, alias="schema")
     interval: Duration = 15.0
     timeout: Duration = 10.0
+    # The password when it is not in the url (PostgreSQL, MySQL): from a file (a Kubernetes
+    # or Docker secret) or an environment variable, read at load and at each start of a
+    # database client, so no secret sits in the config or a ConfigMap.
+    password_file: str | None = None
+    password_env: str | None = None
 
     @field_validator("schema_")
     @classmethod
@@ -63,6 +69,31 @@ class DatabaseConfig(Model):
                 f"schema {self.schema_!r} is for {' or '.join(preset.dialects)} databases, the url is {backend}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_password(self) -> DatabaseConfig:
+        from sqlalchemy.engine import make_url
+
+        if not (self.password_file or self.password_env):
+            return self
+        key = "password_env" if self.password_env else "password_file"
+        url = make_url(self.url)
+        if url.get_backend_name() == "sqlite":
+            raise problem_at(key, "a sqlite database has no password")
+        if url.password is not None:
+            raise problem_at(key, "the url has a password already: give it in one place")
+        secret_setting(None, self.password_env, self.password_file, "password")
+        return self
+
+    def connection_url(self) -> str:
+        """The url with the password of password_file / password_env in it, read now: what
+        database clients connect with. Never log it (servicekit.secrets.redact)."""
+        from sqlalchemy.engine import make_url
+
+        secret = read_secret(self.password_env, self.password_file)
+        if secret is None:
+            return self.url
+        return make_url(self.url).set(password=secret.reveal()).render_as_string(hide_password=False)
 
     @field_validator("url")
     @classmethod

@@ -25,22 +25,8 @@ import ssl
 from pydantic import Field, model_validator
 
 from servicekit.config import Model, problem_at
-from servicekit.secrets import Secret, SecretError, read_secret
+from servicekit.secrets import Secret, SecretError, read_secret, secret_setting
 from servicekit.tls_client import TLSClientConfig
-
-_INLINE = "inline secrets are not accepted: put it in a file ({file}) or an environment variable ({env})"
-
-
-def _one_secret(inline: str | None, env: str | None, file: str | None, name: str) -> Secret | None:
-    """Check the choice of `name`_env / `name`_file and read it; errors name the key."""
-    if inline is not None:
-        raise problem_at(name, _INLINE.format(file=f"{name}_file", env=f"{name}_env"))
-    if env and file:
-        raise problem_at(f"{name}_env", f"set {name}_env or {name}_file, not both")
-    try:
-        return read_secret(env, file)
-    except SecretError as exc:
-        raise problem_at(f"{name}_env" if env else f"{name}_file", str(exc)) from None
 
 
 class BasicAuth(Model):
@@ -54,7 +40,7 @@ class BasicAuth(Model):
     def _check(self) -> BasicAuth:
         if ":" in self.username:
             raise problem_at("username", "must not contain ':' (HTTP basic auth separates the password with it)")
-        if _one_secret(self.password, self.password_env, self.password_file, "password") is None:
+        if secret_setting(self.password, self.password_env, self.password_file, "password") is None:
             raise problem_at("password_file", "set password_file or password_env")
         return self
 
@@ -74,7 +60,7 @@ class Authorization(Model):
     def _check(self) -> Authorization:
         if self.type.lower() == "basic":
             raise problem_at("type", "use basic_auth for Basic authorization, as Prometheus requires")
-        if _one_secret(self.credentials, self.credentials_env, self.credentials_file, "credentials") is None:
+        if secret_setting(self.credentials, self.credentials_env, self.credentials_file, "credentials") is None:
             raise problem_at("credentials_file", "set credentials_file or credentials_env")
         return self
 

@@ -15,7 +15,7 @@ import os
 import re
 from pathlib import Path
 
-from servicekit.config import ConfigError
+from servicekit.config import ConfigError, problem_at
 
 # The one mask: what a secret looks like in any text we print.
 MASK = "********"
@@ -78,6 +78,23 @@ def read_secret(env: str | None = None, file: str | Path | None = None) -> Secre
         except UnicodeDecodeError:
             raise SecretError(f"cannot read {file}: not UTF-8 text") from None
     return None
+
+
+_INLINE = "inline secrets are not accepted: put it in a file ({file}) or an environment variable ({env})"
+
+
+def secret_setting(inline: str | None, env: str | None, file: str | None, name: str) -> Secret | None:
+    """A config model's choice of `name`_env / `name`_file, checked and read (None when
+    neither is set); raised from a model validator, an error names the key. An inline
+    `name` is refused with a pointer to the other two."""
+    if inline is not None:
+        raise problem_at(name, _INLINE.format(file=f"{name}_file", env=f"{name}_env"))
+    if env and file:
+        raise problem_at(f"{name}_env", f"set {name}_env or {name}_file, not both")
+    try:
+        return read_secret(env, file)
+    except SecretError as exc:
+        raise problem_at(f"{name}_env" if env else f"{name}_file", str(exc)) from None
 
 
 # scheme://user:password@host -> scheme://user:********@host. The password may hold a raw

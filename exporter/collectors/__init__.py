@@ -33,7 +33,7 @@ def build_collectors(config: Config) -> list[Collector]:
             "set analytics.enabled: false to silence this line",
             config.database.schema_,
         )
-    database = Database(config.database.url, timeout=config.database.timeout)
+    database = Database(config.database.connection_url(), timeout=config.database.timeout)
     collectors: list[Collector] = []
     if "host" in planned:
         collectors.append(HostCollector(config.host))

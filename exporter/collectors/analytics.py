@@ -60,7 +60,7 @@ class AnalyticsCollector(CollectorBase):
     def from_config(cls, config: Config) -> AnalyticsCollector:
         # Its own Database: the statement timeout is the analytics timeout, not the
         # business queries' one, and interrupting one collector never hits the other.
-        return cls(Database(config.database.url, timeout=config.analytics.timeout), config.analytics)
+        return cls(Database(config.database.connection_url(), timeout=config.analytics.timeout), config.analytics)
 
     async def collect(self) -> list[Metric]:
         now = self.clock()

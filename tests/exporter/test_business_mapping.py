@@ -352,6 +352,22 @@ def test_schema_custom_switches_analytics_off_with_one_line(tmp_path, caplog):
             "locations: {a: b}, sku_path: s, location_path: l, quantity_path: q}]\n",
             "integrations.0.database_sql: required when database.schema is not 'reference'",
         ),
+        (
+            "database: {url: 'sqlite:///x.db', password_file: /etc/hostname}\n",
+            "database.password_file: a sqlite database has no password",
+        ),
+        (
+            "database: {url: 'postgresql://u:inline@db/x', password_env: HOME}\n",
+            "database.password_env: the url has a password already: give it in one place",
+        ),
+        (
+            "database: {url: 'postgresql://u@db/x', password_file: /nonexistent/pw}\n",
+            "database.password_file: cannot read /nonexistent/pw: No such file or directory",
+        ),
+        (
+            "database: {url: 'postgresql://u@db/x', password_file: /etc/hostname, password_env: HOME}\n",
+            "database.password_env: set password_env or password_file, not both",
+        ),
     ],
 )
 def test_schema_mistakes_exit_2_with_one_line(tmp_path, body, problem):

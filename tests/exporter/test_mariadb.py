@@ -7,6 +7,8 @@ SQLite, and the exporter's session cannot write, runs in UTC and is interruptibl
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -15,6 +17,7 @@ import pytest
 
 from exporter.analytics.cycle import run_cycle
 from exporter.db import Database, QueryError
+from tests.conftest import ROOT
 from tests.exporter.analytics import dataset as analytics_dataset
 from tests.exporter.analytics.test_worked_examples import A_QTY, ACCURACY, B_QTY, D_QTY, E_QTY, G_QTY
 from tests.exporter.test_business import assert_reference_values, collect, of
@@ -174,3 +177,40 @@ def test_interrupt_kills_the_running_statement(mariadb_db):
     finally:
         worker.join(5)
         database.dispose()
+
+
+def test_the_password_comes_from_password_file_and_is_never_shown(mariadb_db, tmp_path):
+    """database.password_file: the url names the user only; a password with URL
+    metacharacters reaches MariaDB intact, and no output shows it, right or wrong."""
+    url, server, name = mariadb_db
+    load(url, reference_dataset())
+    secret = "s3cr@t/pa:ss?#%"
+    server.sql(
+        f"CREATE USER 'reader'@'127.0.0.1' IDENTIFIED BY '{secret}'; GRANT SELECT ON {name}.* TO 'reader'@'127.0.0.1'"
+    )
+    password = tmp_path / "password"
+    config = tmp_path / "exporter.yml"
+    config.write_text(
+        f"database: {{url: 'mysql://reader@127.0.0.1:{server.port}/{name}', password_file: '{password}'}}\n"
+    )
+
+    def check_database() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "exporter", "--config", str(config), "--check-database"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+
+    password.write_text(secret + "\n")  # the newline echo leaves is dropped
+    good = check_database()
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert good.stdout.splitlines()[-1].endswith(" 0 failed")
+    assert secret not in good.stdout + good.stderr
+
+    password.write_text("wrong-" + secret)  # read again by the next start: a rotated file
+    bad = check_database()
+    assert bad.returncode == 1
+    assert "Access denied for user 'reader'" in bad.stdout
+    assert secret not in bad.stdout + bad.stderr
