@@ -467,7 +467,8 @@ def simulate_stock(
     replenished = ~dead & ~selldown
     lead_days = 5.0
     # The surge gauge (analytics surge_window 3h, surge_factor 4, surge_min_units 10,
-    # surge_cover 1d): units sold in the last 12 steps of 15 minutes.
+    # surge_cover 1d): units sold in the last 12 steps of 15 minutes. Every unit is a
+    # customer here, so surge_min_sales (3) holds whenever surge_min_units does.
     surge_steps, surge_days = 3 * 3600 // step, 3 / 24
     sold_ring = np.zeros((surge_steps, skus, n_loc))
     last_sale = np.full((skus, n_loc), -np.inf)

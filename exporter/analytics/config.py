@@ -47,12 +47,14 @@ class AnalyticsConfig(Model):
     gap_tolerance_ratio: float = Field(default=0.2, ge=0.0)
     # A demand surge (a run on a SKU, which a daily forecast cannot see within the day): the
     # units sold over the last `surge_window` reach `surge_factor` times the forecast for that
-    # time and at least `surge_min_units`, and at that pace the stock lasts less than
-    # `surge_cover` (inventory_demand_surge_skus, alert InventoryDemandSurge). The defaults
-    # are what kept a simulated healthy month free of false surges (docs/analytics.md).
+    # time and at least `surge_min_units` in at least `surge_min_sales` sales, and at that
+    # pace the stock lasts less than `surge_cover` (inventory_demand_surge_skus, alert
+    # InventoryDemandSurge). The defaults are what kept a simulated healthy month free of
+    # false surges, and a wholesale case out of them (docs/analytics.md).
     surge_window: Duration = 10800.0
     surge_factor: float = Field(default=4.0, gt=1.0)
     surge_min_units: float = Field(default=10.0, ge=1.0)
+    surge_min_sales: int = Field(default=3, ge=1)
     surge_cover: Duration = 86400.0
 
     @model_validator(mode="after")

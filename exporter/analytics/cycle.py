@@ -73,8 +73,10 @@ class AnalyticsResult:
     # The last closed day (yesterday, UTC) against its one-day-ahead forecast; the day is
     # window.today - 1 day (day_accuracy_day).
     day_accuracy: AccuracySums | None = None
-    # Units demanded over the last surge_window (recent_window_days long) up to the cycle.
+    # Units demanded over the last surge_window (recent_window_days long) up to the cycle,
+    # and the number of sale movements among them.
     recent_demand: np.ndarray | None = None
+    recent_sales: np.ndarray | None = None
     recent_window_days: float = 0.0
 
     @property
@@ -244,7 +246,9 @@ def compute(
     order_up_to = order_up_to_level(d, lead.mean, review, safety)
     on_order = open_orders(results["open_purchase_orders"].rows, index, n)
     outstanding = units_by_series(results["open_customer_orders"].rows, index, n)
-    recent = units_by_series(results["recent_demand"].rows, index, n)
+    recent_rows = results["recent_demand"].rows
+    recent = units_by_series([(sku, loc, units) for sku, loc, units, _ in recent_rows], index, n)
+    recent_sales = units_by_series([(sku, loc, sales) for sku, loc, _, sales in recent_rows], index, n)
     backordered = backorders(outstanding, series.reserved)
     available = series.available
     position = inventory_position(available, on_order, backordered)
@@ -305,5 +309,6 @@ def compute(
         recommendations=views,
         day_accuracy=day_accuracy,
         recent_demand=recent,
+        recent_sales=recent_sales,
         recent_window_days=config.surge_window / 86400,
     )

@@ -59,10 +59,11 @@ STATEMENTS: dict[str, str] = {
         JOIN stock_movements m ON m.sku = po.sku AND m.location_id = po.location_id
         WHERE m.kind = 'receipt' AND m.occurred_at >= :lead_time_match_since
     """,
-    # Demand of the last surge_window (sales minus returns, like the daily demand), up to
-    # now: what a daily forecast cannot see within the day (a run on a SKU).
+    # Demand of the last surge_window (sales minus returns, like the daily demand) and the
+    # number of sales in it, up to now: what a daily forecast cannot see within the day (a
+    # run on a SKU is many sales; one wholesale case is one).
     "recent_demand": """
-        SELECT sku, location_id, -SUM(quantity)
+        SELECT sku, location_id, -SUM(quantity), SUM(CASE WHEN kind = 'sale' THEN 1 ELSE 0 END)
         FROM stock_movements
         WHERE occurred_at >= :recent_since
           AND ((kind = 'sale' AND quantity < 0) OR (kind = 'return' AND quantity > 0))

@@ -11,6 +11,10 @@ which the tests check against:
   previous demand day, or since the start of the history for the first one) are
   smoothed the same way, each starting at its first observation. SBA (Syntetos-Boylan
   approximation) removes Croston's bias: forecast = (1 - alpha / 2) * z / p.
+  forecast() then takes p as at least the days already passed since the last demand day
+  (open_interval): Croston alone never lowers a forecast while no demand comes, so a
+  one-off order early in the history was forecast to repeat forever. This is the one
+  place where we differ from statsforecast's CrostonSBA.
 """
 
 from __future__ import annotations
@@ -35,8 +39,12 @@ def ses(demand: np.ndarray, alpha: float) -> np.ndarray:
     return level
 
 
-def croston_sba(demand: np.ndarray, alpha: float) -> np.ndarray:
-    """Croston's method with the Syntetos-Boylan bias correction; 0 where a row has no demand."""
+def croston_sba(demand: np.ndarray, alpha: float, open_interval: bool = False) -> np.ndarray:
+    """Croston's method with the Syntetos-Boylan bias correction; 0 where a row has no demand.
+
+    With `open_interval`, the interval is at least the number of days after the last demand
+    day (the trailing zero days): a gap already longer than the usual interval lowers the
+    forecast, where plain Croston would keep it until the next demand."""
     n_series = demand.shape[0]
     size = np.zeros(n_series)
     interval = np.zeros(n_series)
@@ -53,6 +61,8 @@ def croston_sba(demand: np.ndarray, alpha: float) -> np.ndarray:
         interval[update] += alpha * (days_since[update] - interval[update])
         days_since[occurred] = 0.0
         seen |= occurred
+    if open_interval:
+        np.maximum(interval, days_since, out=interval)
     forecast = np.zeros(n_series)
     np.divide(size, interval, out=forecast, where=seen)
     return (1.0 - alpha / 2.0) * forecast
@@ -84,5 +94,5 @@ def forecast(demand: np.ndarray, ses_alpha: float, croston_alpha: float, intermi
     if regular.any():
         daily[regular] = ses(demand[regular], ses_alpha)
     if intermittent.any():
-        daily[intermittent] = croston_sba(demand[intermittent], croston_alpha)
+        daily[intermittent] = croston_sba(demand[intermittent], croston_alpha, open_interval=True)
     return Forecast(daily, method, zero_share)

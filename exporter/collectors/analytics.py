@@ -121,6 +121,7 @@ def action_masks(
     surge_factor: float = 4.0,
     surge_min_units: float = 10.0,
     surge_cover_days: float = 1.0,
+    surge_min_sales: int = 3,
 ) -> dict[str, np.ndarray]:
     """The SKU-locations whose stock needs someone to act, for the stock alerts (issue 22).
 
@@ -136,8 +137,9 @@ def action_masks(
     - below_safety_unordered: still some available but under the computed safety stock,
       nothing on order and a forecast demand;
     - surge: still some available, but the demand of the last surge window (w days) is at
-      least `surge_factor` times the forecast for it (d w) and `surge_min_units`, and at
-      that pace the stock lasts less than `surge_cover_days`: a run on the SKU that the
+      least `surge_factor` times the forecast for it (d w) and `surge_min_units`, in at
+      least `surge_min_sales` sales, and at that pace the stock lasts less than
+      `surge_cover_days`: a run on the SKU that the
       daily forecast cannot see yet, which sells it out within the day, ordered or not.
     """
     available = result.series.available
@@ -152,7 +154,8 @@ def action_masks(
     w = result.recent_window_days
     window_units = result.recent_demand if result.recent_demand is not None and w > 0 else np.zeros(len(d))
     pace = window_units / w if w > 0 else window_units  # units a day at the recent pace
-    surging = (window_units >= surge_min_units) & (window_units >= surge_factor * d * w)
+    sales = result.recent_sales if result.recent_sales is not None else np.zeros(len(d))
+    surging = (window_units >= surge_min_units) & (window_units >= surge_factor * d * w) & (sales >= surge_min_sales)
     return {
         "surge": replenished & surging & (available > 0) & (available < pace * surge_cover_days),
         "selling_out": replenished & (available <= 0) & recent,
@@ -167,6 +170,7 @@ def _action_families(result: AnalyticsResult, config: AnalyticsConfig) -> list[M
         surge_factor=config.surge_factor,
         surge_min_units=config.surge_min_units,
         surge_cover_days=config.surge_cover / 86400,
+        surge_min_sales=config.surge_min_sales,
     )
     selling = GaugeMetricFamily(
         "inventory_stockout_selling_skus",
@@ -196,7 +200,8 @@ def _action_families(result: AnalyticsResult, config: AnalyticsConfig) -> list[M
         "inventory_demand_surge_skus",
         f"Replenished SKU-locations with stock left whose demand over the last {config.surge_window:g} s is "
         f"at least {config.surge_factor:g} times their forecast for that time (and {config.surge_min_units:g} "
-        f"units), and whose stock at that pace lasts less than {config.surge_cover:g} s.",
+        f"units in {config.surge_min_sales} sales or more), and whose stock at that pace lasts less than "
+        f"{config.surge_cover:g} s.",
         labels=["location"],
     )
     d = result.forecast.daily_demand

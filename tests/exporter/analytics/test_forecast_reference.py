@@ -74,7 +74,8 @@ def test_method_choice_by_zero_share():
     result = forecast(demand, 0.5, 0.5, 0.5)
     assert result.method.tolist() == [SES, CROSTON_SBA, NO_HISTORY]
     assert result.daily_demand[0] == pytest.approx(0.125)  # 1, 1, 1, 0.5, 0.25, 0.125
-    assert result.daily_demand[1] == pytest.approx(0.75 * 1 / 1)  # z 1, p 1 then (1 + 0.5 (1 - 1))
+    # z 1, p 1 then (1 + 0.5 (1 - 1)); 4 days already passed without a demand: p 4
+    assert result.daily_demand[1] == pytest.approx(0.75 * 1 / 4)
     assert result.daily_demand[2] == 0
 
 
@@ -96,3 +97,23 @@ def test_matches_statsforecast():
             theirs.append(0.0)  # statsforecast falls back to the naive 0 for an all-zero row
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
     assert np.count_nonzero(ours) >= len(demand) - 1
+
+
+def test_a_gap_longer_than_the_usual_interval_lowers_the_croston_forecast():
+    # One order of 42 on day 5 of 90 (index 4), then nothing: plain Croston keeps z = 42,
+    # p = 5 (days since the start) and forecasts 0.95 * 42 / 5 = 7.98 a day forever. The
+    # 85 days after it already passed without a demand, so p is taken as 85:
+    # 0.95 * 42 / 85 = 0.469 a day.
+    one_off = np.zeros((1, 90))
+    one_off[0, 4] = 42
+    assert croston_sba(one_off, 0.1)[0] == pytest.approx(0.95 * 42 / 5)
+    result = forecast(one_off, 0.2, 0.1, 0.5)
+    assert result.method.tolist() == [CROSTON_SBA]
+    assert result.daily_demand[0] == pytest.approx(0.95 * 42 / 85)
+    # A regular intermittent series (every 4th day, 3 units; last one 2 days before the end):
+    # its gap of 2 days is shorter than its interval of 4, so nothing changes.
+    regular = np.zeros((1, 90))
+    regular[0, 3::4] = 3
+    assert regular[0, -3] == 3 and not regular[0, -2:].any()
+    assert forecast(regular, 0.2, 0.1, 0.5).daily_demand[0] == pytest.approx(croston_sba(regular, 0.1)[0])
+    assert croston_sba(regular, 0.1)[0] == pytest.approx(0.95 * 3 / 4)

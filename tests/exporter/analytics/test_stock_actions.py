@@ -27,6 +27,7 @@ def fake_result(available, d, on_order, observations, lead_time, safety_stock, d
         safety_stock=np.array(safety_stock, dtype=float),
         demand=SimpleNamespace(values=np.array(demand, dtype=float)),
         recent_demand=None,
+        recent_sales=None,
         recent_window_days=0.0,
     )
 
@@ -92,21 +93,25 @@ def test_surge_mask_by_hand():
     # 3: sold 12 but nothing left: a stock-out, not a surge
     # 4: sold 12 at 96/day, 200 left: they last 2.1 d, more than a day
     # 5: sold 12, never bought in and no reorder point: not replenished
+    # 6: like 0, but the 12 units are one wholesale case (1 sale, not 3 or more)
     nan = float("nan")
     result = fake_result(
-        available=[12, 12, 12, 0, 200, 12],
-        d=[4, 4, 40, 4, 4, 4],
-        on_order=[0, 0, 0, 0, 0, 0],
-        observations=[3, 3, 3, 3, 3, 0],
-        lead_time=[3] * 6,
-        safety_stock=[0] * 6,
-        demand=np.zeros((6, 14)),
-        reorder_point=[nan] * 6,
+        available=[12, 12, 12, 0, 200, 12, 12],
+        d=[4, 4, 40, 4, 4, 4, 4],
+        on_order=[0] * 7,
+        observations=[3, 3, 3, 3, 3, 0, 3],
+        lead_time=[3] * 7,
+        safety_stock=[0] * 7,
+        demand=np.zeros((7, 14)),
+        reorder_point=[nan] * 7,
     )
-    result.recent_demand = np.array([12, 8, 16, 12, 12, 12], dtype=float)
+    result.recent_demand = np.array([12, 8, 16, 12, 12, 12, 12], dtype=float)
+    result.recent_sales = np.array([5, 4, 8, 6, 6, 6, 1], dtype=float)
     result.recent_window_days = 3 / 24
-    masks = action_masks(result, surge_factor=4, surge_min_units=10, surge_cover_days=1)  # type: ignore[arg-type]
-    assert masks["surge"].tolist() == [True, False, False, False, False, False]
+    masks = action_masks(  # type: ignore[arg-type]
+        result, surge_factor=4, surge_min_units=10, surge_cover_days=1, surge_min_sales=3
+    )
+    assert masks["surge"].tolist() == [True, False, False, False, False, False, False]
 
 
 async def test_demand_surge_gauge_reads_the_last_window_of_sales(sqlite_db):
@@ -130,15 +135,21 @@ async def test_demand_surge_gauge_reads_the_last_window_of_sales(sqlite_db):
         url,
         {
             "stock_movements": [
-                # A (12 available, forecast 4.105/day -> 0.51 in 3 h): 12 sold in the window,
-                # 12 >= 10 and >= 4 x 0.51; 96/day empties 12 in 0.125 d (< 1 d): a surge.
+                # A (12 available, forecast 4.105/day -> 0.51 in 3 h): 12 sold in 3 sales in
+                # the window, 12 >= 10 and >= 4 x 0.51; 96/day empties 12 in 0.125 d (< 1 d):
+                # a surge.
                 sale(1, "A", "wh", -7, "10:00:00"),
-                sale(2, "A", "wh", -5, "11:30:00"),
-                # B (10 available, 6/7 a day): 13 sold, 2 back: 11 units, 88/day: a surge.
+                sale(2, "A", "wh", -3, "11:30:00"),
+                sale(9, "A", "wh", -2, "11:45:00"),
+                # B (10 available, 6/7 a day): 13 sold in one wholesale case, 2 back: 11 units
+                # at 88/day, but one sale: no surge.
                 sale(3, "B", "wh", -13, "09:00:00"),
                 sale(4, "B", "wh", 2, "09:30:00", kind="return"),
-                # G (30 available, 5/day): 9 in the window (under 10 units); 8 just before it.
-                sale(5, "G", "wh", -9, "10:00:00"),
+                # G (30 available, 5/day): 9 in 3 sales from 10:00 on, under 10 units; the 8
+                # sold at 08:59:59 are before the window (with them it would be a surge).
+                sale(10, "G", "wh", -3, "10:00:00"),
+                sale(11, "G", "wh", -3, "10:30:00"),
+                sale(12, "G", "wh", -3, "11:00:00"),
                 sale(6, "G", "wh", -8, "08:59:59"),
                 # F (50 available) is never bought in and has no reorder point: not counted.
                 sale(7, "F", "wh", -20, "10:00:00"),
@@ -153,5 +164,5 @@ async def test_demand_surge_gauge_reads_the_last_window_of_sales(sqlite_db):
         found = samples(await surge_collector.collect())
     finally:
         surge_collector.database.dispose()
-    assert value(found, "inventory_demand_surge_skus", location="wh") == 2
+    assert value(found, "inventory_demand_surge_skus", location="wh") == 1
     assert value(found, "inventory_demand_surge_skus", location="store") == 0
