@@ -15,7 +15,9 @@ orders of SKUs short at the warehouse ship partly and wait as backorders.
 
 Faults (`--fault-at WHEN:KIND[:ARG[:ARG]]`, WHEN like 20s, 2m, 1m30s after start):
   api_errors[:SECONDS]               5xx on a quarter of requests and a failing /health (default 120 s)
-  latency[:SECONDS]                  1.5 s added to every request (default 180 s)
+  latency[:SECONDS[:DELAY]]          DELAY (default 6 s) added to every request: p95 over
+                                     InventoryAPISlowResponses' 5 s (for: 5m) and /health past the probe's
+                                     timeout (default 420 s, long enough for the alert to fire)
   stockout[:LOCATION]                the best-seller of LOCATION (default store-north; its SKU with the highest
                                      reorder point) sold out, restocked after 11 min
   stalled_sync[:INTEGRATION]         the integration's sync hangs for 25 min (default odoo)
@@ -55,6 +57,9 @@ SYNC_PERIOD_SECONDS = 20.0
 # publishes the selling stock-outs InventoryOutOfStock{kind="selling"} reads.
 RESTOCK_AFTER_SECONDS = 660.0
 STALL_SECONDS = 1500.0
+# Added to every request by the latency fault: over the 5 s p95 of InventoryAPISlowResponses
+# (a smaller delay, such as 1.5 s, slows the shop down without any alert firing).
+LATENCY_DELAY_SECONDS = 6.0
 DRIFT_SKUS = 80
 # The seed's carrier backlog (demo/seed.py, BKL-... orders promised over the demo's first
 # half hour): the short-staffed warehouse picks them this much slower than they fall due,
@@ -92,6 +97,8 @@ def parse_fault(spec: str) -> Fault:
     at = parse_duration(when)
     if parts[0] in ("api_errors", "latency") and len(parts) > 1:
         parse_duration(parts[1])
+    if parts[0] == "latency" and len(parts) > 2:
+        parse_duration(parts[2])
     return Fault(at, parts[0], tuple(parts[1:]))
 
 
@@ -181,6 +188,18 @@ class Simulator:
                 log.debug("%s %s failed: %s", method, path, exc)
                 return 0, None
 
+    async def call_until_done(self, method: str, path: str, json: Any = None, attempts: int = 20) -> tuple[int, Any]:
+        """call(), retried a second apart while the API answers 5xx or not at all: a fault's
+        own requests must not be lost to another fault running at the same time (an
+        api_errors burst fails a quarter of them)."""
+        status, body = 0, None
+        for _ in range(attempts):
+            status, body = await self.call(method, path, json)
+            if 0 < status < 500:
+                break
+            await asyncio.sleep(1.0)
+        return status, body
+
     def spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
@@ -243,8 +262,11 @@ class Simulator:
             return
         self.stats.orders += 1
         if body["status"] == "open":
-            # Picking and packing take a little while before the parcel ships.
-            await asyncio.sleep(self.rng.uniform(5, 40))
+            # Picking and packing take a little while before the parcel ships; a short one, as
+            # the demo's traffic is many times the seeded day's: a longer pick would leave as
+            # many orders open as the seed has in its trailing day, and its fulfilment ratio
+            # (InventoryFulfillmentBelowTarget, 96 %) would count them all as unfulfilled.
+            await asyncio.sleep(self.rng.uniform(1, 4))
             await self.call("POST", f"/orders/{body['id']}/fulfill")
 
     async def wholesale_order(self) -> None:
@@ -321,11 +343,11 @@ class Simulator:
     async def fault_api_errors(self, seconds: str = "120") -> None:
         await self.call("POST", "/_control", {"error_ratio": 0.25, "unhealthy": True, "for": parse_duration(seconds)})
 
-    async def fault_latency(self, seconds: str = "180") -> None:
-        await self.call("POST", "/_control", {"latency": 1.5, "for": parse_duration(seconds)})
+    async def fault_latency(self, seconds: str = "420", delay: str = str(LATENCY_DELAY_SECONDS)) -> None:
+        await self.call("POST", "/_control", {"latency": parse_duration(delay), "for": parse_duration(seconds)})
 
     async def fault_stockout(self, location: str = "store-north") -> None:
-        status, body = await self.call("GET", f"/stock?location={location}&min_available=1&limit=10000")
+        status, body = await self.call_until_done("GET", f"/stock?location={location}&min_available=1&limit=10000")
         if status != 200 or not body["stock"]:
             raise RuntimeError(f"no stock at {location} to sell out (HTTP {status})")
         # A best-seller: the stock-out alert fires on the sales a stock-out loses, and a slow
@@ -336,7 +358,7 @@ class Simulator:
         if row["sku"] in self.sellable.get(location, []):
             self.sellable[location].remove(row["sku"])
         channel = "pos" if location in STORES else ("online" if location == "online" else "wholesale")
-        status, _ = await self.call(
+        status, _ = await self.call_until_done(
             "POST",
             "/orders",
             {"channel": channel, "location": location, "lines": [{"sku": row["sku"], "quantity": row["available"]}]},
@@ -353,7 +375,9 @@ class Simulator:
 
     async def _restock_later(self, key: tuple[str, str], quantity: int) -> None:
         await asyncio.sleep(RESTOCK_AFTER_SECONDS)
-        status, _ = await self.call("POST", "/receipts", {"sku": key[0], "location": key[1], "quantity": quantity})
+        status, _ = await self.call_until_done(
+            "POST", "/receipts", {"sku": key[0], "location": key[1], "quantity": quantity}
+        )
         self.held.discard(key)
         log.info("stockout over: received %d of %s at %s (HTTP %d)", quantity, key[0], key[1], status)
 
@@ -389,7 +413,7 @@ class Simulator:
         kind = self.rng.choice(("api_errors", "latency", "stockout", "stockout", "drift"))
         args = {
             "api_errors": (str(self.rng.randint(60, 150)),),
-            "latency": (str(self.rng.randint(120, 300)),),
+            "latency": (str(self.rng.randint(360, 480)),),
             "stockout": (self.rng.choice(("store-north", "store-south", "online")),),
             "drift": (
                 self.rng.choice([n for n in self.integrations] or ["square"]),

@@ -14,13 +14,8 @@ are printed (and are what docs/demo.md reports).
 from __future__ import annotations
 
 import html
-import json
-import os
-import random
 import re
 import signal
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -28,57 +23,18 @@ import urllib.request
 import pytest
 from PIL import Image
 
-from demo.run import ALERTMANAGER_BIN, BASE_PORTS, PROMETHEUS_BIN, port_in_use
+from demo.run import port_in_use
 from tests.conftest import ROOT
+from tests.demo.demo_stack import get_json, post_json, running_demo, wait_for_demo
 
 ALERT = "InventoryAPIHealthCheckFailing"
 pytestmark = [pytest.mark.prometheus, pytest.mark.timeout(290)]
 
 
-def _free_offset() -> int:
-    for _ in range(50):
-        offset = random.randrange(10000, 50000, 10)
-        if not any(port_in_use(port + offset) for port in BASE_PORTS.values()):
-            return offset
-    raise AssertionError("no free block of ports for the demo")
-
-
-def _get(url: str, timeout: float = 3) -> object:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        return json.load(resp)
-
-
-def _post(url: str, body: dict) -> object:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=5) as resp:
-        return json.load(resp)
-
-
-def _wait(predicate, timeout: float, what: str, process: subprocess.Popen, log_path, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"demo.run exited ({process.returncode}) while waiting for {what}:\n" + log_path.read_text()[-4000:]
-            )
-        try:
-            value = predicate()
-        except OSError:
-            value = None
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(
-        f"timed out after {timeout:.0f}s waiting for {what}; log tail:\n" + log_path.read_text()[-4000:]
-    )
-
-
 def _alerts(sink: str, status: str) -> list[tuple[float, str, dict]]:
     """(received_at, receiver, alert) of every delivered alert named ALERT with that status."""
     out = []
-    for record in _get(f"{sink}/received?kind=alert"):
+    for record in get_json(f"{sink}/received?kind=alert"):
         for alert in (record["body"] or {}).get("alerts", []):
             if alert["labels"].get("alertname") == ALERT and alert["status"] == status:
                 out.append((record["received_at"], record["receiver"], alert))
@@ -87,47 +43,8 @@ def _alerts(sink: str, status: str) -> list[tuple[float, str, dict]]:
 
 @pytest.fixture
 def demo(tmp_path):
-    for binary in (PROMETHEUS_BIN, ALERTMANAGER_BIN):
-        if not os.access(binary, os.X_OK):
-            pytest.fail(f"{binary} not found: install Debian's prometheus and prometheus-alertmanager (make test does)")
-    offset = _free_offset()
-    log_path = tmp_path / "demo.log"
-    log_file = open(log_path, "w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "demo.run",
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--port-offset",
-            str(offset),
-            "--fast",
-            "--no-faults",
-            "--skus",
-            "1000",
-            "--duration",
-            "280",
-        ],
-        cwd=ROOT,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    ports = {name: port + offset for name, port in BASE_PORTS.items()}
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    try:
-        _wait(lambda: "demo is up" in log_path.read_text(), 90, "the demo to start", process, log_path)
-        yield urls, process, log_path
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)  # what Ctrl-C sends
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
-        log_file.close()
+    with running_demo(tmp_path, ["--no-faults", "--skus", "1000", "--duration", "280"], start_timeout=90) as stack:
+        yield stack
 
 
 def test_fault_fires_alert_that_reaches_the_sink_and_resolves(demo, capsys, tmp_path):
@@ -137,16 +54,16 @@ def test_fault_fires_alert_that_reaches_the_sink_and_resolves(demo, capsys, tmp_
     # A healthy baseline first, so the alert is a real transition seen by Prometheus.
     def probe_value():
         query = urllib.parse.quote('inventory_api_up{target="inventory-api"}')
-        result = _get(f"{prometheus}/api/v1/query?query={query}")["data"]["result"]
+        result = get_json(f"{prometheus}/api/v1/query?query={query}")["data"]["result"]
         return result and result[0]["value"][1]
 
-    assert _wait(probe_value, 60, "Prometheus to scrape the API probe", process, log_path) == "1"
+    assert wait_for_demo(probe_value, 60, "Prometheus to scrape the API probe", process, log_path) == "1"
     assert _alerts(sink, "firing") == []
 
     # The condition: the API's workers crash and /health answers 503.
     condition_at = time.time()
-    _post(f"{api}/_control", {"unhealthy": True})
-    firing = _wait(lambda: _alerts(sink, "firing"), 150, f"{ALERT} at the sink", process, log_path)
+    post_json(f"{api}/_control", {"unhealthy": True})
+    firing = wait_for_demo(lambda: _alerts(sink, "firing"), 150, f"{ALERT} at the sink", process, log_path)
     delivered_at, receiver, alert = firing[0]
 
     assert receiver == "pager", "critical alerts page"
@@ -159,7 +76,7 @@ def test_fault_fires_alert_that_reaches_the_sink_and_resolves(demo, capsys, tmp_
     assert "inventory-api" in alert["annotations"]["summary"]
     starts = alert["startsAt"]
     # Prometheus's own view agrees: the alert is firing.
-    rules = _get(f"{prometheus}/api/v1/alerts")["data"]["alerts"]
+    rules = get_json(f"{prometheus}/api/v1/alerts")["data"]["alerts"]
     assert any(a["labels"]["alertname"] == ALERT and a["state"] == "firing" for a in rules)
     fired_delay = delivered_at - condition_at
     # `for: 1m` cannot be beaten, and 1 s intervals plus group_wait 5s must not add minutes.
@@ -167,8 +84,8 @@ def test_fault_fires_alert_that_reaches_the_sink_and_resolves(demo, capsys, tmp_
 
     # Clear the fault; the resolved notification follows within Alertmanager's group_interval (1m).
     cleared_at = time.time()
-    _post(f"{api}/_control", {"reset": True})
-    resolved = _wait(lambda: _alerts(sink, "resolved"), 100, f"{ALERT} resolved at the sink", process, log_path)
+    post_json(f"{api}/_control", {"reset": True})
+    resolved = wait_for_demo(lambda: _alerts(sink, "resolved"), 100, f"{ALERT} resolved at the sink", process, log_path)
     resolved_at, receiver, alert = resolved[0]
     assert receiver == "pager" and alert["labels"]["target"] == "inventory-api"
     assert alert["startsAt"] == starts, "the resolved notification is for the same alert"
