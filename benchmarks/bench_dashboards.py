@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import json
 import math
-import random
 import re
 import shutil
 import statistics
@@ -58,18 +57,10 @@ class DemoHour:
     run_start: float  # the demo's own samples: [run_start, end]
 
 
-def _free_offset() -> int:
-    from demo.run import BASE_PORTS, port_in_use
-
-    for _ in range(50):
-        offset = random.randrange(10000, 50000, 10)
-        if not any(port_in_use(port + offset) for port in BASE_PORTS.values()):
-            return offset
-    raise RuntimeError("no free block of ports for the demo")
-
-
 def run_demo(state_dir: Path, seconds: float, skus: int = 500) -> Path:
     """The demo stack with 1 s scrapes for `seconds`; returns its Prometheus TSDB directory."""
+    from demo.run import free_port_offset
+
     command = [
         sys.executable,
         "-m",
@@ -80,7 +71,7 @@ def run_demo(state_dir: Path, seconds: float, skus: int = 500) -> Path:
         "--state-dir",
         str(state_dir),
         "--port-offset",
-        str(_free_offset()),
+        str(free_port_offset()),
         "--skus",
         str(skus),
     ]

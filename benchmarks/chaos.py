@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import signal
 import statistics
 import subprocess
@@ -51,7 +50,7 @@ from pathlib import Path
 
 import yaml
 
-from demo.run import BASE_PORTS, port_in_use
+from demo.run import BASE_PORTS, free_port_offset
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,14 +89,6 @@ def _post(url: str, body: dict) -> None:
     )
     with urllib.request.urlopen(request, timeout=5):
         pass
-
-
-def free_offset() -> int:
-    for _ in range(100):
-        offset = random.randrange(10000, 50000, 10)
-        if not any(port_in_use(port + offset) for port in BASE_PORTS.values()):
-            return offset
-    raise RuntimeError("no free block of ports for the demo")
 
 
 # --- the action receiver ---------------------------------------------------------------
@@ -243,7 +234,7 @@ class DemoStack:
         self.state_dir = state_dir
         self.skus = skus
         self.faults = faults  # the simulator's default fault schedule (the soak), or none
-        self.offset = free_offset()
+        self.offset = free_port_offset()
         self.ports = {name: port + self.offset for name, port in BASE_PORTS.items()}
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
         self.receiver_port = receiver_port

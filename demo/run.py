@@ -29,6 +29,7 @@ import argparse
 import importlib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -331,6 +332,15 @@ def port_in_use(port: int) -> bool:
         except OSError:
             return True
     return False
+
+
+def free_port_offset(attempts: int = 100) -> int:
+    """A --port-offset that moves every demo port onto a free one (tests, benchmarks)."""
+    for _ in range(attempts):
+        offset = random.randrange(10000, 50000, 10)
+        if not any(port_in_use(port + offset) for port in BASE_PORTS.values()):
+            return offset
+    raise RuntimeError("no free block of ports for the demo")
 
 
 class Stack:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -16,16 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from demo.run import ALERTMANAGER_BIN, BASE_PORTS, PROMETHEUS_BIN, port_in_use
+from demo.run import ALERTMANAGER_BIN, BASE_PORTS, PROMETHEUS_BIN, free_port_offset
 from tests.conftest import ROOT
-
-
-def free_offset() -> int:
-    for _ in range(50):
-        offset = random.randrange(10000, 50000, 10)
-        if not any(port_in_use(port + offset) for port in BASE_PORTS.values()):
-            return offset
-    raise AssertionError("no free block of ports for the demo")
 
 
 def get_json(url: str, timeout: float = 3) -> object:
@@ -69,7 +60,7 @@ def running_demo(
     for binary in (PROMETHEUS_BIN, ALERTMANAGER_BIN):
         if not os.access(binary, os.X_OK):
             pytest.fail(f"{binary} not found: install Debian's prometheus and prometheus-alertmanager (make test does)")
-    offset = free_offset()
+    offset = free_port_offset()
     log_path = tmp_path / "demo.log"
     argv = [sys.executable, "-m", "demo.run", "--state-dir", str(tmp_path / "state")]
     argv += ["--port-offset", str(offset), "--fast", *args]

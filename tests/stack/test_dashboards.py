@@ -21,10 +21,8 @@ from __future__ import annotations
 import copy
 import json
 import os
-import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -555,27 +553,6 @@ def _get(url: str, timeout: float = 5) -> dict:
         return json.load(exc)
 
 
-def _ports_free(ports: list[int]) -> bool:
-    for port in ports:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
-def _pick_port_offset() -> int:
-    """An offset that moves all of demo/run.py's fixed ports onto free ones."""
-    from demo.run import BASE_PORTS
-
-    for _ in range(50):
-        offset = random.randint(20000, 50000)
-        if _ports_free([p + offset for p in BASE_PORTS.values()]):
-            return offset
-    pytest.fail("no free port offset for the demo stack")
-
-
 def _enhancer_test_config(base: Path, out: Path, ports: dict[str, int], state: Path) -> Path:
     """The shipped enhancer rules, made fast enough for a test run.
 
@@ -601,8 +578,9 @@ def _enhancer_test_config(base: Path, out: Path, ports: dict[str, int], state: P
 class LiveDemo:
     def __init__(self, tmp: Path):
         self.tmp = tmp
-        self.offset = _pick_port_offset()
-        from demo.run import BASE_PORTS
+        from demo.run import BASE_PORTS, free_port_offset
+
+        self.offset = free_port_offset()
 
         self.ports = {name: port + self.offset for name, port in BASE_PORTS.items()}
         self.prometheus = f"http://127.0.0.1:{self.ports['prometheus']}"
