@@ -70,14 +70,13 @@ class AnalyticsResult:
     quantity: np.ndarray  # recommended units per series, 0 = no recommendation
     accuracy: AccuracySums | None  # None when the history is not longer than the window
     recommendations: list[dict[str, Any]]
+    # Units demanded over the last surge_window up to the cycle, and the number of sale
+    # movements among them.
+    recent_demand: np.ndarray
+    recent_sales: np.ndarray
     # The last closed day (yesterday, UTC) against its one-day-ahead forecast; the day is
     # window.today - 1 day (day_accuracy_day).
     day_accuracy: AccuracySums | None = None
-    # Units demanded over the last surge_window (recent_window_days long) up to the cycle,
-    # and the number of sale movements among them.
-    recent_demand: np.ndarray | None = None
-    recent_sales: np.ndarray | None = None
-    recent_window_days: float = 0.0
 
     @property
     def day_accuracy_day(self) -> date:
@@ -310,5 +309,4 @@ def compute(
         day_accuracy=day_accuracy,
         recent_demand=recent,
         recent_sales=recent_sales,
-        recent_window_days=config.surge_window / 86400,
     )

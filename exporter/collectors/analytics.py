@@ -116,12 +116,7 @@ def _recommendation_families(result: AnalyticsResult) -> tuple[Metric, Metric]:
 
 
 def action_masks(
-    result: AnalyticsResult,
-    recent_days: int = RECENT_DEMAND_DAYS,
-    surge_factor: float = 4.0,
-    surge_min_units: float = 10.0,
-    surge_cover_days: float = 1.0,
-    surge_min_sales: int = 3,
+    result: AnalyticsResult, config: AnalyticsConfig, recent_days: int = RECENT_DEMAND_DAYS
 ) -> dict[str, np.ndarray]:
     """The SKU-locations whose stock needs someone to act, for the stock alerts (issue 22).
 
@@ -136,11 +131,11 @@ def action_masks(
       lead time (d L) uses it all up: it sells out before an order placed now arrives;
     - below_safety_unordered: still some available but under the computed safety stock,
       nothing on order and a forecast demand;
-    - surge: still some available, but the demand of the last surge window (w days) is at
-      least `surge_factor` times the forecast for it (d w) and `surge_min_units`, in at
+    - surge: still some available, but the demand of the last `surge_window` (w days) is
+      at least `surge_factor` times the forecast for it (d w) and `surge_min_units`, in at
       least `surge_min_sales` sales, and at that pace the stock lasts less than
-      `surge_cover_days`: a run on the SKU that the
-      daily forecast cannot see yet, which sells it out within the day, ordered or not.
+      `surge_cover`: a run on the SKU that the daily forecast cannot see yet, which sells
+      it out within the day, ordered or not.
     """
     available = result.series.available
     d = result.forecast.daily_demand
@@ -151,13 +146,16 @@ def action_masks(
     values = result.demand.values
     recent = values[:, -recent_days:].sum(axis=1) > 0 if values.shape[1] else np.zeros(len(d), dtype=bool)
     nothing_ordered = replenished & (on_order <= 0) & (d > 0)
-    w = result.recent_window_days
-    window_units = result.recent_demand if result.recent_demand is not None and w > 0 else np.zeros(len(d))
-    pace = window_units / w if w > 0 else window_units  # units a day at the recent pace
-    sales = result.recent_sales if result.recent_sales is not None else np.zeros(len(d))
-    surging = (window_units >= surge_min_units) & (window_units >= surge_factor * d * w) & (sales >= surge_min_sales)
+    w = config.surge_window / 86400  # > 0 (AnalyticsConfig)
+    units = result.recent_demand
+    surging = (
+        (units >= config.surge_min_units)
+        & (units >= config.surge_factor * d * w)
+        & (result.recent_sales >= config.surge_min_sales)
+    )
+    pace = units / w  # units a day at the recent pace
     return {
-        "surge": replenished & surging & (available > 0) & (available < pace * surge_cover_days),
+        "surge": replenished & surging & (available > 0) & (available < pace * config.surge_cover / 86400),
         "selling_out": replenished & (available <= 0) & recent,
         "at_risk": nothing_ordered & (available > 0) & (available <= d * result.lead_time.mean),
         "below_safety_unordered": nothing_ordered & (available > 0) & (available < result.safety_stock),
@@ -165,13 +163,7 @@ def action_masks(
 
 
 def _action_families(result: AnalyticsResult, config: AnalyticsConfig) -> list[Metric]:
-    masks = action_masks(
-        result,
-        surge_factor=config.surge_factor,
-        surge_min_units=config.surge_min_units,
-        surge_cover_days=config.surge_cover / 86400,
-        surge_min_sales=config.surge_min_sales,
-    )
+    masks = action_masks(result, config)
     selling = GaugeMetricFamily(
         "inventory_stockout_selling_skus",
         f"Replenished SKU-locations with nothing available (available <= 0) that had demand in the last "

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from exporter.analytics.config import AnalyticsConfig
 from exporter.collectors.analytics import AnalyticsCollector, action_masks
 from exporter.db import Database
 from tests.exporter.analytics import dataset
@@ -26,9 +27,8 @@ def fake_result(available, d, on_order, observations, lead_time, safety_stock, d
         lead_time=SimpleNamespace(observations=np.array(observations), mean=np.array(lead_time, dtype=float)),
         safety_stock=np.array(safety_stock, dtype=float),
         demand=SimpleNamespace(values=np.array(demand, dtype=float)),
-        recent_demand=None,
-        recent_sales=None,
-        recent_window_days=0.0,
+        recent_demand=np.zeros(len(available)),
+        recent_sales=np.zeros(len(available)),
     )
 
 
@@ -62,7 +62,7 @@ def test_action_masks_by_hand():
         demand=demand,
         reorder_point=[nan, nan, 0, nan, nan, nan, nan, 4],
     )
-    masks = action_masks(result, recent_days=7)  # type: ignore[arg-type]
+    masks = action_masks(result, AnalyticsConfig(), recent_days=7)  # type: ignore[arg-type]
     assert masks["selling_out"].tolist() == [True, False, False, False, False, False, False, True]
     assert masks["at_risk"].tolist() == [False, False, False, False, True, False, False, False]
     assert masks["below_safety_unordered"].tolist() == [False, False, False, False, True, False, False, False]
@@ -107,10 +107,8 @@ def test_surge_mask_by_hand():
     )
     result.recent_demand = np.array([12, 8, 16, 12, 12, 12, 12], dtype=float)
     result.recent_sales = np.array([5, 4, 8, 6, 6, 6, 1], dtype=float)
-    result.recent_window_days = 3 / 24
-    masks = action_masks(  # type: ignore[arg-type]
-        result, surge_factor=4, surge_min_units=10, surge_cover_days=1, surge_min_sales=3
-    )
+    config = AnalyticsConfig(surge_window="3h", surge_factor=4, surge_min_units=10, surge_min_sales=3, surge_cover="1d")
+    masks = action_masks(result, config)  # type: ignore[arg-type]
     assert masks["surge"].tolist() == [True, False, False, False, False, False, False]
 
 
