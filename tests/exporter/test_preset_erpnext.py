@@ -21,7 +21,7 @@ from exporter.config import load_config
 from exporter.presets import load_preset
 from servicekit.config import ConfigError
 from tests.conftest import ROOT
-from tests.exporter.presets import MAPPED, NOW, collect_with_schema, hours_ago
+from tests.exporter.presets import MAPPED, NOW, SERVICE_LEVEL_MAPPED, collect_with_schema, hours_ago
 from tests.exporter.presets.erpnext import schema
 from tests.exporter.test_business import of
 
@@ -29,23 +29,9 @@ pytestmark = [pytest.mark.mariadb, pytest.mark.timeout(180)]
 
 STORES, GOODS, US = "Stores - AEU", "Finished Goods - AEU", "Stores - AUS"
 STATUSES = ("open", "fulfilled", "cancelled", "backordered")
-# The service level (issue 20) and the order counters. The dataset below has no delivery
-# date on any order, so its service-level counters are 0 for every channel and its ratios
-# absent; test_service_level_exactly checks every figure on orders that have one.
-SERVICE_LEVEL_MAPPED = (
-    "inventory_backorders",
-    "inventory_backorder_oldest_age_seconds",
-    "inventory_orders_created_total",
-    "inventory_orders_fulfilled_total",
-    "inventory_orders_due_total",
-    "inventory_orders_on_time_total",
-    "inventory_orders_in_full_total",
-    "inventory_orders_otif_total",
-    "inventory_order_on_time_ratio",
-    "inventory_order_otif_ratio",
-    "inventory_order_line_fill_ratio",
-    "inventory_order_unit_fill_ratio",
-)
+# The dataset below has no delivery date on any order, so its service-level counters
+# (SERVICE_LEVEL_MAPPED) are 0 for every channel and its ratios absent;
+# test_service_level_exactly checks every figure on orders that have one.
 
 
 # ---------------------------------------------------------------- the dataset

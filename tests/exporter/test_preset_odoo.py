@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import ROOT
-from tests.exporter.presets import MAPPED, collect_with_schema, hours_ago
+from tests.exporter.presets import MAPPED, SERVICE_LEVEL_MAPPED, collect_with_schema, hours_ago
 from tests.exporter.presets.odoo.schema import ddl, load_models
 from tests.exporter.test_business import of
 
@@ -38,28 +38,11 @@ UNMAPPED = (
 # lines, so none has a promise) the counters are checked here, 0 for every channel, and the
 # ratios are absent; test_service_level_exactly checks every figure on orders that have one.
 # The backorder age runs on with the clock: checked on its own.
-SERVICE_LEVEL = (
-    "inventory_orders_created_total",
-    "inventory_orders_fulfilled_total",
-    "inventory_orders_due_total",
-    "inventory_orders_on_time_total",
-    "inventory_orders_in_full_total",
-    "inventory_orders_otif_total",
-    "inventory_order_on_time_ratio",
-    "inventory_order_otif_ratio",
-    "inventory_order_line_fill_ratio",
-    "inventory_order_unit_fill_ratio",
-)
-EXACT = (*MAPPED, "inventory_backorders", *SERVICE_LEVEL)
-ODOO_MAPPED = (*EXACT, "inventory_backorder_oldest_age_seconds")
+BACKORDER_AGE = "inventory_backorder_oldest_age_seconds"
+EXACT = (*MAPPED, *(metric for metric in SERVICE_LEVEL_MAPPED if metric != BACKORDER_AGE))
+ODOO_MAPPED = (*MAPPED, *SERVICE_LEVEL_MAPPED)
 # The statements that read sale_order (they fail without the Sales module).
-ORDER_METRICS = (
-    "inventory_orders",
-    "inventory_order_fulfillment_ratio",
-    "inventory_backorders",
-    "inventory_backorder_oldest_age_seconds",
-    *SERVICE_LEVEL,
-)
+ORDER_METRICS = ("inventory_orders", "inventory_order_fulfillment_ratio", *SERVICE_LEVEL_MAPPED)
 KINDS = ("receipt", "sale", "return", "adjustment", "transfer_in", "transfer_out")
 STATUSES = ("open", "fulfilled", "cancelled", "backordered")
 
@@ -783,10 +766,7 @@ async def test_without_sales_only_the_order_statements_fail(odoo_db, tmp_path):
         tmp_path,
         "business:\n  overrides:\n"
         "    inventory_orders: SELECT '' AS channel, '' AS status, 0 AS value WHERE false\n"
-        "    inventory_order_fulfillment_ratio: SELECT '' AS channel, 0 AS value WHERE false\n"
-        "    inventory_backorders: SELECT '' AS channel, 0 AS value WHERE false\n"
-        "    inventory_backorder_oldest_age_seconds: SELECT '' AS channel, 0 AS value WHERE false\n"
-        + "".join(f"    {metric}: SELECT '' AS channel, 0 AS value WHERE false\n" for metric in SERVICE_LEVEL),
+        + "".join(f"    {metric}: SELECT '' AS channel, 0 AS value WHERE false\n" for metric in ORDER_METRICS[1:]),
     )
     assert of(silenced, "inventory_exporter_query_success") == {("business", metric): 1.0 for metric in ODOO_MAPPED}
     assert {metric: of(silenced, metric) for metric in orders} == {metric: {} for metric in orders}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from exporter.business_catalogue import SERVICE_LEVEL_METRICS
 from exporter.collectors.business import BusinessCollector
 from exporter.config import load_config
 from exporter.db import Database
@@ -24,6 +25,8 @@ MAPPED = (
     "inventory_stock_movements_total",
     "inventory_last_stock_movement_timestamp_seconds",
 )
+# Both also map the whole service level (issue 20) and the order counters.
+SERVICE_LEVEL_MAPPED = ("inventory_orders_created_total", "inventory_orders_fulfilled_total", *SERVICE_LEVEL_METRICS)
 
 # Naive, as both systems store datetimes (Odoo in UTC; ERPNext in the site's zone, read as UTC).
 NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
