@@ -209,8 +209,8 @@ def generate(
         _insert_stock_levels(db, rng, sim, reserved, now)
         bar.advance(3, "stock levels")
         _insert_orders(db, sim, orders)
-        _insert_backlog(db, sim, backlog)
-        _insert_waiting_backorders(db, sim, waiting)
+        _insert_online_orders(db, sim, backlog, "open")
+        _insert_online_orders(db, sim, waiting, "backordered")
         bar.advance(13, "orders")
         _insert_movements(db, log, now)
         bar.advance(11, "movements")
@@ -580,7 +580,7 @@ ONLINE_PROMISE_SECONDS = 3 * DAY
 
 def _backlog(rng: np.random.Generator, sim: _Simulation, orders: _Orders, reserved: np.ndarray, now: int) -> list:
     """Open online orders placed three days ago (one unit of a SKU still above its reorder point once reserved
-    here), promised from now + BACKLOG_FIRST_DUE_SECONDS; rows for _insert_backlog."""
+    here), promised from now + BACKLOG_FIRST_DUE_SECONDS; rows for _insert_online_orders."""
     online = orders.channel == "online"
     per_day = int(np.count_nonzero(online & (orders.created > now - DAY)))
     count = max(10, int(per_day * BACKLOG_SHARE))
@@ -600,24 +600,26 @@ def _backlog(rng: np.random.Generator, sim: _Simulation, orders: _Orders, reserv
     ]
 
 
-def _insert_backlog(db: _Tables, sim: _Simulation, backlog: list) -> None:
-    if not backlog:
+def _insert_online_orders(db: _Tables, sim: _Simulation, orders: list, status: str) -> None:
+    """Online orders of one unit, (order id, row, created, promised) each, none shipped yet:
+    the backlog (open) and the waiting backorders."""
+    if not orders:
         return
     db.insert(
         "orders",
         "id,channel,location_id,status,created_at,promised_at,fulfilled_at",
         [
-            (order_id, "online", location, "open", iso_one(created), iso_one(promised), None)
+            (order_id, "online", location, status, iso_one(created), iso_one(promised), None)
             for order_id, location, created, promised in (
                 (order_id, str(_LOCATION_IDS[sim.rows.loc[row]]), created, promised)
-                for order_id, row, created, promised in backlog
+                for order_id, row, created, promised in orders
             )
         ],
     )
     db.insert(
         "order_lines",
         "order_id,sku,quantity,fulfilled_quantity",
-        [(order_id, str(sim.catalogue.sku_ids[sim.rows.sku[row]]), 1, 0) for order_id, row, _, _ in backlog],
+        [(order_id, str(sim.catalogue.sku_ids[sim.rows.sku[row]]), 1, 0) for order_id, row, _, _ in orders],
     )
 
 
@@ -633,7 +635,7 @@ WAITING_PREFIX = "BKO-"
 
 
 def _waiting_backorders(rng: np.random.Generator, sim: _Simulation, reserved: np.ndarray, now: int) -> list:
-    """(order id, row, created) of WAITING_BACKORDERS online orders of one unit, none shipped."""
+    """WAITING_BACKORDERS online orders of one unit, none shipped; rows for _insert_online_orders."""
     rows = sim.rows
     # Rows that stay above their reorder point once the unit owed is taken.
     candidates = np.nonzero((rows.channel == "online") & (sim.stock - reserved - 1 > sim.policy.reorder_point))[0]
@@ -641,33 +643,10 @@ def _waiting_backorders(rng: np.random.Generator, sim: _Simulation, reserved: np
         return []
     picked = rng.choice(candidates, size=min(WAITING_BACKORDERS, candidates.size), replace=False)
     created = now - rng.integers(25 * 3600, 30 * 3600, size=picked.size)
-    return [(f"{WAITING_PREFIX}{i:06d}", int(row), int(t)) for i, (row, t) in enumerate(zip(picked, created), start=1)]
-
-
-def _insert_waiting_backorders(db: _Tables, sim: _Simulation, waiting: list) -> None:
-    if not waiting:
-        return
-    db.insert(
-        "orders",
-        "id,channel,location_id,status,created_at,promised_at,fulfilled_at",
-        [
-            (
-                order_id,
-                "online",
-                str(_LOCATION_IDS[sim.rows.loc[row]]),
-                "backordered",
-                iso_one(created),
-                iso_one(created + ONLINE_PROMISE_SECONDS),
-                None,
-            )
-            for order_id, row, created in waiting
-        ],  # fmt: skip
-    )
-    db.insert(
-        "order_lines",
-        "order_id,sku,quantity,fulfilled_quantity",
-        [(order_id, str(sim.catalogue.sku_ids[sim.rows.sku[row]]), 1, 0) for order_id, row, _ in waiting],
-    )
+    return [
+        (f"{WAITING_PREFIX}{i:06d}", int(row), int(t), int(t) + ONLINE_PROMISE_SECONDS)
+        for i, (row, t) in enumerate(zip(picked, created), start=1)
+    ]
 
 
 def _book_sales(sim: _Simulation, orders: _Orders) -> np.ndarray:
