@@ -62,6 +62,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from exporter.analytics.config import AnalyticsConfig
+
 ROOT = Path(__file__).resolve().parent.parent
 RULES_GLOB = str(ROOT / "prometheus" / "rules" / "*.yml")
 PROMETHEUS_CONFIG = ROOT / "prometheus" / "prometheus.yml"
@@ -466,10 +468,11 @@ def simulate_stock(
     # is the true mean demand, the lead time its mean (3-6 days plus the wait for 06:00).
     replenished = ~dead & ~selldown
     lead_days = 5.0
-    # The surge gauge (analytics surge_window 3h, surge_factor 4, surge_min_units 10,
-    # surge_cover 1d): units sold in the last 12 steps of 15 minutes. Every unit is a
-    # customer here, so surge_min_sales (3) holds whenever surge_min_units does.
-    surge_steps, surge_days = 3 * 3600 // step, 3 / 24
+    # The surge gauge with the shipped analytics defaults: units sold over the last
+    # surge_window (whole steps of 15 minutes). Every unit is a customer here, so
+    # surge_min_sales holds whenever surge_min_units does.
+    surge = AnalyticsConfig()
+    surge_steps, surge_days = int(surge.surge_window) // step, surge.surge_window / DAY
     sold_ring = np.zeros((surge_steps, skus, n_loc))
     last_sale = np.full((skus, n_loc), -np.inf)
     stockout = faults.get("bestseller_stockout")
@@ -506,7 +509,11 @@ def simulate_stock(
         counts["at_risk"][i] = (unordered & (avail <= mu * lead_days)).sum(axis=0)
         counts["safety_unordered"][i] = (unordered & (avail < safety)).sum(axis=0)
         recent = sold_ring.sum(axis=0)
-        surging = (recent >= 10) & (recent >= 4 * mu * surge_days) & (avail < recent / surge_days * 1.0)
+        surging = (
+            (recent >= surge.surge_min_units)
+            & (recent >= surge.surge_factor * mu * surge_days)
+            & (avail < recent / surge_days * surge.surge_cover / DAY)
+        )
         counts["surge"][i] = (replenished & (avail > 0) & surging).sum(axis=0)
     per_minute = np.arange(minutes) * STEP // step
     names = {
