@@ -431,7 +431,12 @@ def backorder_age(rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
 
 
 def simulate_stock(
-    rng: np.random.Generator, era_start: int, minutes: int, skus: int, faults: dict[str, Fault]
+    rng: np.random.Generator,
+    era_start: int,
+    minutes: int,
+    skus: int,
+    faults: dict[str, Fault],
+    surge: AnalyticsConfig | None = None,
 ) -> dict[tuple[str, str], np.ndarray]:
     """Per SKU and location: lognormal daily demand shaped by day_profile, lost sales when
     empty, a reorder when available <= reorder point delivered at 06:00 after a 3-6 day lead
@@ -468,10 +473,11 @@ def simulate_stock(
     # is the true mean demand, the lead time its mean (3-6 days plus the wait for 06:00).
     replenished = ~dead & ~selldown
     lead_days = 5.0
-    # The surge gauge with the shipped analytics defaults: units sold over the last
-    # surge_window (whole steps of 15 minutes). Every unit is a customer here, so
-    # surge_min_sales holds whenever surge_min_units does.
-    surge = AnalyticsConfig()
+    # The surge gauge, with the shipped analytics defaults unless `surge` says otherwise
+    # (benchmarks/surge_sweep.py): units sold over the last surge_window (whole steps of 15
+    # minutes). Every unit is a customer here, so surge_min_sales holds whenever
+    # surge_min_units does.
+    surge = surge or AnalyticsConfig()
     surge_steps, surge_days = int(surge.surge_window) // step, surge.surge_window / DAY
     sold_ring = np.zeros((surge_steps, skus, n_loc))
     last_sale = np.full((skus, n_loc), -np.inf)
