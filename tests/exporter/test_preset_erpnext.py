@@ -86,6 +86,23 @@ def order(name, order_type, docstatus, status, per_delivered, created, skip_deli
     }
 
 
+def so_line(parent, idx, item, warehouse, qty, delivered=0, by_supplier=0, docstatus=1):
+    """A Sales Order Item; `warehouse` None leaves the line without one."""
+    return {
+        "name": f"{parent}-{idx}",
+        "parent": parent,
+        "parenttype": "Sales Order",
+        "parentfield": "items",
+        "idx": idx,
+        "item_code": item,
+        "warehouse": warehouse,
+        "qty": qty,
+        "delivered_qty": delivered,
+        "delivered_by_supplier": by_supplier,
+        "docstatus": docstatus,
+    }
+
+
 _sle_count = 0
 
 
@@ -196,6 +213,14 @@ def dataset() -> dict[str, list[dict]]:
             order("SO-12", "Maintenance", 2, "Cancelled", 0, hours_ago(3)),
             order("SO-13", "", 1, "Completed", 100, hours_ago(4)),  # no order type: Sales, the default
         ],
+        # Lines still to deliver: APPLE at Finished Goods (0 available: SO-01 waits on a
+        # stock-out), BREAD at Stores (10 available) and TSHIRT-BLUE at Stores (3).
+        "tabSales Order Item": [
+            so_line("SO-01", 1, "APPLE", GOODS, 2),
+            so_line("SO-01", 2, "BREAD", STORES, 1),
+            so_line("SO-03", 1, "BREAD", STORES, 5, delivered=2),
+            so_line("SO-09", 1, "TSHIRT-BLUE", STORES, 1),
+        ],
         "tabStock Ledger Entry": [
             sle("Purchase Receipt", "PR-1", "PRI-1", "APPLE", STORES, 100, datetime(2026, 11, 20, 9, 0)),
             sle("Purchase Receipt", "PR-2", "PRI-2", "BREAD", STORES, -2, datetime(2026, 11, 20, 9, 30)),  # return
@@ -284,6 +309,41 @@ def _movement_kind(row, entries):
     return "adjustment"
 
 
+def _stockout_exposed(data) -> dict[tuple, float]:
+    """Per channel, the open and backordered orders with a line still to deliver from our
+    stock (qty > 0, 0 <= delivered_qty < qty, not drop-shipped, a warehouse set) of an
+    enabled stock item whose Bin there has available <= 0, or no Bin there; 0 for every
+    channel with an order."""
+    items = {i["name"]: i for i in data.get("tabItem", [])}
+    available = {(b["item_code"], b["warehouse"]): _available(b) for b in data.get("tabBin", [])}
+
+    def waits_on_a_stockout(line) -> bool:
+        item = items.get(line["item_code"])
+        qty, delivered = float(line["qty"]), float(line.get("delivered_qty", 0))
+        return (
+            line["parenttype"] == "Sales Order"
+            and qty > 0
+            and 0 <= delivered < qty
+            and not line.get("delivered_by_supplier")
+            and bool(line.get("warehouse"))
+            and item is not None
+            and bool(item.get("is_stock_item", 1))
+            and not item.get("disabled")
+            and available.get((line["item_code"], line["warehouse"]), 0.0) <= 0
+        )
+
+    out: dict[tuple, float] = {}
+    for o in data["tabSales Order"]:
+        if o["docstatus"] not in (1, 2) or o["skip_delivery_note"]:
+            continue
+        key = (_channel(o),)
+        out.setdefault(key, 0)
+        lines = [line for line in data.get("tabSales Order Item", []) if line["parent"] == o["name"]]
+        if _order_status(o) in ("open", "backordered") and any(waits_on_a_stockout(x) for x in lines):
+            out[key] += 1
+    return out
+
+
 def expected(data, since: datetime) -> dict[str, dict[tuple, float]]:
     out: dict[str, dict[tuple, float]] = {name: {} for name in MAPPED + SERVICE_LEVEL_MAPPED}
     warehouses = {w["name"]: w for w in data["tabWarehouse"]}
@@ -331,6 +391,8 @@ def expected(data, since: datetime) -> dict[str, dict[tuple, float]]:
         assert o.get("delivery_date") is None  # no promise: in no service-level figure
         for counter in ("due", "on_time", "in_full", "otif"):
             add(f"inventory_orders_{counter}_total", (_channel(o),), 0)
+
+    out["inventory_orders_stockout_exposed"] = _stockout_exposed(data)
 
     standing = [e for e in data["tabStock Ledger Entry"] if not e["is_cancelled"]]
     for e in standing:
@@ -409,6 +471,9 @@ def test_dataset_figures_are_the_ones_worked_out_by_hand():
     # Backorders: SO-03 (40 % delivered, 3 hours old); none on the other channels, 0 there.
     assert want["inventory_backorders"] == {("Sales",): 1, ("Shopping Cart",): 0, ("Maintenance",): 0}
     assert want["inventory_backorder_oldest_age_seconds"] == {("Sales",): 3 * 3600}
+    # SO-01 (open) waits on APPLE, 0 available at Finished Goods; SO-03's BREAD (10 at
+    # Stores) and SO-09's TSHIRT-BLUE (3 at Stores) are in stock; Maintenance has only SO-12.
+    assert want["inventory_orders_stockout_exposed"] == {("Sales",): 1, ("Shopping Cart",): 0, ("Maintenance",): 0}
     assert want["inventory_stock_movements_total"] == {
         ("receipt", "Purchase Receipt"): 1,
         ("adjustment", "Purchase Receipt"): 1,
@@ -566,7 +631,9 @@ def service_level_dataset() -> dict[str, list[dict]]:
     """Every edge of docs/metrics.md's service level in ERPNext's terms (docs/presets/erpnext.md):
     the promise is kept by the end of the Sales Order's delivery_date, the delivery is the
     last submitted, non-return Delivery Note against the order. S* are Sales orders, C*
-    Shopping Cart ones; dates are 2026-11-<day>."""
+    Shopping Cart ones, X* Sales orders and C3, C4 Shopping Cart ones for the stock-out
+    exposure (no promise: in no service-level figure but the order counters and
+    backorders); dates are 2026-11-<day>."""
     orders: list[dict] = []
     items: list[dict] = []
     notes: list[dict] = []
@@ -588,21 +655,13 @@ def service_level_dataset() -> dict[str, list[dict]]:
         row = order(name, order_type, docstatus, status, per_delivered, created)
         row["delivery_date"] = promise
         orders.append(row)
-        for idx, (qty, delivered) in enumerate(lines, start=1):
-            items.append(
-                {
-                    "name": f"{name}-{idx}",
-                    "parent": name,
-                    "parenttype": "Sales Order",
-                    "parentfield": "items",
-                    "idx": idx,
-                    "item_code": "APPLE",
-                    "qty": qty,
-                    "delivered_qty": delivered,
-                    "delivery_date": promise,
-                    "docstatus": docstatus,
-                }
-            )
+        # A line: (qty, delivered_qty), of APPLE without a warehouse, or (qty,
+        # delivered_qty, item, warehouse[, delivered_by_supplier]).
+        for idx, line in enumerate(lines, start=1):
+            qty, delivered, item, warehouse, by_supplier = (*line, *("APPLE", None, 0)[len(line) - 2 :])
+            row = so_line(name, idx, item, warehouse, qty, delivered, by_supplier, docstatus)
+            row["delivery_date"] = promise
+            items.append(row)
 
     def dn(name, against, posted, qty=1, docstatus=1, is_return=0):
         notes.append(
@@ -679,7 +738,60 @@ def service_level_dataset() -> dict[str, list[dict]]:
     # C1: due the 24th, nothing delivered: due and late, before the window. C2: cancelled.
     so("C1", day(24), 0, [(4, 0)], order_type="Shopping Cart")
     so("C2", day(26), 0, [(1, 0)], order_type="Shopping Cart", docstatus=2, status="Cancelled")
+
+    # Stock-out exposure. APPLE, the item of every line above, is an enabled stock item with
+    # no Bin anywhere, but those lines have no warehouse: S4, S6 and C1 wait on nothing
+    # exposed. Available (actual - reserved) at Stores: OUT 0 (50 at Finished Goods),
+    # HELD 4 - 4 = 0, FULL 10 - 2 = 8, NOBIN no Bin (9 at Finished Goods), RETIRED 0 but
+    # disabled, SERVICE no Bin but no stock item.
+    stock = [
+        bin_("OUT", STORES, 0),
+        bin_("OUT", GOODS, 50),
+        bin_("HELD", STORES, 4, reserved=4),
+        bin_("FULL", STORES, 10, reserved=2),
+        bin_("NOBIN", GOODS, 9),
+        bin_("RETIRED", STORES, 0),
+    ]
+    products = [
+        {"name": name, "item_code": name, "disabled": disabled, "is_stock_item": is_stock}
+        for name, disabled, is_stock in (
+            ("APPLE", 0, 1),
+            ("OUT", 0, 1),
+            ("HELD", 0, 1),
+            ("FULL", 0, 1),
+            ("NOBIN", 0, 1),
+            ("RETIRED", 1, 1),
+            ("SERVICE", 0, 0),
+        )
+    ]
+    for product in products:
+        product.update(item_name=product["name"].title(), item_group="Products", stock_uom="Nos")
+    later = datetime(2026, 11, 26, 12)  # after S4: S4 stays the oldest backorder
+    # X1: open, 3 OUT at Stores: exposed (its 50 at Finished Goods do not help).
+    so("X1", None, 0, [(3, 0, "OUT", STORES)], created=later)
+    # X2: open, 2 HELD at Stores, all of its stock reserved: exposed.
+    so("X2", None, 0, [(2, 0, "HELD", STORES)], created=later)
+    # X3: backordered, FULL delivered (2 of 2), OUT still to deliver (0 of 2): exposed.
+    so("X3", None, 50, [(2, 2, "FULL", STORES), (2, 0, "OUT", STORES)], created=later)
+    # X4: backordered, OUT delivered (2 of 2), FULL (in stock) still to deliver: not exposed.
+    so("X4", None, 50, [(2, 2, "OUT", STORES), (3, 0, "FULL", STORES)], created=later)
+    # X5: fully delivered although its OUT line is short (1 of 2): fulfilled, not exposed.
+    so("X5", None, 100, [(2, 1, "OUT", STORES)], status="To Bill", created=later)
+    # X6: cancelled, X7: closed before full delivery (OUT 2 of 4): neither is exposed.
+    so("X6", None, 0, [(2, 0, "OUT", STORES)], docstatus=2, status="Cancelled", created=later)
+    so("X7", None, 50, [(4, 2, "OUT", STORES)], status="Closed", created=later)
+    # X8: open, NOBIN at Stores, where it has no Bin: 0 available, exposed.
+    so("X8", None, 0, [(1, 0, "NOBIN", STORES)], created=later)
+    # X9: open, two lines out of stock (OUT and HELD at Stores): exposed, counted once.
+    so("X9", None, 0, [(1, 0, "OUT", STORES), (1, 0, "HELD", STORES)], created=later)
+    # C3: open, OUT at Stores drop-shipped (delivered by the supplier) and FULL in stock: not
+    # exposed. C4: open, RETIRED (disabled) and SERVICE (no stock item) at Stores: not exposed.
+    cart = "Shopping Cart"
+    so("C3", None, 0, [(5, 0, "OUT", STORES, 1), (1, 0, "FULL", STORES)], order_type=cart, created=later)
+    so("C4", None, 0, [(1, 0, "RETIRED", STORES), (1, 0, "SERVICE", STORES)], order_type=cart, created=later)
     return {
+        "tabItem": products,
+        "tabBin": stock,
         "tabSales Order": orders,
         "tabSales Order Item": items,
         "tabDelivery Note": notes,
@@ -689,7 +801,8 @@ def service_level_dataset() -> dict[str, list[dict]]:
 
 async def test_service_level_exactly(erpnext_url, tmp_path):
     url, _ = erpnext_url
-    load(url, service_level_dataset())
+    data = service_level_dataset()
+    load(url, data)
     values = await collect_with_schema(url, "erpnext", tmp_path, now=CLOCK)
     sales, cart = ("Sales",), ("Shopping Cart",)
     # Worked out by hand from the comments of service_level_dataset:
@@ -713,10 +826,20 @@ async def test_service_level_exactly(erpnext_url, tmp_path):
     # Units, capped/ordered: S1 8/8, S2 4/4, S3 10/10, S4 6/12, S9 6/6, S11 1/1, S12 2/2,
     # S13 (1 + 2)/4 = 40 of 47.
     assert of(values, "inventory_order_unit_fill_ratio") == {sales: pytest.approx(40 / 47)}
-    # Orders S1..S13, C1, C2; fully delivered: S1, S2, S3, S7, S8, S9, S11, S12, S13.
-    assert of(values, "inventory_orders_created_total") == {sales: 13, cart: 2}
-    assert of(values, "inventory_orders_fulfilled_total") == {sales: 9, cart: 0}
-    # Backordered: S4 (S10 is closed), created two days before now.
-    assert of(values, "inventory_backorders") == {sales: 1, cart: 0}
+    # Orders S1..S13 and X1..X9, C1..C4; fully delivered: S1, S2, S3, S7, S8, S9, S11,
+    # S12, S13 and X5 (the X orders have no promise: in none of the figures above).
+    assert of(values, "inventory_orders_created_total") == {sales: 22, cart: 4}
+    assert of(values, "inventory_orders_fulfilled_total") == {sales: 10, cart: 0}
+    # Backordered: S4, X3, X4 (S10 and X7 are closed); the oldest, S4, created two days
+    # before now (X3 and X4 one day).
+    assert of(values, "inventory_backorders") == {sales: 3, cart: 0}
     assert of(values, "inventory_backorder_oldest_age_seconds") == {sales: 2 * 86400}
+    # Stock-out exposure: X1 (OUT, 0 at Stores; Finished Goods' 50 do not count), X2 (HELD,
+    # all reserved), X3 (backordered, OUT still to deliver), X8 (NOBIN, no Bin at Stores),
+    # X9 (OUT and HELD, once) = 5. Not: X4 (its OUT line delivered, FULL in stock), X5
+    # (fulfilled), X6 (cancelled), X7 (closed), S4, S6 and C1 (lines without a warehouse),
+    # C3 (OUT drop-shipped, FULL in stock), C4 (RETIRED disabled, SERVICE no stock item):
+    # the Shopping Cart has waiting orders, none exposed.
+    assert of(values, "inventory_orders_stockout_exposed") == {sales: 5, cart: 0}
+    assert _stockout_exposed(data) == {sales: 5, cart: 0}  # the Python reading agrees
     assert {check: n for (check,), n in of(values, "inventory_data_quality_issues").items() if n} == {}

@@ -191,6 +191,7 @@ class OdooData:
         created: datetime | None = None,
         commitment: datetime | None = None,
         policy: str = "direct",
+        warehouse: int | None = None,
     ) -> int:
         return self.add(
             "sale_order",
@@ -207,6 +208,7 @@ class OdooData:
             picking_policy=policy,
             locked=False,
             commitment_date=commitment,
+            warehouse_id=warehouse,
         )
 
     def line(
@@ -466,11 +468,12 @@ def expected(d: OdooData, window_hours: float = 24) -> dict[str, dict[tuple, flo
     out["inventory_backorder_oldest_age_seconds"] = {k: (now - v).total_seconds() for k, v in oldest.items()}
     # Order counters: every order above, and the fully delivered ones. No order of this
     # dataset has a line or a commitment date, so none has a promise: the service-level
-    # counters are 0 for every channel and the ratios absent (nothing to measure).
+    # counters are 0 for every channel and the ratios absent (nothing to measure); none
+    # waits on a line either, so no order is exposed to a stock-out.
     out["inventory_orders_created_total"] = {(c,): sum(by.values()) for c, by in statuses.items()}
     out["inventory_orders_fulfilled_total"] = {(c,): by["fulfilled"] for c, by in statuses.items()}
-    for counter in ("due", "on_time", "in_full", "otif"):
-        out[f"inventory_orders_{counter}_total"] = {(c,): 0 for c in statuses}
+    for counter in ("due_total", "on_time_total", "in_full_total", "otif_total", "stockout_exposed"):
+        out[f"inventory_orders_{counter}"] = {(c,): 0 for c in statuses}
     for ratio in ("on_time", "otif", "line_fill", "unit_fill"):
         out[f"inventory_order_{ratio}_ratio"] = {}
 
@@ -791,22 +794,42 @@ def service_level_dataset() -> OdooData:
     )
     website = d.add("crm_team", name={"en_US": "Website"}, sequence=10, active=True)
     direct = d.add("crm_team", name={"en_US": "Direct Sales"}, sequence=20, active=True)
+    counter = d.add("crm_team", name={"en_US": "Counter"}, sequence=30, active=True)
     partners = d.location("Partners", "view")
     customers = d.location("Customers", "customer", partners)
     wh_view = d.location("WH", "view", company=1)
     stock = d.location("Stock", "internal", wh_view, company=1)
-    d.warehouse("Main warehouse", "WH", 1, wh_view, stock)
+    wh_transit = d.location("Transit", "transit", wh_view, company=1)
+    shop_view = d.location("SHOP", "view", company=1)
+    shop_stock = d.location("Stock", "internal", shop_view, company=1)
+    wh = d.warehouse("Main warehouse", "WH", 1, wh_view, stock)
+    shop = d.warehouse("Shop", "SHOP", 1, shop_view, shop_stock)
     d.set_location_warehouses()
     apple = d.product("A", "Apple juice 1L", {1: 2.5})
     bread = d.product("B", "Bread", {1: 1.0})
+    cheese = d.product("C", "Cheese", {1: 4.0})
+    eggs = d.product("E", "Eggs", {1: 0.5})
+    cola = d.product("X", "Old cola", {1: 1.0}, active=False)  # archived
+    bags = d.product("K", "Paper bags", {1: 0.1}, storable=False)  # consumable
+    # Stock for the stock-out exposure. WH: apple 5, all reserved (available 0: out of
+    # stock), 50 more in WH/Transit (not internal: no help); bread 3; cheese 4; eggs 2 with
+    # 3 reserved (-1). SHOP: apple 10; no cheese quant at all.
+    d.quant(apple, stock, 5, reserved=5)
+    d.quant(apple, wh_transit, 50)
+    d.quant(bread, stock, 3)
+    d.quant(cheese, stock, 4)
+    d.quant(eggs, stock, 2, reserved=3)
+    d.quant(apple, shop_stock, 10)
 
     def at(day: int, hour: float = 0) -> datetime:
         return datetime(2026, 11, day) + timedelta(hours=hour)
 
-    def order(name, team, delivery, commitment=None, ordered=None, state="sale", policy="direct"):
-        # confirmed the 24th 12:00 unless said otherwise
+    def order(name, team, delivery, commitment=None, ordered=None, state="sale", policy="direct", warehouse=None):
+        # confirmed the 24th 12:00 from WH unless said otherwise
         ordered = ordered or at(24, 12)
-        return d.order(name, team, state, delivery, ordered, commitment=commitment, policy=policy)
+        return d.order(
+            name, team, state, delivery, ordered, commitment=commitment, policy=policy, warehouse=warehouse or wh
+        )
 
     def out(order_id, state, done):
         return d.picking(order_id, stock, customers, state, done)
@@ -881,6 +904,25 @@ def service_level_dataset() -> OdooData:
     # D2: cancelled.
     d2 = order("D2", direct, None, commitment=at(26, 20), state="cancel")
     d.line(d2, bread, 1, 0)
+    # For the stock-out exposure, orders promised the 30th (ahead: not due, in no ratio).
+    # W13 ships from SHOP: cheese, which SHOP has no quant of (WH's 4 are no help).
+    w13 = order("W13", website, "pending", commitment=at(30), warehouse=shop)
+    d.line(w13, cheese, 1, 0)
+    # W14: the apple line is delivered (3 of 3); what it still waits for is bread, in stock.
+    w14 = order("W14", website, "started", commitment=at(30))
+    d.line(w14, apple, 3, 3)
+    d.line(w14, bread, 2, 0)
+    # W15: two lines out of stock at WH (apple, eggs): one order.
+    w15 = order("W15", website, "pending", commitment=at(30))
+    d.line(w15, apple, 1, 0)
+    d.line(w15, eggs, 1, 0)
+    # C1 ships apple from SHOP, which has 10; C2 waits on a consumable and an archived
+    # product, neither of which Odoo keeps stock of here.
+    c1 = order("C1", counter, "pending", commitment=at(30), warehouse=shop)
+    d.line(c1, apple, 2, 0)
+    c2 = order("C2", counter, "pending", commitment=at(30))
+    d.line(c2, bags, 5, 0)
+    d.line(c2, cola, 1, 0)
     return d
 
 
@@ -888,18 +930,18 @@ async def test_service_level_exactly(odoo_db, tmp_path):
     url, server, name = odoo_db
     server.psql(insert_sql(service_level_dataset()), database=name)
     values = await collect_with_schema(url, "odoo", tmp_path, now=CLOCK)
-    web, direct = ("Website",), ("Direct Sales",)
+    web, direct, counter = ("Website",), ("Direct Sales",), ("Counter",)
     # Worked out by hand from the comments of service_level_dataset:
-    # due: W1, W2, W3, W4, W7, W8, W9, W11, W12 (not W5 cancelled, W6 no promise, W10
-    # ahead) = 9; D1 = 1.
-    assert of(values, "inventory_orders_due_total") == {web: 9, direct: 1}
+    # due: W1, W2, W3, W4, W7, W8, W9, W11, W12 (not W5 cancelled, W6 no promise, W10,
+    # W13-W15 ahead) = 9; D1 = 1; Counter's C1, C2 are ahead.
+    assert of(values, "inventory_orders_due_total") == {web: 9, direct: 1, counter: 0}
     # on time: W1, W3 (early), W7, W9, W12 (at the second) = 5.
-    assert of(values, "inventory_orders_on_time_total") == {web: 5, direct: 0}
+    assert of(values, "inventory_orders_on_time_total") == {web: 5, direct: 0, counter: 0}
     # in full (due, fully delivered, every line): W1, W2 (late), W3 (over), W7, W8, W9 = 6;
     # not W4 (backordered), W11 (nothing delivered), W12 (short line).
-    assert of(values, "inventory_orders_in_full_total") == {web: 6, direct: 0}
+    assert of(values, "inventory_orders_in_full_total") == {web: 6, direct: 0, counter: 0}
     # OTIF: W1, W3, W7, W9 = 4.
-    assert of(values, "inventory_orders_otif_total") == {web: 4, direct: 0}
+    assert of(values, "inventory_orders_otif_total") == {web: 4, direct: 0, counter: 0}
     # Decided in the window (after the 26th 12:00): W1 (27th 09:00), W2 (promise 26th 18:00),
     # W3 (27th 11:00), W4 (promise 27th 06:00), W9 (26th 13:00), W11 (promise 26th 18:00),
     # W12 (27th 07:00) = 7; W7 and W8 were decided before it, as was D1: Direct Sales has
@@ -913,11 +955,18 @@ async def test_service_level_exactly(odoo_db, tmp_path):
     # Units shipped, capped at the quantity / ordered: W1 8/8, W2 4/4, W3 10/10 (12 capped),
     # W4 (4 + 2)/12, W9 6/6, W11 0/3, W12 3/5 = 37 of 48.
     assert of(values, "inventory_order_unit_fill_ratio") == {web: pytest.approx(37 / 48)}
-    # Orders: W1..W12 and D1, D2; fully delivered: W1, W2, W3, W7, W8, W9, W12.
-    assert of(values, "inventory_orders_created_total") == {web: 12, direct: 2}
-    assert of(values, "inventory_orders_fulfilled_total") == {web: 7, direct: 0}
+    # Orders: W1..W15, D1, D2, C1, C2; fully delivered: W1, W2, W3, W7, W8, W9, W12.
+    assert of(values, "inventory_orders_created_total") == {web: 15, direct: 2, counter: 2}
+    assert of(values, "inventory_orders_fulfilled_total") == {web: 7, direct: 0, counter: 0}
     # Backordered: W4, confirmed the 25th 12:00, two days before now.
-    assert of(values, "inventory_backorders") == {web: 1, direct: 0}
+    assert of(values, "inventory_backorders") == {web: 1, direct: 0, counter: 0}
+    # Stock-out exposure, the orders still waiting (W4 backordered; W6, W10, W11, W13-W15,
+    # D1, C1, C2 open) with a line short of a product out of stock at their warehouse: W4,
+    # W10, W11, W15 and D1 (apple at WH: 5 on hand, 5 reserved; W15's eggs too, counted
+    # once), W13 (no cheese at SHOP). Not W6 (a note only), W14 (its apple delivered, the
+    # bread in stock), C1 (SHOP's apple), C2 (a consumable, an archived product); not the
+    # fulfilled or cancelled ones.
+    assert of(values, "inventory_orders_stockout_exposed") == {web: 5, direct: 1, counter: 0}
     assert of(values, "inventory_backorder_oldest_age_seconds") == {web: 2 * 86400}
     assert of(values, "inventory_exporter_query_success") == {("business", metric): 1.0 for metric in ODOO_MAPPED}
     assert {check: n for (check,), n in of(values, "inventory_data_quality_issues").items() if n} == {}

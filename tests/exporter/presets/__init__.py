@@ -25,8 +25,13 @@ MAPPED = (
     "inventory_stock_movements_total",
     "inventory_last_stock_movement_timestamp_seconds",
 )
-# Both also map the whole service level (issue 20) and the order counters.
-SERVICE_LEVEL_MAPPED = ("inventory_orders_created_total", "inventory_orders_fulfilled_total", *SERVICE_LEVEL_METRICS)
+# Both also map the whole service level (issue 20), the stock-out exposure and the order counters.
+SERVICE_LEVEL_MAPPED = (
+    "inventory_orders_created_total",
+    "inventory_orders_fulfilled_total",
+    *SERVICE_LEVEL_METRICS,
+    "inventory_orders_stockout_exposed",
+)
 
 # Naive, as both systems store datetimes (Odoo in UTC; ERPNext in the site's zone, read as UTC).
 NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
