@@ -192,6 +192,7 @@ def generate(
     for d in range(days):
         sim.day(d)
         bar.advance(45 / days, "simulating history")
+    _wait_for_the_warehouse(sim, now)
     orders = _settle_orders(rng, sim, now)
     reserved = _book_sales(sim, orders)
     _top_up(sim, reserved, now)
@@ -392,7 +393,7 @@ class _Simulation:
         horizon = self.days + 40
         self.replenish_arrivals = np.zeros((horizon, rows.size), dtype=np.int64)
         self.return_arrivals = np.zeros((horizon, rows.size), dtype=np.int64)
-        weekday = ((day_start // DAY) + 4) % 7  # 1970-01-01 was a Thursday; 5, 6 = Sat, Sun
+        weekday = ((day_start // DAY) + 3) % 7  # Monday 0: 1970-01-01 was a Thursday (3); 5, 6 = Sat, Sun
         self.season_retail = np.where(weekday >= 5, 1.35, 0.93)
         self.season_wholesale = np.where(weekday >= 5, 0.25, 1.25)
         self.movements = _Movements()
@@ -433,8 +434,9 @@ class _Simulation:
         units = np.where(adjust, filled // 6 * 6, units)
         filled = np.where(adjust, units, filled)
         # At a till nobody buys what is not on the shelf: no stock, no POS order. Most
-        # wholesale buyers skip what the portal shows as out of stock; a few backorder it.
-        skipped = is_wh & (filled == 0) & ~cancel & (rng.random(idx.size) < 0.85)
+        # wholesale buyers skip what the portal shows as out of stock (less than a case);
+        # a few backorder it.
+        skipped = is_wh & (filled < 6) & ~cancel & (rng.random(idx.size) < 0.85)
         keep = (~is_store | (filled > 0)) & ~skipped
         units = np.where(is_store, filled, units)
         idx, units, filled, cancel = idx[keep], units[keep], filled[keep], cancel[keep]
@@ -659,6 +661,22 @@ def _book_sales(sim: _Simulation, orders: _Orders) -> np.ndarray:
     sale_time = np.where(orders.is_pos, orders.created, orders.fulfilled_at)
     sim.movements.add(orders.row[sale], sale_time[sale], -orders.filled[sale], "sale")
     return reserved
+
+
+def _wait_for_the_warehouse(sim: _Simulation, now: int) -> None:
+    """The stores' and online's requests that the warehouse, short itself, could not fill
+    at the last review are open at the warehouse: replenishment orders sent this morning,
+    due a lead time from now. A shelf at its reorder point is then waiting for goods, as
+    in a healthy shop, not "nothing on order" (InventoryBelowSafetyStock) from the start."""
+    rows, policy = sim.rows, sim.policy
+    position = sim.stock + sim.on_order
+    need = np.nonzero(rows.retail & (position <= policy.reorder_point) & (sim.catalogue.popularity[rows.sku] > 0))[0]
+    if not need.size:
+        return
+    qty = policy.order_qty[need] + policy.reorder_point[need] - position[need]
+    sim.on_order[need] += qty
+    arrival = sim.days + policy.lead_time[need].astype(np.int64)
+    sim.transfers.add(rows=need, created=np.full(need.size, now - 7200), qty=qty, arrival=arrival)
 
 
 def _top_up(sim: _Simulation, reserved: np.ndarray, now: int) -> None:

@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -286,3 +286,24 @@ def test_service_level_history_has_late_short_and_backlogged_orders(seeded):
         "WHERE o.status = 'fulfilled' AND l.fulfilled_quantity < l.quantity",
     )
     assert late > 0 and short > 0
+
+
+def test_wholesale_buys_on_weekdays_and_retail_sells_more_at_weekends(seeded):
+    # The seed simulates days that end at `now`, each with the pattern of the calendar day
+    # it starts on. Checked on the calendar (Python's weekday(), not the seed's arithmetic):
+    # over four whole weeks of those days, wholesale orders are fewest on the days that
+    # start on a Saturday or a Sunday, retail (POS) sales the most.
+    path, _, _ = seeded
+    per_weekday: dict[str, dict[int, int]] = {"wholesale": {}, "pos": {}}
+    rows = _query(path, "SELECT channel, created_at FROM orders WHERE channel IN ('wholesale', 'pos')")
+    for channel, created in rows:
+        t = datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
+        back = int((NOW - t) // 86400)  # 0: the last day
+        if not 1 <= back <= 28:
+            continue
+        weekday = datetime.fromtimestamp(NOW - (back + 1) * 86400, UTC).weekday()
+        per_weekday[channel][weekday] = per_weekday[channel].get(weekday, 0) + 1
+    wholesale = sorted(per_weekday["wholesale"], key=per_weekday["wholesale"].get)
+    pos = sorted(per_weekday["pos"], key=per_weekday["pos"].get)
+    assert set(wholesale[:2]) == {5, 6}, per_weekday["wholesale"]
+    assert set(pos[-2:]) == {5, 6}, per_weekday["pos"]
