@@ -573,7 +573,7 @@ def _settle_orders(rng: np.random.Generator, sim: _Simulation, now: int) -> _Ord
 # falling due over the demo's first BACKLOG_DUE_SECONDS from BACKLOG_FIRST_DUE_SECONDS on.
 # The simulator picks them at half the pace they fall due (demo/simulator.py): a few in time,
 # the rest turn late, and online OTIF drops under its target (docs/demo.md).
-BACKLOG_SHARE = 0.5  # of the last day's online orders
+BACKLOG_SHARE = 0.75  # of the last day's online orders
 BACKLOG_FIRST_DUE_SECONDS = 300
 BACKLOG_DUE_SECONDS = 1200
 BACKLOG_PREFIX = "BKL-"
