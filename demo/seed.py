@@ -665,7 +665,7 @@ def _book_sales(sim: _Simulation, orders: _Orders) -> np.ndarray:
 
 def _wait_for_the_warehouse(sim: _Simulation, now: int) -> None:
     """The stores' and online's requests that the warehouse, short itself, could not fill
-    at the last review are open at the warehouse: replenishment orders sent this morning,
+    at the last review are open at the warehouse: replenishment orders sent two hours ago,
     due a lead time from now. A shelf at its reorder point is then waiting for goods, as
     in a healthy shop, not "nothing on order" (InventoryBelowSafetyStock) from the start."""
     rows, policy = sim.rows, sim.policy
