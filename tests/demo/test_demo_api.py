@@ -326,9 +326,10 @@ async def test_purchase_orders_from_the_exporters_recommendations(exporter_stack
     # best-seller (highest reorder point) sold down to one unit, nothing on order.
     [(sku,)] = q(db, "SELECT sku FROM stock_levels WHERE location_id = 'wh-main' ORDER BY reorder_point DESC LIMIT 1")
     conn = sqlite3.connect(db)
+    row = "sku = ? AND location_id = 'wh-main'"
     with conn:
-        conn.execute("UPDATE stock_levels SET on_hand = reserved + 1 WHERE sku = ? AND location_id = 'wh-main'", (sku,))
-        conn.execute("DELETE FROM purchase_orders WHERE sku = ? AND location_id = 'wh-main' AND status = 'sent'", [sku])
+        conn.execute(f"UPDATE stock_levels SET on_hand = reserved + 1 WHERE {row}", (sku,))
+        conn.execute(f"DELETE FROM purchase_orders WHERE {row} AND status = 'sent'", (sku,))
     conn.close()
     await _collect(runner, "analytics")
     views = runner.api_view("recommendations")
