@@ -8,6 +8,8 @@ Business endpoints (what a shop's systems would call):
   GET  /products/{sku}           the product with its stock per location
   GET  /stock?location=&low=1&max_available=N&limit=
   POST /orders                   {"channel", "location"?, "lines": [{"sku", "quantity"}], "hold"?}
+                                 201 {"id", "status", "lines": [{"sku", "quantity", "allocated",
+                                 "available", "reorder_point"}]}: each line's stock after the order
   GET  /orders/{id}
   POST /orders/{id}/fulfill      ship an order placed with "hold": true (online picking)
   POST /receipts                 {"location", "sku", "quantity"}
@@ -412,7 +414,15 @@ async def create_order(request: web.Request) -> web.Response:
                 "INSERT INTO order_lines (order_id, sku, quantity, fulfilled_quantity) VALUES (?,?,?,?)",
                 (order_id, sku, quantity, fulfilled),
             )
-            results.append({"sku": sku, "quantity": quantity, "allocated": take})
+            results.append(
+                {
+                    "sku": sku,
+                    "quantity": quantity,
+                    "allocated": take,
+                    "available": row["on_hand"] - row["reserved"] - take,
+                    "reorder_point": row["reorder_point"],
+                }
+            )
         status = ("open" if hold else "fulfilled") if complete else "backordered"
         promised = None if channel == "pos" else iso(moment + timedelta(days=3 if channel == "online" else 7))
         conn.execute(

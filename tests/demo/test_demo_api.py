@@ -91,10 +91,16 @@ async def test_pos_order_moves_stock_and_writes_audit(api, db):
     assert resp.status == 201
     order = await resp.json()
     assert order["status"] == "fulfilled"
-    ((on_hand, reserved),) = q(
-        db, "SELECT on_hand, reserved FROM stock_levels WHERE sku = ? AND location_id = ?", (sku, "store-north")
+    ((on_hand, reserved, reorder_point),) = q(
+        db,
+        "SELECT on_hand, reserved, reorder_point FROM stock_levels WHERE sku = ? AND location_id = ?",
+        (sku, "store-north"),
     )
     assert on_hand - reserved == available - 2
+    # Each line says what is left, so that a client can refill at once (the simulator does).
+    assert order["lines"] == [
+        {"sku": sku, "quantity": 2, "allocated": 2, "available": available - 2, "reorder_point": reorder_point}
+    ]
     movement = q(db, "SELECT id, quantity, kind, source FROM stock_movements ORDER BY id DESC LIMIT 1")[0]
     assert movement[1:] == (-2, "sale", "pos")
     assert q(db, "SELECT COUNT(*) FROM stock_movements")[0][0] == before + 1

@@ -1,0 +1,139 @@
+"""The simulator refills a store shelf as soon as a sale leaves it at its reorder point, as
+the store's delivery would: a shelf left there sits under the analytics' safety stock with
+nothing on order, and InventoryBelowSafetyStock went pending in a healthy demo (CI)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+import demo.simulator as simulator
+from demo.api import build_app
+from demo.seed import generate
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "inventory.db"
+    generate(path, skus=300, days=20, seed=11, now=time.time(), progress=False)
+    return path
+
+
+def _row(db, sku: str, location: str) -> tuple[int, int | None, int]:
+    conn = sqlite3.connect(db)
+    try:
+        available, reorder_point = conn.execute(
+            "SELECT on_hand - reserved, reorder_point FROM stock_levels WHERE sku = ? AND location_id = ?",
+            (sku, location),
+        ).fetchone()
+        receipts = conn.execute(
+            "SELECT COUNT(*) FROM stock_movements WHERE sku = ? AND location_id = ? AND kind = 'receipt'",
+            (sku, location),
+        ).fetchone()[0]
+        return available, reorder_point, receipts
+    finally:
+        conn.close()
+
+
+def _set_available(db, sku: str, location: str, available: int) -> None:
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute(
+            "UPDATE stock_levels SET on_hand = reserved + ? WHERE sku = ? AND location_id = ?",
+            (available, sku, location),
+        )
+    conn.close()
+
+
+def _store_sku(db) -> tuple[str, int]:
+    """A store-north SKU with a reorder point of at least 5 (over the simulator's selling floor)."""
+    conn = sqlite3.connect(db)
+    try:
+        sku, reorder_point = conn.execute(
+            "SELECT s.sku, s.reorder_point FROM stock_levels s JOIN products p ON p.sku = s.sku "
+            "WHERE s.location_id = 'store-north' AND p.active = 1 AND s.reorder_point >= 5 "
+            "ORDER BY s.reorder_point DESC, s.sku LIMIT 1"
+        ).fetchone()
+        return sku, reorder_point
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+async def sim(db, aiohttp_client):
+    client = await aiohttp_client(build_app(str(db), exporter_url="http://127.0.0.1:9", seed=1))
+    sim = simulator.Simulator(
+        str(client.make_url("")), seed=1, rate=1.0, faults=[], random_faults=False, integrations={}
+    )
+    sim.session = client.session
+    return sim
+
+
+@pytest.mark.parametrize("above", [0, 1])
+async def test_a_sale_that_reaches_the_reorder_point_is_refilled_at_once(db, sim, above):
+    sku, reorder_point = _store_sku(db)
+    # A sale of one unit leaves the shelf at its reorder point (above = 0) or one over it.
+    _set_available(db, sku, "store-north", reorder_point + 1 + above)
+    _, _, receipts_before = _row(db, sku, "store-north")
+    order = {"channel": "pos", "location": "store-north", "lines": [{"sku": sku, "quantity": 1}]}
+    status, body = await sim.call("POST", "/orders", order)
+    assert status == 201
+    left = reorder_point + above
+    await sim.refill_after("store-north", body)
+    available, _, receipts = _row(db, sku, "store-north")
+    if left <= reorder_point:
+        # Refilled by max(10, 2 x reorder point), as the periodic sweep always did.
+        assert receipts == receipts_before + 1
+        assert available == left + max(10, 2 * reorder_point)
+    else:
+        assert receipts == receipts_before
+        assert available == left
+
+
+async def test_the_pos_sale_refills_and_a_held_shelf_is_not(db, sim):
+    sku, reorder_point = _store_sku(db)
+    sim.sellable = {"store-north": [sku], "store-south": []}
+    sim.rng.choice = lambda options: options[0]  # store-north, one unit
+    _set_available(db, sku, "store-north", reorder_point + 1)
+    await sim.pos_sale()
+    available, _, _ = _row(db, sku, "store-north")
+    assert available == reorder_point + max(10, 2 * reorder_point)
+
+    # The stockout fault holds its SKU empty: no refill, by the sale or the sweep.
+    sim.held.add((sku, "store-north"))
+    _set_available(db, sku, "store-north", 1)
+    await sim.pos_sale()
+    await sim.replenish()
+    available, _, _ = _row(db, sku, "store-north")
+    assert available == 0
+
+
+async def test_the_sweep_refills_shelves_the_sales_left_low(db, sim):
+    """Every store and online row at or under max(reorder point, 4) afterwards is above it,
+    and the warehouse's rows are refilled only at 2 or less."""
+    conn = sqlite3.connect(db)
+    with conn:
+        # Some rows of each location pushed down to their reorder point or to 3 units.
+        conn.execute(
+            "UPDATE stock_levels SET on_hand = reserved + COALESCE(reorder_point, 3) "
+            "WHERE location_id <> 'wh-main' AND abs(random()) % 5 = 0"
+        )
+        conn.execute("UPDATE stock_levels SET on_hand = reserved + 3 WHERE location_id = 'wh-main' AND rowid % 7 = 0")
+    wh_three = conn.execute(
+        "SELECT COUNT(*) FROM stock_levels WHERE location_id = 'wh-main' AND on_hand - reserved = 3"
+    ).fetchone()[0]
+    conn.close()
+    await sim.replenish()
+    conn = sqlite3.connect(db)
+    low = conn.execute(
+        "SELECT COUNT(*) FROM stock_levels s JOIN products p ON p.sku = s.sku WHERE p.active = 1 "
+        "AND s.location_id <> 'wh-main' AND s.on_hand - s.reserved <= max(COALESCE(s.reorder_point, 0), 4)"
+    ).fetchone()[0]
+    still_three = conn.execute(
+        "SELECT COUNT(*) FROM stock_levels WHERE location_id = 'wh-main' AND on_hand - reserved = 3"
+    ).fetchone()[0]
+    conn.close()
+    assert low == 0
+    assert wh_three > 0 and still_three == wh_three
