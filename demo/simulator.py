@@ -172,6 +172,7 @@ class Simulator:
         self.sellable: dict[str, list[str]] = {}
         # (sku, location) kept out of normal traffic while a stock-out fault holds it at zero
         self.held: set[tuple[str, str]] = set()
+        self.unrefilled: set[tuple[str, str]] = set()  # (sku, location) whose refill failed
         self.tasks: set[asyncio.Task] = set()
         self.limit = asyncio.Semaphore(32)
         self.started = 0.0
@@ -235,12 +236,17 @@ class Simulator:
         return available <= max(reorder_point or 0, RETAIL_MIN_SELLABLE - 1)
 
     async def refill(self, sku: str, location: str, available: int, reorder_point: int | None) -> None:
-        if (sku, location) in self.held or not self.needs_refill(location, available, reorder_point):
+        key = (sku, location)
+        if key in self.held or not self.needs_refill(location, available, reorder_point):
+            self.unrefilled.discard(key)
             return
         quantity = max(10, 2 * int(reorder_point or 5)) - min(available, 0)
         status, _ = await self.call("POST", "/receipts", {"sku": sku, "location": location, "quantity": quantity})
         if status == 201:
             self.stats.receipts += 1
+            self.unrefilled.discard(key)
+        else:
+            self.unrefilled.add(key)  # an api_errors burst: the sweep tries again
 
     async def refill_after(self, location: str, body: dict) -> None:
         """Refill right after a sale: a periodic sweep alone leaves a shelf under its
@@ -249,21 +255,19 @@ class Simulator:
             await self.refill(line["sku"], location, line["available"], line["reorder_point"])
 
     async def replenish(self) -> None:
-        """Every 30 s: the warehouse, and the shelves whose refill after the sale failed (an
-        api_errors burst) or that the seed left at their reorder point."""
-        for location, which in (
-            ("store-north", ("low=1", f"max_available={RETAIL_MIN_SELLABLE - 1}")),
-            ("store-south", ("low=1", f"max_available={RETAIL_MIN_SELLABLE - 1}")),
-            ("online", ("low=1", f"max_available={RETAIL_MIN_SELLABLE - 1}")),
-            ("wh-main", ("max_available=2",)),
-        ):
-            rows = {}
-            for query in which:
-                status, body = await self.call("GET", f"/stock?location={location}&{query}&limit=1000")
-                if status == 200:
-                    rows.update((row["sku"], row) for row in body["stock"])
-            for row in rows.values():
-                await self.refill(row["sku"], location, row["available"], row["reorder_point"])
+        """Every 30 s: SKUs about to run dry (the warehouse's, and shelves the seed left
+        nearly empty), a hundred a location at a time so that the first sweep is no burst of
+        writes; then the refills that failed."""
+        for location in ("store-north", "store-south", "online", "wh-main"):
+            status, body = await self.call("GET", f"/stock?location={location}&max_available=2&limit=100")
+            if status == 200:
+                for row in body["stock"]:
+                    await self.refill(row["sku"], location, row["available"], row["reorder_point"])
+        for sku, location in sorted(self.unrefilled):
+            status, body = await self.call("GET", f"/products/{sku}")
+            row = next((r for r in body["stock"] if r["location"] == location), None) if status == 200 else None
+            if row is not None:
+                await self.refill(sku, location, row["available"], row["reorder_point"])
 
     def pick(self, location: str) -> str | None:
         skus = self.sellable.get(location)
