@@ -6,8 +6,8 @@
 
 Traffic: POS sales at the stores, online orders (placed on hold, shipped a little
 later), wholesale orders from the warehouse, catalogue and stock reads, receipts that
-refill a store or online shelf as soon as a sale leaves it at its reorder point (and
-warehouse SKUs about to run dry), and a sync run per integration every 20 s written to
+refill a store or online shelf as soon as a sale leaves it at its reorder point or under
+the 5 units it sells from (and warehouse SKUs about to run dry), and a sync run per integration every 20 s written to
 integration_syncs through POST /syncs. The warehouse also works through the seed's backlog
 of online orders (BKL-...) whose promises fall due in the first half hour, too slowly to
 ship them all in time: late orders, falling on-time and OTIF figures, and
