@@ -56,6 +56,8 @@ FAULT_KINDS = ("api_errors", "latency", "stockout", "stalled_sync", "drift")
 SYNC_PERIOD_SECONDS = 20.0
 # Store and online SKUs are sold while at least this many are available (and refilled below it).
 RETAIL_MIN_SELLABLE = 5
+# A SKU with this many or fewer available is about to run dry: the sweep refills it anywhere.
+RUNNING_DRY = 2
 # Longer than two cycles of the exporter's analytics collector (every 5 min), which
 # publishes the selling stock-outs InventoryOutOfStock{kind="selling"} reads.
 RESTOCK_AFTER_SECONDS = 660.0
@@ -232,7 +234,7 @@ class Simulator:
         (InventoryBelowSafetyStock pending in a healthy demo, seen in CI). The warehouse,
         which the enhancer's purchase orders replenish, receives only when about to run dry."""
         if location == "wh-main":
-            return available <= 2
+            return available <= RUNNING_DRY
         return available <= max(reorder_point or 0, RETAIL_MIN_SELLABLE - 1)
 
     async def refill(self, sku: str, location: str, available: int, reorder_point: int | None) -> None:
@@ -259,7 +261,7 @@ class Simulator:
         nearly empty), a hundred a location at a time so that the first sweep is no burst of
         writes; then the refills that failed."""
         for location in ("store-north", "store-south", "online", "wh-main"):
-            status, body = await self.call("GET", f"/stock?location={location}&max_available=2&limit=100")
+            status, body = await self.call("GET", f"/stock?location={location}&max_available={RUNNING_DRY}&limit=100")
             if status == 200:
                 for row in body["stock"]:
                     await self.refill(row["sku"], location, row["available"], row["reorder_point"])

@@ -338,17 +338,16 @@ def test_fulfilment_meets_its_target_at_start_whatever_the_weekday(tmp_path, sku
 
 def test_a_shelf_at_its_reorder_point_has_its_replenishment_on_order(seeded):
     # At start every store and online row that sells (a sale in the history) and is at or
-    # below its reorder point, counting what is on its way, has a replenishment order open
-    # (status sent): the warehouse ships it or, short itself, owes it. Otherwise the shelf
-    # would start under its safety stock with nothing on order (InventoryBelowSafetyStock).
+    # below its reorder point has a replenishment order open (status sent): the warehouse
+    # ships it or, short itself, owes it. Otherwise the shelf would start under its safety
+    # stock with nothing on order (InventoryBelowSafetyStock).
     path, _, _ = seeded
     waiting = _query(
         path,
         "SELECT s.sku, s.location_id FROM stock_levels s "
-        "LEFT JOIN (SELECT sku, location_id, SUM(quantity) AS qty FROM purchase_orders WHERE status = 'sent' "
-        "           GROUP BY sku, location_id) p ON p.sku = s.sku AND p.location_id = s.location_id "
-        "WHERE s.location_id <> 'wh-main' AND s.reorder_point IS NOT NULL "
-        "  AND s.on_hand + COALESCE(p.qty, 0) <= s.reorder_point AND COALESCE(p.qty, 0) = 0 "
+        "WHERE s.location_id <> 'wh-main' AND s.on_hand <= s.reorder_point "
+        "  AND NOT EXISTS (SELECT 1 FROM purchase_orders p WHERE p.sku = s.sku AND p.location_id = s.location_id "
+        "                  AND p.status = 'sent') "
         "  AND EXISTS (SELECT 1 FROM stock_movements m WHERE m.sku = s.sku AND m.location_id = s.location_id "
         "              AND m.kind = 'sale')",
     )

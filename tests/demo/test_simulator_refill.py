@@ -21,18 +21,18 @@ def db(tmp_path):
     return path
 
 
-def _row(db, sku: str, location: str) -> tuple[int, int | None, int]:
+def _row(db, sku: str, location: str) -> tuple[int, int]:
+    """Available units and receipts so far of one stock row."""
     conn = sqlite3.connect(db)
     try:
-        available, reorder_point = conn.execute(
-            "SELECT on_hand - reserved, reorder_point FROM stock_levels WHERE sku = ? AND location_id = ?",
-            (sku, location),
+        (available,) = conn.execute(
+            "SELECT on_hand - reserved FROM stock_levels WHERE sku = ? AND location_id = ?", (sku, location)
         ).fetchone()
         receipts = conn.execute(
             "SELECT COUNT(*) FROM stock_movements WHERE sku = ? AND location_id = ? AND kind = 'receipt'",
             (sku, location),
         ).fetchone()[0]
-        return available, reorder_point, receipts
+        return available, receipts
     finally:
         conn.close()
 
@@ -76,14 +76,14 @@ async def test_a_sale_that_reaches_the_reorder_point_is_refilled_at_once(db, sim
     sku, reorder_point = _store_sku(db)
     # A sale of one unit leaves the shelf at its reorder point (above = 0) or one over it.
     _set_available(db, sku, "store-north", reorder_point + 1 + above)
-    _, _, receipts_before = _row(db, sku, "store-north")
+    _, receipts_before = _row(db, sku, "store-north")
     order = {"channel": "pos", "location": "store-north", "lines": [{"sku": sku, "quantity": 1}]}
     status, body = await sim.call("POST", "/orders", order)
     assert status == 201
     left = reorder_point + above
     await sim.refill_after("store-north", body)
-    available, _, receipts = _row(db, sku, "store-north")
-    if left <= reorder_point:
+    available, receipts = _row(db, sku, "store-north")
+    if above == 0:
         # Refilled by max(10, 2 x reorder point), as the periodic sweep always did.
         assert receipts == receipts_before + 1
         assert available == left + max(10, 2 * reorder_point)
@@ -98,7 +98,7 @@ async def test_the_pos_sale_refills_and_a_held_shelf_is_not(db, sim):
     sim.rng.choice = lambda options: options[0]  # store-north, one unit
     _set_available(db, sku, "store-north", reorder_point + 1)
     await sim.pos_sale()
-    available, _, _ = _row(db, sku, "store-north")
+    available, _ = _row(db, sku, "store-north")
     assert available == reorder_point + max(10, 2 * reorder_point)
 
     # The stockout fault holds its SKU empty: no refill, by the sale or the sweep.
@@ -106,7 +106,7 @@ async def test_the_pos_sale_refills_and_a_held_shelf_is_not(db, sim):
     _set_available(db, sku, "store-north", 1)
     await sim.pos_sale()
     await sim.replenish()
-    available, _, _ = _row(db, sku, "store-north")
+    available, _ = _row(db, sku, "store-north")
     assert available == 0
 
 
@@ -121,23 +121,22 @@ async def test_a_failed_refill_is_retried_by_the_sweep(db, sim):
     status, _ = await sim.call("POST", "/_control", {"error_ratio": 1.0, "for": 60})
     assert status == 200
     await sim.refill_after("store-north", body)
-    available, _, _ = _row(db, sku, "store-north")
+    available, _ = _row(db, sku, "store-north")
     assert available == reorder_point  # the receipt failed
 
     status, _ = await sim.call("POST", "/_control", {"reset": True})
     assert status == 200
     conn = sqlite3.connect(db)
-    with conn:
-        # Rows at 3 that no sale touched stay for their next sale; rows at 2 are refilled.
-        three, two = conn.execute(
-            "SELECT s.sku FROM stock_levels s JOIN products p ON p.sku = s.sku WHERE p.active = 1 "
-            "AND s.location_id = 'store-south' ORDER BY s.sku LIMIT 2"
-        ).fetchall()
+    # Rows at 3 that no sale touched stay for their next sale; rows at 2 are refilled.
+    three, two = conn.execute(
+        "SELECT s.sku FROM stock_levels s JOIN products p ON p.sku = s.sku WHERE p.active = 1 "
+        "AND s.location_id = 'store-south' ORDER BY s.sku LIMIT 2"
+    ).fetchall()
     conn.close()
     _set_available(db, three[0], "store-south", 3)
     _set_available(db, two[0], "store-south", 2)
     await sim.replenish()
-    available, _, _ = _row(db, sku, "store-north")
+    available, _ = _row(db, sku, "store-north")
     assert available == reorder_point + max(10, 2 * reorder_point)
     assert _row(db, three[0], "store-south")[0] == 3
     assert _row(db, two[0], "store-south")[0] > 2
